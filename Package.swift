@@ -1,0 +1,46 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "pgsink",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "pgsink", targets: ["pgsink"]),
+        .library(name: "PGSinkCore", targets: ["PGSinkCore"]),
+        .library(name: "PGSink", targets: ["PGSink"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
+        .target(name: "PGSinkCore"),
+        .target(
+            name: "PGSink",
+            dependencies: [
+                "PGSinkCore", "CLibPQ", "CZlib",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "pgsink",
+            dependencies: [
+                "PGSink", "PGSinkCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "PGSinkCoreTests", dependencies: ["PGSinkCore"]),
+        .testTarget(name: "PGSinkIntegrationTests", dependencies: ["PGSink", "PGSinkCore"]),
+    ]
+)

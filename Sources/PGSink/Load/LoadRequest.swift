@@ -1,0 +1,83 @@
+import PGSinkCore
+
+/// How rows reach the table.
+public enum LoadMode: String, Sendable, CaseIterable, Codable {
+    /// COPY into the table; the whole load is one transaction.
+    case append
+    /// Swap the contents: readers see the old rows until the commit; what depends on the table stays.
+    case replace
+    /// Upsert on the primary key; the last record for a key wins.
+    case merge
+}
+
+public enum InputFormat: String, Sendable, CaseIterable {
+    case csv
+    case jsonl
+
+    /// The format a file's name says: `.csv`, `.tsv`, `.jsonl`, `.ndjson`, each optionally `.gz`.
+    public static func from(path: String) -> InputFormat? {
+        var name = path.lowercased()
+        if name.hasSuffix(".gz") { name.removeLast(3) }
+        if name.hasSuffix(".csv") || name.hasSuffix(".tsv") { return .csv }
+        if name.hasSuffix(".jsonl") || name.hasSuffix(".ndjson") { return .jsonl }
+        return nil
+    }
+}
+
+/// Everything one load needs to know: inputs, target, mode and the knobs of the record path.
+public struct LoadRequest: Sendable {
+    public var inputs: [String]
+    public var format: InputFormat?
+    public var table: TableName
+    public var mode: LoadMode = .append
+    public var primaryKey: [String] = []
+    public var delimiter: UInt8 = 44
+    public var header = true
+    public var naming = NamingRules()
+    public var typeOverrides: [String: ColumnType] = [:]
+    public var createSchema = true
+    public var force = false
+    public var batchRows = 50_000
+    public var batchBytes = 16 << 20
+
+    public init(inputs: [String], table: TableName) {
+        self.inputs = inputs
+        self.table = table
+    }
+
+    /// The format of one input: `--format`, else its extension.
+    public func format(of input: String) throws(InputError) -> InputFormat {
+        if let format { return format }
+        if let format = InputFormat.from(path: input) { return format }
+        throw InputError(
+            source: input == "-" ? "stdin" : input, line: 0,
+            message: "cannot tell the format from the name; pass --format csv or --format jsonl")
+    }
+}
+
+/// What a load did, for the summary line and `--json`.
+public struct LoadSummary: Codable, Sendable {
+    public var loadId: Int64
+    public var table: String
+    public var mode: LoadMode
+    public var rows: Int
+    public var sources: [String]
+    public var tableCreated: Bool
+    public var columnsCreated: [String]
+    public var columnsAdded: [String]
+    public var columnsWidened: [String]
+    /// Source names that collided after normalization → the name they got.
+    public var columnsRenamed: [String: String]
+    public var nulsRemoved: Int
+    public var copyFormat: String
+    public var seconds: Double
+    public var rowsPerSecond: Double
+    public var server: String
+}
+
+/// Progress as the load reads: bytes of the inputs read so far and in all (when known), rows.
+public struct LoadProgress: Sendable {
+    public var bytesRead: Int
+    public var bytesTotal: Int?
+    public var rows: Int
+}

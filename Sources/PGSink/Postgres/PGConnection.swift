@@ -1,0 +1,179 @@
+import CLibPQ
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+import PGSinkCore
+
+/// One libpq connection, used by one thread at a time (libpq blocks; give each its own thread).
+public final class PGConnection: @unchecked Sendable {
+    private let handle: OpaquePointer
+    private let notices: NoticeSink
+
+    /// Connects with anything libpq takes: a URI, a `key=value` string, or "" for libpq's
+    /// environment (PGHOST and friends). The session runs in UTC with UTF-8 client encoding.
+    public static func connect(_ conninfo: String, logger: Logger = Logger(label: "pgsink")) throws -> PGConnection {
+        let keywords = ["dbname", "fallback_application_name", "client_encoding"]
+        let values = [conninfo, "pgsink", "UTF8"]
+        let handle = withCStrings(keywords) { kw in
+            withCStrings(values) { vals in PQconnectdbParams(kw, vals, 1) }
+        }
+        guard let handle else { throw PGError(kind: .connection, message: "out of memory") }
+        guard PQstatus(handle) == CONNECTION_OK else {
+            let message = Self.trimmed(PQerrorMessage(handle))
+            PQfinish(handle)
+            throw PGError(kind: .connection, message: message)
+        }
+        let connection = PGConnection(handle: handle, logger: logger)
+        try connection.execute("SET TimeZone = 'UTC'")
+        return connection
+    }
+
+    private init(handle: OpaquePointer, logger: Logger) {
+        self.handle = handle
+        self.notices = NoticeSink(logger: logger)
+        // libpq prints server notices ("schema … already exists, skipping") to stderr unless told otherwise.
+        PQsetNoticeReceiver(
+            handle,
+            { argument, result in
+                guard let argument, let result else { return }
+                let sink = Unmanaged<NoticeSink>.fromOpaque(argument).takeUnretainedValue()
+                sink.logger.debug("\(PGConnection.trimmed(PQresultErrorMessage(result)))")
+            }, Unmanaged.passUnretained(notices).toOpaque())
+    }
+
+    deinit { PQfinish(handle) }
+
+    /// Where the connection goes, for messages: host (or socket folder), port, database, user.
+    public var endpoint: String {
+        let host = PQhost(handle).map { String(cString: $0) } ?? ""
+        let port = PQport(handle).map { String(cString: $0) } ?? ""
+        let database = PQdb(handle).map { String(cString: $0) } ?? ""
+        let user = PQuser(handle).map { String(cString: $0) } ?? ""
+        return "\(user)@\(host):\(port)/\(database)"
+    }
+
+    public var serverVersion: Int { Int(PQserverVersion(handle)) }
+
+    static func trimmed(_ message: UnsafePointer<CChar>?) -> String {
+        guard let message else { return "unknown error" }
+        var text = String(cString: message)
+        while text.last == "\n" || text.last == " " { text.removeLast() }
+        return text
+    }
+
+    /// Runs one or more statements with no parameters.
+    @discardableResult
+    public func execute(_ sql: String) throws -> PGResult {
+        try check(PQexec(handle, sql))
+    }
+
+    /// Runs one statement with text parameters ($1, $2, …), never pasted into the SQL.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [String?]) throws -> PGResult {
+        let cStrings = parameters.map { $0.map { strdup($0) } ?? nil }
+        defer { cStrings.forEach { free($0) } }
+        let result = cStrings.map { UnsafePointer($0) }.withUnsafeBufferPointer { values in
+            PQexecParams(handle, sql, Int32(parameters.count), nil, values.baseAddress, nil, nil, 0)
+        }
+        return try check(result)
+    }
+
+    private func check(_ raw: OpaquePointer?) throws -> PGResult {
+        guard let raw else { throw PGError(kind: .server, message: Self.trimmed(PQerrorMessage(handle))) }
+        let result = PGResult(raw)
+        switch PQresultStatus(raw) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_COPY_IN, PGRES_EMPTY_QUERY:
+            return result
+        default:
+            throw result.error(fallback: Self.trimmed(PQerrorMessage(handle)))
+        }
+    }
+
+    /// Streams a prepared COPY payload in large chunks. Returns the rows the server stored.
+    public func copyIn(_ sql: String, data: ByteStorage, chunkSize: Int = 1 << 20) throws -> Int {
+        let start = try execute(sql)
+        guard start.status == PGRES_COPY_IN else {
+            throw PGError(kind: .server, message: "the server did not start COPY for: \(sql)")
+        }
+        var offset = 0
+        var sendFailure: String?
+        while offset < data.count {
+            let n = min(chunkSize, data.count - offset)
+            let sent = (data.base + offset).withMemoryRebound(to: CChar.self, capacity: n) {
+                PQputCopyData(handle, $0, Int32(n))
+            }
+            if sent != 1 {
+                sendFailure = Self.trimmed(PQerrorMessage(handle))
+                break
+            }
+            offset += n
+        }
+        if PQputCopyEnd(handle, sendFailure == nil ? nil : "pgsink aborted the COPY") != 1 {
+            sendFailure = sendFailure ?? Self.trimmed(PQerrorMessage(handle))
+        }
+        var failure: PGError?
+        var rows = 0
+        while let raw = PQgetResult(handle) {
+            let result = PGResult(raw)
+            if result.status == PGRES_COMMAND_OK {
+                rows = Int(result.commandTuples) ?? 0
+            } else if failure == nil {
+                failure = result.error(fallback: Self.trimmed(PQerrorMessage(handle)))
+            }
+        }
+        if let failure { throw failure }
+        if let sendFailure { throw PGError(kind: .server, message: sendFailure) }
+        return rows
+    }
+}
+
+/// Receives server notices for one connection (libpq calls it on that connection's thread).
+final class NoticeSink: @unchecked Sendable {
+    let logger: Logger
+    init(logger: Logger) { self.logger = logger }
+}
+
+/// A query result; freed with the object.
+public final class PGResult: @unchecked Sendable {
+    let raw: OpaquePointer
+
+    init(_ raw: OpaquePointer) { self.raw = raw }
+    deinit { PQclear(raw) }
+
+    var status: ExecStatusType { PQresultStatus(raw) }
+    public var rowCount: Int { Int(PQntuples(raw)) }
+    public var columnCount: Int { Int(PQnfields(raw)) }
+    public var commandTuples: String { String(cString: PQcmdTuples(raw)) }
+
+    public func value(_ row: Int, _ column: Int) -> String? {
+        if PQgetisnull(raw, Int32(row), Int32(column)) == 1 { return nil }
+        return String(cString: PQgetvalue(raw, Int32(row), Int32(column)))
+    }
+
+    /// All rows as text (NULL as nil): for small catalog queries.
+    public var rows: [[String?]] {
+        (0..<rowCount).map { row in (0..<columnCount).map { value(row, $0) } }
+    }
+
+    func field(_ code: Character) -> String? {
+        guard let value = PQresultErrorField(raw, Int32(code.asciiValue!)) else { return nil }
+        return String(cString: value)
+    }
+
+    func error(fallback: String) -> PGError {
+        PGError(
+            kind: .server, message: field("M") ?? fallback, sqlState: field("C"), detail: field("D"),
+            hint: field("H"), context: field("W"))
+    }
+}
+
+private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let duplicated = strings.map { strdup($0) }
+    defer { duplicated.forEach { free($0) } }
+    var pointers = duplicated.map { UnsafePointer($0) }
+    pointers.append(nil)
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

@@ -1,0 +1,120 @@
+/// What a scanner learned about one cell's bytes.
+public enum CellKind: UInt8, Sendable {
+    case null
+    /// CSV, unquoted.
+    case raw
+    /// CSV, quoted: an empty quoted cell is the empty string, not NULL.
+    case quoted
+    /// A JSON string, already unescaped in place.
+    case jsonString
+    case jsonNumber
+    case jsonBool
+    /// A JSON object or array, as its JSON text.
+    case jsonNested
+}
+
+/// A cell is a range of the batch's bytes; no `String` is made for it on the hot path.
+public struct Cell: Sendable {
+    public var offset: UInt32
+    public var length: UInt32
+    public var kind: CellKind
+
+    public static let null = Cell(offset: 0, length: 0, kind: .null)
+
+    @inline(__always)
+    public init(offset: UInt32, length: UInt32, kind: CellKind) {
+        self.offset = offset
+        self.length = length
+        self.kind = kind
+    }
+
+    @inline(__always)
+    public var isNull: Bool { kind == .null }
+}
+
+/// Rows from one source, as byte ranges into the input bytes they were scanned from.
+///
+/// Column `j` of row `i` is `cells[rowStarts[i] + j]` when `j` is below that row's width; a row
+/// that ended before a column existed (a JSON key first seen later) reads as NULL there.
+/// A batch never spans two inputs, so `source` plus a row's line names where it came from.
+public final class RecordBatch: @unchecked Sendable {
+    public let bytes: ByteStorage
+    public let source: String
+    public internal(set) var cells: [Cell] = []
+    public internal(set) var rowStarts: [Int32] = [0]
+    public internal(set) var rowLines: [Int] = []
+    /// The number of load-level columns known when the batch was finished.
+    public internal(set) var columnCount: Int = 0
+    /// How many of `bytes` the scanner has turned into rows.
+    public internal(set) var scanned: Int = 0
+
+    public init(source: String, bytes: ByteStorage) {
+        self.source = source
+        self.bytes = bytes
+    }
+
+    public var rowCount: Int { rowLines.count }
+
+    @inline(__always)
+    public func cell(row: Int, column: Int) -> Cell {
+        let start = Int(rowStarts[row])
+        let width = Int(rowStarts[row + 1]) - start
+        return column < width ? cells[start + column] : .null
+    }
+
+    /// The cell's bytes. Valid while the batch lives.
+    @inline(__always)
+    public func pointer(_ cell: Cell) -> UnsafePointer<UInt8> {
+        UnsafePointer(bytes.base + Int(cell.offset))
+    }
+
+    public func string(_ cell: Cell) -> String? {
+        if cell.isNull { return nil }
+        return String(decoding: UnsafeBufferPointer(start: pointer(cell), count: Int(cell.length)), as: UTF8.self)
+    }
+
+    // MARK: building rows
+
+    /// Starts a row of `width` NULL cells that `set` fills.
+    @inline(__always)
+    func beginRow(line: Int, width: Int) {
+        rowLines.append(line)
+        cells.append(contentsOf: repeatElement(Cell.null, count: width))
+    }
+
+    /// Sets column `column` of the row being built, widening the row if the column is new.
+    @inline(__always)
+    func set(_ cell: Cell, column: Int) {
+        let start = Int(rowStarts[rowStarts.count - 1])
+        let index = start + column
+        if index >= cells.count {
+            cells.append(contentsOf: repeatElement(Cell.null, count: index - cells.count + 1))
+        }
+        cells[index] = cell
+    }
+
+    @inline(__always)
+    func endRow() {
+        rowStarts.append(Int32(cells.count))
+    }
+
+    /// Drops the row being built (a blank line).
+    func abandonRow() {
+        let start = Int(rowStarts[rowStarts.count - 1])
+        cells.removeSubrange(start...)
+        rowLines.removeLast()
+    }
+
+    public func finish(columnCount: Int) {
+        self.columnCount = columnCount
+    }
+}
+
+extension RecordBatch {
+    /// Moves the bytes this batch has not scanned into `next`, which continues the same input.
+    public func handOverUnscanned(to next: RecordBatch) {
+        let rest = bytes.count - scanned
+        next.bytes.append(bytes.base + scanned, count: rest)
+        bytes.count = scanned
+    }
+}

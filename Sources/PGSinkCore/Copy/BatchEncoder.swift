@@ -1,0 +1,354 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Encodes a batch into one COPY stream (binary or text), straight from the cells' bytes.
+///
+/// A value that does not fit its column's type is not an error here: the encoder reports the
+/// column as a misfit, the schema planner widens it, and the batch is encoded again.
+public struct BatchEncoder {
+    /// Where values did not fit: copy-column index → first row that did not fit.
+    public typealias Misfits = [Int: Int]
+
+    public enum Outcome {
+        case encoded(ByteStorage)
+        case misfits(Misfits)
+    }
+
+    /// NUL characters removed from text (PostgreSQL cannot store them).
+    public private(set) var nulsRemoved = 0
+    private var scratch: UnsafeMutablePointer<UInt8>
+    private var scratchCapacity = 256
+
+    public init() {
+        scratch = .allocate(capacity: scratchCapacity)
+    }
+
+    /// Frees the scratch buffer. The encoder is a value owned by one loader; it is released once.
+    public func release() { scratch.deallocate() }
+
+    private mutating func ensureScratch(_ n: Int) {
+        guard n + 1 > scratchCapacity else { return }
+        scratch.deallocate()
+        scratchCapacity = max(n + 1, scratchCapacity * 2)
+        scratch = .allocate(capacity: scratchCapacity)
+    }
+
+    /// Encodes every row. With `sequenceStart`, a trailing `bigint` column numbers the rows
+    /// (the merge staging table's load order).
+    public mutating func encode(
+        _ batch: RecordBatch, columns: [CopyColumn], format: CopyFormat, sequenceStart: Int64? = nil,
+        capacityHint: Int = 0
+    ) throws(InputError) -> Outcome {
+        let out = ByteStorage(capacity: max(capacityHint, batch.bytes.count + batch.rowCount * (columns.count * 4 + 8)))
+        var misfits: Misfits = [:]
+        var nuls = 0
+        if format == .binary {
+            out.append(contentsOf: [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00] as [UInt8])
+            out.appendInt32(0)
+            out.appendInt32(0)
+        }
+        let fieldCount = Int16(columns.count + (sequenceStart == nil ? 0 : 1))
+        for row in 0..<batch.rowCount {
+            if format == .binary { out.appendInt16(fieldCount) }
+            for (index, column) in columns.enumerated() {
+                let cell = column.source.map { batch.cell(row: row, column: $0) } ?? .null
+                if cell.isNull {
+                    if column.required {
+                        throw InputError(
+                            source: batch.source, line: batch.rowLines[row], column: column.name,
+                            message: "the key column is empty; every record needs a value for each --primary-key column")
+                    }
+                    if format == .binary { out.appendInt32(-1) } else { appendTextNull(out, first: index == 0) }
+                    continue
+                }
+                let p = batch.pointer(cell)
+                let n = Int(cell.length)
+                let fits: Bool
+                if format == .binary {
+                    fits = writeBinary(p, n, cell.kind, as: column.type, to: out, nuls: &nuls)
+                } else {
+                    if index > 0 { out.append(9) }
+                    writeText(p, n, cell.kind, as: column.type, to: out, nuls: &nuls)
+                    fits = true
+                }
+                if !fits && misfits[index] == nil { misfits[index] = row }
+            }
+            if let sequenceStart {
+                if format == .binary {
+                    out.appendInt32(8)
+                    out.appendInt64(sequenceStart + Int64(row))
+                } else {
+                    out.append(9)
+                    out.append(contentsOf: String(sequenceStart + Int64(row)).utf8)
+                }
+            }
+            if format == .text { out.append(10) }
+        }
+        if format == .binary { out.appendInt16(-1) }
+        guard misfits.isEmpty else { return .misfits(misfits) }
+        nulsRemoved += nuls
+        return .encoded(out)
+    }
+
+    @inline(__always)
+    private func appendTextNull(_ out: ByteStorage, first: Bool) {
+        if !first { out.append(9) }
+        out.append(92)
+        out.append(78)
+    }
+
+    // MARK: binary
+
+    /// Writes one length-prefixed value. Returns false when the bytes are not a value of `type`.
+    @inline(__always)
+    private mutating func writeBinary(
+        _ p: UnsafePointer<UInt8>, _ n: Int, _ kind: CellKind, as type: ColumnType, to out: ByteStorage,
+        nuls: inout Int
+    ) -> Bool {
+        switch type {
+        case .text, .other:
+            writeTextBytes(p, n, to: out, nuls: &nuls)
+            return true
+        case .bigint:
+            guard kind != .jsonNested, let value = Self.lenientInt(p, n) else { return false }
+            out.appendInt32(8)
+            out.appendInt64(value)
+            return true
+        case .integer:
+            guard kind != .jsonNested, let value = Self.lenientInt(p, n), let narrow = Int32(exactly: value) else {
+                return false
+            }
+            out.appendInt32(4)
+            out.appendInt32(narrow)
+            return true
+        case .smallint:
+            guard kind != .jsonNested, let value = Self.lenientInt(p, n), let narrow = Int16(exactly: value) else {
+                return false
+            }
+            out.appendInt32(2)
+            out.appendInt16(narrow)
+            return true
+        case .numeric:
+            guard kind != .jsonNested else { return false }
+            if let parts = ValueSyntax.parseDecimal(p, n, strictZeros: false) {
+                ensureScratch(n)
+                return NumericEncoding.write(parts, p, scratch: scratch, to: out)
+            }
+            if n == 3 && (p[0] | 0x20) == 110 && (p[1] | 0x20) == 97 && (p[2] | 0x20) == 110 {
+                NumericEncoding.writeNaN(to: out)
+                return true
+            }
+            return false
+        case .double, .real:
+            guard kind != .jsonNested, let value = parseDouble(p, n) else { return false }
+            if type == .real {
+                out.appendInt32(4)
+                out.appendInt32(Int32(bitPattern: Float(value).bitPattern))
+            } else {
+                out.appendInt32(8)
+                out.appendInt64(Int64(bitPattern: value.bitPattern))
+            }
+            return true
+        case .boolean:
+            guard let value = ValueSyntax.parseBool(p, n, lenient: kind != .jsonString) else { return false }
+            out.appendInt32(1)
+            out.append(value ? 1 : 0)
+            return true
+        case .date:
+            guard let days = ValueSyntax.parseDate(p, n) else { return false }
+            out.appendInt32(4)
+            out.appendInt32(days)
+            return true
+        case .timestamp, .timestamptz:
+            let micros: Int64
+            if let days = ValueSyntax.parseDate(p, n) {
+                micros = Int64(days) * 86_400_000_000
+            } else if let ts = ValueSyntax.parseTimestamp(p, n), !(type == .timestamp && ts.hasZone) {
+                micros = ts.microseconds
+            } else {
+                return false
+            }
+            out.appendInt32(8)
+            out.appendInt64(micros)
+            return true
+        case .uuid:
+            out.reserve(20)
+            out.appendInt32(16)
+            guard ValueSyntax.parseUUID(p, n, lenient: true, into: out.base + out.count) else {
+                out.count -= 4
+                return false
+            }
+            out.count += 16
+            return true
+        case .json:
+            writeJSON(p, n, kind, to: out, versionByte: false, nuls: &nuls)
+            return true
+        case .jsonb:
+            writeJSON(p, n, kind, to: out, versionByte: true, nuls: &nuls)
+            return true
+        }
+    }
+
+    /// An integer as PostgreSQL reads one: leading zeros allowed.
+    @inline(__always)
+    static func lenientInt(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int64? {
+        if let value = ValueSyntax.parseInt64(p, n) { return value }
+        var start = 0
+        var negative = false
+        if n > 0 && (p[0] == 45 || p[0] == 43) {
+            negative = p[0] == 45
+            start = 1
+        }
+        while start < n - 1 && p[start] == 48 { start += 1 }
+        guard start < n, start > 0 else { return nil }
+        guard let magnitude = ValueSyntax.parseInt64(p + start, n - start), magnitude >= 0 else { return nil }
+        return negative ? -magnitude : magnitude
+    }
+
+    private mutating func parseDouble(_ p: UnsafePointer<UInt8>, _ n: Int) -> Double? {
+        guard n > 0 else { return nil }
+        ensureScratch(n)
+        scratch.update(from: p, count: n)
+        scratch[n] = 0
+        var end: UnsafeMutablePointer<CChar>? = nil
+        let value = scratch.withMemoryRebound(to: CChar.self, capacity: n + 1) { strtod($0, &end) }
+        let base = scratch
+        guard let end, end.withMemoryRebound(to: UInt8.self, capacity: 1, { $0 == base + n }) else { return nil }
+        return value
+    }
+
+    /// Text without NUL characters: a length prefix, then the bytes.
+    @inline(__always)
+    private func writeTextBytes(_ p: UnsafePointer<UInt8>, _ n: Int, to out: ByteStorage, nuls: inout Int) {
+        let lengthAt = out.count
+        out.appendInt32(Int32(n))
+        let removed = appendWithoutNUL(p, n, to: out)
+        if removed > 0 {
+            nuls += removed
+            out.storeInt32(Int32(n - removed), at: lengthAt)
+        }
+    }
+
+    @inline(__always)
+    private func appendWithoutNUL(_ p: UnsafePointer<UInt8>, _ n: Int, to out: ByteStorage) -> Int {
+        guard n > 0, memchr(p, 0, n) != nil else {
+            out.append(p, count: n)
+            return 0
+        }
+        var removed = 0
+        for k in 0..<n {
+            if p[k] == 0 {
+                removed += 1
+            } else {
+                out.append(p[k])
+            }
+        }
+        return removed
+    }
+
+    /// JSON text for a json/jsonb column: a JSON string cell is quoted again, `\u0000` (which
+    /// jsonb refuses) is removed and counted.
+    private func writeJSON(
+        _ p: UnsafePointer<UInt8>, _ n: Int, _ kind: CellKind, to out: ByteStorage, versionByte: Bool, nuls: inout Int
+    ) {
+        let lengthAt = out.count
+        out.appendInt32(0)
+        let start = out.count
+        if versionByte { out.append(1) }
+        if kind == .jsonString {
+            JSONText.appendQuoted(p, n, to: out, nuls: &nuls)
+        } else if versionByte {
+            nuls += JSONText.appendRemovingNULEscapes(p, n, to: out)
+        } else {
+            out.append(p, count: n)
+        }
+        out.storeInt32(Int32(out.count - start), at: lengthAt)
+    }
+
+    // MARK: text
+
+    /// COPY text format: the server parses the value; backslash, tab, newline and CR are escaped.
+    @inline(__always)
+    private func writeText(
+        _ p: UnsafePointer<UInt8>, _ n: Int, _ kind: CellKind, as type: ColumnType, to out: ByteStorage,
+        nuls: inout Int
+    ) {
+        if kind == .jsonString && (type == .json || type == .jsonb) {
+            let quoted = ByteStorage(capacity: n + 8)
+            JSONText.appendQuoted(p, n, to: quoted, nuls: &nuls)
+            appendTextEscaped(quoted.base, quoted.count, to: out, nuls: &nuls)
+        } else {
+            appendTextEscaped(p, n, to: out, nuls: &nuls)
+        }
+    }
+
+    @inline(__always)
+    private func appendTextEscaped(_ p: UnsafePointer<UInt8>, _ n: Int, to out: ByteStorage, nuls: inout Int) {
+        out.reserve(n)
+        for k in 0..<n {
+            let c = p[k]
+            switch c {
+            case 0: nuls += 1
+            case 92: out.append(92); out.append(92)
+            case 9: out.append(92); out.append(116)
+            case 10: out.append(92); out.append(110)
+            case 13: out.append(92); out.append(114)
+            default: out.append(c)
+            }
+        }
+    }
+}
+
+/// Small JSON text helpers for the encoder.
+enum JSONText {
+    /// Appends `p` as a JSON string literal.
+    static func appendQuoted(_ p: UnsafePointer<UInt8>, _ n: Int, to out: ByteStorage, nuls: inout Int) {
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        out.append(34)
+        for k in 0..<n {
+            let c = p[k]
+            switch c {
+            case 0: nuls += 1
+            case 34: out.append(92); out.append(34)
+            case 92: out.append(92); out.append(92)
+            case 10: out.append(92); out.append(110)
+            case 13: out.append(92); out.append(114)
+            case 9: out.append(92); out.append(116)
+            case 1..<32:
+                out.append(contentsOf: [92, 117, 48, 48, hex[Int(c >> 4)], hex[Int(c & 15)]] as [UInt8])
+            default: out.append(c)
+            }
+        }
+        out.append(34)
+    }
+
+    /// Appends JSON text without its `\u0000` escapes; returns how many it removed.
+    static func appendRemovingNULEscapes(_ p: UnsafePointer<UInt8>, _ n: Int, to out: ByteStorage) -> Int {
+        guard n > 0, memchr(p, 92, n) != nil else {
+            out.append(p, count: n)
+            return 0
+        }
+        var removed = 0
+        var k = 0
+        while k < n {
+            let c = p[k]
+            if c == 92 && k + 1 < n {
+                if p[k + 1] == 117 && k + 5 < n && p[k + 2] == 48 && p[k + 3] == 48 && p[k + 4] == 48 && p[k + 5] == 48 {
+                    removed += 1
+                    k += 6
+                    continue
+                }
+                out.append(c)
+                out.append(p[k + 1])
+                k += 2
+                continue
+            }
+            out.append(c)
+            k += 1
+        }
+        return removed
+    }
+}

@@ -1,0 +1,210 @@
+/// An RFC 4180 scanner working in place on the batch's bytes.
+///
+/// Quoted fields may hold delimiters, doubled quotes and line breaks; CRLF, LF and a lone CR end
+/// a record; a UTF-8 BOM before the header is skipped. An empty unquoted field is NULL, a quoted
+/// `""` the empty string. A quote inside an unquoted field is kept as a character. Blank lines
+/// are skipped. Doubled quotes are undone in place, so a cell is always one byte range.
+public struct CSVScanner: RecordScanner {
+    public let source: String
+    public let delimiter: UInt8
+    public let hasHeader: Bool
+    public private(set) var line = 1
+    /// Field position → load-level column slot, known once the first record is seen.
+    private var mapping: [Int]? = nil
+    private var isIdentity = false
+    private var atStart = true
+
+    public init(source: String, delimiter: UInt8 = 44, hasHeader: Bool = true) {
+        self.source = source
+        self.delimiter = delimiter
+        self.hasHeader = hasHeader
+    }
+
+    private enum Record {
+        case complete(end: Int, newlines: Int)
+        case incomplete
+        case none
+    }
+
+    public mutating func scan(into batch: RecordBatch, columns: SourceColumns, isEOF: Bool, maxRows: Int)
+        throws(InputError) -> ScanStatus
+    {
+        let base = batch.bytes.base
+        let end = batch.bytes.count
+        var pos = batch.scanned
+        defer { batch.scanned = pos }
+        if atStart {
+            if end - pos < 3 && !isEOF { return .needMore }
+            if end - pos >= 3 && base[pos] == 0xEF && base[pos + 1] == 0xBB && base[pos + 2] == 0xBF { pos += 3 }
+            atStart = false
+        }
+        while true {
+            if batch.rowCount >= maxRows { return .batchFull }
+            let first = batch.cells.count
+            let record = try scanRecord(base, pos, end, isEOF, into: batch)
+            let recordLine = line
+            switch record {
+            case .incomplete:
+                batch.cells.removeSubrange(first...)
+                return .needMore
+            case .none:
+                return .endOfInput
+            case .complete(let recordEnd, let newlines):
+                pos = recordEnd
+                line += newlines
+            }
+            let fieldCount = batch.cells.count - first
+            if fieldCount == 1 && batch.cells[first].kind == .null {  // a blank line
+                batch.cells.removeLast()
+                continue
+            }
+            guard let mapping else {
+                try readFirstRecord(batch, from: first, columns: columns, line: recordLine)
+                if hasHeader { continue }
+                try placeRow(batch, from: first, fieldCount: fieldCount, line: recordLine)
+                continue
+            }
+            guard fieldCount == mapping.count else {
+                batch.cells.removeSubrange(first...)
+                throw InputError(
+                    source: source, line: recordLine,
+                    message: "expected \(mapping.count) fields as in the first record, found \(fieldCount); "
+                        + "quote fields that contain the delimiter, or check --delimiter")
+            }
+            try placeRow(batch, from: first, fieldCount: fieldCount, line: recordLine)
+        }
+    }
+
+    private mutating func readFirstRecord(_ batch: RecordBatch, from first: Int, columns: SourceColumns, line: Int)
+        throws(InputError)
+    {
+        let fieldCount = batch.cells.count - first
+        var seen: [[UInt8]: Int] = [:]
+        var slots: [Int] = []
+        for k in 0..<fieldCount {
+            var name: [UInt8]
+            if hasHeader {
+                let cell = batch.cells[first + k]
+                name = Array(UnsafeBufferPointer(start: batch.pointer(cell), count: Int(cell.length)))
+                if name.isEmpty { name = Array("column_\(k + 1)".utf8) }
+            } else {
+                name = Array("column_\(k + 1)".utf8)
+            }
+            let occurrence = seen[name, default: 0]
+            seen[name] = occurrence + 1
+            slots.append(columns.slot(for: name, occurrence: occurrence))
+        }
+        if hasHeader { batch.cells.removeSubrange(first...) }
+        mapping = slots
+        isIdentity = slots.enumerated().allSatisfy { $0.offset == $0.element }
+    }
+
+    @inline(__always)
+    private func placeRow(_ batch: RecordBatch, from first: Int, fieldCount: Int, line: Int) throws(InputError) {
+        if isIdentity {
+            batch.rowLines.append(line)
+            batch.endRow()
+            return
+        }
+        let fields = Array(batch.cells[first...])
+        batch.cells.removeSubrange(first...)
+        batch.beginRow(line: line, width: 0)
+        for (k, cell) in fields.enumerated() { batch.set(cell, column: mapping![k]) }
+        batch.endRow()
+    }
+
+    /// Scans one record starting at `start`, appending its fields to `batch.cells`.
+    @inline(__always)
+    private func scanRecord(
+        _ p: UnsafeMutablePointer<UInt8>, _ start: Int, _ end: Int, _ isEOF: Bool, into batch: RecordBatch
+    ) throws(InputError) -> Record {
+        if start >= end { return isEOF ? .none : .incomplete }
+        let quote: UInt8 = 34
+        let delimiter = self.delimiter
+        var i = start
+        var newlines = 0
+        while true {
+            if i < end && p[i] == quote {
+                i += 1
+                let contentStart = i
+                var write = i
+                while true {
+                    if i >= end {
+                        if isEOF {
+                            throw InputError(
+                                source: source, line: line,
+                                message: "a quoted field is not closed before the end of the input")
+                        }
+                        return .incomplete
+                    }
+                    let c = p[i]
+                    if c == quote {
+                        if i + 1 < end && p[i + 1] == quote {
+                            p[write] = quote
+                            write += 1
+                            i += 2
+                            continue
+                        }
+                        if i + 1 >= end && !isEOF { return .incomplete }
+                        i += 1
+                        break
+                    }
+                    if c == 10 { newlines += 1 }
+                    if write != i { p[write] = c }
+                    write += 1
+                    i += 1
+                }
+                batch.cells.append(
+                    Cell(offset: UInt32(contentStart), length: UInt32(write - contentStart), kind: .quoted))
+                if i >= end {
+                    if isEOF { return .complete(end: i, newlines: newlines + 1) }
+                    return .incomplete
+                }
+                let c = p[i]
+                if c == delimiter {
+                    i += 1
+                    if i >= end && isEOF {
+                        batch.cells.append(.null)
+                        return .complete(end: i, newlines: newlines + 1)
+                    }
+                    continue
+                }
+                if c == 10 { return .complete(end: i + 1, newlines: newlines + 1) }
+                if c == 13 {
+                    if i + 1 < end { return .complete(end: p[i + 1] == 10 ? i + 2 : i + 1, newlines: newlines + 1) }
+                    return isEOF ? .complete(end: i + 1, newlines: newlines + 1) : .incomplete
+                }
+                throw InputError(
+                    source: source, line: line + newlines,
+                    message: "unexpected character after a closing quote; a quote inside a quoted field "
+                        + "must be doubled (\"\")")
+            }
+            let fieldStart = i
+            while i < end {
+                let c = p[i]
+                if c == delimiter || c == 10 || c == 13 { break }
+                i += 1
+            }
+            let length = i - fieldStart
+            batch.cells.append(
+                length == 0 ? .null : Cell(offset: UInt32(fieldStart), length: UInt32(length), kind: .raw))
+            if i >= end {
+                if isEOF { return .complete(end: i, newlines: newlines + 1) }
+                return .incomplete
+            }
+            let c = p[i]
+            if c == delimiter {
+                i += 1
+                if i >= end && isEOF {
+                    batch.cells.append(.null)
+                    return .complete(end: i, newlines: newlines + 1)
+                }
+                continue
+            }
+            if c == 10 { return .complete(end: i + 1, newlines: newlines + 1) }
+            // CR: CRLF, or a lone CR as an old-style line end.
+            if i + 1 < end { return .complete(end: p[i + 1] == 10 ? i + 2 : i + 1, newlines: newlines + 1) }
+            return isEOF ? .complete(end: i + 1, newlines: newlines + 1) : .incomplete
+        }
+    }
+}

@@ -1,0 +1,333 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A JSON Lines scanner: one object per line, working in place on the batch's bytes.
+///
+/// Strings are unescaped in place (an escape is never shorter than what it stands for), numbers
+/// keep their exact digits, nested objects and arrays stay one cell of JSON text. Blank lines
+/// are skipped; anything that is not one JSON object on a line is an error naming the line.
+public struct JSONLinesScanner: RecordScanner {
+    public let source: String
+    public private(set) var line = 1
+    /// The column of the k-th key of the previous line: rows of one file usually repeat their
+    /// keys in the same order, so a byte comparison finds the column without hashing.
+    private var lastKeyColumns: [Int] = []
+
+    public init(source: String) { self.source = source }
+
+    public mutating func scan(into batch: RecordBatch, columns: SourceColumns, isEOF: Bool, maxRows: Int)
+        throws(InputError) -> ScanStatus
+    {
+        let base = batch.bytes.base
+        let end = batch.bytes.count
+        var pos = batch.scanned
+        defer { batch.scanned = pos }
+        while true {
+            if batch.rowCount >= maxRows { return .batchFull }
+            if pos >= end { return isEOF ? .endOfInput : .needMore }
+            let lineEnd: Int
+            if let newline = memchr(base + pos, 10, end - pos) {
+                lineEnd = base.distance(to: newline.assumingMemoryBound(to: UInt8.self))
+            } else if isEOF {
+                lineEnd = end
+            } else {
+                return .needMore
+            }
+            try scanLine(base, pos, lineEnd, batch: batch, columns: columns)
+            pos = min(lineEnd + 1, end)
+            line += 1
+        }
+    }
+
+    private func fail(_ message: String) -> InputError {
+        InputError(source: source, line: line, message: message)
+    }
+
+    @inline(__always)
+    private static func skipSpace(_ p: UnsafeMutablePointer<UInt8>, _ i: inout Int, _ end: Int) {
+        while i < end {
+            let c = p[i]
+            guard c == 32 || c == 9 || c == 13 else { return }
+            i += 1
+        }
+    }
+
+    private mutating func scanLine(
+        _ p: UnsafeMutablePointer<UInt8>, _ start: Int, _ end: Int, batch: RecordBatch, columns: SourceColumns
+    ) throws(InputError) {
+        var i = start
+        Self.skipSpace(p, &i, end)
+        if i == end { return }  // blank line
+        guard p[i] == 123 else {  // {
+            throw fail("expected a JSON object at the start of the line; each line must hold one object")
+        }
+        i += 1
+        batch.beginRow(line: line, width: 0)
+        var keyIndex = 0
+        Self.skipSpace(p, &i, end)
+        if i < end && p[i] == 125 {  // }
+            i += 1
+        } else {
+            while true {
+                Self.skipSpace(p, &i, end)
+                guard i < end && p[i] == 34 else { throw fail("expected a quoted key in the JSON object") }
+                let (keyStart, keyLength) = try scanString(p, &i, end)
+                Self.skipSpace(p, &i, end)
+                guard i < end && p[i] == 58 else { throw fail("expected ':' after a key in the JSON object") }
+                i += 1
+                Self.skipSpace(p, &i, end)
+                let cell = try scanValue(p, &i, end)
+                let column = columnFor(key: p + keyStart, keyLength, position: keyIndex, columns: columns)
+                batch.set(cell, column: column)
+                keyIndex += 1
+                Self.skipSpace(p, &i, end)
+                guard i < end else { throw fail("the JSON object is not closed before the end of the line") }
+                if p[i] == 44 {  // ,
+                    i += 1
+                    continue
+                }
+                guard p[i] == 125 else { throw fail("expected ',' or '}' in the JSON object") }
+                i += 1
+                break
+            }
+        }
+        Self.skipSpace(p, &i, end)
+        guard i == end else { throw fail("unexpected text after the JSON object; each line must hold one object") }
+        batch.endRow()
+    }
+
+    @inline(__always)
+    private mutating func columnFor(
+        key: UnsafeMutablePointer<UInt8>, _ length: Int, position: Int, columns: SourceColumns
+    ) -> Int {
+        if position < lastKeyColumns.count {
+            let guess = lastKeyColumns[position]
+            if columns.matches(guess, key, length) { return guess }
+            let column = columns.slot(for: Array(UnsafeBufferPointer(start: key, count: length)))
+            lastKeyColumns[position] = column
+            return column
+        }
+        let column = columns.slot(for: Array(UnsafeBufferPointer(start: key, count: length)))
+        lastKeyColumns.append(column)
+        return column
+    }
+
+    private func scanValue(_ p: UnsafeMutablePointer<UInt8>, _ i: inout Int, _ end: Int) throws(InputError) -> Cell {
+        guard i < end else { throw fail("expected a value after ':'") }
+        let c = p[i]
+        switch c {
+        case 34:
+            let (start, length) = try scanString(p, &i, end)
+            return Cell(offset: UInt32(start), length: UInt32(length), kind: .jsonString)
+        case 123, 91:
+            let start = i
+            try skipValue(p, &i, end, depth: 0)
+            return Cell(offset: UInt32(start), length: UInt32(i - start), kind: .jsonNested)
+        case 116, 102:
+            let start = i
+            try expectWord(p, &i, end, c == 116 ? "true" : "false")
+            return Cell(offset: UInt32(start), length: UInt32(i - start), kind: .jsonBool)
+        case 110:
+            try expectWord(p, &i, end, "null")
+            return .null
+        default:
+            let start = i
+            try scanNumber(p, &i, end)
+            return Cell(offset: UInt32(start), length: UInt32(i - start), kind: .jsonNumber)
+        }
+    }
+
+    private func expectWord(_ p: UnsafeMutablePointer<UInt8>, _ i: inout Int, _ end: Int, _ word: StaticString)
+        throws(InputError)
+    {
+        let n = word.utf8CodeUnitCount
+        guard end - i >= n, memcmpEqual(UnsafePointer(p + i), word.utf8Start, n) else {
+            throw fail("invalid JSON value; expected \(word)")
+        }
+        i += n
+    }
+
+    private func scanNumber(_ p: UnsafeMutablePointer<UInt8>, _ i: inout Int, _ end: Int) throws(InputError) {
+        let start = i
+        if i < end && p[i] == 45 { i += 1 }
+        let intStart = i
+        while i < end && ValueSyntax.isDigit(p[i]) { i += 1 }
+        let intDigits = i - intStart
+        guard intDigits > 0, !(intDigits > 1 && p[intStart] == 48) else {
+            throw fail("invalid JSON value starting with '\(Character(Unicode.Scalar(p[start])))'")
+        }
+        if i < end && p[i] == 46 {
+            i += 1
+            let fracStart = i
+            while i < end && ValueSyntax.isDigit(p[i]) { i += 1 }
+            guard i > fracStart else { throw fail("invalid JSON number: digits must follow '.'") }
+        }
+        if i < end && (p[i] == 101 || p[i] == 69) {
+            i += 1
+            if i < end && (p[i] == 43 || p[i] == 45) { i += 1 }
+            let expStart = i
+            while i < end && ValueSyntax.isDigit(p[i]) { i += 1 }
+            guard i > expStart else { throw fail("invalid JSON number: digits must follow the exponent") }
+        }
+    }
+
+    /// Scans a string at `i` (on its opening quote), unescaping it in place.
+    /// Returns the content's start and unescaped length; `i` ends after the closing quote.
+    private func scanString(_ p: UnsafeMutablePointer<UInt8>, _ i: inout Int, _ end: Int) throws(InputError)
+        -> (Int, Int)
+    {
+        i += 1
+        let start = i
+        while i < end {
+            let c = p[i]
+            if c == 34 {
+                i += 1
+                return (start, i - 1 - start)
+            }
+            if c == 92 { break }
+            i += 1
+        }
+        var write = i
+        while i < end {
+            let c = p[i]
+            if c == 34 {
+                i += 1
+                return (start, write - start)
+            }
+            if c != 92 {
+                p[write] = c
+                write += 1
+                i += 1
+                continue
+            }
+            guard i + 1 < end else { break }
+            let escape = p[i + 1]
+            i += 2
+            switch escape {
+            case 34, 92, 47: p[write] = escape
+            case 98: p[write] = 8
+            case 102: p[write] = 12
+            case 110: p[write] = 10
+            case 114: p[write] = 13
+            case 116: p[write] = 9
+            case 117:
+                var scalar = try hex4(p, i, end)
+                i += 4
+                if scalar >= 0xD800 && scalar < 0xDC00 {
+                    if end - i >= 6 && p[i] == 92 && p[i + 1] == 117, case let low = try hex4(p, i + 2, end),
+                        low >= 0xDC00 && low < 0xE000
+                    {
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        i += 6
+                    } else {
+                        scalar = 0xFFFD
+                    }
+                } else if scalar >= 0xDC00 && scalar < 0xE000 {
+                    scalar = 0xFFFD
+                }
+                write += Self.writeUTF8(scalar, p + write)
+                continue
+            default:
+                throw fail("invalid escape '\\\(Character(Unicode.Scalar(escape)))' in a JSON string")
+            }
+            write += 1
+        }
+        throw fail("a JSON string is not closed before the end of the line")
+    }
+
+    private func hex4(_ p: UnsafeMutablePointer<UInt8>, _ i: Int, _ end: Int) throws(InputError) -> UInt32 {
+        guard end - i >= 4 else { throw fail("a \\u escape needs four hex digits") }
+        var value: UInt32 = 0
+        for k in 0..<4 {
+            guard let d = ValueSyntax.hexValue(p[i + k]) else { throw fail("a \\u escape needs four hex digits") }
+            value = value << 4 | UInt32(d)
+        }
+        return value
+    }
+
+    @inline(__always)
+    static func writeUTF8(_ scalar: UInt32, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        switch scalar {
+        case 0..<0x80:
+            out[0] = UInt8(scalar)
+            return 1
+        case 0x80..<0x800:
+            out[0] = UInt8(0xC0 | scalar >> 6)
+            out[1] = UInt8(0x80 | scalar & 0x3F)
+            return 2
+        case 0x800..<0x10000:
+            out[0] = UInt8(0xE0 | scalar >> 12)
+            out[1] = UInt8(0x80 | scalar >> 6 & 0x3F)
+            out[2] = UInt8(0x80 | scalar & 0x3F)
+            return 3
+        default:
+            out[0] = UInt8(0xF0 | scalar >> 18)
+            out[1] = UInt8(0x80 | scalar >> 12 & 0x3F)
+            out[2] = UInt8(0x80 | scalar >> 6 & 0x3F)
+            out[3] = UInt8(0x80 | scalar & 0x3F)
+            return 4
+        }
+    }
+
+    /// Validates and skips any JSON value without changing its bytes (nested values stay JSON text).
+    private func skipValue(_ p: UnsafeMutablePointer<UInt8>, _ i: inout Int, _ end: Int, depth: Int) throws(InputError) {
+        guard depth < 512 else { throw fail("JSON nested more than 512 levels deep") }
+        Self.skipSpace(p, &i, end)
+        guard i < end else { throw fail("a JSON value is not closed before the end of the line") }
+        switch p[i] {
+        case 123, 91:
+            let close: UInt8 = p[i] == 123 ? 125 : 93
+            let isObject = close == 125
+            i += 1
+            Self.skipSpace(p, &i, end)
+            if i < end && p[i] == close {
+                i += 1
+                return
+            }
+            while true {
+                if isObject {
+                    Self.skipSpace(p, &i, end)
+                    guard i < end && p[i] == 34 else { throw fail("expected a quoted key in a nested JSON object") }
+                    try skipString(p, &i, end)
+                    Self.skipSpace(p, &i, end)
+                    guard i < end && p[i] == 58 else { throw fail("expected ':' in a nested JSON object") }
+                    i += 1
+                }
+                try skipValue(p, &i, end, depth: depth + 1)
+                Self.skipSpace(p, &i, end)
+                guard i < end else { throw fail("a JSON value is not closed before the end of the line") }
+                if p[i] == 44 {
+                    i += 1
+                    continue
+                }
+                guard p[i] == close else {
+                    throw fail("expected ',' or '\(Character(Unicode.Scalar(close)))' in nested JSON")
+                }
+                i += 1
+                return
+            }
+        case 34:
+            try skipString(p, &i, end)
+        case 116: try expectWord(p, &i, end, "true")
+        case 102: try expectWord(p, &i, end, "false")
+        case 110: try expectWord(p, &i, end, "null")
+        default: try scanNumber(p, &i, end)
+        }
+    }
+
+    private func skipString(_ p: UnsafeMutablePointer<UInt8>, _ i: inout Int, _ end: Int) throws(InputError) {
+        i += 1
+        while i < end {
+            let c = p[i]
+            if c == 34 {
+                i += 1
+                return
+            }
+            i += c == 92 ? 2 : 1
+        }
+        throw fail("a JSON string is not closed before the end of the line")
+    }
+}

@@ -1,0 +1,64 @@
+/// The source columns of one load, in order of first appearance across all its inputs.
+///
+/// A CSV header may name a column twice; each occurrence gets its own slot, and the next file's
+/// header maps its n-th occurrence of a name to the same slot.
+public final class SourceColumns: @unchecked Sendable {
+    public private(set) var names: [String] = []
+    /// UTF-8 bytes of each name, for matching JSON keys without making a `String`.
+    private(set) var nameBytes: [[UInt8]] = []
+    private var slots: [[UInt8]: [Int]] = [:]
+
+    public init() {}
+
+    public var count: Int { names.count }
+
+    /// The slot of the `occurrence`-th column called `name` (0 = first), created if new.
+    public func slot(for name: [UInt8], occurrence: Int = 0) -> Int {
+        if let existing = slots[name], occurrence < existing.count { return existing[occurrence] }
+        let index = names.count
+        names.append(String(decoding: name, as: UTF8.self))
+        nameBytes.append(name)
+        slots[name, default: []].append(index)
+        return index
+    }
+
+    public func slot(for name: String, occurrence: Int = 0) -> Int {
+        slot(for: Array(name.utf8), occurrence: occurrence)
+    }
+
+    @inline(__always)
+    func matches(_ index: Int, _ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        let bytes = nameBytes[index]
+        guard bytes.count == n else { return false }
+        return bytes.withUnsafeBufferPointer { memcmpEqual($0.baseAddress!, p, n) }
+    }
+}
+
+@inline(__always)
+func memcmpEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+    var i = 0
+    while i < n {
+        if a[i] != b[i] { return false }
+        i += 1
+    }
+    return true
+}
+
+/// What a scanner did with the bytes it was given.
+public enum ScanStatus: Equatable, Sendable {
+    /// The batch reached its row limit; more records may follow.
+    case batchFull
+    /// The bytes end inside a record: read more and scan again.
+    case needMore
+    /// Every record has been scanned.
+    case endOfInput
+}
+
+/// A scanner turns the unscanned bytes of a batch into rows.
+public protocol RecordScanner {
+    /// Scans records from `batch.scanned` on. `isEOF` says no more bytes will be appended.
+    mutating func scan(into batch: RecordBatch, columns: SourceColumns, isEOF: Bool, maxRows: Int) throws(InputError)
+        -> ScanStatus
+    /// The physical line the next record starts on (1-based).
+    var line: Int { get }
+}

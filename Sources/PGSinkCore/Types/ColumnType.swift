@@ -1,0 +1,110 @@
+/// A PostgreSQL column type as pgsink sees it: the types it infers and encodes in binary,
+/// plus `other` for anything an existing table holds that pgsink passes through as text.
+public enum ColumnType: Hashable, Sendable, CustomStringConvertible {
+    case boolean
+    case smallint
+    case integer
+    case bigint
+    case numeric
+    case real
+    case double
+    case date
+    case timestamp
+    case timestamptz
+    case uuid
+    case json
+    case jsonb
+    case text
+    /// A type pgsink has no binary encoder for (its `format_type` text).
+    case other(String)
+
+    /// The SQL spelling used in DDL.
+    public var sqlName: String {
+        switch self {
+        case .boolean: "boolean"
+        case .smallint: "smallint"
+        case .integer: "integer"
+        case .bigint: "bigint"
+        case .numeric: "numeric"
+        case .real: "real"
+        case .double: "double precision"
+        case .date: "date"
+        case .timestamp: "timestamp without time zone"
+        case .timestamptz: "timestamp with time zone"
+        case .uuid: "uuid"
+        case .json: "json"
+        case .jsonb: "jsonb"
+        case .text: "text"
+        case .other(let name): name
+        }
+    }
+
+    public var description: String { sqlName }
+
+    /// Whether pgsink can write this type in COPY's binary format.
+    public var hasBinaryEncoder: Bool {
+        if case .other = self { return false }
+        return true
+    }
+
+    /// Maps a user's spelling (`--type col=int`) or the server's `format_type` text to a type.
+    public init(parsing raw: String) {
+        let name = raw.trimmingSpaces().lowercased()
+        switch name {
+        case "bool", "boolean": self = .boolean
+        case "int2", "smallint": self = .smallint
+        case "int", "int4", "integer": self = .integer
+        case "int8", "bigint": self = .bigint
+        case "numeric", "decimal": self = .numeric
+        case "real", "float4": self = .real
+        case "double", "double precision", "float8", "float": self = .double
+        case "date": self = .date
+        case "timestamp", "timestamp without time zone": self = .timestamp
+        case "timestamptz", "timestamp with time zone": self = .timestamptz
+        case "uuid": self = .uuid
+        case "json": self = .json
+        case "jsonb": self = .jsonb
+        case "text", "string": self = .text
+        default:
+            // Declared modifiers (varchar(10), numeric(12,2), timestamp(3)) change nothing on the
+            // wire: the server applies them when it receives the value.
+            let base = name.split(separator: "(", maxSplits: 1).first.map(String.init)?.trimmingSpaces() ?? name
+            let withoutPrecision = name.replacingPrecision()
+            switch (base, withoutPrecision) {
+            case ("character varying", _), ("varchar", _), ("character", _), ("char", _), ("bpchar", _),
+                ("name", _), ("citext", _):
+                self = .text
+            case ("numeric", _), ("decimal", _):
+                self = .numeric
+            case (_, "timestamp without time zone"), (_, "timestamp"):
+                self = .timestamp
+            case (_, "timestamp with time zone"), (_, "timestamptz"):
+                self = .timestamptz
+            default:
+                self = .other(name)
+            }
+        }
+    }
+
+    /// Whether `--type` may name this type for a new column.
+    public var isKnownSpelling: Bool {
+        if case .other = self { return false }
+        return true
+    }
+}
+
+extension String {
+    /// `timestamp(3) with time zone` → `timestamp with time zone`.
+    func replacingPrecision() -> String {
+        guard let open = firstIndex(of: "("), let close = self[open...].firstIndex(of: ")") else { return self }
+        return (String(self[..<open]).trimmingSpaces() + " " + String(self[index(after: close)...]).trimmingSpaces())
+            .trimmingSpaces()
+    }
+
+    func trimmingSpaces() -> String {
+        var scalars = Substring(self)
+        while let first = scalars.first, first == " " || first == "\t" { scalars.removeFirst() }
+        while let last = scalars.last, last == " " || last == "\t" { scalars.removeLast() }
+        return String(scalars)
+    }
+}

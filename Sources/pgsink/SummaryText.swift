@@ -1,0 +1,60 @@
+import Foundation
+import PGSink
+
+/// The human summary of a load.
+enum SummaryText {
+    static func render(_ s: LoadSummary) -> String {
+        var lines = [
+            "loaded \(s.rows) rows into \(s.table) (\(s.mode.rawValue)) in \(String(format: "%.2f", s.seconds)) s, "
+                + "\(Int(s.rowsPerSecond)) rows/s, load \(s.loadId)"
+        ]
+        if s.tableCreated { lines.append("  created the table with columns: \(s.columnsCreated.joined(separator: ", "))") }
+        if !s.columnsAdded.isEmpty { lines.append("  added columns: \(s.columnsAdded.joined(separator: ", "))") }
+        if !s.columnsWidened.isEmpty { lines.append("  widened: \(s.columnsWidened.joined(separator: "; "))") }
+        for (source, name) in s.columnsRenamed.sorted(by: { $0.key < $1.key }) {
+            lines.append("  renamed \"\(source)\" to \(name): another column already normalizes to that name")
+        }
+        if s.nulsRemoved > 0 {
+            lines.append("  removed \(s.nulsRemoved) NUL characters, which PostgreSQL cannot store in text")
+        }
+        if s.copyFormat == "text" { lines.append("  used text COPY: the table has columns pgsink does not encode in binary") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// A one-line progress bar on stderr: bytes read of the total, rows/s, time left.
+final class ProgressBar: @unchecked Sendable {
+    private let lock = NSLock()
+    private let started = Date()
+    private var lastDraw = Date.distantPast
+
+    func update(_ progress: LoadProgress) {
+        lock.lock()
+        defer { lock.unlock() }
+        let now = Date()
+        guard now.timeIntervalSince(lastDraw) >= 0.1 else { return }
+        lastDraw = now
+        let elapsed = max(now.timeIntervalSince(started), 0.001)
+        let rate = Int(Double(progress.rows) / elapsed)
+        var line = "\r"
+        if let total = progress.bytesTotal, total > 0 {
+            let fraction = min(1, Double(progress.bytesRead) / Double(total))
+            let width = 30
+            let filled = Int(fraction * Double(width))
+            let eta = fraction > 0 ? elapsed / fraction - elapsed : 0
+            line += "[" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled) + "] "
+            line += String(format: "%3.0f%% %@/%@ %d rows/s ETA %.0fs", fraction * 100, Self.bytes(progress.bytesRead), Self.bytes(total), rate, eta)
+        } else {
+            line += String(format: "%@ read, %d rows, %d rows/s", Self.bytes(progress.bytesRead), progress.rows, rate)
+        }
+        FileHandle.standardError.write(Data((line + "\u{1B}[K").utf8))
+    }
+
+    func clear() {
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+
+    static func bytes(_ n: Int) -> String {
+        n >= 1 << 20 ? String(format: "%.1f MB", Double(n) / 1_048_576) : String(format: "%.0f KB", Double(n) / 1024)
+    }
+}
