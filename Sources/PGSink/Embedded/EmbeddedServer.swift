@@ -115,26 +115,17 @@ public struct EmbeddedServer: Sendable {
 
     @discardableResult
     private func run(_ tool: URL, _ arguments: [String], asServerUser: Bool = true) throws -> String {
-        let process = Process()
-        if asServerUser, let user = runAsUser {
-            process.executableURL = URL(fileURLWithPath: "/sbin/runuser")
-            process.arguments = ["-u", user, "--", tool.path] + arguments
-        } else {
-            process.executableURL = tool
-            process.arguments = arguments
+        let result =
+            if asServerUser, let user = runAsUser {
+                try ChildProcess.run("/sbin/runuser", ["-u", user, "--", tool.path] + arguments)
+            } else {
+                try ChildProcess.run(tool.path, arguments)
+            }
+        guard result.status == 0 else {
+            throw Failure(
+                description: "\(tool.lastPathComponent) failed: \(result.output.trimmingCharacters(in: .whitespacesAndNewlines))"
+                    + (tool.lastPathComponent == "pg_ctl" ? " (see \(logFile.path))" : ""))
         }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw Failure(description: "\(tool.lastPathComponent) failed: \(text.trimmingCharacters(in: .whitespacesAndNewlines))"
-                + (tool.lastPathComponent == "pg_ctl" ? " (see \(logFile.path))" : ""))
-        }
-        return text
+        return result.output
     }
 }

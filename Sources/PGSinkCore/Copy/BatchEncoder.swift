@@ -192,20 +192,31 @@ public struct BatchEncoder {
         }
     }
 
-    /// An integer as PostgreSQL reads one: leading zeros allowed.
+    /// An integer as PostgreSQL reads one: an optional sign, then digits, leading zeros allowed.
     @inline(__always)
     static func lenientInt(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int64? {
         if let value = ValueSyntax.parseInt64(p, n) { return value }
-        var start = 0
+        var i = 0
         var negative = false
         if n > 0 && (p[0] == 45 || p[0] == 43) {
             negative = p[0] == 45
-            start = 1
+            i = 1
         }
-        while start < n - 1 && p[start] == 48 { start += 1 }
-        guard start < n, start > 0 else { return nil }
-        guard let magnitude = ValueSyntax.parseInt64(p + start, n - start), magnitude >= 0 else { return nil }
-        return negative ? -magnitude : magnitude
+        guard i < n else { return nil }
+        while i < n - 1 && p[i] == 48 { i += 1 }
+        guard n - i <= 19 else { return nil }
+        var magnitude: UInt64 = 0
+        while i < n {
+            let d = p[i] &- 48
+            guard d < 10 else { return nil }
+            magnitude = magnitude * 10 + UInt64(d)
+            i += 1
+        }
+        if negative {
+            guard magnitude <= UInt64(Int64.max) + 1 else { return nil }
+            return magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)
+        }
+        return magnitude <= UInt64(Int64.max) ? Int64(magnitude) : nil
     }
 
     private mutating func parseDouble(_ p: UnsafePointer<UInt8>, _ n: Int) -> Double? {
@@ -280,6 +291,10 @@ public struct BatchEncoder {
             let quoted = ByteStorage(capacity: n + 8)
             JSONText.appendQuoted(p, n, to: quoted, nuls: &nuls)
             appendTextEscaped(quoted.base, quoted.count, to: out, nuls: &nuls)
+        } else if type == .jsonb {
+            let cleaned = ByteStorage(capacity: n + 8)
+            nuls += JSONText.appendRemovingNULEscapes(p, n, to: cleaned)
+            appendTextEscaped(cleaned.base, cleaned.count, to: out, nuls: &nuls)
         } else {
             appendTextEscaped(p, n, to: out, nuls: &nuls)
         }

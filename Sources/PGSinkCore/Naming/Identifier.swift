@@ -14,7 +14,7 @@ public struct NamingRules: Sendable, Equatable {
     public static let maxLength = 63
 
     /// The identifier for one source name. Empty names become `fallback`.
-    public func normalize(_ source: String, fallback: String = "column") -> String {
+    public func normalize(_ source: String, fallback: String = "unnamed") -> String {
         var out = ""
         out.reserveCapacity(source.utf8.count)
         for scalar in source.unicodeScalars {
@@ -35,8 +35,10 @@ public struct NamingRules: Sendable, Equatable {
     public static func fitting(_ name: String, limit: Int = maxLength) -> String {
         guard name.utf8.count > limit else { return name }
         let suffix = "_" + hashHex(name)
-        let prefix = name.utf8.prefix(limit - suffix.utf8.count)
-        return String(decoding: prefix, as: UTF8.self) + suffix
+        let bytes = Array(name.utf8)
+        var cut = limit - suffix.utf8.count
+        while cut > 0 && bytes[cut] & 0xC0 == 0x80 { cut -= 1 }  // not inside a character
+        return String(decoding: bytes[..<cut], as: UTF8.self) + suffix
     }
 
     /// FNV-1a, 32 bits, as 8 hex digits: stable across runs and machines.

@@ -3,7 +3,8 @@
 /// Quoted fields may hold delimiters, doubled quotes and line breaks; CRLF, LF and a lone CR end
 /// a record; a UTF-8 BOM before the header is skipped. An empty unquoted field is NULL, a quoted
 /// `""` the empty string. A quote inside an unquoted field is kept as a character. Blank lines
-/// are skipped. Doubled quotes are undone in place, so a cell is always one byte range.
+/// are skipped. Doubled quotes are undone in place once a record is complete, so a cell is
+/// always one byte range.
 public struct CSVScanner: RecordScanner {
     public let source: String
     public let delimiter: UInt8
@@ -13,6 +14,10 @@ public struct CSVScanner: RecordScanner {
     private var mapping: [Int]? = nil
     private var isIdentity = false
     private var atStart = true
+    /// Cells of the record being scanned that hold doubled quotes. They are undone only once the
+    /// record is complete: a record cut by the end of a read is scanned again from its start, so
+    /// its bytes must not have moved.
+    private var doubledQuoteCells: [Int] = []
 
     public init(source: String, delimiter: UInt8 = 44, hasHeader: Bool = true) {
         self.source = source
@@ -41,6 +46,7 @@ public struct CSVScanner: RecordScanner {
         while true {
             if batch.rowCount >= maxRows { return .batchFull }
             let first = batch.cells.count
+            doubledQuoteCells.removeAll(keepingCapacity: true)
             let record = try scanRecord(base, pos, end, isEOF, into: batch)
             let recordLine = line
             switch record {
@@ -52,6 +58,7 @@ public struct CSVScanner: RecordScanner {
             case .complete(let recordEnd, let newlines):
                 pos = recordEnd
                 line += newlines
+                for index in doubledQuoteCells { undoDoubledQuotes(in: index, of: batch) }
             }
             let fieldCount = batch.cells.count - first
             if fieldCount == 1 && batch.cells[first].kind == .null {  // a blank line
@@ -113,9 +120,26 @@ public struct CSVScanner: RecordScanner {
         batch.endRow()
     }
 
-    /// Scans one record starting at `start`, appending its fields to `batch.cells`.
+    /// Turns each `""` of a quoted cell into `"`, in place, shortening the cell.
+    private func undoDoubledQuotes(in index: Int, of batch: RecordBatch) {
+        var cell = batch.cells[index]
+        let p = batch.bytes.base + Int(cell.offset)
+        let n = Int(cell.length)
+        var read = 0
+        var write = 0
+        while read < n {
+            p[write] = p[read]
+            read += p[read] == 34 ? 2 : 1
+            write += 1
+        }
+        cell.length = UInt32(write)
+        batch.cells[index] = cell
+    }
+
+    /// Scans one record starting at `start`, appending its fields to `batch.cells`. Bytes are not
+    /// changed: cells with doubled quotes are listed in `doubledQuoteCells` for the caller.
     @inline(__always)
-    private func scanRecord(
+    private mutating func scanRecord(
         _ p: UnsafeMutablePointer<UInt8>, _ start: Int, _ end: Int, _ isEOF: Bool, into batch: RecordBatch
     ) throws(InputError) -> Record {
         if start >= end { return isEOF ? .none : .incomplete }
@@ -127,7 +151,7 @@ public struct CSVScanner: RecordScanner {
             if i < end && p[i] == quote {
                 i += 1
                 let contentStart = i
-                var write = i
+                var doubled = false
                 while true {
                     if i >= end {
                         if isEOF {
@@ -140,8 +164,7 @@ public struct CSVScanner: RecordScanner {
                     let c = p[i]
                     if c == quote {
                         if i + 1 < end && p[i + 1] == quote {
-                            p[write] = quote
-                            write += 1
+                            doubled = true
                             i += 2
                             continue
                         }
@@ -150,12 +173,11 @@ public struct CSVScanner: RecordScanner {
                         break
                     }
                     if c == 10 { newlines += 1 }
-                    if write != i { p[write] = c }
-                    write += 1
                     i += 1
                 }
+                if doubled { doubledQuoteCells.append(batch.cells.count) }
                 batch.cells.append(
-                    Cell(offset: UInt32(contentStart), length: UInt32(write - contentStart), kind: .quoted))
+                    Cell(offset: UInt32(contentStart), length: UInt32(i - 1 - contentStart), kind: .quoted))
                 if i >= end {
                     if isEOF { return .complete(end: i, newlines: newlines + 1) }
                     return .incomplete

@@ -265,7 +265,7 @@ public enum ValueSyntax {
         var byteIndex = 0
         while byteIndex < 16 {
             if dashed && p[i] == 45 { i += 1 }
-            guard let hi = hexValue(p[i]), let lo = hexValue(p[i + 1]) else { return false }
+            guard i + 1 < end, let hi = hexValue(p[i]), let lo = hexValue(p[i + 1]) else { return false }
             out?[byteIndex] = hi << 4 | lo
             byteIndex += 1
             i += 2

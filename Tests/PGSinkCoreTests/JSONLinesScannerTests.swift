@@ -1,0 +1,146 @@
+import Testing
+
+@testable import PGSinkCore
+
+@Suite("JSON Lines scanner")
+struct JSONLinesScannerTests {
+    private func scan(_ text: String) throws -> ScanResult {
+        let outcome = scanWhole(text, .jsonl, source: "t.jsonl")
+        return try #require(outcome.result, "\(outcome)")
+    }
+
+    private func failure(_ text: String) throws -> InputError {
+        let outcome = scanWhole(text, .jsonl, source: "t.jsonl")
+        return try #require(outcome.error, "\(outcome)")
+    }
+
+    @Test func keysInAnyOrderMapToTheSameColumns() throws {
+        let r = try scan("{\"a\":1,\"b\":\"x\"}\n{\"b\":\"y\",\"a\":2}\n{\"a\":3,\"b\":\"z\"}\n")
+        #expect(r.names == ["a", "b"])
+        #expect(r.texts == [["1", "x"], ["2", "y"], ["3", "z"]])
+        #expect(r.kinds[0] == [.jsonNumber, .jsonString])
+        #expect(r.lines == [1, 2, 3])
+    }
+
+    @Test func newKeysLaterMakeNewColumnsAndEarlierRowsReadNull() throws {
+        let r = try scan("{\"a\":1,\"b\":2}\n{\"b\":3}\n{\"c\":4,\"a\":5}\n")
+        #expect(r.names == ["a", "b", "c"])
+        #expect(r.texts == [["1", "2", nil], [nil, "3", nil], ["5", nil, "4"]])
+        // Directly: a row that ended before column c existed reads NULL.
+        let (batch, _) = try makeBatch("{\"a\":1}\n{\"a\":2,\"c\":3}\n", .jsonl)
+        #expect(batch.cell(row: 0, column: 1).isNull)
+        #expect(batch.string(batch.cell(row: 1, column: 1)) == "3")
+    }
+
+    @Test func nestedValuesStayRawJSONText() throws {
+        let r = try scan("{\"o\":{\"x\":[1,2,{\"y\":null}],\"s\":\"}\"},\"arr\":[ 1 , \"a\" ],\"e\":[],\"eo\":{ }}\n")
+        #expect(r.texts == [["{\"x\":[1,2,{\"y\":null}],\"s\":\"}\"}", "[ 1 , \"a\" ]", "[]", "{ }"]])
+        #expect(r.kinds == [[.jsonNested, .jsonNested, .jsonNested, .jsonNested]])
+    }
+
+    @Test(arguments: [
+        (#"a\nb"#, "a\nb"),
+        (#"q\"q"#, "q\"q"),
+        (#"back\\slash"#, "back\\slash"),
+        (#"sl\/ash"#, "sl/ash"),
+        (#"\b\f\r\t"#, "\u{8}\u{C}\r\t"),
+        (#"caf\u00e9"#, "café"),
+        (#"\u00E9\u4e2d"#, "é中"),
+        (#"\ud83d\ude00"#, "😀"),
+        (#"x\ud83dy"#, "x\u{FFFD}y"),
+        (#"\ude00"#, "\u{FFFD}"),
+        (#"\ud83d\u0041"#, "\u{FFFD}A"),
+        (#"\u0000"#, "\u{0}"),
+        ("raw é 日本", "raw é 日本"),
+        ("", ""),
+    ])
+    func stringEscapes(_ json: String, _ expected: String) throws {
+        let r = try scan("{\"s\":\"\(json)\",\"after\":1}\n")
+        #expect(r.texts == [[expected, "1"]])
+        #expect(r.rows[0][0].kind == .jsonString)
+    }
+
+    @Test func keysAreUnescapedToo() throws {
+        let r = try scan("{\"a\\u0062\":1,\"ab\":2}\n")
+        #expect(r.names == ["ab"])
+        #expect(r.texts == [["2"]])
+    }
+
+    @Test(arguments: ["12345678901234567890", "0.1", "-1.5e-7", "0", "-0", "1E+2", "3.14159265358979323846264338327950288"])
+    func numbersKeepTheirExactDigits(_ number: String) throws {
+        let r = try scan("{\"n\":\(number)}\n")
+        #expect(r.texts == [[number]])
+        #expect(r.kinds == [[.jsonNumber]])
+    }
+
+    @Test func booleansAndNull() throws {
+        let r = try scan("{\"t\":true,\"f\":false,\"n\":null}\n")
+        #expect(r.texts == [["true", "false", nil]])
+        #expect(r.kinds == [[.jsonBool, .jsonBool, .null]])
+    }
+
+    @Test func blankLinesAreSkippedButCounted() throws {
+        let r = try scan("\n  \n{\"a\":1}\r\n\t\r\n{\"a\":2}\n\n")
+        #expect(r.texts == [["1"], ["2"]])
+        #expect(r.lines == [3, 5])
+    }
+
+    @Test func whitespaceAroundTokensAndEmptyObject() throws {
+        let r = try scan(" { \"a\" : 1 , \"b\" : \"x\" } \n{}\n")
+        #expect(r.texts == [["1", "x"], [nil, nil]])
+        #expect(r.lines == [1, 2])
+    }
+
+    @Test func lastLineWithoutNewline() throws {
+        let r = try scan("{\"a\":1}\n{\"a\":2}")
+        #expect(r.texts == [["1"], ["2"]])
+    }
+
+    // MARK: errors
+
+    @Test(arguments: [
+        ("not an object", "[1]", "expected a JSON object"),
+        ("string line", "\"x\"", "expected a JSON object"),
+        ("trailing garbage", "{\"a\":1} x", "unexpected text after"),
+        ("two objects", "{\"a\":1}{\"b\":2}", "unexpected text after"),
+        ("unterminated string", "{\"a\":\"abc}", "not closed"),
+        ("unterminated key", "{\"a", "not closed"),
+        ("leading zero", "{\"a\":01}", "invalid JSON value"),
+        ("dot without digits", "{\"a\":1.}", "digits must follow '.'"),
+        ("exponent without digits", "{\"a\":1e}", "exponent"),
+        ("bare minus", "{\"a\":-}", "invalid JSON value"),
+        ("leading dot", "{\"a\":.5}", "invalid JSON value"),
+        ("invalid escape", "{\"a\":\"\\x\"}", "invalid escape"),
+        ("short unicode escape", "{\"a\":\"\\u12G4\"}", "four hex digits"),
+        ("missing colon", "{\"a\" 1}", "expected ':'"),
+        ("unclosed object", "{\"a\":1", "not closed"),
+        ("trailing comma", "{\"a\":1,}", "expected a quoted key"),
+        ("bad word", "{\"a\":tru}", "expected true"),
+        ("unclosed nested", "{\"a\":[1,2}", "nested JSON"),
+        ("missing value", "{\"a\":}", "invalid JSON value"),
+        ("unquoted key", "{a:1}", "expected a quoted key"),
+    ])
+    func errorsNameTheLine(_ name: String, _ bad: String, _ message: String) throws {
+        let e = try failure("{\"ok\":1}\n\n\(bad)\n{\"ok\":2}\n")
+        #expect(e.line == 3)
+        #expect(e.source == "t.jsonl")
+        #expect(e.message.contains(message), "\(e.message)")
+    }
+
+    @Test func deepNestingIsRefused() throws {
+        let deep = String(repeating: "[", count: 600) + String(repeating: "]", count: 600)
+        let e = try failure("{\"a\":\(deep)}\n")
+        #expect(e.line == 1)
+        let ok = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
+        #expect(try scan("{\"a\":\(ok)}\n").texts == [[ok]])
+    }
+
+    @Test func batchFullHandsTheRestToTheNextBatch() throws {
+        let text = "{\"a\":1}\n\n{\"b\":\"x\\ny\"}\n{\"a\":3,\"c\":[1]}\n{\"c\":null}"
+        let whole = try scan(text)
+        let (outcome, batches) = scanInBatches(text, .jsonl, maxRows: 1, source: "t.jsonl")
+        #expect(outcome == .scanned(whole))
+        #expect(batches >= 4)
+        #expect(whole.lines == [1, 3, 4, 5])
+    }
+}

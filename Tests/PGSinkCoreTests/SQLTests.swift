@@ -1,0 +1,63 @@
+import Testing
+
+@testable import PGSinkCore
+
+@Suite("SQL text")
+struct SQLTests {
+    static let table = TableName(schema: "s", name: "t")
+
+    @Test func ddl() {
+        #expect(SQL.createSchema("my\"schema") == "CREATE SCHEMA IF NOT EXISTS \"my\"\"schema\"")
+        #expect(
+            SQL.createTable(
+                Self.table, columns: [TargetColumn(name: "a", type: .bigint), TargetColumn(name: "b c", type: .timestamptz)],
+                primaryKey: ["a", "b c"])
+                == "CREATE TABLE \"s\".\"t\" (\"a\" bigint, \"b c\" timestamp with time zone, PRIMARY KEY (\"a\", \"b c\"))")
+        #expect(
+            SQL.addColumn(Self.table, TargetColumn(name: "x", type: .double))
+                == "ALTER TABLE \"s\".\"t\" ADD COLUMN \"x\" double precision")
+        #expect(
+            SQL.alterType(Self.table, column: "n", to: .numeric)
+                == "ALTER TABLE \"s\".\"t\" ALTER COLUMN \"n\" TYPE numeric USING \"n\"::numeric")
+        #expect(SQL.dropTable("st\"age") == "DROP TABLE IF EXISTS \"st\"\"age\"")
+        #expect(SQL.truncate(Self.table) == "TRUNCATE \"s\".\"t\"")
+        #expect(SQL.deleteAll(Self.table) == "DELETE FROM \"s\".\"t\"")
+    }
+
+    @Test func copy() {
+        #expect(SQL.copy(Self.table, columns: ["a", "b"], format: .binary) == "COPY \"s\".\"t\" (\"a\", \"b\") FROM STDIN (FORMAT binary)")
+        #expect(SQL.copy(Self.table, columns: ["a"], format: .text) == "COPY \"s\".\"t\" (\"a\") FROM STDIN (FORMAT text)")
+    }
+
+    @Test func merge() {
+        let sql = SQL.mergeFromStage("stage", into: Self.table, columns: ["k", "v", "w"], key: ["k"])
+        #expect(
+            sql
+                == "INSERT INTO \"s\".\"t\" (\"k\", \"v\", \"w\") SELECT DISTINCT ON (\"k\") \"k\", \"v\", \"w\" FROM \"stage\" "
+                + "ORDER BY \"k\", \"_pgsink_seq\" DESC ON CONFLICT (\"k\") DO UPDATE SET \"v\" = EXCLUDED.\"v\", "
+                + "\"w\" = EXCLUDED.\"w\"")
+        let keysOnly = SQL.mergeFromStage("stage", into: Self.table, columns: ["k"], key: ["k"])
+        #expect(keysOnly.hasSuffix("ON CONFLICT (\"k\") DO NOTHING"))
+        #expect(
+            SQL.createStage("stage", like: Self.table, columns: ["k", "v"])
+                == "CREATE TEMP TABLE \"stage\" ON COMMIT DROP AS SELECT \"k\", \"v\", NULL::bigint AS \"_pgsink_seq\" "
+                + "FROM \"s\".\"t\" WITH NO DATA")
+    }
+
+    @Test func ledgerStatementsQuoteTheSchema() {
+        let ledger = "\"odd\"\"schema\".\"_pgsink_loads\""
+        #expect(SQL.createLedger(schema: "odd\"schema").contains("CREATE TABLE IF NOT EXISTS \(ledger) ("))
+        #expect(SQL.recordLoad(schema: "odd\"schema").hasPrefix("INSERT INTO \(ledger) "))
+        let earlier = SQL.earlierLoad(schema: "odd\"schema")
+        #expect(earlier.ranges(of: ledger).count == 2)
+        #expect(earlier.contains("$1") && earlier.contains("$2") && !earlier.contains("$3"))
+    }
+
+    @Test func namesNeverEnterUnquoted() {
+        let evil = "x\"; DROP TABLE t; --"
+        let sql = SQL.copy(TableName(schema: evil, name: evil), columns: [evil], format: .binary)
+        let quoted = quoteIdentifier(evil)
+        #expect(quoted == "\"x\"\"; DROP TABLE t; --\"")
+        #expect(sql == "COPY \(quoted).\(quoted) (\(quoted)) FROM STDIN (FORMAT binary)")
+    }
+}

@@ -1,0 +1,162 @@
+import Testing
+
+@testable import PGSinkCore
+
+@Suite("Schema planner")
+struct SchemaPlannerTests {
+    static let table = TableName(schema: "public", name: "t")
+
+    @Test func newTableIsCreatedWithInferredTypesAndPrimaryKey() throws {
+        let (batch, columns) = try makeBatch(
+            "Order ID,Name,when,amount,ok,uid\n"
+                + "1,ann,2020-01-01,1.5,true,123e4567-e89b-12d3-a456-426614174000\n"
+                + "2,bob,2020-01-02T10:00,2,false,\n")
+        var planner = SchemaPlanner(table: Self.table, existingColumns: nil, primaryKey: ["Order ID"])
+        let statements = try planner.prepare(batch, sources: columns)
+        #expect(
+            statements == [
+                "CREATE TABLE \"public\".\"t\" (\"order_id\" bigint, \"name\" text, \"_when\" timestamp without time zone, "
+                    + "\"amount\" numeric, \"ok\" boolean, \"uid\" uuid, PRIMARY KEY (\"order_id\"))"
+            ])
+        #expect(planner.created)
+        #expect(planner.tableExists)
+        #expect(planner.key == ["order_id"])
+        #expect(planner.addedColumns.isEmpty)
+        let copy = planner.copyColumns
+        #expect(copy.map(\.name) == ["order_id", "name", "_when", "amount", "ok", "uid"])
+        #expect(copy.map(\.source) == [0, 1, 2, 3, 4, 5])
+        #expect(copy.map(\.required) == [true, false, false, false, false, false])
+        // Nothing new: nothing to do.
+        #expect(try planner.prepare(batch, sources: columns) == [])
+    }
+
+    @Test func withoutKeyThereIsNoPrimaryKeyClause() throws {
+        let (batch, columns) = try makeBatch("a\n1\n")
+        var planner = SchemaPlanner(table: Self.table, existingColumns: nil)
+        #expect(try planner.prepare(batch, sources: columns) == ["CREATE TABLE \"public\".\"t\" (\"a\" bigint)"])
+        #expect(planner.copyColumns.map(\.required) == [false])
+    }
+
+    @Test func typeOverridesBySourceOrNormalizedName() throws {
+        let (batch, columns) = try makeBatch("My Id,code\n1,2\n")
+        var planner = SchemaPlanner(
+            table: Self.table, existingColumns: nil, overrides: ["My Id": .integer, "code": .text])
+        #expect(
+            try planner.prepare(batch, sources: columns) == [
+                "CREATE TABLE \"public\".\"t\" (\"my_id\" integer, \"code\" text)"
+            ])
+    }
+
+    @Test func aLaterBatchWithANewKeyAddsAColumn() throws {
+        let columns = SourceColumns()
+        var scanner = JSONLinesScanner(source: "t.jsonl")
+        var planner = SchemaPlanner(table: Self.table, existingColumns: nil)
+
+        let first = RecordBatch(source: "t.jsonl", bytes: ByteStorage())
+        first.bytes.append(contentsOf: Array("{\"a\":1}\n{\"a\":2,\"b\":\"x\",\"c\":{\"k\":1}}\n".utf8))
+        #expect(try scanner.scan(into: first, columns: columns, isEOF: true, maxRows: 1) == .batchFull)
+        #expect(try planner.prepare(first, sources: columns) == ["CREATE TABLE \"public\".\"t\" (\"a\" bigint)"])
+
+        let second = RecordBatch(source: "t.jsonl", bytes: ByteStorage())
+        first.handOverUnscanned(to: second)
+        #expect(try scanner.scan(into: second, columns: columns, isEOF: true, maxRows: 10) == .endOfInput)
+        #expect(
+            try planner.prepare(second, sources: columns) == [
+                "ALTER TABLE \"public\".\"t\" ADD COLUMN \"b\" text",
+                "ALTER TABLE \"public\".\"t\" ADD COLUMN \"c\" jsonb",
+            ])
+        #expect(planner.addedColumns == ["b", "c"])
+        #expect(planner.copyColumns.map(\.name) == ["a", "b", "c"])
+        #expect(planner.copyColumns.map(\.type) == [.bigint, .text, .jsonb])
+        #expect(try planner.prepare(second, sources: columns) == [])
+    }
+
+    @Test func collidingNamesAreRenamedAndReported() throws {
+        let (batch, columns) = try makeBatch("a b,a_b,A B,x\n1,2,3,4\n")
+        var planner = SchemaPlanner(table: Self.table, existingColumns: nil)
+        let statements = try planner.prepare(batch, sources: columns)
+        #expect(
+            statements == [
+                "CREATE TABLE \"public\".\"t\" (\"a_b\" bigint, \"a_b_2\" bigint, \"a_b_3\" bigint, \"x\" bigint)"
+            ])
+        #expect(planner.renamed.map { "\($0.source)→\($0.name)" } == ["a_b→a_b_2", "A B→a_b_3"])
+    }
+
+    @Test func existingTableColumnsAreMatchedAndOnlyNewOnesAdded() throws {
+        let (batch, columns) = try makeBatch("ID,Name,extra,Keep\n1,x,2020-01-01,k\n")
+        let existing = [
+            TargetColumn(name: "id", type: .integer), TargetColumn(name: "name", type: .other("citext")),
+            TargetColumn(name: "Keep", type: .text), TargetColumn(name: "unused", type: .date),
+        ]
+        var planner = SchemaPlanner(table: Self.table, existingColumns: existing)
+        #expect(try planner.prepare(batch, sources: columns) == ["ALTER TABLE \"public\".\"t\" ADD COLUMN \"extra\" date"])
+        #expect(!planner.created)
+        let copy = planner.copyColumns
+        #expect(copy.map(\.name) == ["id", "name", "extra", "Keep"])
+        #expect(copy.map(\.type) == [.integer, .other("citext"), .date, .text])
+        #expect(CopyFormat.best(for: copy) == .text)
+    }
+
+    @Test func widenAfterAMisfitAltersTheColumnType() throws {
+        let (batch, columns) = try makeBatch("id,n\n1,2\n2,1.5\n3,\n")
+        var planner = SchemaPlanner(
+            table: Self.table, existingColumns: [TargetColumn(name: "id", type: .bigint), TargetColumn(name: "n", type: .bigint)])
+        #expect(try planner.prepare(batch, sources: columns) == [])
+        var encoder = BatchEncoder()
+        defer { encoder.release() }
+        guard case .misfits(let misfits) = try encoder.encode(batch, columns: planner.copyColumns, format: .binary) else {
+            Issue.record("1.5 fit a bigint column")
+            return
+        }
+        #expect(misfits == [1: 1])
+        let statements = try planner.widen(misfits, in: batch)
+        #expect(statements == ["ALTER TABLE \"public\".\"t\" ALTER COLUMN \"n\" TYPE numeric USING \"n\"::numeric"])
+        #expect(planner.widenings == [Widening(column: "n", from: .bigint, to: .numeric)])
+        #expect(planner.copyColumns.map(\.type) == [.bigint, .numeric])
+        // Now the batch encodes.
+        guard case .encoded = try encoder.encode(batch, columns: planner.copyColumns, format: .binary) else {
+            Issue.record("still misfits after widening")
+            return
+        }
+    }
+
+    @Test func widenConsidersEveryValueOfTheBatch() throws {
+        let (batch, columns) = try makeBatch("d\n2020-01-01\n2020-01-01T10:00\n2020-01-01T10:00+02:00\n")
+        var planner = SchemaPlanner(table: Self.table, existingColumns: [TargetColumn(name: "d", type: .date)])
+        _ = try planner.prepare(batch, sources: columns)
+        let statements = try planner.widen([0: 1], in: batch)
+        #expect(
+            statements == [
+                "ALTER TABLE \"public\".\"t\" ALTER COLUMN \"d\" TYPE timestamp with time zone "
+                    + "USING \"d\"::timestamp with time zone"
+            ])
+    }
+
+    @Test func aValueNoWideningHoldsIsAnInputError() throws {
+        let (batch, columns) = try makeBatch("v\nfine\nbad\n", source: "w.csv")
+        var planner = SchemaPlanner(table: Self.table, existingColumns: [TargetColumn(name: "v", type: .text)])
+        _ = try planner.prepare(batch, sources: columns)
+        let error = #expect(throws: InputError.self) { _ = try planner.widen([0: 1], in: batch) }
+        #expect(error?.line == 3)
+        #expect(error?.column == "v")
+        #expect(error?.source == "w.csv")
+        #expect(error?.message.contains("\"bad\"") == true)
+    }
+
+    @Test func requestedKeyAbsentFromTheDataIsAPlanError() throws {
+        let (batch, columns) = try makeBatch("a,b\n1,2\n")
+        var planner = SchemaPlanner(table: Self.table, existingColumns: nil, primaryKey: ["id"])
+        let error = #expect(throws: PlanError.self) { _ = try planner.prepare(batch, sources: columns) }
+        #expect(error?.message.contains("\"id\"") == true)
+        #expect(error?.message.contains("a, b") == true)
+    }
+
+    @Test func keyMayNameAnExistingColumn() throws {
+        let (batch, columns) = try makeBatch("v\n1\n")
+        var planner = SchemaPlanner(
+            table: Self.table, existingColumns: [TargetColumn(name: "v", type: .bigint)], primaryKey: ["V"])
+        #expect(try planner.prepare(batch, sources: columns) == [])
+        #expect(planner.key == ["v"])
+        #expect(planner.copyColumns.map(\.required) == [true])
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import PGSink
+import PGSinkCore
+import Testing
+
+/// The `pgsink` executable as a user runs it: exit codes, messages, summaries.
+@Suite("Command line")
+struct CommandLineTests {
+    static let executable: URL = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/pgsink")
+    }()
+
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:], in directory: URL? = nil) throws -> Run {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        if let directory { process.currentDirectoryURL = directory }
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    @Test func loadsAndPrintsAJSONSummary() throws {
+        let db = try TestDatabase()
+        let path = try TestDatabase.file("Cities 2024.csv", "name,pop\nOslo,709037\nBergen,291940\n")
+        let run = try Self.run(["load", path, "--to", db.url, "--schema", db.schema, "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let summary = try JSONDecoder().decode(LoadSummary.self, from: Data(run.stdout.utf8))
+        #expect(summary.rows == 2)
+        #expect(summary.table == "\(db.schema).cities_2024")
+        #expect(summary.columnsCreated == ["name", "pop"])
+        #expect(run.stderr.isEmpty, "no progress bar when stderr is not a terminal: \(run.stderr)")
+    }
+
+    @Test func readsStandardInput() throws {
+        let db = try TestDatabase()
+        let run = try Self.run(
+            ["load", "-", "--format", "jsonl", "--table", "\(db.schema).piped", "--to", db.url],
+            stdin: "{\"a\": 1}\n{\"a\": 2}\n")
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("loaded 2 rows into \(db.schema).piped"))
+        #expect(try db.count("piped") == 2)
+    }
+
+    @Test func usageErrorsExitWith2() throws {
+        let merge = try Self.run(["load", "x.csv", "--mode", "merge"])
+        #expect(merge.status == 2)
+        #expect(merge.stderr.contains("--primary-key"))
+        let stdin = try Self.run(["load", "-"])
+        #expect(stdin.status == 2)
+        #expect(stdin.stderr.contains("--format"))
+        let unknown = try Self.run(["load", "--frobnicate"])
+        #expect(unknown.status == 2)
+    }
+
+    @Test func failedLoadsExitWith1AndNameTheLine() throws {
+        let db = try TestDatabase()
+        let path = try TestDatabase.file("broken.csv", "a,b\n1,2\n\"3,4\n")
+        let run = try Self.run(["load", path, "--to", db.url, "--schema", db.schema])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("broken.csv:3"))
+        #expect(run.stderr.contains("nothing was committed"))
+        #expect(try db.exists("broken") == false)
+    }
+
+    @Test func connectionFailuresNameTheServerAndHideThePassword() throws {
+        let run = try Self.run(["load", "x.csv", "--to", "postgresql://someone:s3cretpass@127.0.0.1:1/db?connect_timeout=2"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("127.0.0.1"))
+        #expect(run.stderr.contains("port 1"))
+        #expect(!run.stderr.contains("s3cretpass"))
+    }
+
+    @Test func databaseURLEnvironmentVariableIsUsed() throws {
+        let db = try TestDatabase()
+        let path = try TestDatabase.file("fromenv.csv", "a\n1\n")
+        let run = try Self.run(["load", path, "--schema", db.schema], environment: ["PGSINK_URL": "", "DATABASE_URL": db.url])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try db.count("fromenv") == 1)
+    }
+}
