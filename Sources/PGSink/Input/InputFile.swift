@@ -15,7 +15,6 @@ public final class InputFile {
     public let size: Int?
     private let gz: gzFile
     private var crc: uLong = crc32(0, nil, 0)
-    private var adler: uLong = adler32(0, nil, 0)
     public private(set) var bytesRead = 0
 
     public init(path: String) throws(InputError) {
@@ -59,7 +58,6 @@ public final class InputFile {
         }
         if n > 0 {
             crc = crc32(crc, start, UInt32(n))
-            adler = adler32(adler, start, UInt32(n))
             storage.count += Int(n)
             bytesRead += Int(n)
         }
@@ -69,12 +67,12 @@ public final class InputFile {
     /// How far into the file (compressed bytes for gzip), for progress.
     public var position: Int { Int(gzoffset(gz)) }
 
-    /// Identifies the content read so far: CRC-32, Adler-32 and length of the (decompressed) bytes.
+    /// Identifies the content read so far: CRC-32 and length of the (decompressed) bytes.
     public var fingerprint: String {
         func hex(_ v: uLong) -> String {
             let s = String(v, radix: 16)
             return String(repeating: "0", count: max(0, 8 - s.count)) + s
         }
-        return "crc32:\(hex(crc))-adler32:\(hex(adler))-bytes:\(bytesRead)"
+        return "crc32:\(hex(crc))-bytes:\(bytesRead)"
     }
 }

@@ -7,10 +7,13 @@ import Darwin
 /// A growable, uninitialised byte buffer: the read buffer a batch scans in place, and the COPY
 /// buffer it is encoded into. Unlike `[UInt8]` it never zero-fills and never copies on write,
 /// so the hot path pays only for the bytes it touches.
+///
+/// Its stored properties skip Swift's dynamic exclusivity checks: they are touched per byte on
+/// the hot path, by one thread at a time, never through overlapping accesses.
 public final class ByteStorage: @unchecked Sendable {
-    public private(set) var base: UnsafeMutablePointer<UInt8>
-    public private(set) var capacity: Int
-    public var count: Int = 0
+    @exclusivity(unchecked) public private(set) var base: UnsafeMutablePointer<UInt8>
+    @exclusivity(unchecked) public private(set) var capacity: Int
+    @exclusivity(unchecked) public var count: Int = 0
 
     public init(capacity: Int = 64 * 1024) {
         self.capacity = max(capacity, 16)

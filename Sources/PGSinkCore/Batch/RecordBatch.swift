@@ -37,16 +37,18 @@ public struct Cell: Sendable {
 /// Column `j` of row `i` is `cells[rowStarts[i] + j]` when `j` is below that row's width; a row
 /// that ended before a column existed (a JSON key first seen later) reads as NULL there.
 /// A batch never spans two inputs, so `source` plus a row's line names where it came from.
+/// One thread at a time builds or reads a batch, so its per-cell properties skip Swift's dynamic
+/// exclusivity checks.
 public final class RecordBatch: @unchecked Sendable {
     public let bytes: ByteStorage
     public let source: String
-    public internal(set) var cells: [Cell] = []
-    public internal(set) var rowStarts: [Int32] = [0]
-    public internal(set) var rowLines: [Int] = []
+    @exclusivity(unchecked) public internal(set) var cells: [Cell] = []
+    @exclusivity(unchecked) public internal(set) var rowStarts: [Int32] = [0]
+    @exclusivity(unchecked) public internal(set) var rowLines: [Int] = []
     /// The number of load-level columns known when the batch was finished.
     public internal(set) var columnCount: Int = 0
     /// How many of `bytes` the scanner has turned into rows.
-    public internal(set) var scanned: Int = 0
+    @exclusivity(unchecked) public internal(set) var scanned: Int = 0
 
     public init(source: String, bytes: ByteStorage) {
         self.source = source

@@ -51,14 +51,20 @@ public struct BatchEncoder {
             out.appendInt32(0)
         }
         let fieldCount = Int16(columns.count + (sequenceStart == nil ? 0 : 1))
+        // Plain arrays for the row loop: no String or enum payload is copied per cell.
+        let columnCount = columns.count
+        let wire = columns.map { WireType($0.type) }
+        let sources = columns.map { $0.source ?? -1 }
+        let required = columns.map(\.required)
         for row in 0..<batch.rowCount {
             if format == .binary { out.appendInt16(fieldCount) }
-            for (index, column) in columns.enumerated() {
-                let cell = column.source.map { batch.cell(row: row, column: $0) } ?? .null
+            for index in 0..<columnCount {
+                let source = sources[index]
+                let cell = source >= 0 ? batch.cell(row: row, column: source) : .null
                 if cell.isNull {
-                    if column.required {
+                    if required[index] {
                         throw InputError(
-                            source: batch.source, line: batch.rowLines[row], column: column.name,
+                            source: batch.source, line: batch.rowLines[row], column: columns[index].name,
                             message: "the key column is empty; every record needs a value for each --primary-key column")
                     }
                     if format == .binary { out.appendInt32(-1) } else { appendTextNull(out, first: index == 0) }
@@ -68,10 +74,10 @@ public struct BatchEncoder {
                 let n = Int(cell.length)
                 let fits: Bool
                 if format == .binary {
-                    fits = writeBinary(p, n, cell.kind, as: column.type, to: out, nuls: &nuls)
+                    fits = writeBinary(p, n, cell.kind, as: wire[index], to: out, nuls: &nuls)
                 } else {
                     if index > 0 { out.append(9) }
-                    writeText(p, n, cell.kind, as: column.type, to: out, nuls: &nuls)
+                    writeText(p, n, cell.kind, as: wire[index], to: out, nuls: &nuls)
                     fits = true
                 }
                 if !fits && misfits[index] == nil { misfits[index] = row }
@@ -105,11 +111,11 @@ public struct BatchEncoder {
     /// Writes one length-prefixed value. Returns false when the bytes are not a value of `type`.
     @inline(__always)
     private mutating func writeBinary(
-        _ p: UnsafePointer<UInt8>, _ n: Int, _ kind: CellKind, as type: ColumnType, to out: ByteStorage,
+        _ p: UnsafePointer<UInt8>, _ n: Int, _ kind: CellKind, as type: WireType, to out: ByteStorage,
         nuls: inout Int
     ) -> Bool {
         switch type {
-        case .text, .other:
+        case .text:
             writeTextBytes(p, n, to: out, nuls: &nuls)
             return true
         case .bigint:
@@ -284,7 +290,7 @@ public struct BatchEncoder {
     /// COPY text format: the server parses the value; backslash, tab, newline and CR are escaped.
     @inline(__always)
     private func writeText(
-        _ p: UnsafePointer<UInt8>, _ n: Int, _ kind: CellKind, as type: ColumnType, to out: ByteStorage,
+        _ p: UnsafePointer<UInt8>, _ n: Int, _ kind: CellKind, as type: WireType, to out: ByteStorage,
         nuls: inout Int
     ) {
         if kind == .jsonString && (type == .json || type == .jsonb) {
@@ -313,6 +319,31 @@ public struct BatchEncoder {
             case 13: out.append(92); out.append(114)
             default: out.append(c)
             }
+        }
+    }
+}
+
+/// How a column's values are written: `ColumnType` without payloads, cheap to copy per cell.
+/// Types without a binary encoder travel as text (and only in text COPY).
+enum WireType: UInt8 {
+    case text, boolean, smallint, integer, bigint, numeric, real, double, date, timestamp, timestamptz, uuid, json, jsonb
+
+    init(_ type: ColumnType) {
+        switch type {
+        case .text, .other: self = .text
+        case .boolean: self = .boolean
+        case .smallint: self = .smallint
+        case .integer: self = .integer
+        case .bigint: self = .bigint
+        case .numeric: self = .numeric
+        case .real: self = .real
+        case .double: self = .double
+        case .date: self = .date
+        case .timestamp: self = .timestamp
+        case .timestamptz: self = .timestamptz
+        case .uuid: self = .uuid
+        case .json: self = .json
+        case .jsonb: self = .jsonb
         }
     }
 }
