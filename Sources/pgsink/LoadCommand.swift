@@ -35,8 +35,8 @@ struct LoadCommand: ParsableCommand {
     @Flag(name: .customLong("no-header"), help: "The CSV has no header row; columns are named column_1, column_2, ….")
     var noHeader = false
 
-    @Option(help: "CSV field delimiter (one character; \\t for tab).")
-    var delimiter: String = ","
+    @Option(help: "CSV field delimiter: one ASCII character, or \\t for tab. Default: tab for .tsv files, else a comma.")
+    var delimiter: String?
 
     @Option(name: .customLong("type"), help: ArgumentHelp("Column type override, e.g. --type zip=text.", valueName: "col=type"))
     var types: [String] = []
@@ -77,12 +77,15 @@ struct LoadCommand: ParsableCommand {
             guard format != nil else { throw ValidationError("reading standard input needs --format csv or --format jsonl") }
             guard table != nil else { throw ValidationError("reading standard input needs --table") }
         }
-        if try parseDelimiter() == nil { throw ValidationError("--delimiter must be one ASCII character, or \\t") }
+        if delimiter != nil && parseDelimiter() == nil {
+            throw ValidationError("--delimiter must be one ASCII character, or \\t")
+        }
         _ = try parseTypes()
         guard batchRows > 0, batchBytes > 0 else { throw ValidationError("--batch-rows and --batch-bytes must be positive") }
     }
 
-    private func parseDelimiter() throws -> UInt8? {
+    private func parseDelimiter() -> UInt8? {
+        guard let delimiter else { return nil }
         if delimiter == "\\t" || delimiter == "tab" { return 9 }
         let bytes = Array(delimiter.utf8)
         guard bytes.count == 1, bytes[0] < 128, bytes[0] != 34, bytes[0] != 10, bytes[0] != 13 else { return nil }
@@ -115,6 +118,10 @@ struct LoadCommand: ParsableCommand {
         let logger = Logger(label: "pgsink")
         let rules = NamingRules(keepCase: keepCase, allowReservedWords: allowReservedWords)
         let requests = try plannedRequests(rules: rules)
+        for file in files where file != "-" && !FileManager.default.isReadableFile(atPath: file) {
+            let reason = FileManager.default.fileExists(atPath: file) ? "it is not readable" : "no such file"
+            throw CommandFailure(description: "cannot read \(file): \(reason); nothing was loaded")
+        }
         let (conninfo, _) = try withFailure { try connection.resolve() }
         let pg = try withFailure { try PGConnection.connect(conninfo, logger: logger) }
         let showProgress = !quiet && !json && isatty(2) == 1
@@ -151,7 +158,7 @@ struct LoadCommand: ParsableCommand {
             request.format = format
             request.mode = mode
             request.primaryKey = key
-            request.delimiter = (try? parseDelimiter()).flatMap { $0 } ?? 44
+            request.delimiter = parseDelimiter()
             request.header = !noHeader
             request.naming = rules
             request.typeOverrides = overrides

@@ -17,12 +17,17 @@ struct CommandLineTests {
         var stderr: String
     }
 
-    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:], in directory: URL? = nil) throws -> Run {
+    /// Runs pgsink with this process's environment plus `environment`, less `removing`.
+    static func run(
+        _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:], removing: [String] = [],
+        in directory: URL? = nil
+    ) throws -> Run {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
+        for key in removing { env.removeValue(forKey: key) }
         process.environment = env
         if let directory { process.currentDirectoryURL = directory }
         let out = Pipe(), err = Pipe(), input = Pipe()
@@ -82,11 +87,26 @@ struct CommandLineTests {
     }
 
     @Test func connectionFailuresNameTheServerAndHideThePassword() throws {
-        let run = try Self.run(["load", "x.csv", "--to", "postgresql://someone:s3cretpass@127.0.0.1:1/db?connect_timeout=2"])
+        let path = try TestDatabase.file("x.csv", "a\n1\n")
+        let run = try Self.run(["load", path, "--to", "postgresql://someone:s3cretpass@127.0.0.1:1/db?connect_timeout=2"])
         #expect(run.status == 1)
         #expect(run.stderr.contains("127.0.0.1"))
         #expect(run.stderr.contains("port 1"))
         #expect(!run.stderr.contains("s3cretpass"))
+    }
+
+    @Test func missingFilesFailBeforeConnecting() throws {
+        let run = try Self.run(["load", "/nonexistent/data.csv", "--to", "postgresql://nobody@127.0.0.1:1/db"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("cannot read /nonexistent/data.csv: no such file"))
+    }
+
+    @Test func tsvFilesAreTabSeparated() throws {
+        let db = try TestDatabase()
+        let path = try TestDatabase.file("pairs.tsv", "a\tb\n1,5\tx y\n")
+        let run = try Self.run(["load", path, "--to", db.url, "--schema", db.schema])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try db.rows("SELECT a, b FROM \(db.table("pairs").quoted)") == [["1,5", "x y"]])
     }
 
     @Test func databaseURLEnvironmentVariableIsUsed() throws {

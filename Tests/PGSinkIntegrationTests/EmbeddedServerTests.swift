@@ -12,9 +12,7 @@ struct EmbeddedServerTests {
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         let csv = work.appendingPathComponent("birds.csv")
         try Data("species,count\nrobin,3\nwren,5\n".utf8).write(to: csv)
-        let clean = ["PGSINK_URL": "", "DATABASE_URL": "", "PGHOST": "", "PGDATABASE": ""]
-        var env = ProcessInfo.processInfo.environment
-        for key in clean.keys { env.removeValue(forKey: key) }
+        let env = ["PGSINK_URL", "DATABASE_URL", "PGHOST", "PGDATABASE"]
         defer {
             _ = try? run(["db", "stop"], env, work)
             try? FileManager.default.removeItem(at: work)
@@ -37,20 +35,7 @@ struct EmbeddedServerTests {
         #expect(try run(["db", "status"], env, work).stdout.hasPrefix("not running"))
     }
 
-    private func run(_ arguments: [String], _ env: [String: String], _ directory: URL) throws -> CommandLineTests.Run {
-        let process = Process()
-        process.executableURL = CommandLineTests.executable
-        process.arguments = arguments
-        process.environment = env
-        process.currentDirectoryURL = directory
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return .init(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    private func run(_ arguments: [String], _ unset: [String], _ directory: URL) throws -> CommandLineTests.Run {
+        try CommandLineTests.run(arguments, removing: unset, in: directory)
     }
 }

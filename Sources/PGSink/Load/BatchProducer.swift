@@ -44,7 +44,7 @@ final class BatchProducer: @unchecked Sendable {
             sourceNames.append(file.name)
             var scanner: any RecordScanner =
                 switch try request.format(of: path) {
-                case .csv: CSVScanner(source: file.name, delimiter: request.delimiter, hasHeader: request.header)
+                case .csv: CSVScanner(source: file.name, delimiter: request.delimiter(of: path), hasHeader: request.header)
                 case .jsonl: JSONLinesScanner(source: file.name)
                 }
             var batch = newBatch(file)

@@ -31,7 +31,8 @@ public struct LoadRequest: Sendable {
     public var table: TableName
     public var mode: LoadMode = .append
     public var primaryKey: [String] = []
-    public var delimiter: UInt8 = 44
+    /// The CSV delimiter; nil means a tab for `.tsv` files and a comma otherwise.
+    public var delimiter: UInt8? = nil
     public var header = true
     public var naming = NamingRules()
     public var typeOverrides: [String: ColumnType] = [:]
@@ -43,6 +44,14 @@ public struct LoadRequest: Sendable {
     public init(inputs: [String], table: TableName) {
         self.inputs = inputs
         self.table = table
+    }
+
+    /// The delimiter for one CSV input.
+    public func delimiter(of input: String) -> UInt8 {
+        if let delimiter { return delimiter }
+        var name = input.lowercased()
+        if name.hasSuffix(".gz") { name.removeLast(3) }
+        return name.hasSuffix(".tsv") ? 9 : 44
     }
 
     /// The format of one input: `--format`, else its extension.

@@ -86,7 +86,6 @@ public struct Loader: Sendable {
             throw error
         }
         producerDone.wait()
-        _ = rowsLoaded
         let fingerprint = producer.fingerprints.joined(separator: "+")
         let sourceText = producer.sourceNames.joined(separator: ", ")
         if request.mode == .append && !request.force {
@@ -101,17 +100,17 @@ public struct Loader: Sendable {
         let startedText = ISO8601DateFormatter.withFractions.string(from: started)
         let recorded = try connection.query(
             SQL.recordLoad(schema: table.schema),
-            [table.name, request.mode.rawValue, sourceText, fingerprint, String(producer.rows), startedText])
+            [table.name, request.mode.rawValue, sourceText, fingerprint, String(rowsLoaded), startedText])
         let seconds = Date().timeIntervalSince(started)
         let plan = producer.planner
         return LoadSummary(
             loadId: Int64(recorded.value(0, 0) ?? "0") ?? 0, table: table.description, mode: request.mode,
-            rows: producer.rows, sources: producer.sourceNames, tableCreated: plan.created,
+            rows: rowsLoaded, sources: producer.sourceNames, tableCreated: plan.created,
             columnsCreated: plan.created ? plan.columns.map(\.name) : [], columnsAdded: plan.addedColumns,
             columnsWidened: plan.widenings.map { "\($0.column): \($0.from.sqlName) → \($0.to.sqlName)" },
             columnsRenamed: Dictionary(plan.renamed.map { ($0.source, $0.name) }, uniquingKeysWith: { a, _ in a }),
             nulsRemoved: producer.encoder.nulsRemoved, copyFormat: producer.format.rawValue, seconds: seconds,
-            rowsPerSecond: seconds > 0 ? Double(producer.rows) / seconds : 0, server: connection.endpoint)
+            rowsPerSecond: seconds > 0 ? Double(rowsLoaded) / seconds : 0, server: connection.endpoint)
     }
 
     /// The merge key as the table names it.

@@ -1,6 +1,7 @@
 /// A problem with the input itself: where it is (`file:line`), and what to do about it.
 public struct InputError: Error, CustomStringConvertible, Sendable, Equatable {
     public var source: String
+    /// The physical line (1-based); 0 when the problem is the input as a whole.
     public var line: Int
     public var column: String?
     public var message: String
@@ -14,6 +15,7 @@ public struct InputError: Error, CustomStringConvertible, Sendable, Equatable {
 
     public var description: String {
         let place = column.map { ", column \"\($0)\"" } ?? ""
-        return "\(source):\(line)\(place): \(message)"
+        let position = line > 0 ? "\(source):\(line)" : source
+        return "\(position)\(place): \(message)"
     }
 }
