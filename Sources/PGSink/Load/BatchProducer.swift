@@ -50,6 +50,7 @@ final class BatchProducer: @unchecked Sendable {
             var batch = newBatch(file)
             var eof = false
             scanning: while true {
+                if queue.isCancelled { throw WorkQueue<LoadStep>.Cancelled() }
                 let status = try scanner.scan(into: batch, columns: sources, isEOF: eof, maxRows: request.batchRows)
                 switch status {
                 case .needMore:

@@ -38,6 +38,13 @@ final class WorkQueue<Item>: @unchecked Sendable {
         return nil
     }
 
+    /// Whether the consumer has given up: the producer stops reading.
+    var isCancelled: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return cancelled
+    }
+
     func finish(error: Error? = nil) {
         condition.lock()
         finished = true
