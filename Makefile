@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help build test demo clean
+.PHONY: help build test demo bench clean
 
 help: ## Show this help
 	@echo "pgsink make targets:"
@@ -21,6 +21,9 @@ test: ## Run all tests (starts a throwaway PostgreSQL; see scripts/test)
 
 demo: ## Load examples/ into the embedded server under ./.pgsink and query it
 	bash scripts/demo
+
+bench: ## pgsink vs psql \copy on TPC-H lineitem; writes docs/benchmarks.md and .png
+	python3 scripts/bench
 
 clean: ## Stop any servers started from this tree; remove .build .cache .pgsink
 	-bash scripts/pg-test-server stop-all .pgsink

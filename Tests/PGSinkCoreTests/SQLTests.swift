@@ -30,13 +30,21 @@ struct SQLTests {
     }
 
     @Test func merge() {
-        let sql = SQL.mergeFromStage("stage", into: Self.table, columns: ["k", "v", "w"], key: ["k"])
+        let columns = [
+            CopyColumn(name: "k", type: .bigint, source: 0, required: true),
+            CopyColumn(name: "v", type: .text, source: 1), CopyColumn(name: "w", type: .json, source: 2),
+        ]
+        let sql = SQL.mergeFromStage("stage", into: Self.table, columns: columns, key: ["k"], deduplicate: true)
         #expect(
             sql
-                == "INSERT INTO \"s\".\"t\" (\"k\", \"v\", \"w\") SELECT DISTINCT ON (\"k\") \"k\", \"v\", \"w\" FROM \"stage\" "
+                == "INSERT INTO \"s\".\"t\" AS t (\"k\", \"v\", \"w\") SELECT DISTINCT ON (\"k\") \"k\", \"v\", \"w\" FROM \"stage\" "
                 + "ORDER BY \"k\", \"_pgsink_seq\" DESC ON CONFLICT (\"k\") DO UPDATE SET \"v\" = EXCLUDED.\"v\", "
-                + "\"w\" = EXCLUDED.\"w\"")
-        let keysOnly = SQL.mergeFromStage("stage", into: Self.table, columns: ["k"], key: ["k"])
+                + "\"w\" = EXCLUDED.\"w\" WHERE t.\"v\" IS DISTINCT FROM EXCLUDED.\"v\" "
+                + "OR t.\"w\"::text IS DISTINCT FROM EXCLUDED.\"w\"::text")
+        let distinct = SQL.mergeFromStage("stage", into: Self.table, columns: columns, key: ["k"], deduplicate: false)
+        #expect(distinct.contains("SELECT \"k\", \"v\", \"w\" FROM \"stage\" ON CONFLICT"))
+        #expect(!distinct.contains("DISTINCT ON"))
+        let keysOnly = SQL.mergeFromStage("stage", into: Self.table, columns: [columns[0]], key: ["k"], deduplicate: true)
         #expect(keysOnly.hasSuffix("ON CONFLICT (\"k\") DO NOTHING"))
         #expect(
             SQL.createStage("stage", like: Self.table, columns: ["k", "v"])

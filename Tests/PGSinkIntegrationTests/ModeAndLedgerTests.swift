@@ -71,6 +71,24 @@ struct ModeAndLedgerTests {
         #expect(try db.column("SELECT indexdef FROM pg_indexes WHERE schemaname = '\(db.schema)' AND tablename = 'scores'")[0]?.contains("(id)") == true)
     }
 
+    @Test func reMergingUnchangedRowsRewritesNothing() throws {
+        let db = try TestDatabase()
+        try db.connection.execute("CREATE TABLE \(db.table("docs").quoted) (id bigint PRIMARY KEY, body json, n int)")
+        let data = "{\"id\": 1, \"body\": {\"a\": 1}, \"n\": 5}\n{\"id\": 2, \"body\": [1], \"n\": 6}\n"
+        try db.load(data, as: "docs.jsonl", into: "docs", mode: .merge) { $0.primaryKey = ["id"] }
+        let query = "SELECT id::text, xmin::text FROM \(db.table("docs").quoted) ORDER BY id"
+        let before = try db.rows(query)
+        try db.load(data, as: "docs.jsonl", into: "docs", mode: .merge) { $0.primaryKey = ["id"] }
+        #expect(try db.rows(query) == before)
+        try db.load("{\"id\": 2, \"body\": [2], \"n\": 6}\n", as: "docs.jsonl", into: "docs", mode: .merge) {
+            $0.primaryKey = ["id"]
+        }
+        let after = try db.rows(query)
+        #expect(after[0] == before[0])
+        #expect(after[1] != before[1])
+        #expect(try db.column("SELECT body::text FROM \(db.table("docs").quoted) WHERE id = 2") == ["[2]"])
+    }
+
     @Test func mergeWithCompositeKeyAndOnlyKeyColumns() throws {
         let db = try TestDatabase()
         try db.load("a,b\n1,x\n1,y\n1,x\n", as: "pairs.csv", into: "pairs", mode: .merge) { $0.primaryKey = ["a", "b"] }

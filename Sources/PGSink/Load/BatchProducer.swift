@@ -8,6 +8,8 @@ struct LoadStep: @unchecked Sendable {
     var format: CopyFormat
     var data: ByteStorage
     var rows: Int
+    /// Merge: whether a key occurs more than once in the batch (the upsert must then pick the last).
+    var keysRepeat: Bool
     /// The input and its line of each row, to name the line a server error points at.
     var source: String
     var lines: [Int]
@@ -75,6 +77,23 @@ final class BatchProducer: @unchecked Sendable {
         progress?(LoadProgress(bytesRead: doneBefore, bytesTotal: total, rows: rows))
     }
 
+    /// Whether two rows of the batch may share a key: compares hashes of the key bytes, so a
+    /// collision only costs the server a sort, never a wrong answer.
+    static func keysRepeat(in batch: RecordBatch, columns: [CopyColumn]) -> Bool {
+        let keySlots = columns.filter(\.required).compactMap(\.source)
+        var seen = Set<Int>(minimumCapacity: batch.rowCount)
+        for row in 0..<batch.rowCount {
+            var hasher = Hasher()
+            for slot in keySlots {
+                let cell = batch.cell(row: row, column: slot)
+                hasher.combine(Int(cell.length))
+                hasher.combine(bytes: UnsafeRawBufferPointer(start: batch.pointer(cell), count: Int(cell.length)))
+            }
+            if !seen.insert(hasher.finalize()).inserted { return true }
+        }
+        return false
+    }
+
     private func newBatch(_ file: InputFile) -> RecordBatch {
         RecordBatch(source: file.name, bytes: ByteStorage(capacity: request.batchBytes + readSize + 1024))
     }
@@ -95,10 +114,11 @@ final class BatchProducer: @unchecked Sendable {
                 statements += try planner.widen(misfits, in: batch)
             case .encoded(let data):
                 if format == .text { self.format = .text }
+                let keysRepeat = merge && Self.keysRepeat(in: batch, columns: columns)
                 try queue.push(
                     LoadStep(
                         statements: statements, columns: columns, format: format, data: data, rows: batch.rowCount,
-                        source: batch.source, lines: batch.rowLines))
+                        keysRepeat: keysRepeat, source: batch.source, lines: batch.rowLines))
                 rows += batch.rowCount
                 sequence += Int64(batch.rowCount)
                 guard let file else { return batch }

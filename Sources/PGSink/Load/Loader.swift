@@ -54,6 +54,7 @@ public struct Loader: Sendable {
             if existing != nil { try Catalog.requireUniqueIndex(on: table, key: keyNames(existing!), connection) }
         }
         if request.mode == .replace && existing != nil { try connection.execute(SQL.deleteAll(table)) }
+        if request.mode == .merge { try connection.execute(SQL.mergeSessionSettings) }
         let planner = SchemaPlanner(
             table: table, existingColumns: existing, rules: request.naming, overrides: request.typeOverrides,
             primaryKey: request.mode == .merge ? request.primaryKey : [])
@@ -133,7 +134,9 @@ public struct Loader: Sendable {
             let stageTable = TableName(schema: "pg_temp", name: Self.stage)
             let rows = try connection.copyIn(
                 SQL.copy(stageTable, columns: names + [SQL.sequenceColumn], format: step.format), data: step.data)
-            try connection.execute(SQL.mergeFromStage(Self.stage, into: request.table, columns: names, key: key))
+            try connection.execute(
+                SQL.mergeFromStage(
+                    Self.stage, into: request.table, columns: step.columns, key: key, deduplicate: step.keysRepeat))
             try connection.execute(SQL.dropTable(Self.stage))
             return rows
         } catch let error as PGError {

@@ -27,7 +27,10 @@ public final class PGConnection: @unchecked Sendable {
             throw PGError(kind: .connection, message: message)
         }
         let connection = PGConnection(handle: handle, logger: logger)
-        try connection.execute("SET TimeZone = 'UTC'")
+        // UTC makes timestamp casts (widening date → timestamptz) independent of the server's zone;
+        // temp_buffers holds a merge batch's staging table in memory (it can only be set before the
+        // session's first temporary table).
+        try connection.execute("SET TimeZone = 'UTC'; SET temp_buffers = '64MB'")
         return connection
     }
 

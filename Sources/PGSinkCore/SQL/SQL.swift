@@ -39,19 +39,36 @@ public enum SQL {
 
     public static let sequenceColumn = "_pgsink_seq"
 
-    /// Upserts a staging table into the target: the last row for each key wins.
-    public static func mergeFromStage(_ stage: String, into table: TableName, columns: [String], key: [String])
-        -> String
-    {
-        let stageName = quoteIdentifier(stage)
-        let updates = columns.filter { !key.contains($0) }.map {
-            "\(quoteIdentifier($0)) = EXCLUDED.\(quoteIdentifier($0))"
+    /// Room for a batch's staging table and its sort, for this transaction only.
+    public static let mergeSessionSettings = "SET LOCAL work_mem = '64MB'"
+
+    /// Upserts a staging table into the target. With `deduplicate`, the last row for each key
+    /// wins (a sort the caller skips when it knows the keys are distinct). A row whose values
+    /// are all unchanged is left alone, so re-merging the same data writes nothing.
+    public static func mergeFromStage(
+        _ stage: String, into table: TableName, columns: [CopyColumn], key: [String], deduplicate: Bool
+    ) -> String {
+        let names = columns.map(\.name)
+        let updated = columns.filter { !key.contains($0.name) }
+        let selection =
+            deduplicate
+            ? "SELECT DISTINCT ON (\(list(key))) \(list(names)) FROM \(quoteIdentifier(stage)) "
+                + "ORDER BY \(list(key)), \(quoteIdentifier(sequenceColumn)) DESC"
+            : "SELECT \(list(names)) FROM \(quoteIdentifier(stage))"
+        let action: String
+        if updated.isEmpty {
+            action = "DO NOTHING"
+        } else {
+            let sets = updated.map { "\(quoteIdentifier($0.name)) = EXCLUDED.\(quoteIdentifier($0.name))" }
+            let changed = updated.map { column in
+                // Types without an equality operator (json, most unknown types) compare as text.
+                let cast = column.type.hasEquality ? "" : "::text"
+                let name = quoteIdentifier(column.name)
+                return "t.\(name)\(cast) IS DISTINCT FROM EXCLUDED.\(name)\(cast)"
+            }
+            action = "DO UPDATE SET \(sets.joined(separator: ", ")) WHERE \(changed.joined(separator: " OR "))"
         }
-        let action = updates.isEmpty ? "DO NOTHING" : "DO UPDATE SET \(updates.joined(separator: ", "))"
-        return "INSERT INTO \(table.quoted) (\(list(columns))) "
-            + "SELECT DISTINCT ON (\(list(key))) \(list(columns)) FROM \(stageName) "
-            + "ORDER BY \(list(key)), \(quoteIdentifier(sequenceColumn)) DESC "
-            + "ON CONFLICT (\(list(key))) \(action)"
+        return "INSERT INTO \(table.quoted) AS t (\(list(names))) \(selection) ON CONFLICT (\(list(key))) \(action)"
     }
 
     public static func dropTable(_ name: String) -> String { "DROP TABLE IF EXISTS \(quoteIdentifier(name))" }

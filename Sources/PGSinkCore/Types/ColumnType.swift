@@ -47,6 +47,14 @@ public enum ColumnType: Hashable, Sendable, CustomStringConvertible {
         return true
     }
 
+    /// Whether `IS DISTINCT FROM` works on the type (json and unknown types have no `=`).
+    public var hasEquality: Bool {
+        switch self {
+        case .json, .other: false
+        default: true
+        }
+    }
+
     /// Maps a user's spelling (`--type col=int`) or the server's `format_type` text to a type.
     public init(parsing raw: String) {
         let name = raw.trimmingSpaces().lowercased()
