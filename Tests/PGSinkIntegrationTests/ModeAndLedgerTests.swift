@@ -24,6 +24,16 @@ struct ModeAndLedgerTests {
         #expect(ledger == [["events", "append", "2"], ["events", "append", "2"]])
     }
 
+    @Test func reloadingIntoADroppedTableIsNotADuplicate() throws {
+        let db = try TestDatabase()
+        let path = try TestDatabase.file("again.csv", "id\n1\n")
+        try db.load(paths: [path], into: "again")
+        try db.connection.execute("DROP TABLE \(db.table("again").quoted)")
+        let summary = try db.load(paths: [path], into: "again")
+        #expect(summary.tableCreated)
+        #expect(try db.count("again") == 1)
+    }
+
     @Test func replaceSwapsContentsAndKeepsWhatDependsOnTheTable() throws {
         let db = try TestDatabase()
         try db.load("id,v\n1,a\n2,b\n3,c\n", as: "items.csv", into: "items")

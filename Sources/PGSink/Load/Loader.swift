@@ -89,7 +89,8 @@ public struct Loader: Sendable {
         producerDone.wait()
         let fingerprint = producer.fingerprints.joined(separator: "+")
         let sourceText = producer.sourceNames.joined(separator: ", ")
-        if request.mode == .append && !request.force {
+        // Only data still in the table can be duplicated: a table created by this load has none.
+        if request.mode == .append && !request.force && existing != nil {
             let earlier = try connection.query(SQL.earlierLoad(schema: table.schema), [table.name, fingerprint]).rows
             if let row = earlier.first {
                 throw LoadError(
