@@ -59,6 +59,12 @@ struct LoadCommand: ParsableCommand {
     @Option(name: .customLong("batch-bytes"), help: "Input bytes per batch.")
     var batchBytes: Int = 16 << 20
 
+    @Option(help: ArgumentHelp(
+        "Connections that COPY in parallel into a new table.",
+        discussion: "The data goes to a hidden table that one final transaction renames to the target. "
+            + "Loads into existing tables and merges use one connection."))
+    var jobs: Int = 1
+
     @Flag(help: "No progress bar and no summary.")
     var quiet = false
 
@@ -82,6 +88,7 @@ struct LoadCommand: ParsableCommand {
         }
         _ = try parseTypes()
         guard batchRows > 0, batchBytes > 0 else { throw ValidationError("--batch-rows and --batch-bytes must be positive") }
+        guard (1...32).contains(jobs) else { throw ValidationError("--jobs takes 1 to 32 connections") }
     }
 
     private func parseDelimiter() -> UInt8? {
@@ -130,14 +137,15 @@ struct LoadCommand: ParsableCommand {
             var report: (@Sendable (LoadProgress) -> Void)? = nil
             if let bar { report = { bar.update($0) } }
             let loader = Loader(request: request, logger: logger)
-            let summary = try withFailure { try loader.run(on: pg, progress: report) }
+            let connect = { try PGConnection.connect(conninfo, logger: logger) }
+            let summary = try withFailure { try loader.run(on: pg, connect: connect, progress: report) }
             bar?.clear()
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                 print(String(decoding: try encoder.encode(summary), as: UTF8.self))
             } else if !quiet {
-                print(SummaryText.render(summary))
+                print(SummaryText.render(summary, jobsRequested: jobs))
             }
         }
     }
@@ -166,6 +174,7 @@ struct LoadCommand: ParsableCommand {
             request.force = force
             request.batchRows = batchRows
             request.batchBytes = batchBytes
+            request.jobs = jobs
             return request
         }
     }

@@ -3,7 +3,7 @@ import PGSink
 
 /// The human summary of a load.
 enum SummaryText {
-    static func render(_ s: LoadSummary) -> String {
+    static func render(_ s: LoadSummary, jobsRequested: Int = 1) -> String {
         var lines = [
             "loaded \(s.rows) rows into \(s.table) (\(s.mode.rawValue)) in \(String(format: "%.2f", s.seconds)) s, "
                 + "\(Int(s.rowsPerSecond)) rows/s, load \(s.loadId)"
@@ -16,6 +16,11 @@ enum SummaryText {
         }
         if s.nulsRemoved > 0 {
             lines.append("  removed \(s.nulsRemoved) NUL characters, which PostgreSQL cannot store in text")
+        }
+        if s.connections > 1 {
+            lines.append("  copied over \(s.connections) connections into a hidden table, then published it")
+        } else if jobsRequested > 1 {
+            lines.append("  copied over one connection: --jobs applies to loads that create their table, not to merges")
         }
         if s.copyFormat == "text" { lines.append("  used text COPY: the table has columns pgsink does not encode in binary") }
         return lines.joined(separator: "\n")

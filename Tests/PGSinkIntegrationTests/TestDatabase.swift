@@ -55,7 +55,8 @@ struct TestDatabase {
         var request = LoadRequest(inputs: paths, table: self.table(table))
         request.mode = mode
         configure(&request)
-        return try Loader(request: request).run(on: connection)
+        let url = self.url
+        return try Loader(request: request).run(on: connection, connect: { try PGConnection.connect(url) })
     }
 
     /// Rows of a query as text (NULL as nil).
@@ -79,6 +80,14 @@ struct TestDatabase {
 
     func count(_ table: String) throws -> Int {
         Int(try column("SELECT count(*) FROM \(self.table(table).quoted)")[0] ?? "-1") ?? -1
+    }
+
+    /// Tables of this schema whose name starts with `prefix`.
+    func tables(startingWith prefix: String) throws -> [String] {
+        try connection.query(
+            "SELECT tablename FROM pg_tables WHERE schemaname = $1 AND starts_with(tablename, $2) ORDER BY 1",
+            [schema, prefix]
+        ).rows.compactMap { $0[0] }
     }
 
     func exists(_ table: String) throws -> Bool {

@@ -40,6 +40,8 @@ public struct LoadRequest: Sendable {
     public var force = false
     public var batchRows = 50_000
     public var batchBytes = 16 << 20
+    /// Connections that COPY in parallel into a new table (1 = the load's own connection only).
+    public var jobs = 1
 
     public init(inputs: [String], table: TableName) {
         self.inputs = inputs
@@ -79,6 +81,8 @@ public struct LoadSummary: Codable, Sendable {
     public var columnsRenamed: [String: String]
     public var nulsRemoved: Int
     public var copyFormat: String
+    /// Connections that copied data (more than one with --jobs into a new table).
+    public var connections: Int
     public var seconds: Double
     public var rowsPerSecond: Double
     public var server: String

@@ -9,7 +9,9 @@ public struct LoadError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
-/// Runs one load as one transaction: schema changes, data, and the ledger row commit together.
+/// Runs one load as one transaction: schema changes, data, and the ledger row commit together
+/// (a parallel load into a new table publishes its data in one transaction instead; see
+/// `runParallel`).
 public struct Loader: Sendable {
     public let request: LoadRequest
     public let logger: Logger
@@ -22,11 +24,17 @@ public struct Loader: Sendable {
     static let stage = "_pgsink_stage"
 
     /// Loads on the calling thread (which owns the connection) while a second thread reads and encodes.
-    public func run(on connection: PGConnection, progress: (@Sendable (LoadProgress) -> Void)? = nil) throws
-        -> LoadSummary
-    {
+    /// With `request.jobs` > 1 and a table that does not exist yet, `connect` opens the extra
+    /// connections of a parallel load (see `runParallel`).
+    public func run(
+        on connection: PGConnection, connect: (() throws -> PGConnection)? = nil,
+        progress: (@Sendable (LoadProgress) -> Void)? = nil
+    ) throws -> LoadSummary {
         let started = Date()
         let table = request.table
+        if request.jobs > 1, request.mode != .merge, let connect, try Catalog.columns(of: table, on: connection) == nil {
+            return try runParallel(on: connection, connect: connect, started: started, progress: progress)
+        }
         try connection.execute("BEGIN")
         do {
             let summary = try load(on: connection, started: started, progress: progress)
@@ -58,61 +66,54 @@ public struct Loader: Sendable {
         let planner = SchemaPlanner(
             table: table, existingColumns: existing, rules: request.naming, overrides: request.typeOverrides,
             primaryKey: request.mode == .merge ? request.primaryKey : [])
-        let producer = BatchProducer(request: request, planner: planner, progress: progress)
-        let queue = WorkQueue<LoadStep>(capacity: 1)
-        let producerDone = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            do {
-                try producer.run(into: queue)
-                queue.finish()
-            } catch {
-                queue.finish(error: error)
-            }
-            producerDone.signal()
-        }
-        thread.stackSize = 8 << 20
-        thread.start()
+        let pipeline = Pipeline(request: request, planner: planner, progress: progress)
         var rowsLoaded = 0
-        do {
-            while let step = try queue.pop() {
-                for statement in step.statements {
-                    logger.info("\(statement)", metadata: ["load.table": "\(table)"])
-                    try connection.execute(statement)
-                }
-                rowsLoaded += try send(step, on: connection)
+        try pipeline.drain { step in
+            for statement in step.statements {
+                logger.info("\(statement)", metadata: ["load.table": "\(table)"])
+                try connection.execute(statement)
             }
-        } catch {
-            queue.cancel()
-            producerDone.wait()
-            throw error
+            rowsLoaded += try send(step, on: connection, into: table)
         }
-        producerDone.wait()
-        let fingerprint = producer.fingerprints.joined(separator: "+")
-        let sourceText = producer.sourceNames.joined(separator: ", ")
         // Only data still in the table can be duplicated: a table created by this load has none.
         if request.mode == .append && !request.force && existing != nil {
-            let earlier = try connection.query(SQL.earlierLoad(schema: table.schema), [table.name, fingerprint]).rows
-            if let row = earlier.first {
-                throw LoadError(
-                    "\(sourceText) was already loaded into \(table) by load \(row[0] ?? "?") (\(row[1] ?? "?"), "
-                        + "\(row[2] ?? "?")); nothing was loaded. Pass --force to load it again, or use "
-                        + "--mode replace or --mode merge")
-            }
+            try refuseDuplicate(of: pipeline.producer, into: table, on: connection)
         }
+        return try record(pipeline.producer, rows: rowsLoaded, into: table, started: started, on: connection)
+    }
+
+    private func refuseDuplicate(of producer: BatchProducer, into table: TableName, on connection: PGConnection) throws {
+        let fingerprint = producer.fingerprints.joined(separator: "+")
+        let earlier = try connection.query(SQL.earlierLoad(schema: table.schema), [table.name, fingerprint]).rows
+        if let row = earlier.first {
+            throw LoadError(
+                "\(producer.sourceNames.joined(separator: ", ")) was already loaded into \(table) by load "
+                    + "\(row[0] ?? "?") (\(row[1] ?? "?"), \(row[2] ?? "?")); nothing was loaded. Pass --force to load it "
+                    + "again, or use --mode replace or --mode merge")
+        }
+    }
+
+    /// Writes the ledger row (inside the caller's transaction) and returns the summary.
+    func record(
+        _ producer: BatchProducer, rows: Int, into table: TableName, started: Date, on connection: PGConnection,
+        connections: Int = 1
+    ) throws -> LoadSummary {
+        let fingerprint = producer.fingerprints.joined(separator: "+")
+        let sourceText = producer.sourceNames.joined(separator: ", ")
         let startedText = ISO8601DateFormatter.withFractions.string(from: started)
         let recorded = try connection.query(
             SQL.recordLoad(schema: table.schema),
-            [table.name, request.mode.rawValue, sourceText, fingerprint, String(rowsLoaded), startedText])
+            [table.name, request.mode.rawValue, sourceText, fingerprint, String(rows), startedText])
         let seconds = Date().timeIntervalSince(started)
         let plan = producer.planner
         return LoadSummary(
             loadId: Int64(recorded.value(0, 0) ?? "0") ?? 0, table: table.description, mode: request.mode,
-            rows: rowsLoaded, sources: producer.sourceNames, tableCreated: plan.created,
+            rows: rows, sources: producer.sourceNames, tableCreated: plan.created,
             columnsCreated: plan.created ? plan.columns.map(\.name) : [], columnsAdded: plan.addedColumns,
             columnsWidened: plan.widenings.map { "\($0.column): \($0.from.sqlName) → \($0.to.sqlName)" },
             columnsRenamed: Dictionary(plan.renamed.map { ($0.source, $0.name) }, uniquingKeysWith: { a, _ in a }),
-            nulsRemoved: producer.encoder.nulsRemoved, copyFormat: producer.format.rawValue, seconds: seconds,
-            rowsPerSecond: seconds > 0 ? Double(rowsLoaded) / seconds : 0, server: connection.endpoint)
+            nulsRemoved: producer.encoder.nulsRemoved, copyFormat: producer.format.rawValue, connections: connections,
+            seconds: seconds, rowsPerSecond: seconds > 0 ? Double(rows) / seconds : 0, server: connection.endpoint)
     }
 
     /// The merge key as the table names it.
@@ -124,20 +125,20 @@ public struct Loader: Sendable {
     }
 
     /// COPYs one batch; a merge goes through a staging table and one set-based upsert.
-    private func send(_ step: LoadStep, on connection: PGConnection) throws -> Int {
+    func send(_ step: LoadStep, on connection: PGConnection, into table: TableName) throws -> Int {
         let names = step.columns.map(\.name)
         do {
             guard request.mode == .merge else {
-                return try connection.copyIn(SQL.copy(request.table, columns: names, format: step.format), data: step.data)
+                return try connection.copyIn(SQL.copy(table, columns: names, format: step.format), data: step.data)
             }
             let key = step.columns.filter(\.required).map(\.name)
-            try connection.execute(SQL.createStage(Self.stage, like: request.table, columns: names))
+            try connection.execute(SQL.createStage(Self.stage, like: table, columns: names))
             let stageTable = TableName(schema: "pg_temp", name: Self.stage)
             let rows = try connection.copyIn(
                 SQL.copy(stageTable, columns: names + [SQL.sequenceColumn], format: step.format), data: step.data)
             try connection.execute(
                 SQL.mergeFromStage(
-                    Self.stage, into: request.table, columns: step.columns, key: key, deduplicate: step.keysRepeat))
+                    Self.stage, into: table, columns: step.columns, key: key, deduplicate: step.keysRepeat))
             try connection.execute(SQL.dropTable(Self.stage))
             return rows
         } catch let error as PGError {

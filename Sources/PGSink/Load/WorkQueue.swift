@@ -24,11 +24,13 @@ final class WorkQueue<Item>: @unchecked Sendable {
         condition.broadcast()
     }
 
-    /// The next item; nil when the producer has finished. Rethrows the producer's error.
+    /// The next item; nil when the producer has finished. Rethrows the producer's error; throws
+    /// `Cancelled` once a consumer has given up (other consumers then stop too).
     func pop() throws -> Item? {
         condition.lock()
         defer { condition.unlock() }
-        while items.isEmpty && !finished { condition.wait() }
+        while items.isEmpty && !finished && !cancelled { condition.wait() }
+        if cancelled { throw Cancelled() }
         if !items.isEmpty {
             let item = items.removeFirst()
             condition.broadcast()

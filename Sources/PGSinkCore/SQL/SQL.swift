@@ -71,6 +71,10 @@ public enum SQL {
         return "INSERT INTO \(table.quoted) AS t (\(list(names))) \(selection) ON CONFLICT (\(list(key))) \(action)"
     }
 
+    public static func rename(_ table: TableName, to name: String) -> String {
+        "ALTER TABLE \(table.quoted) RENAME TO \(quoteIdentifier(name))"
+    }
+
     public static func dropTable(_ name: String) -> String { "DROP TABLE IF EXISTS \(quoteIdentifier(name))" }
 
     public static func deleteAll(_ table: TableName) -> String { "DELETE FROM \(table.quoted)" }

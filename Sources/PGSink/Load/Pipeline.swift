@@ -1,0 +1,49 @@
+import Foundation
+import PGSinkCore
+
+/// The producer thread and the hand-over queue of one load: reading and encoding run on their
+/// own thread while the caller's thread (or threads) send.
+final class Pipeline: @unchecked Sendable {
+    let producer: BatchProducer
+    let queue = WorkQueue<LoadStep>(capacity: 1)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(request: LoadRequest, planner: SchemaPlanner, progress: (@Sendable (LoadProgress) -> Void)?) {
+        producer = BatchProducer(request: request, planner: planner, progress: progress)
+        let producer = self.producer
+        let queue = self.queue
+        let done = self.done
+        let thread = Thread {
+            do {
+                try producer.run(into: queue)
+                queue.finish()
+            } catch {
+                queue.finish(error: error)
+            }
+            done.signal()
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    /// Hands every step to `body` in order, then waits for the producer. A failure on either
+    /// side stops the other and is rethrown.
+    func drain(_ body: (LoadStep) throws -> Void) throws {
+        do {
+            while let step = try queue.pop() { try body(step) }
+        } catch {
+            abandon()
+            throw error
+        }
+        done.wait()
+    }
+
+    /// Stops the producer and waits for its thread to end.
+    func abandon() {
+        queue.cancel()
+        done.wait()
+    }
+
+    /// Waits for the producer after every step was taken.
+    func waitForProducer() { done.wait() }
+}
