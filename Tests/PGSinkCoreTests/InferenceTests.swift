@@ -167,7 +167,8 @@ struct InferenceTests {
         ("varchar(10)", .text), ("character varying(255)", .text), ("numeric(12,2)", .numeric),
         ("timestamp(3) with time zone", .timestamptz), ("timestamp(6) without time zone", .timestamp),
         ("timestamptz", .timestamptz), ("decimal", .numeric), ("string", .text), ("geometry", .other("geometry")),
-        ("bool", .boolean), ("jsonb", .jsonb),
+        ("bool", .boolean), ("jsonb", .jsonb), ("character varying(10)[]", .other("character varying(10)[]")),
+        ("integer[]", .other("integer[]")),
     ])
     func parsingTypeNames(_ raw: String, _ type: ColumnType) {
         #expect(ColumnType(parsing: raw) == type)

@@ -87,10 +87,10 @@ struct TableAndNameTests {
 
     @Test func tableWithTypesWithoutBinaryEncoderUsesTextCopy() throws {
         let db = try TestDatabase()
-        try db.connection.execute("CREATE TABLE \(db.table("hosts").quoted) (addr inet, seen interval, n integer)")
-        let summary = try db.load("addr,seen,n\n10.0.0.1,1 day,5\n::1,02:00:00,\n", as: "hosts.csv", into: "hosts")
+        try db.connection.execute("CREATE TABLE \(db.table("hosts").quoted) (addr inet, seen interval, n integer, tags varchar(5)[])")
+        let summary = try db.load("addr,seen,n,tags\n10.0.0.1,1 day,5,\"{a,b}\"\n::1,02:00:00,,\n", as: "hosts.csv", into: "hosts")
         #expect(summary.copyFormat == "text")
-        #expect(try db.rows("SELECT addr::text, seen::text, n::text FROM \(db.table("hosts").quoted) ORDER BY n NULLS LAST") == [["10.0.0.1/32", "1 day", "5"], ["::1/128", "02:00:00", nil]])
+        #expect(try db.rows("SELECT addr::text, seen::text, n::text, tags::text FROM \(db.table("hosts").quoted) ORDER BY n NULLS LAST") == [["10.0.0.1/32", "1 day", "5", "{a,b}"], ["::1/128", "02:00:00", nil, nil]])
     }
 
     @Test func schemaIsCreatedUnlessSkipped() throws {

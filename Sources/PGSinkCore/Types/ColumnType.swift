@@ -74,6 +74,11 @@ public enum ColumnType: Hashable, Sendable, CustomStringConvertible {
         case "jsonb": self = .jsonb
         case "text", "string": self = .text
         default:
+            // Arrays (`varchar(10)[]`, `integer[]`) have no binary encoder here.
+            if name.hasSuffix("]") {
+                self = .other(name)
+                return
+            }
             // Declared modifiers (varchar(10), numeric(12,2), timestamp(3)) change nothing on the
             // wire: the server applies them when it receives the value.
             let base = name.split(separator: "(", maxSplits: 1).first.map(String.init)?.trimmingSpaces() ?? name
