@@ -40,7 +40,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "PGSinkCoreTests", dependencies: ["PGSinkCore"]),
-        .testTarget(name: "PGSinkIntegrationTests", dependencies: ["PGSink", "PGSinkCore"]),
+        .target(name: "PGSinkTestSupport", path: "Tests/PGSinkTestSupport"),
+        .testTarget(name: "PGSinkCoreTests", dependencies: ["PGSinkCore", "PGSinkTestSupport"]),
+        .testTarget(name: "PGSinkIntegrationTests", dependencies: ["PGSink", "PGSinkCore", "PGSinkTestSupport"]),
     ]
 )

@@ -1,3 +1,4 @@
+import PGSinkTestSupport
 import Testing
 
 @testable import PGSinkCore

@@ -1,3 +1,4 @@
+import PGSinkTestSupport
 import Testing
 
 @testable import PGSinkCore
@@ -212,16 +213,3 @@ struct ByteReader {
 func be16(_ v: Int16) -> [UInt8] { withUnsafeBytes(of: UInt16(bitPattern: v).bigEndian, Array.init) }
 func be32(_ v: Int32) -> [UInt8] { withUnsafeBytes(of: UInt32(bitPattern: v).bigEndian, Array.init) }
 func be64(_ v: Int64) -> [UInt8] { withUnsafeBytes(of: UInt64(bitPattern: v).bigEndian, Array.init) }
-
-/// SplitMix64: a tiny seeded generator, so generated cases reproduce.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -1,31 +1,19 @@
 import Foundation
 import PGSink
 import PGSinkCore
+import PGSinkTestSupport
 import Testing
 
 /// Generated values of every type, through the binary encoders and the server, compared with
 /// what independent code (Swift's own formatting, Foundation's calendar) says they are.
 @Suite("Generated round trips")
 struct GeneratedRoundTripTests {
-    /// SplitMix64: a fixed seed gives the same values on every machine, so a failure reproduces.
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    }
-
     static let rows = 2000
 
     @Test(arguments: [1 as UInt64, 2, 3])
     func everyTypeSurvivesTheServer(seed: UInt64) throws {
         let db = try TestDatabase()
-        var g = Generator(state: seed)
+        var g = SplitMix64(seed: seed)
         let calendar: Calendar = {
             var c = Calendar(identifier: .gregorian)
             c.timeZone = TimeZone(identifier: "UTC")!
