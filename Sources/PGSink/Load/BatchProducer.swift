@@ -24,6 +24,10 @@ final class BatchProducer: @unchecked Sendable {
     let sources = SourceColumns()
     var fingerprints: [String] = []
     var sourceNames: [String] = []
+    /// The content fingerprint of all inputs, for the ledger (known once every input is read).
+    var fingerprint: String { fingerprints.joined(separator: "+") }
+    /// The input names, for the ledger and messages.
+    var sourceText: String { sourceNames.joined(separator: ", ") }
     var rows = 0
     var format: CopyFormat = .binary
     private var sequence: Int64 = 0

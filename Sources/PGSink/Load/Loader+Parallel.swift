@@ -34,10 +34,7 @@ extension Loader {
                     while let step = try dispatch.take() {
                         defer { dispatch.finished() }
                         if !step.statements.isEmpty {
-                            for statement in step.statements {
-                                logger.info("\(statement)", metadata: ["load.table": "\(target)"])
-                                try worker.execute(statement)
-                            }
+                            try applySchemaChanges(step, on: worker)
                             dispatch.schemaChanged()
                         }
                         outcome.add(rows: try send(step, on: worker, into: hidden))

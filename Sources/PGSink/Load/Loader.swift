@@ -69,10 +69,7 @@ public struct Loader: Sendable {
         let pipeline = Pipeline(request: request, planner: planner, progress: progress)
         var rowsLoaded = 0
         try pipeline.drain { step in
-            for statement in step.statements {
-                logger.info("\(statement)", metadata: ["load.table": "\(table)"])
-                try connection.execute(statement)
-            }
+            try applySchemaChanges(step, on: connection)
             rowsLoaded += try send(step, on: connection, into: table)
         }
         // Only data still in the table can be duplicated: a table created by this load has none.
@@ -82,12 +79,19 @@ public struct Loader: Sendable {
         return try record(pipeline.producer, rows: rowsLoaded, into: table, started: started, on: connection)
     }
 
+    /// Runs a step's schema changes (CREATE TABLE, ADD COLUMN, ALTER … TYPE), logging each.
+    func applySchemaChanges(_ step: LoadStep, on connection: PGConnection) throws {
+        for statement in step.statements {
+            logger.info("\(statement)", metadata: ["load.table": "\(request.table)"])
+            try connection.execute(statement)
+        }
+    }
+
     private func refuseDuplicate(of producer: BatchProducer, into table: TableName, on connection: PGConnection) throws {
-        let fingerprint = producer.fingerprints.joined(separator: "+")
-        let earlier = try connection.query(SQL.earlierLoad(schema: table.schema), [table.name, fingerprint]).rows
+        let earlier = try connection.query(SQL.earlierLoad(schema: table.schema), [table.name, producer.fingerprint]).rows
         if let row = earlier.first {
             throw LoadError(
-                "\(producer.sourceNames.joined(separator: ", ")) was already loaded into \(table) by load "
+                "\(producer.sourceText) was already loaded into \(table) by load "
                     + "\(row[0] ?? "?") (\(row[1] ?? "?"), \(row[2] ?? "?")); nothing was loaded. Pass --force to load it "
                     + "again, or use --mode replace or --mode merge")
         }
@@ -98,12 +102,10 @@ public struct Loader: Sendable {
         _ producer: BatchProducer, rows: Int, into table: TableName, started: Date, on connection: PGConnection,
         connections: Int = 1
     ) throws -> LoadSummary {
-        let fingerprint = producer.fingerprints.joined(separator: "+")
-        let sourceText = producer.sourceNames.joined(separator: ", ")
         let startedText = ISO8601DateFormatter.withFractions.string(from: started)
         let recorded = try connection.query(
             SQL.recordLoad(schema: table.schema),
-            [table.name, request.mode.rawValue, sourceText, fingerprint, String(rows), startedText])
+            [table.name, request.mode.rawValue, producer.sourceText, producer.fingerprint, String(rows), startedText])
         let seconds = Date().timeIntervalSince(started)
         let plan = producer.planner
         return LoadSummary(

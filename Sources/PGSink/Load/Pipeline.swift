@@ -39,7 +39,7 @@ final class Pipeline: @unchecked Sendable {
     }
 
     /// Stops the producer and waits for its thread to end.
-    func abandon() {
+    private func abandon() {
         queue.cancel()
         done.wait()
     }
