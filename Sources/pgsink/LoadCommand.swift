@@ -65,6 +65,51 @@ struct LoadCommand: ParsableCommand {
             + "Loads into existing tables and merges use one connection."))
     var jobs: Int = 1
 
+    @Option(name: .customLong("schema-contract"), help: ArgumentHelp(
+        "What may change in an existing table: evolve (add columns, widen types), freeze (nothing; a value of the "
+            + "wrong type is a rejected row), discard-row, discard-value.", valueName: "contract"))
+    var schemaContract: SchemaContract = .evolve
+
+    @Option(name: .customLong("max-rejects"), help: ArgumentHelp(
+        "Rows that may be set aside in _pgsink_rejects instead of failing the load (0: the first bad row fails it).",
+        valueName: "n"))
+    var maxRejects: Int = 0
+
+    @Option(help: ArgumentHelp(
+        "Nested JSON: jsonb (one column), flatten[:DEPTH] (parent__child columns), tables (arrays become child tables).",
+        valueName: "mode"))
+    var nested: String = "jsonb"
+
+    @Option(name: .customLong("nested-separator"), help: "Joins nested names: address__city, users__pets.")
+    var nestedSeparator: String = "__"
+
+    @Option(name: .customLong("json-column"), help: ArgumentHelp(
+        "Keep this path (a.b) as one jsonb column when flattening.", valueName: "path"))
+    var jsonColumns: [String] = []
+
+    @Flag(help: "Add _pgsink_load_id and _pgsink_loaded_at columns.")
+    var metadata = false
+
+    @Flag(name: .customLong("delete-stale"), help: ArgumentHelp(
+        "After the load, delete rows of the same --source-name that this load did not write.",
+        discussion: "Adds _pgsink_source and _pgsink_synced_at columns."))
+    var deleteStale = false
+
+    @Option(name: .customLong("source-name"), help: "The source --delete-stale keeps apart. Default: the inputs' names.")
+    var sourceName: String?
+
+    @Flag(name: .customLong("performance-indexes"), help: "Index (_pgsink_source, _pgsink_synced_at) for --delete-stale.")
+    var performanceIndexes = false
+
+    @Option(name: .customLong("unique"), help: ArgumentHelp("Create a unique index (repeatable).", valueName: "col[,col...]"))
+    var uniqueIndexes: [String] = []
+
+    @Option(name: .customLong("index"), help: ArgumentHelp("Create an index (repeatable).", valueName: "col[,col...]"))
+    var plainIndexes: [String] = []
+
+    @Flag(name: .customLong("no-indexes"), help: "Create no index (a merge's primary key is still created).")
+    var noIndexes = false
+
     @Flag(help: "No progress bar and no summary.")
     var quiet = false
 
@@ -89,6 +134,17 @@ struct LoadCommand: ParsableCommand {
         _ = try parseTypes()
         guard batchRows > 0, batchBytes > 0 else { throw ValidationError("--batch-rows and --batch-bytes must be positive") }
         guard (1...32).contains(jobs) else { throw ValidationError("--jobs takes 1 to 32 connections") }
+        guard maxRejects >= 0 else { throw ValidationError("--max-rejects takes 0 or more rows") }
+        guard NestedMode(parsing: nested) != nil else {
+            throw ValidationError("--nested takes jsonb, flatten, flatten:DEPTH (DEPTH ≥ 1) or tables (got \"\(nested)\")")
+        }
+        guard !nestedSeparator.isEmpty else { throw ValidationError("--nested-separator cannot be empty") }
+        if !jsonColumns.isEmpty && NestedMode(parsing: nested) == .jsonb {
+            throw ValidationError("--json-column applies with --nested flatten or --nested tables")
+        }
+        if sourceName != nil && !deleteStale {
+            throw ValidationError("--source-name applies with --delete-stale")
+        }
     }
 
     private func parseDelimiter() -> UInt8? {
@@ -175,8 +231,24 @@ struct LoadCommand: ParsableCommand {
             request.batchRows = batchRows
             request.batchBytes = batchBytes
             request.jobs = jobs
+            request.contract = schemaContract
+            request.maxRejects = maxRejects
+            request.nested = NestedMode(parsing: nested) ?? .jsonb
+            request.nestedSeparator = nestedSeparator
+            request.jsonColumns = jsonColumns
+            request.metadata = metadata
+            request.deleteStale = deleteStale
+            request.sourceName = sourceName
+            request.performanceIndexes = performanceIndexes
+            request.uniqueIndexes = uniqueIndexes.map(Self.columnList)
+            request.plainIndexes = plainIndexes.map(Self.columnList)
+            request.createIndexes = !noIndexes
             return request
         }
+    }
+
+    static func columnList(_ text: String) -> [String] {
+        text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
     }
 
     private func targetTable(for file: String, rules: NamingRules) -> TableName {
@@ -200,10 +272,12 @@ struct LoadCommand: ParsableCommand {
         } catch let error as ValidationError {
             throw error
         } catch {
-            throw CommandFailure(description: "\(error)" + (error is InputError || error is LoadError || error is PGError ? "; nothing was committed" : ""))
+            let failedLoad = error is InputError || error is LoadError || error is PGError || error is RejectLimit
+            throw CommandFailure(description: "\(error)" + (failedLoad ? "; nothing was committed" : ""))
         }
     }
 }
 
 extension InputFormat: ExpressibleByArgument {}
 extension LoadMode: ExpressibleByArgument {}
+extension SchemaContract: ExpressibleByArgument {}

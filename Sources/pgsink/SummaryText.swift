@@ -14,13 +14,28 @@ enum SummaryText {
         for (source, name) in s.columnsRenamed.sorted(by: { $0.key < $1.key }) {
             lines.append("  renamed \"\(source)\" to \(name): another column already normalizes to that name")
         }
+        for (table, rows) in s.childTables.sorted(by: { $0.key < $1.key }) {
+            lines.append("  child table \(table): \(rows) rows")
+        }
+        if s.rejected > 0 || s.discarded > 0 {
+            var parts: [String] = []
+            if s.rejected > 0 { parts.append("rejected \(s.rejected) rows") }
+            if s.discarded > 0 { parts.append("discarded \(s.discarded) rows or values (schema contract)") }
+            let schema = s.table.split(separator: ".").first.map(String.init) ?? "public"
+            lines.append(
+                "  \(parts.joined(separator: ", ")); see SELECT * FROM \(schema)._pgsink_rejects WHERE load_id = \(s.loadId)")
+        }
+        if s.staleDeleted > 0 { lines.append("  deleted \(s.staleDeleted) stale rows") }
+        if !s.indexesCreated.isEmpty { lines.append("  created indexes: \(s.indexesCreated.joined(separator: ", "))") }
         if s.nulsRemoved > 0 {
             lines.append("  removed \(s.nulsRemoved) NUL characters, which PostgreSQL cannot store in text")
         }
         if s.connections > 1 {
             lines.append("  copied over \(s.connections) connections into a hidden table, then published it")
         } else if jobsRequested > 1 {
-            lines.append("  copied over one connection: --jobs applies to loads that create their table, not to merges")
+            lines.append(
+                "  copied over one connection: --jobs applies to plain loads that create their table (no merge, "
+                    + "--max-rejects, --nested tables, --delete-stale or discarding contract)")
         }
         if s.copyFormat == "text" { lines.append("  used text COPY: the table has columns pgsink does not encode in binary") }
         return lines.joined(separator: "\n")

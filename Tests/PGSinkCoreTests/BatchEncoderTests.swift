@@ -13,7 +13,7 @@ struct BatchEncoderTests {
         encoder: inout BatchEncoder
     ) throws -> [UInt8] {
         switch try encoder.encode(batch, columns: columns, format: format, sequenceStart: sequenceStart) {
-        case .encoded(let out): return out.copyBytes()
+        case .encoded(let out): return out.data.copyBytes()
         case .misfits(let m):
             Issue.record("unexpected misfits \(m)")
             return []
@@ -188,7 +188,7 @@ struct BatchEncoderTests {
         case .encoded(let out):
             // The JSON string is quoted again ("a\"b\tc"), then escaped for COPY text.
             let expected = "\"a\\\\\"b\\\\tc\"\t\\N\t7\n{\"k\":\"x\\\\\\\\y\"}\t1\t8\n"
-            #expect(String(decoding: out.copyBytes(), as: UTF8.self) == expected)
+            #expect(String(decoding: out.data.copyBytes(), as: UTF8.self) == expected)
         case .misfits(let m): Issue.record("misfits \(m)")
         }
     }

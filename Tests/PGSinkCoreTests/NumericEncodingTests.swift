@@ -127,7 +127,7 @@ struct NumericEncodingTests {
         guard case .encoded(let out) = try encoder.encode(
             batch, columns: [CopyColumn(name: "n", type: .numeric, source: 0)], format: .binary)
         else { Issue.record("NaN did not encode"); return }
-        let bytes = out.copyBytes()
+        let bytes = out.data.copyBytes()
         // header 19, field count 2, then the value.
         #expect(Array(bytes[21..<33]) == be32(8) + be16(0) + be16(0) + be16(-0x4000) + be16(0))
     }

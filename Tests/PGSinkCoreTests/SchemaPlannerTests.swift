@@ -109,7 +109,8 @@ struct SchemaPlannerTests {
             return
         }
         #expect(misfits == [1: 1])
-        let statements = try planner.widen(misfits, in: batch)
+        let (statements, stuck) = planner.widen(misfits, in: batch)
+        #expect(stuck.isEmpty)
         #expect(statements == ["ALTER TABLE \"public\".\"t\" ALTER COLUMN \"n\" TYPE numeric USING \"n\"::numeric"])
         #expect(planner.widenings == [Widening(column: "n", from: .bigint, to: .numeric)])
         #expect(planner.copyColumns.map(\.type) == [.bigint, .numeric])
@@ -124,7 +125,7 @@ struct SchemaPlannerTests {
         let (batch, columns) = try makeBatch("d\n2020-01-01\n2020-01-01T10:00\n2020-01-01T10:00+02:00\n")
         var planner = SchemaPlanner(table: Self.table, existingColumns: [TargetColumn(name: "d", type: .date)])
         _ = try planner.prepare(batch, sources: columns)
-        let statements = try planner.widen([0: 1], in: batch)
+        let statements = planner.widen([0: 1], in: batch).statements
         #expect(
             statements == [
                 "ALTER TABLE \"public\".\"t\" ALTER COLUMN \"d\" TYPE timestamp with time zone "
@@ -132,15 +133,80 @@ struct SchemaPlannerTests {
             ])
     }
 
-    @Test func aValueNoWideningHoldsIsAnInputError() throws {
-        let (batch, columns) = try makeBatch("v\nfine\nbad\n", source: "w.csv")
-        var planner = SchemaPlanner(table: Self.table, existingColumns: [TargetColumn(name: "v", type: .text)])
+    @Test func aColumnNoWideningHoldsIsReportedStuck() throws {
+        let (batch, columns) = try makeBatch("v\n1\nbad\n", source: "w.csv")
+        var planner = SchemaPlanner(table: Self.table, existingColumns: [TargetColumn(name: "v", type: .uuid)])
         _ = try planner.prepare(batch, sources: columns)
-        let error = #expect(throws: InputError.self) { _ = try planner.widen([0: 1], in: batch) }
-        #expect(error?.line == 3)
-        #expect(error?.column == "v")
-        #expect(error?.source == "w.csv")
-        #expect(error?.message.contains("\"bad\"") == true)
+        // uuid widens to text: not stuck.
+        #expect(planner.widen([0: 1], in: batch).stuck.isEmpty)
+        var frozen = SchemaPlanner(
+            table: Self.table, existingColumns: [TargetColumn(name: "v", type: .bigint)], contract: .freeze)
+        _ = try frozen.prepare(batch, sources: columns)
+        let (statements, stuck) = frozen.widen([0: 1], in: batch)
+        #expect(statements.isEmpty)
+        #expect(stuck.map(\.column.name) == ["v"])
+        #expect(stuck.first?.reason.contains("freeze") == true)
+    }
+
+    @Test func aColumnPinnedByTypeIsNotWidened() throws {
+        let (batch, columns) = try makeBatch("n\n1\n1.5\n")
+        var planner = SchemaPlanner(table: Self.table, existingColumns: nil, overrides: ["n": .integer])
+        _ = try planner.prepare(batch, sources: columns)
+        let (statements, stuck) = planner.widen([0: 1], in: batch)
+        #expect(statements.isEmpty)
+        #expect(stuck.first?.reason.contains("--type") == true)
+    }
+
+    @Test func freezeRefusesNewTablesAndColumns() throws {
+        let (batch, columns) = try makeBatch("a,b\n1,2\n")
+        var missing = SchemaPlanner(table: Self.table, existingColumns: nil, contract: .freeze)
+        let noTable = #expect(throws: PlanError.self) { _ = try missing.prepare(batch, sources: columns) }
+        #expect(noTable?.message.contains("freeze creates no tables") == true)
+        var existing = SchemaPlanner(
+            table: Self.table, existingColumns: [TargetColumn(name: "a", type: .bigint)], contract: .freeze)
+        let noColumn = #expect(throws: PlanError.self) { _ = try existing.prepare(batch, sources: columns) }
+        #expect(noColumn?.message.contains("has no column b") == true)
+    }
+
+    @Test func discardingContractsLeaveNewColumnsOut() throws {
+        let (batch, columns) = try makeBatch("a,b\n1,2\n")
+        for contract in [SchemaContract.discardRow, .discardValue] {
+            var planner = SchemaPlanner(
+                table: Self.table, existingColumns: [TargetColumn(name: "a", type: .bigint)], contract: contract)
+            #expect(try planner.prepare(batch, sources: columns) == [])
+            #expect(planner.targetOf == [0, -1])
+            #expect(planner.discardedNames == [1: "b"])
+            #expect(planner.copyColumns.map(\.name) == ["a"])
+        }
+    }
+
+    @Test func systemColumnsAreCreatedOnceAndFilledByTheEncoder() throws {
+        let (batch, columns) = try makeBatch("a\n1\n")
+        let system = [SystemColumn(name: "_pgsink_load_id", generated: .constant(.bigint(42)))]
+        var fresh = SchemaPlanner(table: Self.table, existingColumns: nil, systemColumns: system)
+        #expect(try fresh.prepare(batch, sources: columns) == [
+            "CREATE TABLE \"public\".\"t\" (\"a\" bigint, \"_pgsink_load_id\" bigint)"
+        ])
+        var old = SchemaPlanner(
+            table: Self.table, existingColumns: [TargetColumn(name: "a", type: .bigint)], systemColumns: system)
+        #expect(try old.prepare(batch, sources: columns) == [
+            "ALTER TABLE \"public\".\"t\" ADD COLUMN \"_pgsink_load_id\" bigint"
+        ])
+        #expect(old.copyColumns.last?.generated == .constant(.bigint(42)))
+        var done = SchemaPlanner(
+            table: Self.table,
+            existingColumns: [TargetColumn(name: "a", type: .bigint), TargetColumn(name: "_pgsink_load_id", type: .bigint)],
+            systemColumns: system)
+        #expect(try done.prepare(batch, sources: columns) == [])
+    }
+
+    @Test func moreThan1600ColumnsIsAPlanError() throws {
+        let header = (1...1601).map { "c\($0)" }.joined(separator: ",")
+        let row = (1...1601).map { String($0) }.joined(separator: ",")
+        let (batch, columns) = try makeBatch(header + "\n" + row + "\n")
+        var planner = SchemaPlanner(table: Self.table, existingColumns: nil)
+        let error = #expect(throws: PlanError.self) { _ = try planner.prepare(batch, sources: columns) }
+        #expect(error?.message.contains("1601 columns") == true)
     }
 
     @Test func requestedKeyAbsentFromTheDataIsAPlanError() throws {

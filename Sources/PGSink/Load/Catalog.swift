@@ -4,8 +4,7 @@ import PGSinkCore
 enum Catalog {
     /// The table's columns, or nil when there is no such table.
     static func columns(of table: TableName, on connection: PGConnection) throws -> [TargetColumn]? {
-        let kind = try connection.query(SQL.tableKind, [table.schema, table.name])
-        guard let relkind = kind.rows.first?.first ?? nil else { return nil }
+        guard let relkind = try kind(of: table, on: connection) else { return nil }
         guard relkind == "r" || relkind == "p" else {
             throw LoadError("\(table) exists but is not a table (relkind \(relkind)); choose another --table")
         }
@@ -14,16 +13,68 @@ enum Catalog {
         }
     }
 
-    /// Merge upserts with ON CONFLICT, which needs a unique index on exactly the key columns.
-    static func requireUniqueIndex(on table: TableName, key: [String], _ connection: PGConnection) throws {
-        let keys = try connection.query(SQL.uniqueKeys, [table.schema, table.name]).rows
-        let wanted = Set(key)
-        let found = keys.contains { row in Set((row[0] ?? "").split(separator: ",").map(String.init)) == wanted }
-        guard found else {
-            throw LoadError(
-                "\(table) has no primary key or unique index on (\(key.joined(separator: ", "))), which --mode merge "
-                    + "needs to find existing rows; create one, e.g. CREATE UNIQUE INDEX ON \(table.quoted) "
-                    + "(\(SQL.list(key)))")
+    /// pg_class.relkind of the table (`r` table, `p` partitioned table), or nil when missing.
+    static func kind(of table: TableName, on connection: PGConnection) throws -> String? {
+        try connection.query(SQL.tableKind, [table.schema, table.name]).rows.first?.first ?? nil
+    }
+
+    struct Index {
+        var columns: [String]
+        var unique: Bool
+        var primary: Bool
+    }
+
+    static func indexes(of table: TableName, on connection: PGConnection) throws -> [Index] {
+        try connection.query(SQL.tableIndexes, [table.schema, table.name]).rows.map { row in
+            Index(
+                columns: (row[0] ?? "").split(separator: ",").map(String.init), unique: row[1] == "t",
+                primary: row[2] == "t")
         }
+    }
+
+    /// Checks that an existing table can take rows keyed on `key` (as the table names the
+    /// columns): a partitioned table's unique keys must contain its partition columns, a table's
+    /// primary key is never changed, and a merge needs a unique index on exactly the key.
+    static func checkKey(
+        _ key: [String], of table: TableName, mode: LoadMode, on connection: PGConnection
+    ) throws {
+        let wanted = Set(key)
+        if try kind(of: table, on: connection) == "p" {
+            let partitionColumns = try connection.query(SQL.partitionKey, [table.schema, table.name]).rows.compactMap { $0[0] }
+            let missing = partitionColumns.filter { !wanted.contains($0) }
+            if mode == .merge && !missing.isEmpty {
+                throw LoadError(
+                    "\(table) is partitioned by (\(partitionColumns.joined(separator: ", "))), and --primary-key "
+                        + "(\(key.joined(separator: ", "))) lacks \(missing.joined(separator: ", ")): PostgreSQL's unique "
+                        + "indexes on a partitioned table must include the partition columns, so merge cannot find rows by "
+                        + "this key. Use --primary-key \((key + missing).joined(separator: ","))")
+            }
+        }
+        let indexes = try indexes(of: table, on: connection)
+        if indexes.contains(where: { $0.unique && Set($0.columns) == wanted }) { return }
+        if let primary = indexes.first(where: \.primary) {
+            throw LoadError(
+                "\(table) has primary key (\(primary.columns.joined(separator: ", "))), and --primary-key asks for "
+                    + "(\(key.joined(separator: ", "))); pgsink never drops or rebuilds a table to change its key. Load "
+                    + "with --primary-key \(primary.columns.joined(separator: ",")), or add a unique index on the new key: "
+                    + "CREATE UNIQUE INDEX ON \(table.quoted) (\(SQL.list(key)))")
+        }
+        guard mode == .merge else { return }
+        throw LoadError(
+            "\(table) has no primary key or unique index on (\(key.joined(separator: ", "))), which --mode merge "
+                + "needs to find existing rows; create one, e.g. CREATE UNIQUE INDEX ON \(table.quoted) "
+                + "(\(SQL.list(key)))")
+    }
+
+    /// The child tables of a `--nested tables` table that already exist, with their columns.
+    static func childTables(of table: TableName, separator: String, on connection: PGConnection) throws
+        -> [String: [TargetColumn]]
+    {
+        var result: [String: [TargetColumn]] = [:]
+        for row in try connection.query(SQL.childTables, [table.schema, table.name + separator]).rows {
+            guard let name = row[0] else { continue }
+            result[name] = try columns(of: TableName(schema: table.schema, name: name), on: connection)
+        }
+        return result
     }
 }

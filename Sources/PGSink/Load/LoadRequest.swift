@@ -43,6 +43,33 @@ public struct LoadRequest: Sendable {
     /// Connections that COPY in parallel into a new table (1 = the load's own connection only).
     public var jobs = 1
 
+    // Schema evolution and bad data (docs/schema-evolution.md).
+    public var contract: SchemaContract = .evolve
+    /// Rows that may be set aside in `_pgsink_rejects` before the load fails (0: the first fails it).
+    public var maxRejects = 0
+    public var nested: NestedMode = .jsonb
+    /// Joins a nested key to its parent's name (`address__city`) when flattening, and names child tables.
+    public var nestedSeparator = "__"
+    /// Paths (`a.b`) kept as one jsonb column when flattening.
+    public var jsonColumns: [String] = []
+
+    // Bookkeeping columns and stale rows.
+    /// `_pgsink_load_id` and `_pgsink_loaded_at` on every row.
+    public var metadata = false
+    /// Delete rows of the same source that this load did not write (needs `_pgsink_source`, `_pgsink_synced_at`).
+    public var deleteStale = false
+    /// The `_pgsink_source` value; nil means the inputs' names.
+    public var sourceName: String? = nil
+    /// An index on (`_pgsink_source`, `_pgsink_synced_at`) for --delete-stale.
+    public var performanceIndexes = false
+
+    // Indexes.
+    /// Column lists that get a unique index, and a plain one.
+    public var uniqueIndexes: [[String]] = []
+    public var plainIndexes: [[String]] = []
+    /// false: create no index except the primary key a merge needs (`--no-indexes`).
+    public var createIndexes = true
+
     public init(inputs: [String], table: TableName) {
         self.inputs = inputs
         self.table = table
@@ -66,6 +93,47 @@ public struct LoadRequest: Sendable {
     }
 }
 
+/// What becomes of nested JSON objects and arrays.
+public enum NestedMode: Sendable, Equatable, CustomStringConvertible {
+    /// Objects and arrays in one jsonb column.
+    case jsonb
+    /// Objects become `parent__child` columns down to `depth` levels; arrays and deeper values stay jsonb.
+    case flatten(depth: Int)
+    /// Objects are flattened; arrays become child tables linked by `_pgsink_parent_id`.
+    case tables
+
+    /// `jsonb`, `flatten`, `flatten:2`, `tables`.
+    public init?(parsing text: String) {
+        switch text {
+        case "jsonb": self = .jsonb
+        case "tables": self = .tables
+        case "flatten": self = .flatten(depth: 1000)
+        default:
+            guard text.hasPrefix("flatten:"), let depth = Int(text.dropFirst(8)), depth >= 1 else { return nil }
+            self = .flatten(depth: depth)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .jsonb: "jsonb"
+        case .tables: "tables"
+        case .flatten(let depth): depth >= 1000 ? "flatten" : "flatten:\(depth)"
+        }
+    }
+}
+
+/// A row or value set aside instead of failing the load, as `_pgsink_rejects` keeps it.
+public struct Reject: Sendable, Equatable {
+    public var source: String
+    public var line: Int
+    public var column: String?
+    public var value: String?
+    public var reason: String
+    /// A schema contract discarded it (not counted against --max-rejects).
+    public var discarded: Bool
+}
+
 /// What a load did, for the summary line and `--json`.
 public struct LoadSummary: Codable, Sendable {
     public var loadId: Int64
@@ -80,6 +148,16 @@ public struct LoadSummary: Codable, Sendable {
     /// Source names that collided after normalization → the name they got.
     public var columnsRenamed: [String: String]
     public var nulsRemoved: Int
+    /// Rows set aside because they could not be stored (counted against --max-rejects).
+    public var rejected: Int
+    /// Rows or values a schema contract kept out.
+    public var discarded: Int
+    /// Rows --delete-stale deleted.
+    public var staleDeleted: Int
+    /// Indexes this load created.
+    public var indexesCreated: [String]
+    /// Child tables (--nested tables) and their row counts.
+    public var childTables: [String: Int]
     public var copyFormat: String
     /// Connections that copied data (more than one with --jobs into a new table).
     public var connections: Int

@@ -16,13 +16,13 @@ extension Loader {
         let target = request.table
         if request.createSchema { try connection.execute(SQL.createSchema(target.schema)) }
         try connection.execute(SQL.createLedger(schema: target.schema))
+        let session = Session(loadId: try reserveLoadId(on: connection), started: started)
         let hidden = TableName(schema: target.schema, name: "_pgsink_load_" + UUID().uuidString.prefix(8).lowercased())
         var connections = [connection]
         for _ in 1..<request.jobs { connections.append(try connect()) }
 
-        let planner = SchemaPlanner(
-            table: hidden, existingColumns: nil, rules: request.naming, overrides: request.typeOverrides)
-        let pipeline = Pipeline(request: request, planner: planner, progress: progress)
+        let pipeline = Pipeline(
+            producer: makeProducer(existing: nil, session: session, table: hidden, progress: progress))
         let dispatch = StepDispatch(queue: pipeline.queue)
         let outcome = ParallelOutcome()
         let finished = DispatchGroup()
@@ -37,7 +37,7 @@ extension Loader {
                             try applySchemaChanges(step, on: worker)
                             dispatch.schemaChanged()
                         }
-                        outcome.add(rows: try send(step, on: worker, into: hidden))
+                        outcome.add(rows: try send(step, on: worker, session: session))
                     }
                 } catch {
                     outcome.fail(error)
@@ -55,7 +55,8 @@ extension Loader {
         }
         guard pipeline.producer.planner.created else {
             // No columns at all (an empty input): there is nothing to publish.
-            return try record(pipeline.producer, rows: 0, into: target, started: started, on: connection)
+            return try record(
+                pipeline.producer, rows: 0, into: target, started: started, on: connection, session: session)
         }
         do {
             try connection.execute("BEGIN")
@@ -64,9 +65,10 @@ extension Loader {
                 throw LoadError("\(target) was created by someone else during this load; nothing was loaded, run it again")
             }
             try connection.execute(SQL.rename(hidden, to: target.name))
+            try createIndexes(producer: pipeline.producer, session: session, on: connection)
             let summary = try record(
                 pipeline.producer, rows: outcome.rows, into: target, started: started, on: connection,
-                connections: connections.count)
+                session: session, connections: connections.count)
             try connection.execute("COMMIT")
             return summary
         } catch {

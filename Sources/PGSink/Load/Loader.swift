@@ -9,9 +9,9 @@ public struct LoadError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
-/// Runs one load as one transaction: schema changes, data, and the ledger row commit together
-/// (a parallel load into a new table publishes its data in one transaction instead; see
-/// `runParallel`).
+/// Runs one load as one transaction: schema changes, data, rejects, stale-row deletion, indexes
+/// and the ledger row commit together (a parallel load into a new table publishes its data in one
+/// transaction instead; see `runParallel`).
 public struct Loader: Sendable {
     public let request: LoadRequest
     public let logger: Logger
@@ -23,6 +23,13 @@ public struct Loader: Sendable {
 
     static let stage = "_pgsink_stage"
 
+    /// Whether --jobs may split this load over several connections: a plain load into a new table,
+    /// with nothing (rejects, child tables, stale rows) that must commit together with the data.
+    var canRunInParallel: Bool {
+        request.jobs > 1 && request.mode != .merge && request.maxRejects == 0 && request.nested != .tables
+            && (request.contract == .evolve || request.contract == .freeze) && !request.deleteStale
+    }
+
     /// Loads on the calling thread (which owns the connection) while a second thread reads and encodes.
     /// With `request.jobs` > 1 and a table that does not exist yet, `connect` opens the extra
     /// connections of a parallel load (see `runParallel`).
@@ -32,7 +39,7 @@ public struct Loader: Sendable {
     ) throws -> LoadSummary {
         let started = Date()
         let table = request.table
-        if request.jobs > 1, request.mode != .merge, let connect, try Catalog.columns(of: table, on: connection) == nil {
+        if canRunInParallel, let connect, try Catalog.columns(of: table, on: connection) == nil {
             return try runParallel(on: connection, connect: connect, started: started, progress: progress)
         }
         try connection.execute("BEGIN")
@@ -47,6 +54,24 @@ public struct Loader: Sendable {
         }
     }
 
+    /// What one load keeps while it runs.
+    final class Session: @unchecked Sendable {
+        let loadId: Int64
+        let startedMicros: Int64
+        /// Existing child tables (--nested tables), by name.
+        var existingChildren: [String: [TargetColumn]] = [:]
+        /// Rows the server refused and that were set aside.
+        var serverRejected = 0
+        var rejectsTableReady = false
+        var indexesCreated: [String] = []
+        var childRows: [String: Int] = [:]
+
+        init(loadId: Int64, started: Date) {
+            self.loadId = loadId
+            self.startedMicros = Int64((started.timeIntervalSince1970 * 1_000_000).rounded())
+        }
+    }
+
     private func load(
         on connection: PGConnection, started: Date, progress: (@Sendable (LoadProgress) -> Void)?
     ) throws -> LoadSummary {
@@ -54,36 +79,119 @@ public struct Loader: Sendable {
         if request.createSchema { try connection.execute(SQL.createSchema(table.schema)) }
         try connection.query(SQL.lockTable, [table.description])
         try connection.execute(SQL.createLedger(schema: table.schema))
+        let session = Session(loadId: try reserveLoadId(on: connection), started: started)
         let existing = try Catalog.columns(of: table, on: connection)
-        if request.mode == .merge {
-            guard !request.primaryKey.isEmpty else {
-                throw LoadError("--mode merge needs --primary-key COL[,COL...] to know which rows are the same")
-            }
-            if existing != nil { try Catalog.requireUniqueIndex(on: table, key: keyNames(existing!), connection) }
+        if request.mode == .merge && request.primaryKey.isEmpty {
+            throw LoadError("--mode merge needs --primary-key COL[,COL...] to know which rows are the same")
         }
-        if request.mode == .replace && existing != nil { try connection.execute(SQL.deleteAll(table)) }
+        if let existing, !request.primaryKey.isEmpty {
+            try Catalog.checkKey(keyNames(existing), of: table, mode: request.mode, on: connection)
+        }
+        if request.nested == .tables {
+            session.existingChildren = try Catalog.childTables(
+                of: table, separator: request.nestedSeparator, on: connection)
+        }
+        if request.mode == .replace && existing != nil {
+            for child in session.existingChildren.keys.sorted() {
+                try connection.execute(SQL.deleteAll(TableName(schema: table.schema, name: child)))
+            }
+            try connection.execute(SQL.deleteAll(table))
+        }
         if request.mode == .merge { try connection.execute(SQL.mergeSessionSettings) }
-        let planner = SchemaPlanner(
-            table: table, existingColumns: existing, rules: request.naming, overrides: request.typeOverrides,
-            primaryKey: request.mode == .merge ? request.primaryKey : [])
-        let pipeline = Pipeline(request: request, planner: planner, progress: progress)
+        let producer = makeProducer(existing: existing, session: session, progress: progress)
+        let pipeline = Pipeline(producer: producer)
         var rowsLoaded = 0
         try pipeline.drain { step in
             try applySchemaChanges(step, on: connection)
-            rowsLoaded += try send(step, on: connection, into: table)
+            rowsLoaded += try send(step, on: connection, session: session)
         }
         // Only data still in the table can be duplicated: a table created by this load has none.
         if request.mode == .append && !request.force && existing != nil {
             try refuseDuplicate(of: pipeline.producer, into: table, on: connection)
         }
-        return try record(pipeline.producer, rows: rowsLoaded, into: table, started: started, on: connection)
+        let stale = try deleteStale(producer: producer, session: session, on: connection)
+        try createIndexes(producer: producer, session: session, on: connection)
+        return try record(
+            pipeline.producer, rows: rowsLoaded, into: table, started: started, on: connection, session: session,
+            staleDeleted: stale)
+    }
+
+    func reserveLoadId(on connection: PGConnection) throws -> Int64 {
+        Int64(try connection.execute(SQL.reserveLoadId(schema: request.table.schema)).value(0, 0) ?? "") ?? 0
+    }
+
+    /// The producer with the table's planner and, for --nested tables, how child tables are planned.
+    func makeProducer(
+        existing: [TargetColumn]?, session: Session, table: TableName? = nil,
+        progress: (@Sendable (LoadProgress) -> Void)?
+    ) -> BatchProducer {
+        let target = table ?? request.table
+        let planner = SchemaPlanner(
+            table: target, existingColumns: existing, rules: request.naming, overrides: request.typeOverrides,
+            primaryKey: request.primaryKey, contract: request.contract,
+            systemColumns: systemColumns(session: session, child: false))
+        let layout = request.nested == .tables ? NestedLayout() : nil
+        let children = session.existingChildren
+        let request = self.request
+        let childColumns = systemColumns(session: session, child: true)
+        return BatchProducer(
+            request: request, planner: planner, layout: layout,
+            childPlanner: { child, _ in
+                let name = NamingRules.fitting(
+                    request.naming.normalize(target.name + request.nestedSeparator + child.path))
+                let childTable = TableName(schema: target.schema, name: name)
+                return SchemaPlanner(
+                    table: childTable, existingColumns: children[name], rules: request.naming,
+                    overrides: request.typeOverrides, contract: request.contract, systemColumns: childColumns)
+            },
+            progress: progress)
+    }
+
+    /// The columns pgsink fills itself on the table (or on a child table).
+    func systemColumns(session: Session, child: Bool) -> [SystemColumn] {
+        var columns: [SystemColumn] = []
+        if request.nested == .tables {
+            columns.append(SystemColumn(name: SQL.rowIdColumn, generated: .rowId))
+            if child {
+                columns.append(SystemColumn(name: SQL.parentIdColumn, generated: .parentId))
+                columns.append(SystemColumn(name: SQL.rootIdColumn, generated: .rootId))
+                columns.append(SystemColumn(name: SQL.listIndexColumn, generated: .listIndex))
+            }
+        }
+        if request.metadata {
+            columns.append(SystemColumn(name: SQL.loadIdColumn, generated: .constant(.bigint(session.loadId))))
+            columns.append(
+                SystemColumn(
+                    name: SQL.loadedAtColumn, generated: .constant(.timestamptz(unixMicroseconds: session.startedMicros))))
+        }
+        if request.deleteStale && !child {
+            columns.append(SystemColumn(name: SQL.sourceColumn, generated: .constant(.text(sourceName))))
+            columns.append(
+                SystemColumn(
+                    name: SQL.syncedAtColumn, generated: .constant(.timestamptz(unixMicroseconds: session.startedMicros))))
+        }
+        return columns
+    }
+
+    /// `--source-name`, or the inputs' file names.
+    var sourceName: String {
+        request.sourceName
+            ?? request.inputs.map { $0 == "-" ? "stdin" : String($0.split(separator: "/").last ?? Substring($0)) }
+            .joined(separator: ", ")
     }
 
     /// Runs a step's schema changes (CREATE TABLE, ADD COLUMN, ALTER … TYPE), logging each.
     func applySchemaChanges(_ step: LoadStep, on connection: PGConnection) throws {
         for statement in step.statements {
             logger.info("\(statement)", metadata: ["load.table": "\(request.table)"])
-            try connection.execute(statement)
+            do {
+                try connection.execute(statement)
+            } catch let error as PGError where error.sqlState == "0A000" && statement.contains(" ALTER COLUMN ") {
+                throw LoadError(
+                    "cannot widen a column of \(request.table): \(error.detail ?? error.message). PostgreSQL cannot change "
+                        + "the type of a column a view uses; drop the view, run the load, and create the view again (or "
+                        + "keep the type with --schema-contract freeze and --max-rejects N, which sets such rows aside)")
+            }
         }
     }
 
@@ -97,15 +205,33 @@ public struct Loader: Sendable {
         }
     }
 
+    /// --delete-stale: rows of this source that this load did not write (child rows first).
+    private func deleteStale(producer: BatchProducer, session: Session, on connection: PGConnection) throws -> Int {
+        guard request.deleteStale else { return 0 }
+        let table = request.table
+        guard try Catalog.columns(of: table, on: connection)?.contains(where: { $0.name == SQL.syncedAtColumn }) == true
+        else { return 0 }
+        let syncedAt = ISO8601DateFormatter.withFractions.string(
+            from: Date(timeIntervalSince1970: Double(session.startedMicros) / 1_000_000))
+        for child in producer.childTables(existing: session.existingChildren) {
+            try connection.query(SQL.deleteStaleChildren(child, root: table), [sourceName, syncedAt])
+        }
+        let result = try connection.query(SQL.deleteStale(table), [sourceName, syncedAt])
+        let deleted = result.affectedRows
+        if deleted > 0 { logger.info("deleted \(deleted) stale rows of \(sourceName) from \(table)") }
+        return deleted
+    }
+
     /// Writes the ledger row (inside the caller's transaction) and returns the summary.
     func record(
         _ producer: BatchProducer, rows: Int, into table: TableName, started: Date, on connection: PGConnection,
-        connections: Int = 1
+        session: Session, connections: Int = 1, staleDeleted: Int = 0
     ) throws -> LoadSummary {
         let startedText = ISO8601DateFormatter.withFractions.string(from: started)
         let recorded = try connection.query(
             SQL.recordLoad(schema: table.schema),
-            [table.name, request.mode.rawValue, producer.sourceText, producer.fingerprint, String(rows), startedText])
+            [String(session.loadId), table.name, request.mode.rawValue, producer.sourceText, producer.fingerprint,
+             String(rows), startedText])
         let seconds = Date().timeIntervalSince(started)
         let plan = producer.planner
         return LoadSummary(
@@ -114,47 +240,18 @@ public struct Loader: Sendable {
             columnsCreated: plan.created ? plan.columns.map(\.name) : [], columnsAdded: plan.addedColumns,
             columnsWidened: plan.widenings.map { "\($0.column): \($0.from.sqlName) → \($0.to.sqlName)" },
             columnsRenamed: Dictionary(plan.renamed.map { ($0.source, $0.name) }, uniquingKeysWith: { a, _ in a }),
-            nulsRemoved: producer.encoder.nulsRemoved, copyFormat: producer.format.rawValue, connections: connections,
+            nulsRemoved: producer.nulsRemoved, rejected: producer.rejected + session.serverRejected,
+            discarded: producer.discarded, staleDeleted: staleDeleted, indexesCreated: session.indexesCreated,
+            childTables: session.childRows, copyFormat: producer.format.rawValue, connections: connections,
             seconds: seconds, rowsPerSecond: seconds > 0 ? Double(rows) / seconds : 0, server: connection.endpoint)
     }
 
     /// The merge key as the table names it.
-    private func keyNames(_ existing: [TargetColumn]) -> [String] {
+    func keyNames(_ existing: [TargetColumn]) -> [String] {
         request.primaryKey.map { key in
             let normalized = request.naming.normalize(key)
             return existing.first { $0.name == key }?.name ?? normalized
         }
-    }
-
-    /// COPYs one batch; a merge goes through a staging table and one set-based upsert.
-    func send(_ step: LoadStep, on connection: PGConnection, into table: TableName) throws -> Int {
-        let names = step.columns.map(\.name)
-        do {
-            guard request.mode == .merge else {
-                return try connection.copyIn(SQL.copy(table, columns: names, format: step.format), data: step.data)
-            }
-            let key = step.columns.filter(\.required).map(\.name)
-            try connection.execute(SQL.createStage(Self.stage, like: table, columns: names))
-            let stageTable = TableName(schema: "pg_temp", name: Self.stage)
-            let rows = try connection.copyIn(
-                SQL.copy(stageTable, columns: names + [SQL.sequenceColumn], format: step.format), data: step.data)
-            try connection.execute(
-                SQL.mergeFromStage(
-                    Self.stage, into: table, columns: step.columns, key: key, deduplicate: step.keysRepeat))
-            try connection.execute(SQL.dropTable(Self.stage))
-            return rows
-        } catch let error as PGError {
-            throw located(error, step)
-        }
-    }
-
-    /// Names the input line a COPY error points at (the server counts rows within the COPY).
-    private func located(_ error: PGError, _ step: LoadStep) -> Error {
-        guard let row = error.copyRow, row >= 1, row <= step.lines.count else { return error }
-        var message = "the server rejected the row: \(error.message)"
-        if let sqlState = error.sqlState { message += " (SQLSTATE \(sqlState))" }
-        if let detail = error.detail { message += "; \(detail)" }
-        return InputError(source: step.source, line: step.lines[row - 1], column: error.copyColumn, message: message)
     }
 }
 

@@ -8,9 +8,8 @@ final class Pipeline: @unchecked Sendable {
     let queue = WorkQueue<LoadStep>(capacity: 1)
     private let done = DispatchSemaphore(value: 0)
 
-    init(request: LoadRequest, planner: SchemaPlanner, progress: (@Sendable (LoadProgress) -> Void)?) {
-        producer = BatchProducer(request: request, planner: planner, progress: progress)
-        let producer = self.producer
+    init(producer: BatchProducer) {
+        self.producer = producer
         let queue = self.queue
         let done = self.done
         let thread = Thread {

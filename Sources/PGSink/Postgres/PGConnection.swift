@@ -150,6 +150,8 @@ public final class PGResult: @unchecked Sendable {
     public var rowCount: Int { Int(PQntuples(raw)) }
     public var columnCount: Int { Int(PQnfields(raw)) }
     public var commandTuples: String { String(cString: PQcmdTuples(raw)) }
+    /// Rows an INSERT, UPDATE or DELETE touched.
+    public var affectedRows: Int { Int(commandTuples) ?? 0 }
 
     public func value(_ row: Int, _ column: Int) -> String? {
         if PQgetisnull(raw, Int32(row), Int32(column)) == 1 { return nil }

@@ -110,6 +110,93 @@ public final class RecordBatch: @unchecked Sendable {
     public func finish(columnCount: Int) {
         self.columnCount = columnCount
     }
+
+    // MARK: setting rows and values aside
+
+    /// Rows set aside (rejected or discarded); the encoder leaves them out. Empty until the first.
+    @exclusivity(unchecked) public private(set) var skipped: [Bool] = []
+    public private(set) var skippedCount = 0
+
+    @inline(__always)
+    public func isSkipped(_ row: Int) -> Bool { !skipped.isEmpty && skipped[row] }
+
+    /// Leaves a row out of the COPY.
+    public func skip(row: Int) {
+        if skipped.isEmpty { skipped = Array(repeating: false, count: rowCount) }
+        if !skipped[row] {
+            skipped[row] = true
+            skippedCount += 1
+        }
+    }
+
+    /// Replaces one value with NULL.
+    public func setNull(row: Int, column: Int) {
+        let start = Int(rowStarts[row])
+        if column < Int(rowStarts[row + 1]) - start { cells[start + column] = .null }
+    }
+
+    // MARK: child tables
+
+    /// Each row's `_pgsink_id`, when the table has one.
+    @exclusivity(unchecked) public var rowIds: [RowId] = []
+    /// A child table's rows: the row of `parent` each came from, and its position in the list.
+    @exclusivity(unchecked) public internal(set) var parentRows: [Int32] = []
+    @exclusivity(unchecked) public internal(set) var listIndex: [Int32] = []
+    /// The batch of the parent table (nil for a top-level batch) and the top-level batch.
+    public internal(set) weak var parent: RecordBatch?
+    /// Child batches by child-table index (see `NestedLayout`).
+    public internal(set) var children: [Int: RecordBatch] = [:]
+
+    /// The batch of child table `index` (kept by the top-level batch), made when first needed.
+    func childBatch(_ index: Int, parent: RecordBatch) -> RecordBatch {
+        if let existing = children[index] { return existing }
+        let batch = RecordBatch(source: source, bytes: bytes)
+        batch.parent = parent
+        children[index] = batch
+        return batch
+    }
+
+    /// Starts a row of a child table.
+    @inline(__always)
+    func beginChildRow(line: Int, parentRow: Int32, listIndex index: Int32) {
+        beginRow(line: line, width: 0)
+        parentRows.append(parentRow)
+        listIndex.append(index)
+    }
+
+    /// The top-level row a row descends from.
+    public func rootRow(of row: Int) -> Int {
+        var batch = self
+        var current = row
+        while let parent = batch.parent {
+            current = Int(batch.parentRows[current])
+            batch = parent
+        }
+        return current
+    }
+
+    /// Whether this row, or a row it descends from, was set aside.
+    public func isSkippedWithAncestors(_ row: Int) -> Bool {
+        if isSkipped(row) { return true }
+        guard let parent else { return false }
+        return parent.isSkippedWithAncestors(Int(parentRows[row]))
+    }
+}
+
+/// A 128-bit row id, sent as a `uuid`.
+public struct RowId: Sendable, Hashable {
+    public var high: UInt64
+    public var low: UInt64
+
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    /// As a UUID (version 8, RFC 9562's custom layout), so it prints like any other uuid.
+    public var uuidBytes: (UInt64, UInt64) {
+        ((high & ~0xF000) | 0x8000, (low & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000)
+    }
 }
 
 extension RecordBatch {

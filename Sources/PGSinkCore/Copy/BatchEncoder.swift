@@ -13,8 +13,32 @@ public struct BatchEncoder {
     public typealias Misfits = [Int: Int]
 
     public enum Outcome {
-        case encoded(ByteStorage)
+        case encoded(EncodedBatch)
         case misfits(Misfits)
+    }
+
+    /// A COPY payload and where each of its rows starts, so one row can be cut out and the rest sent again.
+    public struct EncodedBatch: @unchecked Sendable {
+        public var data: ByteStorage
+        /// The batch row of each COPY row.
+        public var rows: [Int]
+        /// The byte offset of each COPY row, plus the offset where the trailer starts.
+        public var offsets: [Int]
+        public var format: CopyFormat
+
+        /// The same payload without the COPY row at `index`.
+        public func removing(row index: Int) -> EncodedBatch {
+            let out = ByteStorage(capacity: data.count)
+            out.append(data.base, count: offsets[index])
+            let cut = offsets[index + 1] - offsets[index]
+            out.append(data.base + offsets[index + 1], count: data.count - offsets[index + 1])
+            var rows = self.rows
+            rows.remove(at: index)
+            var offsets = self.offsets
+            offsets.remove(at: index + 1)
+            for k in (index + 1)..<offsets.count { offsets[k] -= cut }
+            return EncodedBatch(data: out, rows: rows, offsets: offsets, format: format)
+        }
     }
 
     /// NUL characters removed from text (PostgreSQL cannot store them).
@@ -36,8 +60,13 @@ public struct BatchEncoder {
         scratch = .allocate(capacity: scratchCapacity)
     }
 
-    /// Encodes every row. With `sequenceStart`, a trailing `bigint` column numbers the rows
-    /// (the merge staging table's load order).
+    /// Where a column's values come from, without payloads, for the row loop.
+    private enum ValueOrigin {
+        case source(Int), null, constant(Int), rowId, parentId, rootId, listIndex
+    }
+
+    /// Encodes every row that is not set aside. With `sequenceStart`, a trailing `bigint` column
+    /// numbers the rows (the merge staging table's load order).
     public mutating func encode(
         _ batch: RecordBatch, columns: [CopyColumn], format: CopyFormat, sequenceStart: Int64? = nil,
         capacityHint: Int = 0
@@ -54,13 +83,64 @@ public struct BatchEncoder {
         // Plain arrays for the row loop: no String or enum payload is copied per cell.
         let columnCount = columns.count
         let wire = columns.map { WireType($0.type) }
-        let sources = columns.map { $0.source ?? -1 }
+        var constants: [ConstantValue] = []
+        let origins: [ValueOrigin] = columns.map { column in
+            switch column.generated {
+            case .constant(let value)?:
+                constants.append(value)
+                return .constant(constants.count - 1)
+            case .rowId?: return .rowId
+            case .parentId?: return .parentId
+            case .rootId?: return .rootId
+            case .listIndex?: return .listIndex
+            case nil: return column.source.map { .source($0) } ?? .null
+            }
+        }
         let required = columns.map(\.required)
+        let checkSkips = batch.skippedCount > 0 || batch.parent != nil
+        let root = Self.root(of: batch)
+        var sentRows: [Int] = []
+        var offsets: [Int] = []
+        sentRows.reserveCapacity(batch.rowCount)
+        offsets.reserveCapacity(batch.rowCount + 1)
+        var sequence = sequenceStart ?? 0
         for row in 0..<batch.rowCount {
+            if checkSkips && batch.isSkippedWithAncestors(row) { continue }
+            sentRows.append(row)
+            offsets.append(out.count)
             if format == .binary { out.appendInt16(fieldCount) }
             for index in 0..<columnCount {
-                let source = sources[index]
-                let cell = source >= 0 ? batch.cell(row: row, column: source) : .null
+                let cell: Cell
+                switch origins[index] {
+                case .source(let source):
+                    cell = batch.cell(row: row, column: source)
+                case .null:
+                    cell = .null
+                case .constant(let k):
+                    if format == .text && index > 0 { out.append(9) }
+                    let value = constants[k]
+                    if format == .binary { out.append(contentsOf: value.binary) } else { out.append(contentsOf: value.text) }
+                    continue
+                case .rowId:
+                    writeId(batch.rowIds[row], format: format, first: index == 0, to: out)
+                    continue
+                case .parentId:
+                    writeId(batch.parent!.rowIds[Int(batch.parentRows[row])], format: format, first: index == 0, to: out)
+                    continue
+                case .rootId:
+                    writeId(root.rowIds[batch.rootRow(of: row)], format: format, first: index == 0, to: out)
+                    continue
+                case .listIndex:
+                    let value = batch.listIndex[row]
+                    if format == .binary {
+                        out.appendInt32(4)
+                        out.appendInt32(value)
+                    } else {
+                        if index > 0 { out.append(9) }
+                        out.append(contentsOf: String(value).utf8)
+                    }
+                    continue
+                }
                 if cell.isNull {
                     if required[index] {
                         throw InputError(
@@ -82,21 +162,59 @@ public struct BatchEncoder {
                 }
                 if !fits && misfits[index] == nil { misfits[index] = row }
             }
-            if let sequenceStart {
+            if sequenceStart != nil {
                 if format == .binary {
                     out.appendInt32(8)
-                    out.appendInt64(sequenceStart + Int64(row))
+                    out.appendInt64(sequence)
                 } else {
                     out.append(9)
-                    out.append(contentsOf: String(sequenceStart + Int64(row)).utf8)
+                    out.append(contentsOf: String(sequence).utf8)
                 }
+                sequence += 1
             }
             if format == .text { out.append(10) }
         }
+        offsets.append(out.count)
         if format == .binary { out.appendInt16(-1) }
         guard misfits.isEmpty else { return .misfits(misfits) }
         nulsRemoved += nuls
-        return .encoded(out)
+        return .encoded(EncodedBatch(data: out, rows: sentRows, offsets: offsets, format: format))
+    }
+
+    /// Whether one value can be stored in a column of `type` as it is (nothing is kept).
+    public mutating func fits(_ batch: RecordBatch, row: Int, column: Int, as type: ColumnType) -> Bool {
+        let cell = batch.cell(row: row, column: column)
+        guard !cell.isNull, type.hasBinaryEncoder else { return true }
+        let scratchOut = ByteStorage(capacity: Int(cell.length) * 2 + 64)
+        var ignored = 0
+        return writeBinary(batch.pointer(cell), Int(cell.length), cell.kind, as: WireType(type), to: scratchOut, nuls: &ignored)
+    }
+
+    private static func root(of batch: RecordBatch) -> RecordBatch {
+        var current = batch
+        while let parent = current.parent { current = parent }
+        return current
+    }
+
+    @inline(__always)
+    private func writeId(_ id: RowId, format: CopyFormat, first: Bool, to out: ByteStorage) {
+        let (high, low) = id.uuidBytes
+        if format == .binary {
+            out.appendInt32(16)
+            out.appendInt64(Int64(bitPattern: high))
+            out.appendInt64(Int64(bitPattern: low))
+            return
+        }
+        if !first { out.append(9) }
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        for (k, shift) in stride(from: 60, through: 0, by: -4).enumerated() {
+            if k == 8 || k == 12 { out.append(45) }
+            out.append(hex[Int(high >> UInt64(shift) & 15)])
+        }
+        for (k, shift) in stride(from: 60, through: 0, by: -4).enumerated() {
+            if k == 0 || k == 4 { out.append(45) }
+            out.append(hex[Int(low >> UInt64(shift) & 15)])
+        }
     }
 
     @inline(__always)

@@ -2,16 +2,101 @@
 public struct CopyColumn: Sendable, Equatable {
     public var name: String
     public var type: ColumnType
-    /// The load-level source column; `nil` sends NULL (a column the data does not have).
+    /// The load-level source column; `nil` sends NULL (a column the data does not have) or, with
+    /// `generated`, a value pgsink makes.
     public var source: Int?
     /// A NULL here is an input error (merge keys).
     public var required: Bool
+    /// A value pgsink writes itself: bookkeeping columns and the links of child tables.
+    public var generated: Generated?
 
-    public init(name: String, type: ColumnType, source: Int?, required: Bool = false) {
+    public init(name: String, type: ColumnType, source: Int?, required: Bool = false, generated: Generated? = nil) {
         self.name = name
         self.type = type
         self.source = source
         self.required = required
+        self.generated = generated
+    }
+}
+
+/// Values pgsink writes into columns of its own.
+public enum Generated: Sendable, Equatable, Hashable {
+    /// The same value in every row (load id, load time, source name).
+    case constant(ConstantValue)
+    /// The row's `_pgsink_id`.
+    case rowId
+    /// A child row's parent's `_pgsink_id`.
+    case parentId
+    /// A child row's top-level row's `_pgsink_id`.
+    case rootId
+    /// A child row's position in its list.
+    case listIndex
+
+    /// The column's type on the server.
+    public var type: ColumnType {
+        switch self {
+        case .constant(let value): value.type
+        case .rowId, .parentId, .rootId: .uuid
+        case .listIndex: .integer
+        }
+    }
+}
+
+/// One value, encoded once for both COPY formats.
+public struct ConstantValue: Sendable, Equatable, Hashable {
+    public var type: ColumnType
+    /// The field as binary COPY sends it, length prefix included.
+    public var binary: [UInt8]
+    /// The field as text COPY sends it (already escaped).
+    public var text: [UInt8]
+
+    public static func bigint(_ value: Int64) -> ConstantValue {
+        var binary: [UInt8] = [0, 0, 0, 8]
+        withUnsafeBytes(of: value.bigEndian) { binary += $0 }
+        return ConstantValue(type: .bigint, binary: binary, text: Array(String(value).utf8))
+    }
+
+    /// A point in time as microseconds since the Unix epoch; the text form is ISO 8601 in UTC.
+    public static func timestamptz(unixMicroseconds: Int64) -> ConstantValue {
+        let postgres = unixMicroseconds - 946_684_800_000_000
+        var binary: [UInt8] = [0, 0, 0, 8]
+        withUnsafeBytes(of: postgres.bigEndian) { binary += $0 }
+        return ConstantValue(type: .timestamptz, binary: binary, text: Array(ISOTime.format(unixMicroseconds).utf8))
+    }
+
+    public static func text(_ value: String) -> ConstantValue {
+        let bytes = Array(value.utf8).filter { $0 != 0 }
+        var binary: [UInt8] = []
+        withUnsafeBytes(of: Int32(bytes.count).bigEndian) { binary += $0 }
+        binary += bytes
+        var text: [UInt8] = []
+        for c in bytes {
+            switch c {
+            case 92: text += [92, 92]
+            case 9: text += [92, 116]
+            case 10: text += [92, 110]
+            case 13: text += [92, 114]
+            default: text.append(c)
+            }
+        }
+        return ConstantValue(type: .text, binary: binary, text: text)
+    }
+}
+
+/// UTC timestamps as text without Foundation.
+enum ISOTime {
+    static func format(_ unixMicroseconds: Int64) -> String {
+        let micros = ((unixMicroseconds % 1_000_000) + 1_000_000) % 1_000_000
+        let seconds = (unixMicroseconds - micros) / 1_000_000
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = seconds - days * 86_400
+        let (y, m, d) = ValueSyntax.civil(fromDays: days)
+        func pad(_ v: Int64, _ width: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, width - s.count)) + s
+        }
+        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2)) \(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):"
+            + "\(pad(secondOfDay % 60, 2)).\(pad(micros, 6))+00"
     }
 }
 

@@ -46,21 +46,23 @@ public enum SQL {
     /// wins (a sort the caller skips when it knows the keys are distinct). A row whose values
     /// are all unchanged is left alone, so re-merging the same data writes nothing.
     public static func mergeFromStage(
-        _ stage: String, into table: TableName, columns: [CopyColumn], key: [String], deduplicate: Bool
+        _ stage: String, into table: TableName, columns: [CopyColumn], key: [String], deduplicate: Bool,
+        ignoredForChange: Set<String> = []
     ) -> String {
         let names = columns.map(\.name)
         let updated = columns.filter { !key.contains($0.name) }
+        let compared = updated.filter { !ignoredForChange.contains($0.name) }
         let selection =
             deduplicate
             ? "SELECT DISTINCT ON (\(list(key))) \(list(names)) FROM \(quoteIdentifier(stage)) "
                 + "ORDER BY \(list(key)), \(quoteIdentifier(sequenceColumn)) DESC"
             : "SELECT \(list(names)) FROM \(quoteIdentifier(stage))"
         let action: String
-        if updated.isEmpty {
+        if compared.isEmpty {
             action = "DO NOTHING"
         } else {
             let sets = updated.map { "\(quoteIdentifier($0.name)) = EXCLUDED.\(quoteIdentifier($0.name))" }
-            let changed = updated.map { column in
+            let changed = compared.map { column in
                 // Types without an equality operator (json, most unknown types) compare as text.
                 let cast = column.type.hasEquality ? "" : "::text"
                 let name = quoteIdentifier(column.name)
@@ -69,6 +71,111 @@ public enum SQL {
             action = "DO UPDATE SET \(sets.joined(separator: ", ")) WHERE \(changed.joined(separator: " OR "))"
         }
         return "INSERT INTO \(table.quoted) AS t (\(list(names))) \(selection) ON CONFLICT (\(list(key))) \(action)"
+    }
+
+    /// Deletes the child rows of the records a merge batch brings again (found by key in the
+    /// target), before the merge writes them: their lists are replaced whole.
+    public static func deleteChildren(
+        of table: TableName, child: TableName, stage: String, key: [String]
+    ) -> String {
+        let match = key.map { "t.\(quoteIdentifier($0)) = s.\(quoteIdentifier($0))" }.joined(separator: " AND ")
+        return "DELETE FROM \(child.quoted) WHERE \(quoteIdentifier(rootIdColumn)) IN (SELECT t.\(quoteIdentifier(rowIdColumn)) "
+            + "FROM \(table.quoted) t JOIN \(quoteIdentifier(stage)) s ON \(match))"
+    }
+
+    // MARK: bookkeeping columns
+
+    public static let rowIdColumn = "_pgsink_id"
+    public static let parentIdColumn = "_pgsink_parent_id"
+    public static let rootIdColumn = "_pgsink_root_id"
+    public static let listIndexColumn = "_pgsink_list_idx"
+    public static let loadIdColumn = "_pgsink_load_id"
+    public static let loadedAtColumn = "_pgsink_loaded_at"
+    public static let sourceColumn = "_pgsink_source"
+    public static let syncedAtColumn = "_pgsink_synced_at"
+
+    /// Rows of the same source that the current sync did not write. Parameters: source, sync time.
+    public static func deleteStale(_ table: TableName) -> String {
+        "DELETE FROM \(table.quoted) WHERE \(quoteIdentifier(sourceColumn)) = $1 "
+            + "AND \(quoteIdentifier(syncedAtColumn)) IS DISTINCT FROM $2::timestamptz"
+    }
+
+    /// The child rows of stale top-level rows (deleted before them). Parameters: source, sync time.
+    public static func deleteStaleChildren(_ child: TableName, root: TableName) -> String {
+        "DELETE FROM \(child.quoted) c USING \(root.quoted) r WHERE c.\(quoteIdentifier(rootIdColumn)) = "
+            + "r.\(quoteIdentifier(rowIdColumn)) AND r.\(quoteIdentifier(sourceColumn)) = $1 "
+            + "AND r.\(quoteIdentifier(syncedAtColumn)) IS DISTINCT FROM $2::timestamptz"
+    }
+
+    // MARK: indexes
+
+    public static func createIndex(_ name: String, on table: TableName, columns: [String], unique: Bool) -> String {
+        "CREATE \(unique ? "UNIQUE " : "")INDEX \(quoteIdentifier(name)) ON \(table.quoted) (\(list(columns)))"
+    }
+
+    /// Every index of a table: its column list (comma-separated) and whether it is unique.
+    /// Parameters: schema, table.
+    public static let tableIndexes = """
+        SELECT string_agg(a.attname, ',' ORDER BY k.ord), bool_and(i.indisunique), bool_and(i.indisprimary)
+        FROM pg_index i
+        JOIN pg_class c ON c.oid = i.indrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+        WHERE n.nspname = $1 AND c.relname = $2 AND i.indpred IS NULL AND i.indexprs IS NULL
+        GROUP BY i.indexrelid
+        """
+
+    /// Whether a relation of that name exists in the schema. Parameters: schema, name.
+    public static let relationExists = """
+        SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2
+        """
+
+    /// The columns a partitioned table is partitioned by, in order. Parameters: schema, table.
+    public static let partitionKey = """
+        SELECT a.attname FROM pg_partitioned_table p
+        JOIN pg_class c ON c.oid = p.partrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        CROSS JOIN LATERAL unnest(p.partattrs) WITH ORDINALITY AS k(attnum, ord)
+        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+        WHERE n.nspname = $1 AND c.relname = $2
+        ORDER BY k.ord
+        """
+
+    /// Tables of a schema whose name starts with a prefix and that have a `_pgsink_root_id`
+    /// column: the child tables of a `--nested tables` table. Parameters: schema, prefix.
+    public static let childTables = """
+        SELECT c.relname FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = '_pgsink_root_id' AND NOT a.attisdropped
+        WHERE n.nspname = $1 AND starts_with(c.relname, $2) AND c.relkind IN ('r', 'p')
+        ORDER BY c.relname
+        """
+
+    // MARK: rejects
+
+    public static let rejectsName = "_pgsink_rejects"
+
+    public static func createRejects(schema: String) -> String {
+        """
+        CREATE TABLE IF NOT EXISTS \(quoteIdentifier(schema)).\(quoteIdentifier(rejectsName)) (
+            id bigserial PRIMARY KEY,
+            load_id bigint NOT NULL,
+            table_name text NOT NULL,
+            source text NOT NULL,
+            line bigint,
+            column_name text,
+            value text,
+            reason text NOT NULL,
+            kind text NOT NULL,
+            rejected_at timestamptz NOT NULL DEFAULT clock_timestamp()
+        )
+        """
+    }
+
+    public static func copyRejects(schema: String) -> String {
+        "COPY \(quoteIdentifier(schema)).\(quoteIdentifier(rejectsName)) "
+            + "(load_id, table_name, source, line, column_name, value, reason, kind) FROM STDIN (FORMAT text)"
     }
 
     public static func rename(_ table: TableName, to name: String) -> String {
@@ -144,13 +251,21 @@ public enum SQL {
             """
     }
 
-    /// Records a load. Parameters: table, mode, source, fingerprint, rows, started_at.
+    /// Records a load under the id reserved for it. Parameters: id, table, mode, source,
+    /// fingerprint, rows, started_at.
     public static func recordLoad(schema: String) -> String {
         let ledger = quoteIdentifier(schema) + "." + quoteIdentifier(ledgerName)
         return """
-            INSERT INTO \(ledger) (table_name, mode, source, fingerprint, rows, started_at)
-            VALUES ($1, $2, $3, $4, $5::bigint, $6::timestamptz) RETURNING id
+            INSERT INTO \(ledger) (id, table_name, mode, source, fingerprint, rows, started_at)
+            VALUES ($1::bigint, $2, $3, $4, $5, $6::bigint, $7::timestamptz) RETURNING id
             """
+    }
+
+    /// Takes the next load id from the ledger's sequence (rows and rejects carry it before the
+    /// ledger row is written).
+    public static func reserveLoadId(schema: String) -> String {
+        let ledger = quoteIdentifier(schema) + "." + quoteIdentifier(ledgerName)
+        return "SELECT nextval(pg_get_serial_sequence('\(ledger.replacing("'", with: "''"))', 'id'))"
     }
 
     /// Serializes loads into one table, for the length of the transaction. Parameter: the table.

@@ -15,8 +15,17 @@ public struct JSONLinesScanner: RecordScanner {
     /// The column of the k-th key of the previous line: rows of one file usually repeat their
     /// keys in the same order, so a byte comparison finds the column without hashing.
     private var lastKeyColumns: [Int] = []
+    /// Flattening and child tables (`--nested`); `.none` keeps nested values as JSON text.
+    public let nesting: Nesting
+    private let nests: Bool
+    /// The column path being built while flattening.
+    private var path: [UInt8] = []
 
-    public init(source: String) { self.source = source }
+    public init(source: String, nesting: Nesting = .none) {
+        self.source = source
+        self.nesting = nesting
+        self.nests = nesting.flattenDepth > 0 || nesting.layout != nil
+    }
 
     public mutating func scan(into batch: RecordBatch, columns: SourceColumns, isEOF: Bool, maxRows: Int)
         throws(InputError) -> ScanStatus
@@ -64,44 +73,180 @@ public struct JSONLinesScanner: RecordScanner {
         guard p[i] == 123 else {  // {
             throw fail("expected a JSON object at the start of the line; each line must hold one object")
         }
-        i += 1
         batch.beginRow(line: line, width: 0)
-        var keyIndex = 0
-        Self.skipSpace(p, &i, end)
-        if i < end && p[i] == 125 {  // }
-            i += 1
+        if nests {
+            path.removeAll(keepingCapacity: true)
+            var position = 0
+            try scanMembers(p, &i, end, into: batch, row: batch.rowCount - 1, columns: columns, table: -1, tablePath: [],
+                depth: 0, root: batch, position: &position)
         } else {
-            while true {
-                Self.skipSpace(p, &i, end)
-                guard i < end && p[i] == 34 else { throw fail("expected a quoted key in the JSON object") }
-                let (keyStart, keyLength) = try scanString(p, &i, end)
-                Self.skipSpace(p, &i, end)
-                guard i < end && p[i] == 58 else { throw fail("expected ':' after a key in the JSON object") }
-                i += 1
-                Self.skipSpace(p, &i, end)
-                let cell = try scanValue(p, &i, end)
-                let column = columnFor(key: p + keyStart, keyLength, position: keyIndex, columns: columns)
-                batch.set(cell, column: column)
-                keyIndex += 1
-                Self.skipSpace(p, &i, end)
-                guard i < end else { throw fail("the JSON object is not closed before the end of the line") }
-                if p[i] == 44 {  // ,
-                    i += 1
-                    continue
-                }
-                guard p[i] == 125 else { throw fail("expected ',' or '}' in the JSON object") }
-                i += 1
-                break
-            }
+            i += 1
+            try scanFlat(p, &i, end, batch: batch, columns: columns)
         }
         Self.skipSpace(p, &i, end)
         guard i == end else { throw fail("unexpected text after the JSON object; each line must hold one object") }
         batch.endRow()
     }
 
+    /// The members of a top-level object, each value one cell (the default: no nesting).
+    private mutating func scanFlat(
+        _ p: UnsafeMutablePointer<UInt8>, _ i: inout Int, _ end: Int, batch: RecordBatch, columns: SourceColumns
+    ) throws(InputError) {
+        var keyIndex = 0
+        Self.skipSpace(p, &i, end)
+        if i < end && p[i] == 125 {  // }
+            i += 1
+            return
+        }
+        while true {
+            Self.skipSpace(p, &i, end)
+            guard i < end && p[i] == 34 else { throw fail("expected a quoted key in the JSON object") }
+            let (keyStart, keyLength) = try scanString(p, &i, end)
+            Self.skipSpace(p, &i, end)
+            guard i < end && p[i] == 58 else { throw fail("expected ':' after a key in the JSON object") }
+            i += 1
+            Self.skipSpace(p, &i, end)
+            let cell = try scanValue(p, &i, end)
+            let column = columnFor(key: p + keyStart, keyLength, position: keyIndex, columns: columns)
+            batch.set(cell, column: column)
+            keyIndex += 1
+            Self.skipSpace(p, &i, end)
+            guard i < end else { throw fail("the JSON object is not closed before the end of the line") }
+            if p[i] == 44 {  // ,
+                i += 1
+                continue
+            }
+            guard p[i] == 125 else { throw fail("expected ',' or '}' in the JSON object") }
+            i += 1
+            return
+        }
+    }
+
+    /// The members of the object at `i` (on its `{`) into row `row` of `batch`: objects within
+    /// `nesting.flattenDepth` become `parent__child` columns, arrays (with a layout) rows of child
+    /// tables, everything else one cell. `path` holds the column name of the enclosing object.
+    private mutating func scanMembers(
+        _ p: UnsafeMutablePointer<UInt8>, _ i: inout Int, _ end: Int, into batch: RecordBatch, row: Int,
+        columns: SourceColumns, table: Int, tablePath: [UInt8], depth: Int, root: RecordBatch, position: inout Int
+    ) throws(InputError) {
+        guard depth < 512 else { throw fail("JSON nested more than 512 levels deep") }
+        i += 1
+        let prefixLength = path.count
+        defer { path.removeSubrange(prefixLength...) }
+        Self.skipSpace(p, &i, end)
+        if i < end && p[i] == 125 {
+            i += 1
+            return
+        }
+        while true {
+            Self.skipSpace(p, &i, end)
+            guard i < end && p[i] == 34 else { throw fail("expected a quoted key in the JSON object") }
+            let (keyStart, keyLength) = try scanString(p, &i, end)
+            Self.skipSpace(p, &i, end)
+            guard i < end && p[i] == 58 else { throw fail("expected ':' after a key in the JSON object") }
+            i += 1
+            Self.skipSpace(p, &i, end)
+            guard i < end else { throw fail("expected a value after ':'") }
+            path.removeSubrange(prefixLength...)
+            if prefixLength > 0 { path += nesting.separator }
+            path += UnsafeBufferPointer(start: p + keyStart, count: keyLength)
+            let whole = tablePath.isEmpty ? path : tablePath + nesting.separator + path
+            let c = p[i]
+            if c == 123 && depth < nesting.flattenDepth && !nesting.keepWhole.contains(whole) {
+                try scanMembers(
+                    p, &i, end, into: batch, row: row, columns: columns, table: table, tablePath: tablePath,
+                    depth: depth + 1, root: root, position: &position)
+            } else if c == 91, let layout = nesting.layout, !nesting.keepWhole.contains(whole) {
+                let child = layout.child(parent: table, path: whole)
+                try scanList(p, &i, end, child: child, parent: batch, parentRow: row, tablePath: whole, root: root)
+            } else {
+                let cell = try scanValue(p, &i, end)
+                let column: Int
+                if table < 0 {
+                    let key = path
+                    column = key.withUnsafeBufferPointer { buffer in
+                        columnFor(key: buffer.baseAddress ?? Self.emptyKey, buffer.count, position: position, columns: columns)
+                    }
+                    position += 1
+                } else {
+                    column = columns.slot(for: path)
+                }
+                batch.set(cell, column: column)
+            }
+            Self.skipSpace(p, &i, end)
+            guard i < end else { throw fail("the JSON object is not closed before the end of the line") }
+            if p[i] == 44 {
+                i += 1
+                continue
+            }
+            guard p[i] == 125 else { throw fail("expected ',' or '}' in the JSON object") }
+            i += 1
+            return
+        }
+    }
+
+    /// The array at `i` (on its `[`) as rows of child table `child`: an object element's members
+    /// become columns, any other element one `value` cell; `null` elements are skipped.
+    private mutating func scanList(
+        _ p: UnsafeMutablePointer<UInt8>, _ i: inout Int, _ end: Int, child: Int, parent: RecordBatch, parentRow: Int,
+        tablePath: [UInt8], root: RecordBatch
+    ) throws(InputError) {
+        let layout = nesting.layout!
+        let columns = layout.children[child].columns
+        let batch = root.childBatch(child, parent: parent)
+        i += 1
+        var index: Int32 = 0
+        Self.skipSpace(p, &i, end)
+        if i < end && p[i] == 93 {
+            i += 1
+            return
+        }
+        let saved = path
+        defer { path = saved }
+        while true {
+            Self.skipSpace(p, &i, end)
+            guard i < end else { throw fail("a JSON array is not closed before the end of the line") }
+            if p[i] == 110 {
+                try expectWord(p, &i, end, "null")
+            } else {
+                batch.beginChildRow(line: line, parentRow: Int32(parentRow), listIndex: index)
+                let row = batch.rowCount - 1
+                if p[i] == 123 {
+                    path.removeAll(keepingCapacity: true)
+                    var position = 0
+                    try scanMembers(
+                        p, &i, end, into: batch, row: row, columns: columns, table: child, tablePath: tablePath,
+                        depth: 0, root: root, position: &position)
+                } else {
+                    let cell = p[i] == 91 ? try nestedCell(p, &i, end) : try scanValue(p, &i, end)
+                    batch.set(cell, column: columns.slot(for: "value"))
+                }
+                batch.endRow()
+            }
+            index += 1
+            Self.skipSpace(p, &i, end)
+            guard i < end else { throw fail("a JSON array is not closed before the end of the line") }
+            if p[i] == 44 {
+                i += 1
+                continue
+            }
+            guard p[i] == 93 else { throw fail("expected ',' or ']' in a JSON array") }
+            i += 1
+            return
+        }
+    }
+
+    private func nestedCell(_ p: UnsafeMutablePointer<UInt8>, _ i: inout Int, _ end: Int) throws(InputError) -> Cell {
+        let start = i
+        try skipValue(p, &i, end, depth: 0)
+        return Cell(offset: UInt32(start), length: UInt32(i - start), kind: .jsonNested)
+    }
+
+    nonisolated(unsafe) private static let emptyKey = UnsafePointer<UInt8>(UnsafeMutablePointer<UInt8>.allocate(capacity: 1))
+
     @inline(__always)
     private mutating func columnFor(
-        key: UnsafeMutablePointer<UInt8>, _ length: Int, position: Int, columns: SourceColumns
+        key: UnsafePointer<UInt8>, _ length: Int, position: Int, columns: SourceColumns
     ) -> Int {
         if position < lastKeyColumns.count {
             let guess = lastKeyColumns[position]

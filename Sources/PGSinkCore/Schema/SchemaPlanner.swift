@@ -10,10 +10,14 @@ public struct SchemaPlanner: Sendable {
     public let overrides: [String: ColumnType]
     /// Merge keys as the user gave them (matched like column names).
     public let requestedKey: [String]
+    /// What may change in the table's shape.
+    public let contract: SchemaContract
+    /// Columns pgsink fills itself (bookkeeping, child-table links), added when missing.
+    public let systemColumns: [SystemColumn]
 
     public private(set) var tableExists: Bool
     public private(set) var columns: [TargetColumn]
-    /// Source slot → target column index.
+    /// Source slot → target column index, or -1 for a source column the contract discards.
     public private(set) var targetOf: [Int] = []
     /// Key columns by target name, once resolved.
     public private(set) var key: [String] = []
@@ -27,22 +31,37 @@ public struct SchemaPlanner: Sendable {
 
     public init(
         table: TableName, existingColumns: [TargetColumn]?, rules: NamingRules = NamingRules(),
-        overrides: [String: ColumnType] = [:], primaryKey: [String] = []
+        overrides: [String: ColumnType] = [:], primaryKey: [String] = [], contract: SchemaContract = .evolve,
+        systemColumns: [SystemColumn] = []
     ) {
         self.table = table
         self.rules = rules
         self.overrides = overrides
         self.requestedKey = primaryKey
+        self.contract = contract
+        self.systemColumns = systemColumns
         self.tableExists = existingColumns != nil
         self.columns = existingColumns ?? []
     }
 
+    /// PostgreSQL's limit on the columns of one table.
+    public static let maxColumns = 1600
+
     /// The statements that make the table ready for `batch`: CREATE TABLE for the first batch of a
-    /// new table, ADD COLUMN for source columns the table lacks.
+    /// new table, ADD COLUMN for source columns the table lacks (and for missing system columns).
+    /// Under a discarding contract a new source column gets no target (-1 in `targetOf`); under
+    /// freeze it is an error.
     public mutating func prepare(_ batch: RecordBatch, sources: SourceColumns) throws(PlanError) -> [String] {
-        guard sources.count > targetOf.count else { return [] }
+        let firstBatch = targetOf.isEmpty && !systemReady
+        guard sources.count > targetOf.count || firstBatch else { return [] }
+        if !tableExists && contract == .freeze {
+            throw PlanError(
+                message: "\(table) does not exist, and --schema-contract freeze creates no tables; create it first, "
+                    + "or load with --schema-contract evolve")
+        }
         var newColumns: [TargetColumn] = []
-        var usedNames = Set(targetOf.map { columns[$0].name })
+        let systemNames = Set(systemColumns.map(\.name))
+        var usedNames = Set(targetOf.filter { $0 >= 0 }.map { columns[$0].name }).union(systemNames)
         for slot in targetOf.count..<sources.count {
             let source = sources.names[slot]
             let base = rules.normalize(source)
@@ -56,25 +75,60 @@ public struct SchemaPlanner: Sendable {
             usedNames.insert(name)
             // An existing table's column matches by normalized name, or by the exact source name
             // (a table created with --keep-case).
-            if let existing = columns.firstIndex(where: { $0.name == name }) ?? columns.firstIndex(where: { $0.name == source }) {
+            if let existing = columns.firstIndex(where: { $0.name == name })
+                ?? columns.firstIndex(where: { $0.name == source && !systemNames.contains(source) })
+            {
                 targetOf.append(existing)
                 continue
+            }
+            if tableExists {
+                switch contract {
+                case .evolve: break
+                case .freeze:
+                    throw PlanError(
+                        message: "\(table) has no column \(name)\(name == source ? "" : " (\"\(source)\" in the data)"), "
+                            + "and --schema-contract freeze adds no columns; add it with ALTER TABLE \(table.quoted) "
+                            + "ADD COLUMN \(quoteIdentifier(name)) …, or load with --schema-contract evolve")
+                case .discardRow, .discardValue:
+                    targetOf.append(-1)
+                    discardedNames[slot] = name
+                    continue
+                }
             }
             let type = overrides[source] ?? overrides[name] ?? Self.infer(batch, slot: slot)
             targetOf.append(columns.count + newColumns.count)
             newColumns.append(TargetColumn(name: name, type: type))
         }
         if key.isEmpty && !requestedKey.isEmpty { try resolveKey(with: newColumns) }
-        defer { columns += newColumns }
+        var missingSystem: [TargetColumn] = []
+        if !systemReady {
+            systemReady = true
+            for system in systemColumns where !columns.contains(where: { $0.name == system.name }) {
+                missingSystem.append(TargetColumn(name: system.name, type: system.generated.type))
+            }
+        }
+        let total = columns.count + newColumns.count + missingSystem.count
+        if total > Self.maxColumns {
+            throw PlanError(
+                message: "\(table) would have \(total) columns, and PostgreSQL allows at most \(Self.maxColumns) in a "
+                    + "table; keep nested data in one column (--nested jsonb, or --json-column PATH with --nested "
+                    + "flatten), or load fewer columns")
+        }
+        defer { columns += newColumns + missingSystem }
         if !tableExists {
             tableExists = true
             created = true
             if newColumns.isEmpty { throw PlanError(message: "the input has no columns to create \(table) from") }
-            return [SQL.createTable(table, columns: newColumns, primaryKey: key)]
+            return [SQL.createTable(table, columns: newColumns + missingSystem, primaryKey: key)]
         }
-        addedColumns += newColumns.map(\.name)
-        return newColumns.map { SQL.addColumn(table, $0) }
+        addedColumns += newColumns.map(\.name) + missingSystem.map(\.name)
+        return (newColumns + missingSystem).map { SQL.addColumn(table, $0) }
     }
+
+    /// Whether the system columns were checked (they are added with the first batch).
+    private var systemReady = false
+    /// Source slots a discarding contract keeps out of the table, with the name they would have had.
+    public private(set) var discardedNames: [Int: String] = [:]
 
     private mutating func resolveKey(with newColumns: [TargetColumn]) throws(PlanError) {
         let all = columns + newColumns
@@ -103,53 +157,103 @@ public struct SchemaPlanner: Sendable {
         return fits.inferredType
     }
 
-    /// The COPY columns for the load: every target column the data has, with its source.
+    /// The COPY columns for the load: every target column the data has, with its source, then
+    /// the system columns.
     public var copyColumns: [CopyColumn] {
         var result: [CopyColumn] = []
         var seen = Set<Int>()
-        for (slot, target) in targetOf.enumerated() where seen.insert(target).inserted {
+        for (slot, target) in targetOf.enumerated() where target >= 0 && seen.insert(target).inserted {
             let column = columns[target]
             result.append(
                 CopyColumn(name: column.name, type: column.type, source: slot, required: key.contains(column.name)))
         }
+        for system in systemColumns where columns.contains(where: { $0.name == system.name }) {
+            result.append(
+                CopyColumn(name: system.name, type: system.generated.type, source: nil, generated: system.generated))
+        }
         return result
     }
 
-    /// Widens the columns whose values did not fit, returning the ALTER statements. A value no
-    /// widening can hold is an input error naming its line and column.
-    public mutating func widen(_ misfits: BatchEncoder.Misfits, in batch: RecordBatch) throws(InputError) -> [String] {
+    /// A column whose values did not all fit and that may not change type: the contract is not
+    /// evolve, `--type` pinned it, or no wider type holds the values.
+    public struct StuckColumn: Sendable {
+        /// The index in `copyColumns`.
+        public var index: Int
+        public var column: CopyColumn
+        public var reason: String
+    }
+
+    /// Widens the columns whose values did not fit, returning the ALTER statements and the columns
+    /// that cannot be widened (their rows must be rejected, or the load fails).
+    public mutating func widen(_ misfits: BatchEncoder.Misfits, in batch: RecordBatch) -> (
+        statements: [String], stuck: [StuckColumn]
+    ) {
         let copy = copyColumns
         var statements: [String] = []
-        for (index, firstRow) in misfits.sorted(by: { $0.key < $1.key }) {
+        var stuck: [StuckColumn] = []
+        for (index, _) in misfits.sorted(by: { $0.key < $1.key }) {
             let column = copy[index]
             guard let slot = column.source, let target = columns.firstIndex(where: { $0.name == column.name }) else {
                 continue
             }
+            let current = columns[target].type
+            if contract != .evolve {
+                stuck.append(StuckColumn(index: index, column: column, reason: "--schema-contract \(contract.rawValue) keeps its type"))
+                continue
+            }
+            if isPinned(column.name, slot: slot) {
+                stuck.append(StuckColumn(index: index, column: column, reason: "--type fixes its type"))
+                continue
+            }
             var fits = Candidates.all
-            for row in 0..<batch.rowCount {
+            for row in 0..<batch.rowCount where !batch.isSkipped(row) {
                 let cell = batch.cell(row: row, column: slot)
                 if cell.isNull { continue }
                 fits.formIntersection(
                     Candidates.of(batch.pointer(cell), Int(cell.length), kind: cell.kind, jsonStrict: false))
             }
-            let current = columns[target].type
             guard let wider = fits.widening(of: current) else {
-                let value = batch.string(batch.cell(row: firstRow, column: slot)) ?? ""
-                throw InputError(
-                    source: batch.source, line: batch.rowLines[firstRow], column: column.name,
-                    message: "\(Self.excerpt(value)) is not a valid \(current.sqlName), and the column cannot be "
-                        + "widened to hold it; fix the value or load into a column of a wider type")
+                stuck.append(StuckColumn(index: index, column: column, reason: "no wider type holds it"))
+                continue
             }
             statements.append(SQL.alterType(table, column: column.name, to: wider))
             widenings.append(Widening(column: column.name, from: current, to: wider))
             columns[target].type = wider
         }
-        return statements
+        return (statements, stuck)
     }
 
-    static func excerpt(_ value: String) -> String {
+    /// Whether `--type` named the column (by its source or its table name).
+    private func isPinned(_ name: String, slot: Int) -> Bool {
+        overrides[name] != nil || overrides.keys.contains { rules.normalize($0) == name }
+    }
+
+    public static func excerpt(_ value: String) -> String {
         let short = value.count > 60 ? String(value.prefix(60)) + "…" : value
         return "\"" + short + "\""
+    }
+}
+
+/// What may change in a table's shape during a load (dlt's schema contracts).
+public enum SchemaContract: String, Sendable, CaseIterable, Codable {
+    /// New tables and columns are created; types widen.
+    case evolve
+    /// Any new table or column is an error; values of the wrong type are rejected rows.
+    case freeze
+    /// Rows that would need a change (a new column, a wider type) are set aside as rejects.
+    case discardRow = "discard-row"
+    /// Values that would need a change become NULL and are set aside as rejects.
+    case discardValue = "discard-value"
+}
+
+/// A column pgsink fills itself.
+public struct SystemColumn: Sendable, Equatable {
+    public var name: String
+    public var generated: Generated
+
+    public init(name: String, generated: Generated) {
+        self.name = name
+        self.generated = generated
     }
 }
 

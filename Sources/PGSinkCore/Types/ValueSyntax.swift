@@ -122,6 +122,19 @@ public enum ValueSyntax {
         return era * 146_097 + doe - 719_468
     }
 
+    /// The proleptic Gregorian date of a day count since 1970-01-01 (the inverse of `daysFromCivil`).
+    static func civil(fromDays days: Int64) -> (Int64, Int64, Int64) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    }
+
     /// PostgreSQL's epoch, 2000-01-01, in days since 1970-01-01.
     static let postgresEpochDays = 10_957
 

@@ -1,0 +1,226 @@
+import Foundation
+import PGSinkCore
+
+extension Loader {
+    /// Sends one step: its rejects, then the table's rows (a merge through a staging table and
+    /// one upsert), then the child tables' rows. Returns the top-level rows copied.
+    func send(_ step: LoadStep, on connection: PGConnection, session: Session) throws -> Int {
+        if !step.rejects.isEmpty { try writeRejects(step.rejects, session: session, on: connection) }
+        let table = step.root.table
+        var rejectedRoots = Set<Int>()
+        let rows: Int
+        if request.mode == .merge {
+            let names = step.root.columns.map(\.name)
+            let key = step.root.columns.filter(\.required).map(\.name)
+            try connection.execute(SQL.createStage(Self.stage, like: table, columns: names))
+            let stageTable = TableName(schema: "pg_temp", name: Self.stage)
+            rows = try copy(step.root, into: stageTable, sequence: true, step: step, session: session, on: connection) {
+                rejectedRoots.insert($0)
+            }
+            if !step.children.isEmpty || !session.existingChildren.isEmpty {
+                for child in childTables(of: step, session: session) where child.created {
+                    try connection.execute(
+                        SQL.deleteChildren(of: table, child: child.table, stage: Self.stage, key: key))
+                }
+            }
+            let ignored: Set<String> = [SQL.loadIdColumn, SQL.loadedAtColumn]
+            try connection.execute(
+                SQL.mergeFromStage(
+                    Self.stage, into: table, columns: step.root.columns, key: key, deduplicate: step.keysRepeat,
+                    ignoredForChange: ignored))
+            try connection.execute(SQL.dropTable(Self.stage))
+        } else {
+            rows = try copy(step.root, into: table, sequence: false, step: step, session: session, on: connection) {
+                rejectedRoots.insert($0)
+            }
+        }
+        for var child in step.children {
+            // Child rows of a top-level row the server refused go with it.
+            if !rejectedRoots.isEmpty, let rootRows = child.rootRows {
+                for index in child.encoded.rows.indices.reversed() where rejectedRoots.contains(rootRows[child.encoded.rows[index]]) {
+                    child.encoded = child.encoded.removing(row: index)
+                }
+            }
+            let copied = try copy(child, into: child.table, sequence: false, step: step, session: session, on: connection) { _ in }
+            session.childRows[child.table.description, default: 0] += copied
+        }
+        return rows
+    }
+
+    /// The child tables a merge must clear for the records of a step: those of earlier loads and
+    /// those this load has made so far.
+    private func childTables(of step: LoadStep, session: Session) -> [(table: TableName, created: Bool)] {
+        var names = Set(session.existingChildren.keys)
+        var result = session.existingChildren.keys.sorted().map { (TableName(schema: request.table.schema, name: $0), true) }
+        for child in step.children where !names.contains(child.table.name) {
+            names.insert(child.table.name)
+            result.append((child.table, true))
+        }
+        return result
+    }
+
+    /// COPYs one part. With --max-rejects, each COPY runs under a savepoint: a row the server
+    /// refuses (bad data, a constraint, a limit) is set aside and the rest is sent again.
+    private func copy(
+        _ part: StepPart, into target: TableName, sequence: Bool, step: LoadStep, session: Session,
+        on connection: PGConnection, rejected: (Int) -> Void
+    ) throws -> Int {
+        var encoded = part.encoded
+        let names = part.columns.map(\.name) + (sequence ? [SQL.sequenceColumn] : [])
+        let sql = SQL.copy(target, columns: names, format: encoded.format)
+        guard request.maxRejects > 0 else {
+            do {
+                return try connection.copyIn(sql, data: encoded.data)
+            } catch let error as PGError {
+                throw located(error, part, encoded, step)
+            }
+        }
+        while true {
+            try connection.execute("SAVEPOINT pgsink_batch")
+            do {
+                let rows = try connection.copyIn(sql, data: encoded.data)
+                try connection.execute("RELEASE SAVEPOINT pgsink_batch")
+                return rows
+            } catch let error as PGError {
+                guard let row = error.copyRow, row >= 1, row <= encoded.rows.count, Self.isRowLevel(error) else {
+                    throw located(error, part, encoded, step)
+                }
+                try connection.execute("ROLLBACK TO SAVEPOINT pgsink_batch")
+                let batchRow = encoded.rows[row - 1]
+                var reason = "the server refused the row: \(error.message)"
+                if let sqlState = error.sqlState { reason += " (SQLSTATE \(sqlState))" }
+                if let detail = error.detail { reason += "; \(detail)" }
+                let reject = Reject(
+                    source: step.source, line: part.lines[batchRow], column: error.copyColumn,
+                    value: error.copyValue, reason: reason, discarded: false)
+                session.serverRejected += 1
+                if step.rejectedSoFar + session.serverRejected > request.maxRejects {
+                    throw RejectLimit(limit: request.maxRejects, last: reject)
+                }
+                try writeRejects([reject], session: session, on: connection, table: target)
+                rejected(batchRow)
+                encoded = encoded.removing(row: row - 1)
+            }
+        }
+    }
+
+    /// Errors that belong to one row's values: data exceptions, constraint violations, limits.
+    static func isRowLevel(_ error: PGError) -> Bool {
+        guard let state = error.sqlState else { return false }
+        return state.hasPrefix("22") || state.hasPrefix("23") || state.hasPrefix("54")
+    }
+
+    /// Names the input line a COPY error points at (the server counts rows within the COPY).
+    private func located(_ error: PGError, _ part: StepPart, _ encoded: BatchEncoder.EncodedBatch, _ step: LoadStep)
+        -> Error
+    {
+        guard let row = error.copyRow, row >= 1, row <= encoded.rows.count else { return error }
+        var message = "the server rejected the row: \(error.message)"
+        if let sqlState = error.sqlState { message += " (SQLSTATE \(sqlState))" }
+        if let detail = error.detail { message += "; \(detail)" }
+        if Self.isRowLevel(error) { message += "; pass --max-rejects N to set up to N such rows aside" }
+        return InputError(
+            source: step.source, line: part.lines[encoded.rows[row - 1]], column: error.copyColumn, message: message)
+    }
+
+    /// Adds rows to `_pgsink_rejects` (created on first use), inside the load's transaction.
+    func writeRejects(_ rejects: [Reject], session: Session, on connection: PGConnection, table: TableName? = nil) throws {
+        let schema = request.table.schema
+        if !session.rejectsTableReady {
+            try connection.execute(SQL.createRejects(schema: schema))
+            session.rejectsTableReady = true
+        }
+        let data = ByteStorage(capacity: 256 * rejects.count + 64)
+        for reject in rejects {
+            let fields: [String?] = [
+                String(session.loadId), (table ?? request.table).description, reject.source,
+                reject.line > 0 ? String(reject.line) : nil, reject.column, reject.value, reject.reason,
+                reject.discarded ? "discarded" : "rejected",
+            ]
+            for (index, field) in fields.enumerated() {
+                if index > 0 { data.append(9) }
+                data.append(contentsOf: field.map { ConstantValue.text($0).text } ?? [92, 78])
+            }
+            data.append(10)
+        }
+        _ = try connection.copyIn(SQL.copyRejects(schema: schema), data: data)
+    }
+
+    /// --unique, --index and --performance-indexes (and the index on child tables' root ids),
+    /// each created once: an index on the same columns with the same uniqueness is reused.
+    func createIndexes(producer: BatchProducer, session: Session, on connection: PGConnection) throws {
+        guard request.createIndexes else { return }
+        let table = request.table
+        var wanted: [(TableName, [String], Bool)] = []
+        wanted += request.uniqueIndexes.map { (table, $0, true) }
+        wanted += request.plainIndexes.map { (table, $0, false) }
+        if request.performanceIndexes && request.deleteStale {
+            wanted.append((table, [SQL.sourceColumn, SQL.syncedAtColumn], false))
+        }
+        for child in producer.childTables(existing: session.existingChildren) {
+            wanted.append((child, [SQL.rootIdColumn], false))
+        }
+        for (target, requested, unique) in wanted {
+            guard let columns = try Catalog.columns(of: target, on: connection) else { continue }
+            let names = try requested.map { name in
+                let normalized = request.naming.normalize(name)
+                guard let column = columns.first(where: { $0.name == name || $0.name == normalized }) else {
+                    throw LoadError(
+                        "--\(unique ? "unique" : "index") names \"\(name)\", which is not a column of \(target); columns: "
+                            + columns.map(\.name).joined(separator: ", "))
+                }
+                return column.name
+            }
+            let existing = try Catalog.indexes(of: target, on: connection)
+            if existing.contains(where: { $0.columns == names && ($0.unique || !unique) }) { continue }
+            let name = try indexName(for: target, columns: names, unique: unique, on: connection)
+            let statement = SQL.createIndex(name, on: target, columns: names, unique: unique)
+            logger.info("\(statement)", metadata: ["load.table": "\(table)"])
+            do {
+                try connection.execute(statement)
+            } catch let error as PGError where error.sqlState == "23505" {
+                throw LoadError(
+                    "cannot create the unique index on \(target) (\(names.joined(separator: ", "))): "
+                        + "\(error.detail ?? error.message); the table holds duplicates of that key")
+            }
+            session.indexesCreated.append(name)
+        }
+    }
+
+    /// `<table>_<columns>_key|idx`, under 63 bytes, and not the name of anything in the schema.
+    private func indexName(for table: TableName, columns: [String], unique: Bool, on connection: PGConnection) throws
+        -> String
+    {
+        let base = table.name + "_" + columns.joined(separator: "_") + (unique ? "_key" : "_idx")
+        var candidate = NamingRules.fitting(base)
+        var n = 2
+        while try !connection.query(SQL.relationExists, [table.schema, candidate]).rows.isEmpty {
+            candidate = NamingRules.fitting(base, limit: NamingRules.maxLength - 1 - String(n).count) + "_\(n)"
+            n += 1
+        }
+        return candidate
+    }
+}
+
+extension BatchProducer {
+    /// Every child table of the load: those of earlier loads and those this load made.
+    func childTables(existing: [String: [TargetColumn]]) -> [TableName] {
+        var names = Set(existing.keys)
+        var result = existing.keys.sorted().map { TableName(schema: request.table.schema, name: $0) }
+        for stream in children where stream.planner.tableExists && !names.contains(stream.table.name) {
+            names.insert(stream.table.name)
+            result.append(stream.table)
+        }
+        return result
+    }
+}
+
+extension PGError {
+    /// The value a text COPY error quotes in its context (`column x: "abc"`).
+    var copyValue: String? {
+        guard let context, let range = context.firstRange(of: ": \"") else { return nil }
+        var value = context[range.upperBound...]
+        if value.hasSuffix("\"") { value = value.dropLast() }
+        return String(value)
+    }
+}
