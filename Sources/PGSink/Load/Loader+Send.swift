@@ -214,13 +214,3 @@ extension BatchProducer {
         return result
     }
 }
-
-extension PGError {
-    /// The value a text COPY error quotes in its context (`column x: "abc"`).
-    var copyValue: String? {
-        guard let context, let range = context.firstRange(of: ": \"") else { return nil }
-        var value = context[range.upperBound...]
-        if value.hasSuffix("\"") { value = value.dropLast() }
-        return String(value)
-    }
-}

@@ -268,6 +268,9 @@ public struct BatchEncoder {
             return false
         case .double, .real:
             guard kind != .jsonNested, let value = parseDouble(p, n) else { return false }
+            // A finite value beyond the type's range would be stored as Infinity: widen instead.
+            if value.isInfinite && !Self.spellsInfinity(p, n) { return false }
+            if type == .real && Float(value).isInfinite && !value.isInfinite { return false }
             if type == .real {
                 out.appendInt32(4)
                 out.appendInt32(Int32(bitPattern: Float(value).bitPattern))
@@ -314,6 +317,11 @@ public struct BatchEncoder {
             writeJSON(p, n, kind, to: out, versionByte: true, nuls: &nuls)
             return true
         }
+    }
+
+    /// `inf`, `-Infinity` and the like (as opposed to a number too large for the type).
+    static func spellsInfinity(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        (0..<n).contains { p[$0] | 0x20 == 105 }  // an 'i' or 'I': only the spelled-out forms have one
     }
 
     /// An integer as PostgreSQL reads one: an optional sign, then digits, leading zeros allowed.

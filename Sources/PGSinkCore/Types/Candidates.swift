@@ -114,10 +114,11 @@ public struct Candidates: OptionSet, Sendable, Hashable {
         case .smallint: [.integer, .bigint, .numeric, .text]
         case .integer: [.bigint, .numeric, .text]
         case .bigint: [.numeric, .text]
-        case .real: [.double, .text]
+        case .real: [.double, .numeric, .text]
+        case .double: [.numeric, .text]
         case .date: [.timestamp, .timestamptz, .text]
         case .timestamp: [.timestamptz, .text]
-        case .boolean, .numeric, .double, .timestamptz, .uuid, .json, .jsonb: [.text]
+        case .boolean, .numeric, .timestamptz, .uuid, .json, .jsonb: [.text]
         case .text, .other: []
         }
     }
