@@ -211,8 +211,8 @@ public struct Loader: Sendable {
         let table = request.table
         guard try Catalog.columns(of: table, on: connection)?.contains(where: { $0.name == SQL.syncedAtColumn }) == true
         else { return 0 }
-        let syncedAt = ISO8601DateFormatter.withFractions.string(
-            from: Date(timeIntervalSince1970: Double(session.startedMicros) / 1_000_000))
+        // Exactly the value the rows were written with.
+        let syncedAt = ISOTime.format(session.startedMicros)
         for child in producer.childTables(existing: session.existingChildren) {
             try connection.query(SQL.deleteStaleChildren(child, root: table), [sourceName, syncedAt])
         }

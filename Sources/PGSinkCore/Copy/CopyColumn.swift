@@ -84,8 +84,8 @@ public struct ConstantValue: Sendable, Equatable, Hashable {
 }
 
 /// UTC timestamps as text without Foundation.
-enum ISOTime {
-    static func format(_ unixMicroseconds: Int64) -> String {
+public enum ISOTime {
+    public static func format(_ unixMicroseconds: Int64) -> String {
         let micros = ((unixMicroseconds % 1_000_000) + 1_000_000) % 1_000_000
         let seconds = (unixMicroseconds - micros) / 1_000_000
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
