@@ -65,6 +65,46 @@ struct CommandLineTests {
         #expect(try db.count("piped") == 2)
     }
 
+    @Test func rejectsAreCountedAndTheSummarySaysHowToQueryThem() throws {
+        let db = try TestDatabase()
+        let path = try TestDatabase.file("events.jsonl", "{\"id\":1,\"n\":1}\n{\"id\":2,\"n\":\"x\"}\n{\"id\":3}\n")
+        try db.connection.execute("CREATE TABLE \(db.table("events").quoted) (id bigint, n integer)")
+        let run = try Self.run([
+            "load", path, "--to", db.url, "--schema", db.schema, "--schema-contract", "freeze", "--max-rejects", "1",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("loaded 2 rows"))
+        #expect(run.stdout.contains("rejected 1 rows"))
+        #expect(run.stdout.contains("SELECT * FROM \(db.schema)._pgsink_rejects WHERE load_id = "))
+        let over = try Self.run([
+            "load", path, "--to", db.url, "--schema", db.schema, "--schema-contract", "freeze", "--force",
+        ])
+        #expect(over.status == 1)
+        #expect(over.stderr.contains("events.jsonl:2, column \"n\""))
+        #expect(over.stderr.contains("--max-rejects"))
+        #expect(over.stderr.contains("nothing was committed"))
+    }
+
+    @Test func nestedAndIndexOptionsReachTheLoad() throws {
+        let db = try TestDatabase()
+        let path = try TestDatabase.file("orders.jsonl", "{\"id\":1,\"customer\":{\"email\":\"a@x\"},\"items\":[{\"sku\":\"A\"}]}\n")
+        let run = try Self.run([
+            "load", path, "--to", db.url, "--schema", db.schema, "--nested", "tables", "--unique", "id",
+            "--index", "customer__email", "--metadata", "--json",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        let summary = try JSONDecoder().decode(LoadSummary.self, from: Data(run.stdout.utf8))
+        #expect(summary.childTables == ["\(db.schema).orders__items": 1])
+        #expect(summary.indexesCreated.count == 3)
+        #expect(try db.columnTypes("orders")["_pgsink_load_id"] == "bigint")
+        #expect(try db.column("SELECT sku FROM \(db.table("orders__items").quoted)") == ["A"])
+        let bad = try Self.run(["load", path, "--nested", "deep"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("--nested takes jsonb, flatten"))
+        let stray = try Self.run(["load", path, "--json-column", "a.b"])
+        #expect(stray.status == 2)
+    }
+
     @Test func usageErrorsExitWith2() throws {
         let merge = try Self.run(["load", "x.csv", "--mode", "merge"])
         #expect(merge.status == 2)
