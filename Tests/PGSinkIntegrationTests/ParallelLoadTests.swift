@@ -25,6 +25,34 @@ struct ParallelLoadTests {
         #expect(try db.rows("SELECT table_name, rows::text FROM \(db.table("_pgsink_loads").quoted)") == [["wide", "1000"]])
     }
 
+    @Test func indexesAndMetadataArePublishedWithTheTable() throws {
+        let db = try TestDatabase()
+        let summary = try db.load(Self.numbers(300), as: "indexed.csv", into: "indexed") {
+            $0.jobs = 2
+            $0.batchRows = 50
+            $0.uniqueIndexes = [["id"]]
+            $0.metadata = true
+        }
+        #expect(summary.connections == 2)
+        #expect(summary.indexesCreated == ["indexed_id_key"])
+        #expect(
+            try db.column("SELECT indexdef FROM pg_indexes WHERE schemaname = '\(db.schema)' AND tablename = 'indexed'")
+                .first??.contains("UNIQUE INDEX indexed_id_key") == true)
+        #expect(
+            try db.column("SELECT DISTINCT _pgsink_load_id::text FROM \(db.table("indexed").quoted)")
+                == [String(summary.loadId)])
+    }
+
+    @Test func loadsThatMustCommitTogetherUseOneConnection() throws {
+        let db = try TestDatabase()
+        let summary = try db.load(Self.numbers(100), as: "single.csv", into: "single") {
+            $0.jobs = 3
+            $0.maxRejects = 5
+        }
+        #expect(summary.connections == 1)
+        #expect(summary.rows == 100)
+    }
+
     @Test func schemaChangesMidLoadWaitForCopiesInFlight() throws {
         let db = try TestDatabase()
         let lines = (1...600).map { i -> String in

@@ -96,6 +96,11 @@ public struct BatchEncoder {
             case nil: return column.source.map { .source($0) } ?? .null
             }
         }
+        // The hot loop reads a plain Int per column: ≥ 0 a source slot, -1 NULL, -2 generated.
+        let sources: [Int] = zip(columns, origins).map { column, origin in
+            if case .source(let slot) = origin { return slot }
+            return column.generated == nil ? -1 : -2
+        }
         let required = columns.map(\.required)
         let checkSkips = batch.skippedCount > 0 || batch.parent != nil
         let root = Self.root(of: batch)
@@ -110,35 +115,16 @@ public struct BatchEncoder {
             offsets.append(out.count)
             if format == .binary { out.appendInt16(fieldCount) }
             for index in 0..<columnCount {
+                let source = sources[index]
                 let cell: Cell
-                switch origins[index] {
-                case .source(let source):
+                if source >= 0 {
                     cell = batch.cell(row: row, column: source)
-                case .null:
+                } else if source == -1 {
                     cell = .null
-                case .constant(let k):
-                    if format == .text && index > 0 { out.append(9) }
-                    let value = constants[k]
-                    if format == .binary { out.append(contentsOf: value.binary) } else { out.append(contentsOf: value.text) }
-                    continue
-                case .rowId:
-                    writeId(batch.rowIds[row], format: format, first: index == 0, to: out)
-                    continue
-                case .parentId:
-                    writeId(batch.parent!.rowIds[Int(batch.parentRows[row])], format: format, first: index == 0, to: out)
-                    continue
-                case .rootId:
-                    writeId(root.rowIds[batch.rootRow(of: row)], format: format, first: index == 0, to: out)
-                    continue
-                case .listIndex:
-                    let value = batch.listIndex[row]
-                    if format == .binary {
-                        out.appendInt32(4)
-                        out.appendInt32(value)
-                    } else {
-                        if index > 0 { out.append(9) }
-                        out.append(contentsOf: String(value).utf8)
-                    }
+                } else {
+                    writeGenerated(
+                        origins[index], constants, batch: batch, row: row, root: root, format: format, first: index == 0,
+                        to: out)
                     continue
                 }
                 if cell.isNull {
@@ -179,6 +165,35 @@ public struct BatchEncoder {
         guard misfits.isEmpty else { return .misfits(misfits) }
         nulsRemoved += nuls
         return .encoded(EncodedBatch(data: out, rows: sentRows, offsets: offsets, format: format))
+    }
+
+    /// A value pgsink makes: a constant, a row id, a parent or root id, a list position.
+    private func writeGenerated(
+        _ origin: ValueOrigin, _ constants: [ConstantValue], batch: RecordBatch, row: Int, root: RecordBatch,
+        format: CopyFormat, first: Bool, to out: ByteStorage
+    ) {
+        switch origin {
+        case .constant(let k):
+            if format == .text && !first { out.append(9) }
+            if format == .binary { out.append(contentsOf: constants[k].binary) } else { out.append(contentsOf: constants[k].text) }
+        case .rowId:
+            writeId(batch.rowIds[row], format: format, first: first, to: out)
+        case .parentId:
+            writeId(batch.parent!.rowIds[Int(batch.parentRows[row])], format: format, first: first, to: out)
+        case .rootId:
+            writeId(root.rowIds[batch.rootRow(of: row)], format: format, first: first, to: out)
+        case .listIndex:
+            let value = batch.listIndex[row]
+            if format == .binary {
+                out.appendInt32(4)
+                out.appendInt32(value)
+            } else {
+                if !first { out.append(9) }
+                out.append(contentsOf: String(value).utf8)
+            }
+        case .source, .null:
+            break
+        }
     }
 
     /// Whether one value can be stored in a column of `type` as it is (nothing is kept).
