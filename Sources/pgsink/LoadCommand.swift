@@ -120,6 +120,9 @@ struct LoadCommand: ParsableCommand {
     var verbose = false
 
     func validate() throws {
+        if deleteStale && mode == .replace {
+            throw ValidationError("--delete-stale applies to --mode append and merge; replace already removes every old row")
+        }
         if mode == .merge && (primaryKey ?? "").isEmpty {
             throw ValidationError("--mode merge needs --primary-key COL[,COL...] to know which rows are the same")
         }

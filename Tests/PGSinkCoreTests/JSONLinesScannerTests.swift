@@ -32,6 +32,51 @@ struct JSONLinesScannerTests {
         #expect(batch.string(batch.cell(row: 1, column: 1)) == "3")
     }
 
+    /// Scans `text` whole with `nesting`; returns the batch and its columns.
+    private func scanNested(_ text: String, _ nesting: Nesting) throws -> (RecordBatch, SourceColumns) {
+        let bytes = Array(text.utf8)
+        let batch = RecordBatch(source: "n.jsonl", bytes: ByteStorage(capacity: bytes.count + 16))
+        batch.bytes.append(contentsOf: bytes)
+        let columns = SourceColumns()
+        var scanner = JSONLinesScanner(source: "n.jsonl", nesting: nesting)
+        #expect(try scanner.scan(into: batch, columns: columns, isEOF: true, maxRows: 100) == .endOfInput)
+        batch.finish(columnCount: columns.count)
+        return (batch, columns)
+    }
+
+    @Test func flattenNamesNestedKeysByTheirPathAndKeepsArraysAndChosenPaths() throws {
+        let line = #"{"a":{"b":{"c":1,"d":"x\"y"},"e":[1]},"f":{},"g":{"h":{"i":true}}}"# + "\n"
+        let (batch, columns) = try scanNested(line, Nesting(flattenDepth: 1000, keepWhole: ["g__h"]))
+        #expect(columns.names == ["a__b__c", "a__b__d", "a__e", "g__h"])
+        #expect(batch.string(batch.cell(row: 0, column: 1)) == "x\"y")
+        #expect(batch.cell(row: 0, column: 2).kind == .jsonNested)
+        #expect(batch.string(batch.cell(row: 0, column: 3)) == #"{"i":true}"#)
+        let (shallow, shallowColumns) = try scanNested(line, Nesting(flattenDepth: 1, separator: "_"))
+        #expect(shallowColumns.names == ["a_b", "a_e", "g_h"])
+        #expect(shallow.cell(row: 0, column: 0).kind == .jsonNested)
+    }
+
+    @Test func tablesPutArrayElementsInChildBatchesWithTheirParentAndPosition() throws {
+        let layout = NestedLayout()
+        let text = #"{"id":1,"pets":[{"n":"a","toys":[{"t":"x"}]},null,{"n":"b"}],"tags":["p","q"]}"# + "\n"
+            + #"{"id":2,"pets":[]}"# + "\n"
+        let (batch, columns) = try scanNested(text, Nesting(flattenDepth: 1000, layout: layout))
+        #expect(columns.names == ["id"])
+        #expect(layout.children.map(\.path) == ["pets", "pets__toys", "tags"])
+        #expect(layout.children.map(\.parent) == [-1, 0, -1])
+        let pets = try #require(batch.children[0])
+        #expect(pets.rowCount == 2)
+        #expect(pets.parentRows == [0, 0])
+        #expect(pets.listIndex == [0, 2])
+        #expect(layout.children[0].columns.names == ["n"])
+        let toys = try #require(batch.children[1])
+        #expect(toys.parent === pets)
+        #expect(toys.rootRow(of: 0) == 0)
+        let tags = try #require(batch.children[2])
+        #expect(layout.children[2].columns.names == ["value"])
+        #expect(tags.string(tags.cell(row: 1, column: 0)) == "q")
+    }
+
     @Test func nestedValuesStayRawJSONText() throws {
         let r = try scan("{\"o\":{\"x\":[1,2,{\"y\":null}],\"s\":\"}\"},\"arr\":[ 1 , \"a\" ],\"e\":[],\"eo\":{ }}\n")
         #expect(r.texts == [["{\"x\":[1,2,{\"y\":null}],\"s\":\"}\"}", "[ 1 , \"a\" ]", "[]", "{ }"]])

@@ -81,6 +81,9 @@ public struct Loader: Sendable {
         try connection.execute(SQL.createLedger(schema: table.schema))
         let session = Session(loadId: try reserveLoadId(on: connection), started: started)
         let existing = try Catalog.columns(of: table, on: connection)
+        if request.deleteStale && request.mode == .replace {
+            throw LoadError("--delete-stale applies to append and merge; replace already removes every old row")
+        }
         if request.mode == .merge && request.primaryKey.isEmpty {
             throw LoadError("--mode merge needs --primary-key COL[,COL...] to know which rows are the same")
         }
