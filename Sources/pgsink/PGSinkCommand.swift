@@ -8,7 +8,7 @@ struct PGSinkCommand: ParsableCommand {
         commandName: "pgsink",
         abstract: "Land CSV and JSON Lines in PostgreSQL: typed, deduplicated, evolving tables.",
         version: "0.1.0",
-        subcommands: [LoadCommand.self, DatabaseCommand.self]
+        subcommands: [LoadCommand.self, SingerCommand.self, DatabaseCommand.self]
     )
 }
 

@@ -161,11 +161,20 @@ final class BatchProducer: @unchecked Sendable {
         RecordBatch(source: file.name, bytes: ByteStorage(capacity: request.batchBytes + readSize + 1024))
     }
 
-    /// Plans and encodes a finished batch (and its child-table rows), hands it to the connection,
-    /// and starts the next batch with the bytes this one did not scan.
+    /// Plans and encodes a finished batch, hands it to the connection, and starts the next batch
+    /// with the bytes this one did not scan.
     private func emit(_ batch: RecordBatch, continuing file: InputFile?, into queue: WorkQueue<LoadStep>) throws
         -> RecordBatch
     {
+        try queue.push(try makeStep(batch))
+        guard let file else { return batch }
+        let next = newBatch(file)
+        batch.handOverUnscanned(to: next)
+        return next
+    }
+
+    /// Plans and encodes a scanned batch (and its child-table rows) into one step for the connection.
+    func makeStep(_ batch: RecordBatch) throws -> LoadStep {
         batch.finish(columnCount: root.sources.count)
         var rejects: [Reject] = []
         var statements = try prepare(root, batch, &rejects)
@@ -189,8 +198,7 @@ final class BatchProducer: @unchecked Sendable {
             let part = index == 0 ? batch : batch.children[index - 1]
             guard let part else { continue }
             // The top-level table of a merge carries the load order; child rows are appended.
-            let numbered = merge && index == 0
-            let (more, encoded) = try encode(stream, part, numbered: numbered, &rejects)
+            let (more, encoded) = try encode(stream, part, numbered: merge && index == 0, &rejects)
             statements += more
             if encoded.format == .text { stream.format = .text }
             stream.rows += encoded.rows.count
@@ -202,15 +210,10 @@ final class BatchProducer: @unchecked Sendable {
         }
         let rootPart = parts.removeFirst()
         let keysRepeat = merge && Self.keysRepeat(in: batch, columns: rootPart.columns)
-        try queue.push(
-            LoadStep(
-                statements: statements, root: rootPart, children: parts, keysRepeat: keysRepeat, rejects: rejects,
-                rejectedSoFar: rejected, source: batch.source))
         sequence += Int64(rootPart.encoded.rows.count)
-        guard let file else { return batch }
-        let next = newBatch(file)
-        batch.handOverUnscanned(to: next)
-        return next
+        return LoadStep(
+            statements: statements, root: rootPart, children: parts, keysRepeat: keysRepeat, rejects: rejects,
+            rejectedSoFar: rejected, source: batch.source)
     }
 
     /// Plans the table for a batch and sets aside what the contract keeps out: rows or values of

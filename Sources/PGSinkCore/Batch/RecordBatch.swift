@@ -107,6 +107,13 @@ public final class RecordBatch: @unchecked Sendable {
         rowLines.removeLast()
     }
 
+    /// Replaces the rows' line numbers (a reader that scanned records out of messages names the
+    /// message lines).
+    public func relabel(lines: [Int]) {
+        precondition(lines.count == rowLines.count, "one line per row")
+        rowLines = lines
+    }
+
     public func finish(columnCount: Int) {
         self.columnCount = columnCount
     }

@@ -152,6 +152,37 @@ public enum SQL {
         ORDER BY c.relname
         """
 
+    // MARK: Singer
+
+    /// ACTIVATE_VERSION, hard: rows of older versions (or none) go. Parameter: the version.
+    public static func deleteOlderVersions(_ table: TableName) -> String {
+        "DELETE FROM \(table.quoted) WHERE _sdc_table_version IS NULL OR _sdc_table_version < $1::bigint"
+    }
+
+    /// ACTIVATE_VERSION, soft: rows of older versions are marked once. Parameter: the version.
+    public static func softDeleteOlderVersions(_ table: TableName) -> String {
+        "UPDATE \(table.quoted) SET _sdc_deleted_at = now() WHERE (_sdc_table_version IS NULL OR "
+            + "_sdc_table_version < $1::bigint) AND _sdc_deleted_at IS NULL"
+    }
+
+    /// hard_delete: records that arrived with `_sdc_deleted_at` delete their key.
+    public static func deleteMarked(_ table: TableName) -> String {
+        "DELETE FROM \(table.quoted) WHERE _sdc_deleted_at IS NOT NULL"
+    }
+
+    public static let stateName = "_pgsink_state"
+
+    public static func createStateTable(schema: String) -> String {
+        "CREATE TABLE IF NOT EXISTS \(quoteIdentifier(schema)).\(quoteIdentifier(stateName)) (id text PRIMARY KEY, "
+            + "state jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT clock_timestamp())"
+    }
+
+    /// Parameters: id, state (JSON text).
+    public static func saveState(schema: String) -> String {
+        "INSERT INTO \(quoteIdentifier(schema)).\(quoteIdentifier(stateName)) (id, state) VALUES ($1, $2::jsonb) "
+            + "ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, updated_at = clock_timestamp()"
+    }
+
     // MARK: rejects
 
     public static let rejectsName = "_pgsink_rejects"

@@ -22,6 +22,9 @@ public final class SourceColumns: @unchecked Sendable {
         return index
     }
 
+    /// The slot of a column already seen, without adding one.
+    public func existingSlot(_ name: String) -> Int? { slots[Array(name.utf8)]?.first }
+
     public func slot(for name: String, occurrence: Int = 0) -> Int {
         slot(for: Array(name.utf8), occurrence: occurrence)
     }

@@ -12,8 +12,12 @@ public struct SchemaPlanner: Sendable {
     public let requestedKey: [String]
     /// What may change in the table's shape.
     public let contract: SchemaContract
-    /// Columns pgsink fills itself (bookkeeping, child-table links), added when missing.
-    public let systemColumns: [SystemColumn]
+    /// Columns pgsink fills itself (bookkeeping, child-table links), added when missing. A
+    /// constant's value may change between batches; the set of columns may not.
+    public var systemColumns: [SystemColumn]
+    /// Types a source declares (a Singer SCHEMA), by source name: used for new columns instead of
+    /// inference, but unlike `overrides` they do not pin the column.
+    public var declaredTypes: [String: ColumnType] = [:]
 
     public private(set) var tableExists: Bool
     public private(set) var columns: [TargetColumn]
@@ -95,7 +99,7 @@ public struct SchemaPlanner: Sendable {
                     continue
                 }
             }
-            let type = overrides[source] ?? overrides[name] ?? Self.infer(batch, slot: slot)
+            let type = overrides[source] ?? overrides[name] ?? declaredTypes[source] ?? Self.infer(batch, slot: slot)
             targetOf.append(columns.count + newColumns.count)
             newColumns.append(TargetColumn(name: name, type: type))
         }
@@ -123,6 +127,23 @@ public struct SchemaPlanner: Sendable {
         }
         addedColumns += newColumns.map(\.name) + missingSystem.map(\.name)
         return (newColumns + missingSystem).map { SQL.addColumn(table, $0) }
+    }
+
+    /// Widens existing columns to newly declared types (a later Singer SCHEMA saying `string` where
+    /// the table has `bigint`); narrower or unrelated declarations leave the column as it is.
+    public mutating func redeclare(_ types: [String: ColumnType]) -> [String] {
+        declaredTypes = types
+        var statements: [String] = []
+        for (source, type) in types.sorted(by: { $0.key < $1.key }) {
+            let name = rules.normalize(source)
+            guard let index = columns.firstIndex(where: { $0.name == name || $0.name == source }) else { continue }
+            let current = columns[index].type
+            guard current != type, Candidates.widenings(of: current).contains(type) else { continue }
+            statements.append(SQL.alterType(table, column: columns[index].name, to: type))
+            widenings.append(Widening(column: columns[index].name, from: current, to: type))
+            columns[index].type = type
+        }
+        return statements
     }
 
     /// Whether the system columns were checked (they are added with the first batch).
