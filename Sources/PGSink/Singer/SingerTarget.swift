@@ -436,12 +436,12 @@ public final class SingerTarget {
 
     /// Every record of a stream with key_properties must have them.
     private func requireKeys(_ batch: RecordBatch, _ stream: Stream, _ producer: BatchProducer) throws {
-        let keys = producer.root.planner.copyColumns.filter(\.required)
+        let keys = stream.keys.map { ($0, producer.root.sources.existingSlot($0)) }
         for row in 0..<batch.rowCount {
-            for key in keys where batch.cell(row: row, column: key.source!).isNull {
+            for (key, slot) in keys where slot.map({ batch.cell(row: row, column: $0).isNull }) ?? true {
                 throw InputError(
-                    source: "stdin", line: batch.rowLines[row], column: key.name,
-                    message: "the RECORD for stream \"\(stream.name)\" has no value for key property \"\(key.name)\"; "
+                    source: "stdin", line: batch.rowLines[row], column: key,
+                    message: "the RECORD for stream \"\(stream.name)\" has no value for key property \"\(key)\"; "
                         + "every record of a stream with key_properties needs them")
             }
         }

@@ -46,6 +46,9 @@ public struct BatchEncoder {
     private var scratch: UnsafeMutablePointer<UInt8>
     private var scratchCapacity = 256
 
+    /// Where text COPY's values are test-encoded.
+    private let probe = ByteStorage(capacity: 256)
+
     public init() {
         scratch = .allocate(capacity: scratchCapacity)
     }
@@ -144,7 +147,15 @@ public struct BatchEncoder {
                 } else {
                     if index > 0 { out.append(9) }
                     writeText(p, n, cell.kind, as: wire[index], to: out, nuls: &nuls)
-                    fits = true
+                    // The server parses text COPY; a value of a type pgsink knows is still checked
+                    // here, so the column widens instead of the server refusing the row.
+                    if wire[index] == .text {
+                        fits = true
+                    } else {
+                        probe.count = 0
+                        var ignored = 0
+                        fits = writeBinary(p, n, cell.kind, as: wire[index], to: probe, nuls: &ignored)
+                    }
                 }
                 if !fits && misfits[index] == nil { misfits[index] = row }
             }
