@@ -65,7 +65,7 @@ struct SingerCommand: ParsableCommand {
         var reader = LineReader(fd: fd)
         try failing {
             while true {
-                switch try reader.next(timeout: parsed.settings.batchSeconds) {
+                switch try reader.next(timeout: parsed.settings.streams.batchSeconds) {
                 case .line(let bytes): try target.process(bytes)
                 case .timeout: try target.flushIfDue()
                 case .end:

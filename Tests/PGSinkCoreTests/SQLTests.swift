@@ -39,8 +39,16 @@ struct SQLTests {
             sql
                 == "INSERT INTO \"s\".\"t\" AS t (\"k\", \"v\", \"w\") SELECT DISTINCT ON (\"k\") \"k\", \"v\", \"w\" FROM \"stage\" "
                 + "ORDER BY \"k\", \"_pgsink_seq\" DESC ON CONFLICT (\"k\") DO UPDATE SET \"v\" = EXCLUDED.\"v\", "
-                + "\"w\" = EXCLUDED.\"w\" WHERE t.\"v\" IS DISTINCT FROM EXCLUDED.\"v\" "
-                + "OR t.\"w\"::text IS DISTINCT FROM EXCLUDED.\"w\"::text")
+                + "\"w\" = EXCLUDED.\"w\" WHERE (t.\"v\" IS DISTINCT FROM EXCLUDED.\"v\" "
+                + "OR t.\"w\"::text IS DISTINCT FROM EXCLUDED.\"w\"::text)")
+        // Airbyte's rule: the newest by cursor, then extraction time, and never an older one over a newer.
+        let newest = SQL.mergeFromStage(
+            "stage", into: Self.table, columns: columns, key: ["k"], deduplicate: true, newestBy: ["v"])
+        #expect(newest.contains("ORDER BY \"k\", \"v\" DESC NULLS LAST, \"_pgsink_seq\" DESC"))
+        #expect(
+            newest.hasSuffix(
+                "AND (t.\"v\" < EXCLUDED.\"v\" OR (t.\"v\" IS NULL AND EXCLUDED.\"v\" IS NOT NULL) OR "
+                    + "(t.\"v\" IS NOT DISTINCT FROM EXCLUDED.\"v\" AND false))"))
         let distinct = SQL.mergeFromStage("stage", into: Self.table, columns: columns, key: ["k"], deduplicate: false)
         #expect(distinct.contains("SELECT \"k\", \"v\", \"w\" FROM \"stage\" ON CONFLICT"))
         #expect(!distinct.contains("DISTINCT ON"))

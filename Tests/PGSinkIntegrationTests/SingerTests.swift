@@ -227,10 +227,10 @@ struct SingerTests {
             "ssl_enable": true, "ssl_mode": "verify-ca", "validate_records": true, "flatening_enabled": true,
         ])
         #expect(config.conninfo == #"host=db.internal port=5433 user=loader password='p w\'x' dbname=dw sslmode=verify-ca"#)
-        #expect(config.settings.schema == "raw")
+        #expect(config.settings.streams.schema == "raw")
         #expect(config.settings.hardDelete)
         #expect(!config.settings.addRecordMetadata)
-        #expect(config.settings.batchRows == 10)
+        #expect(config.settings.streams.batchRows == 10)
         #expect(config.warnings == [#"unknown config key "flatening_enabled" ignored (did you mean "flattening_enabled"?)"#])
         let url = try SingerConfig(["sqlalchemy_url": "postgresql+psycopg2://u:p@h:5432/db"])
         #expect(url.conninfo == "postgresql://u:p@h:5432/db")

@@ -69,6 +69,8 @@ public struct LoadRequest: Sendable {
     public var plainIndexes: [[String]] = []
     /// false: create no index except the primary key a merge needs (`--no-indexes`).
     public var createIndexes = true
+    /// Merge: the newest record of a key by these columns wins, and only a newer one replaces a row.
+    public var newestBy: [String] = []
 
     public init(inputs: [String], table: TableName) {
         self.inputs = inputs

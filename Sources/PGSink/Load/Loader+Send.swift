@@ -27,7 +27,7 @@ extension Loader {
             try connection.execute(
                 SQL.mergeFromStage(
                     Self.stage, into: table, columns: step.root.columns, key: key, deduplicate: step.keysRepeat,
-                    ignoredForChange: ignored))
+                    ignoredForChange: ignored, newestBy: request.newestBy))
             try connection.execute(SQL.dropTable(Self.stage))
         } else {
             rows = try copy(step.root, into: table, sequence: false, step: step, session: session, on: connection) {

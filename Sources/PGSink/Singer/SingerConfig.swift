@@ -73,19 +73,19 @@ public struct SingerConfig {
             if let n = value as? NSNumber, !(value is Bool) { return n.stringValue }
             throw LoadError("config key \"\(key)\" must be a string")
         }
-        if let schema = try string("default_target_schema") ?? string("schema") { s.schema = schema }
+        if let schema = try string("default_target_schema") ?? string("schema") { s.streams.schema = schema }
         if let v = try bool("hard_delete") { s.hardDelete = v }
         if let v = try bool("add_record_metadata") { s.addRecordMetadata = v }
         if let v = try bool("activate_version") { s.activateVersion = v }
         if let v = try int("batch_size_rows") {
             guard v > 0 else { throw LoadError("config key \"batch_size_rows\" must be positive") }
-            s.batchRows = v
+            s.streams.batchRows = v
         }
-        if let v = try int("batch_size_bytes") { s.batchBytes = max(1, v) }
-        if let v = try int("batch_timeout") { s.batchSeconds = Double(max(1, v)) }
-        if let v = try bool("skip_schema_creation") { s.createSchema = !v }
-        if let v = try string("state_id") { s.stateId = v }
-        s.naming = NamingRules(
+        if let v = try int("batch_size_bytes") { s.streams.batchBytes = max(1, v) }
+        if let v = try int("batch_timeout") { s.streams.batchSeconds = Double(max(1, v)) }
+        if let v = try bool("skip_schema_creation") { s.streams.createSchema = !v }
+        if let v = try string("state_id") { s.streams.stateId = v }
+        s.streams.naming = NamingRules(
             keepCase: try bool("keep_case") ?? false, allowReservedWords: try bool("allow_reserved_words") ?? false)
         switch try string("load_method") {
         case nil, "upsert": break
@@ -96,22 +96,22 @@ public struct SingerConfig {
                     + "full refresh, have the tap send ACTIVATE_VERSION and set hard_delete")
         }
         if try bool("flattening_enabled") == true {
-            s.nested = .flatten(depth: try int("flattening_max_depth") ?? 1000)
+            s.streams.nested = .flatten(depth: try int("flattening_max_depth") ?? 1000)
         }
         if let text = try string("nested") {
             guard let mode = NestedMode(parsing: text), mode != .tables else {
                 throw LoadError("config key \"nested\" takes jsonb, flatten or flatten:DEPTH")
             }
-            s.nested = mode
+            s.streams.nested = mode
         }
-        if let v = try string("nested_separator") { s.nestedSeparator = v }
+        if let v = try string("nested_separator") { s.streams.nestedSeparator = v }
         if let text = try string("schema_contract") {
             guard let contract = SchemaContract(rawValue: text) else {
                 throw LoadError("config key \"schema_contract\" takes evolve, freeze, discard-row or discard-value")
             }
-            s.contract = contract
+            s.streams.contract = contract
         }
-        if let v = try int("max_rejects") { s.maxRejects = max(0, v) }
+        if let v = try int("max_rejects") { s.streams.maxRejects = max(0, v) }
         settings = s
         conninfo = try connection(object)
     }

@@ -45,17 +45,21 @@ public enum SQL {
     /// Upserts a staging table into the target. With `deduplicate`, the last row for each key
     /// wins (a sort the caller skips when it knows the keys are distinct). A row whose values
     /// are all unchanged is left alone, so re-merging the same data writes nothing.
+    ///
+    /// With `newestBy` (Airbyte's cursor, then extraction time), the newest record of a key wins
+    /// rather than the last, and an existing row is replaced only by a newer one.
     public static func mergeFromStage(
         _ stage: String, into table: TableName, columns: [CopyColumn], key: [String], deduplicate: Bool,
-        ignoredForChange: Set<String> = []
+        ignoredForChange: Set<String> = [], newestBy: [String] = []
     ) -> String {
         let names = columns.map(\.name)
         let updated = columns.filter { !key.contains($0.name) }
         let compared = updated.filter { !ignoredForChange.contains($0.name) }
+        let newest = newestBy.map { "\(quoteIdentifier($0)) DESC NULLS LAST, " }.joined()
         let selection =
             deduplicate
             ? "SELECT DISTINCT ON (\(list(key))) \(list(names)) FROM \(quoteIdentifier(stage)) "
-                + "ORDER BY \(list(key)), \(quoteIdentifier(sequenceColumn)) DESC"
+                + "ORDER BY \(list(key)), \(newest)\(quoteIdentifier(sequenceColumn)) DESC"
             : "SELECT \(list(names)) FROM \(quoteIdentifier(stage))"
         let action: String
         if compared.isEmpty {
@@ -68,9 +72,21 @@ public enum SQL {
                 let name = quoteIdentifier(column.name)
                 return "t.\(name)\(cast) IS DISTINCT FROM EXCLUDED.\(name)\(cast)"
             }
-            action = "DO UPDATE SET \(sets.joined(separator: ", ")) WHERE \(changed.joined(separator: " OR "))"
+            let condition = "(" + changed.joined(separator: " OR ") + ")"
+            let guarded = newestBy.isEmpty ? condition : condition + " AND " + newer(newestBy)
+            action = "DO UPDATE SET \(sets.joined(separator: ", ")) WHERE \(guarded)"
         }
         return "INSERT INTO \(table.quoted) AS t (\(list(names))) \(selection) ON CONFLICT (\(list(key))) \(action)"
+    }
+
+    /// Whether the incoming row (EXCLUDED) is newer than the stored one (t) by `columns`, in order;
+    /// a value beats NULL, and equal values defer to the next column.
+    static func newer(_ columns: [String]) -> String {
+        guard let first = columns.first else { return "false" }
+        let c = quoteIdentifier(first)
+        let rest = newer(Array(columns.dropFirst()))
+        return "(t.\(c) < EXCLUDED.\(c) OR (t.\(c) IS NULL AND EXCLUDED.\(c) IS NOT NULL) OR "
+            + "(t.\(c) IS NOT DISTINCT FROM EXCLUDED.\(c) AND \(rest)))"
     }
 
     /// Deletes the child rows of the records a merge batch brings again (found by key in the

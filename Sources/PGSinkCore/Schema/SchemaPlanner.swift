@@ -18,6 +18,8 @@ public struct SchemaPlanner: Sendable {
     /// Types a source declares (a Singer SCHEMA), by source name: used for new columns instead of
     /// inference, but unlike `overrides` they do not pin the column.
     public var declaredTypes: [String: ColumnType] = [:]
+    /// Source columns without a declared type are ignored (an Airbyte catalog lists the fields).
+    public var onlyDeclared = false
 
     public private(set) var tableExists: Bool
     public private(set) var columns: [TargetColumn]
@@ -83,6 +85,10 @@ public struct SchemaPlanner: Sendable {
                 ?? columns.firstIndex(where: { $0.name == source && !systemNames.contains(source) })
             {
                 targetOf.append(existing)
+                continue
+            }
+            if onlyDeclared && declaredTypes[source] == nil {
+                targetOf.append(-1)
                 continue
             }
             if tableExists {

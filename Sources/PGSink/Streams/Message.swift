@@ -58,7 +58,7 @@ struct Message {
         case .null:
             // Present as null, or absent.
             return original.count > 0 && String(decoding: original, as: UTF8.self).contains("\"\(key)\"") ? "null" : nil
-        case .jsonString: return SingerTarget.quoted(batch.string(cell) ?? "")
+        case .jsonString: return StreamTarget.quoted(batch.string(cell) ?? "")
         default: return batch.string(cell)
         }
     }
