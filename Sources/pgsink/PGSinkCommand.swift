@@ -8,7 +8,7 @@ struct PGSinkCommand: ParsableCommand {
         commandName: "pgsink",
         abstract: "Land CSV and JSON Lines in PostgreSQL: typed, deduplicated, evolving tables.",
         version: "0.1.0",
-        subcommands: [LoadCommand.self, SingerCommand.self, DatabaseCommand.self]
+        subcommands: [LoadCommand.self, SingerCommand.self, AirbyteCommand.self, DatabaseCommand.self]
     )
 }
 
@@ -51,6 +51,9 @@ enum Main {
         } catch let error as CommandFailure {
             FileHandle.standardError.write(Data("pgsink: \(error.description)\n".utf8))
             exit(1)
+        } catch let code as ExitCode {
+            // Already reported (an Airbyte TRACE message).
+            exit(code.rawValue)
         } catch {
             let code = PGSinkCommand.exitCode(for: error)
             if code == .success {

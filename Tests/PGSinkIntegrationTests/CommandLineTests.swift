@@ -30,16 +30,26 @@ struct CommandLineTests {
         for key in removing { env.removeValue(forKey: key) }
         process.environment = env
         if let directory { process.currentDirectoryURL = directory }
-        let out = Pipe(), err = Pipe(), input = Pipe()
+        // stdin is written by its own thread and stderr goes to a file, so neither a large input
+        // nor a chatty stderr can block the process while stdout is read.
+        let errorPath = try TestDatabase.file("stderr.log", "")
+        let out = Pipe(), input = Pipe()
         process.standardOutput = out
-        process.standardError = err
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
         process.standardInput = input
         try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
+        let writer = input.fileHandleForWriting
+        let payload = stdin.map { Data($0.utf8) }
+        let written = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            if let payload { writer.write(payload) }
+            try? writer.close()
+            written.signal()
+        }
         let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        written.wait()
         process.waitUntilExit()
+        let errData = FileManager.default.contents(atPath: errorPath) ?? Data()
         return Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
     }
 

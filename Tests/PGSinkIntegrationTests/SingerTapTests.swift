@@ -16,18 +16,28 @@ struct SingerTapTests {
     /// Runs a program to completion, returning its standard output.
     static func run(_ path: String, _ arguments: [String], stdin: Data? = nil) throws -> Data {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe(), input = Pipe()
+        // Test threads block most signals and a spawned process inherits that mask; Python's
+        // multiprocessing (source-faker uses it) then deadlocks now and then. The program is
+        // started through a Python that clears the mask and execs it.
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "python3", "-c",
+            "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
+            path,
+        ] + arguments
+        // stderr goes to a file: a program that logs much would otherwise fill the pipe and
+        // block while we read its stdout.
+        let errorPath = try TestDatabase.file("stderr.log", "")
+        let out = Pipe(), input = Pipe()
         process.standardOutput = out
-        process.standardError = err
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
         process.standardInput = input
         try process.run()
         if let stdin { input.fileHandleForWriting.write(stdin) }
         try input.fileHandleForWriting.close()
         let output = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        let errors = FileManager.default.contents(atPath: errorPath) ?? Data()
         guard process.terminationStatus == 0 else {
             throw LoadError("\(path) failed (\(process.terminationStatus)): \(String(decoding: errors.suffix(2000), as: UTF8.self))")
         }

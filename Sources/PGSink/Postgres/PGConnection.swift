@@ -59,6 +59,7 @@ public final class PGConnection: @unchecked Sendable {
     }
 
     public var serverVersion: Int { Int(PQserverVersion(handle)) }
+    public var user: String { PQuser(handle).map { String(cString: $0) } ?? "" }
 
     static func trimmed(_ message: UnsafePointer<CChar>?) -> String {
         guard let message else { return "unknown error" }

@@ -152,8 +152,14 @@ public struct SingerConfig {
         return parts.map { "\($0.0)=\(Self.quote($0.1))" }.joined(separator: " ")
     }
 
-    /// A certificate given as a path, or inline as PEM (written to a private temporary file).
     private mutating func addCertificate(_ keyword: String, _ value: Any?, _ parts: inout [(String, String)]) throws {
+        try Self.addCertificate(keyword, value, &parts, temporaryFiles: &temporaryFiles)
+    }
+
+    /// A certificate given as a path, or inline as PEM (written to a private temporary file).
+    static func addCertificate(
+        _ keyword: String, _ value: Any?, _ parts: inout [(String, String)], temporaryFiles: inout [String]
+    ) throws {
         guard let text = value as? String, !text.isEmpty else { return }
         guard text.contains("-----BEGIN") else {
             parts.append((keyword, text))

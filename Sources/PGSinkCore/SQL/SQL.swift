@@ -186,6 +186,25 @@ public enum SQL {
         "DELETE FROM \(table.quoted) WHERE _sdc_deleted_at IS NOT NULL"
     }
 
+    /// Airbyte CDC, hard delete: rows whose latest change is a delete go.
+    public static func deleteCDCDeleted(_ table: TableName) -> String {
+        "DELETE FROM \(table.quoted) WHERE _ab_cdc_deleted_at IS NOT NULL"
+    }
+
+    /// Airbyte refresh: rows of generations before the minimum. Parameter: the minimum.
+    public static func deleteOlderGenerations(_ table: TableName) -> String {
+        "DELETE FROM \(table.quoted) WHERE _airbyte_generation_id IS NULL OR _airbyte_generation_id < $1::bigint"
+    }
+
+    /// Whether the user may create tables in the schema (or the schema, when it is missing) and
+    /// temporary tables. Parameter: the schema.
+    public static let writePrivileges = """
+        SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)
+                    THEN has_schema_privilege($1, 'CREATE')
+                    ELSE has_database_privilege(current_database(), 'CREATE') END,
+               has_database_privilege(current_database(), 'TEMPORARY')
+        """
+
     public static let stateName = "_pgsink_state"
 
     public static func createStateTable(schema: String) -> String {

@@ -1,0 +1,139 @@
+import Foundation
+import PGSinkCore
+
+/// An Airbyte destination config: the keys of Airbyte's destination-postgres, so an existing
+/// config works unchanged, and pgsink's own.
+public struct AirbyteConfig {
+    public var streams = StreamSettings()
+    public var conninfo: String?
+    public var dropCascade = false
+    public var hardDeleteCDC = true
+    public var warnings: [String] = []
+    public var temporaryFiles: [String] = []
+
+    static let knownKeys: Set<String> = [
+        "host", "port", "database", "schema", "username", "password", "ssl", "ssl_mode", "jdbc_url_params",
+        "tunnel_method", "drop_cascade", "unconstrained_number", "cdc_deletion_mode", "raw_data_schema",
+        "disable_type_dedupe", "batch_size_rows", "batch_size_bytes", "batch_timeout", "schema_contract", "max_rejects",
+        "nested", "state_id",
+    ]
+
+    public init(_ object: [String: Any]) throws {
+        for key in object.keys.sorted() where !Self.knownKeys.contains(key) {
+            let near = Self.knownKeys.min { SingerConfig.distance($0, key) < SingerConfig.distance($1, key) } ?? ""
+            warnings.append("unknown config key \"\(key)\" ignored (did you mean \"\(near)\"?)")
+        }
+        streams.stateId = "airbyte"
+        if let schema = object["schema"] as? String { streams.schema = schema }
+        if let v = object["drop_cascade"] as? Bool { dropCascade = v }
+        if let mode = object["cdc_deletion_mode"] as? String { hardDeleteCDC = !mode.lowercased().contains("soft") }
+        if let v = object["disable_type_dedupe"] as? Bool, v {
+            warnings.append("disable_type_dedupe is ignored: pgsink writes typed tables directly")
+        }
+        if let v = (object["batch_size_rows"] as? NSNumber)?.intValue, v > 0 { streams.batchRows = v }
+        if let v = (object["batch_size_bytes"] as? NSNumber)?.intValue, v > 0 { streams.batchBytes = v }
+        if let v = (object["batch_timeout"] as? NSNumber)?.doubleValue, v > 0 { streams.batchSeconds = v }
+        if let v = object["state_id"] as? String { streams.stateId = v }
+        if let text = object["schema_contract"] as? String {
+            guard let contract = SchemaContract(rawValue: text) else {
+                throw LoadError("config key \"schema_contract\" takes evolve, freeze, discard-row or discard-value")
+            }
+            streams.contract = contract
+        }
+        if let v = (object["max_rejects"] as? NSNumber)?.intValue { streams.maxRejects = max(0, v) }
+        if let text = object["nested"] as? String {
+            guard let mode = NestedMode(parsing: text), mode != .tables else {
+                throw LoadError("config key \"nested\" takes jsonb, flatten or flatten:DEPTH")
+            }
+            streams.nested = mode
+        }
+        if let tunnel = object["tunnel_method"] as? [String: Any],
+            let method = tunnel["tunnel_method"] as? String, method != "NO_TUNNEL"
+        {
+            throw LoadError(
+                "tunnel_method \(method) is not supported by pgsink airbyte yet; open the tunnel yourself (ssh -N -L "
+                    + "15432:DBHOST:5432 bastion) and set host and port to its local end")
+        }
+        var parts: [(String, String)] = []
+        func add(_ keyword: String, _ value: Any?) {
+            guard let value else { return }
+            parts.append((keyword, (value as? String) ?? ((value as? NSNumber)?.stringValue ?? "\(value)")))
+        }
+        add("host", object["host"])
+        add("port", object["port"])
+        add("user", object["username"])
+        add("password", object["password"])
+        add("dbname", object["database"])
+        // ssl_mode is an object ({"mode": "verify-ca", "ca_certificate": …}); ssl: true alone means require.
+        if let ssl = object["ssl_mode"] as? [String: Any], let mode = ssl["mode"] as? String {
+            add("sslmode", mode)
+            try SingerConfig.addCertificate("sslrootcert", ssl["ca_certificate"], &parts, temporaryFiles: &temporaryFiles)
+            try SingerConfig.addCertificate("sslcert", ssl["client_certificate"], &parts, temporaryFiles: &temporaryFiles)
+            try SingerConfig.addCertificate("sslkey", ssl["client_key"], &parts, temporaryFiles: &temporaryFiles)
+            add("sslpassword", ssl["client_key_password"])
+        } else if (object["ssl"] as? Bool) == true {
+            add("sslmode", "require")
+        }
+        // JDBC parameters that have a libpq twin; the rest is reported.
+        if let params = object["jdbc_url_params"] as? String, !params.isEmpty {
+            let twins = ["sslmode": "sslmode", "connectTimeout": "connect_timeout", "ApplicationName": "application_name",
+                "applicationName": "application_name", "options": "options"]
+            for pair in params.split(separator: "&") {
+                let kv = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                if kv.count == 2, let keyword = twins[kv[0]] {
+                    add(keyword, kv[1].removingPercentEncoding ?? kv[1])
+                } else {
+                    warnings.append("jdbc_url_params \"\(kv[0])\" has no libpq equivalent and is ignored")
+                }
+            }
+        }
+        conninfo = parts.isEmpty ? nil : parts.map { "\($0.0)=\(SingerConfig.quote($0.1))" }.joined(separator: " ")
+    }
+
+    /// The connector specification `spec` prints.
+    public static var specification: [String: Any] {
+        [
+        "documentationUrl": "https://github.com/pgsink/pgsink/blob/main/docs/airbyte.md",
+        "supported_destination_sync_modes": ["overwrite", "append", "append_dedup"],
+        "supportsIncremental": true,
+        "connectionSpecification": [
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "title": "pgsink (PostgreSQL)",
+            "type": "object",
+            "required": ["host", "port", "database", "schema", "username"],
+            "additionalProperties": true,
+            "properties": [
+                "host": ["type": "string", "title": "Host", "order": 0],
+                "port": ["type": "integer", "title": "Port", "default": 5432, "minimum": 0, "maximum": 65536, "order": 1],
+                "database": ["type": "string", "title": "Database", "order": 2],
+                "schema": ["type": "string", "title": "Default schema", "default": "public", "order": 3],
+                "username": ["type": "string", "title": "User", "order": 4],
+                "password": ["type": "string", "title": "Password", "airbyte_secret": true, "order": 5],
+                "ssl": ["type": "boolean", "title": "SSL", "default": false, "order": 6],
+                "ssl_mode": [
+                    "type": "object", "title": "SSL mode", "order": 7,
+                    "properties": [
+                        "mode": [
+                            "type": "string",
+                            "enum": ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"],
+                        ],
+                        "ca_certificate": ["type": "string", "airbyte_secret": true, "multiline": true],
+                        "client_certificate": ["type": "string", "airbyte_secret": true, "multiline": true],
+                        "client_key": ["type": "string", "airbyte_secret": true, "multiline": true],
+                        "client_key_password": ["type": "string", "airbyte_secret": true],
+                    ],
+                ],
+                "jdbc_url_params": ["type": "string", "title": "JDBC URL parameters (libpq twins only)", "order": 8],
+                "drop_cascade": ["type": "boolean", "default": false, "title": "Drop tables with CASCADE on overwrite"],
+                "cdc_deletion_mode": ["type": "string", "enum": ["Hard delete", "Soft delete"], "default": "Hard delete"],
+                "unconstrained_number": ["type": "boolean", "default": true, "title": "Numbers are unconstrained numeric (always)"],
+                "batch_size_rows": ["type": "integer", "default": 100000],
+                "batch_timeout": ["type": "integer", "default": 60, "title": "Seconds before a waiting batch is committed"],
+                "schema_contract": ["type": "string", "enum": ["evolve", "freeze", "discard-row", "discard-value"]],
+                "max_rejects": ["type": "integer", "default": 0],
+                "nested": ["type": "string", "default": "jsonb"],
+            ],
+        ] as [String: Any],
+        ]
+    }
+}
