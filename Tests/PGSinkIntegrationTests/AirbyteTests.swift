@@ -105,6 +105,45 @@ struct AirbyteTests {
                 == [["1", "7"]])
     }
 
+    @Test func typesNamesUnionsNULAndIntegersBeyond64Bits() throws {
+        let db = try TestDatabase()
+        let properties: [String: Any] = [
+            "userID": ["type": "integer"], "first:Name!": ["type": "string"],
+            "at": ["type": "string", "format": "date-time", "airbyte_type": "timestamp_without_timezone"],
+            "clock": ["type": "string", "format": "time", "airbyte_type": "time_with_timezone"],
+            "day": ["type": "string", "format": "date"], "price": ["type": "number"],
+            "either": ["oneOf": [["type": "integer"], ["type": "string"]]],
+            "maybe": ["anyOf": [["type": "null"], ["type": "boolean"]]],
+            "tags": ["type": "array", "items": [["type": "string"], ["type": "integer"]]],
+            "address": ["type": "object", "properties": ["zip": ["type": "string"]]],
+        ]
+        let catalog = try Self.catalog([Self.stream("Camel-Case Stream", mode: "append", properties: properties)])
+        let run = try Self.write(db, config: try Self.config(db), catalog: catalog, [
+            Self.record("Camel-Case Stream", #"{"userID":1,"first:Name!":"a\u0000b","at":"2024-03-01T10:00:00","clock":"10:00:00+02:00","day":"2024-03-01","price":1.10,"either":5,"maybe":true,"tags":["x",1],"address":{"zip":"1\u0000"}}"#),
+            Self.record("Camel-Case Stream", #"{"userID":123456789012345678901234567890,"either":"text","price":0.000000001}"#),
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        let table = "camel_case_stream"
+        let types = try db.columnTypes(table)
+        #expect(types["userid"] == "numeric", "a value beyond 64 bits widens bigint")
+        #expect(types["first_name_"] == "text")
+        #expect(types["at"] == "timestamp without time zone")
+        #expect(types["clock"] == "time with time zone")
+        #expect(types["day"] == "date")
+        #expect(types["price"] == "numeric")
+        #expect(types["either"] == "text")
+        #expect(types["maybe"] == "boolean")
+        #expect(types["tags"] == "jsonb")
+        #expect(types["address"] == "jsonb")
+        #expect(try db.rows("""
+            SELECT userid::text, first_name_, at::text, price::text, either, maybe::text, tags::text, address->>'zip'
+            FROM \(db.table(table).quoted) t ORDER BY t.userid
+            """) == [
+                ["1", "ab", "2024-03-01 10:00:00", "1.10", "5", "true", #"["x", 1]"#, "1"],
+                ["123456789012345678901234567890", nil, nil, "0.000000001", "text", nil, nil, nil],
+            ])
+    }
+
     @Test func overwriteKeepsTheOldTableVisibleUntilTheEndOfTheSync() throws {
         let db = try TestDatabase()
         let config = try Self.config(db, ["batch_size_rows": 1])
