@@ -16,11 +16,13 @@ struct AirbyteCommand: ParsableCommand {
     static func emit(_ object: [String: Any]) {
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         else { return }
-        FileHandle.standardOutput.write(data + Data("\n".utf8))
+        let text = Secrets.redact(String(decoding: data, as: UTF8.self))
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
     }
 
     /// A TRACE error message (and, for the user, the same text on stderr).
-    static func trace(_ message: String, kind: AirbyteFailure.Kind) {
+    static func trace(_ raw: String, kind: AirbyteFailure.Kind) {
+        let message = Secrets.redact(raw)
         emit([
             "type": "TRACE",
             "trace": [
@@ -38,13 +40,8 @@ struct AirbyteCommand: ParsableCommand {
         return object
     }
 
-    static func bootstrapLogging() -> Logger {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .warning
-            return handler
-        }
-        return Logger(label: "pgsink.airbyte")
+    static func bootstrapLogging(_ level: String?) -> Logger {
+        LogSetup.bootstrap(level, fallback: .warning)
     }
 
     struct Spec: ParsableCommand {
@@ -58,30 +55,28 @@ struct AirbyteCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Try the config; print CONNECTION_STATUS.")
         @Option(help: "The destination config (JSON).") var config: String
         @Option(help: "Connection string overriding the config's connection keys.") var to: String?
+        @Option(name: .customLong("log-level"), help: "error, warn, info, debug or trace.") var logLevel: String?
 
         func run() throws {
-            let logger = AirbyteCommand.bootstrapLogging()
+            let logger = AirbyteCommand.bootstrapLogging(logLevel)
             var status = "SUCCEEDED"
-            var message = "connected; the schema can be written"
+            var message = ""
             do {
                 let parsed = try AirbyteConfig(try AirbyteCommand.readJSON(config, what: "config"))
-                defer { for file in parsed.temporaryFiles { try? FileManager.default.removeItem(atPath: file) } }
-                let pg = try PGConnection.connect(to ?? parsed.conninfo ?? "", logger: logger)
+                let connector = Connector(try parsed.settings(to: to), logger: logger, retries: 0)
+                defer { connector.close() }
                 let schema = parsed.streams.naming.normalize(parsed.streams.schema)
-                let rows = try pg.query(SQL.writePrivileges, [schema]).rows
-                let row = rows.first ?? []
-                if row.first == "f" {
+                let results = ConnectionCheck.run(
+                    connector, target: ConnectionCheck.Target(schema: schema, table: nil, mode: .merge))
+                if let failed = results.first(where: { !$0.passed }) {
                     status = "FAILED"
-                    message = "the user may not create tables in schema \(schema): GRANT CREATE ON SCHEMA \(quoteIdentifier(schema)) TO \(pg.user)"
-                } else if row.count > 1 && row[1] == "f" {
-                    status = "FAILED"
-                    message = "the user may not create temporary tables (needed by dedup): GRANT TEMPORARY ON DATABASE … TO \(pg.user)"
+                    message = failed.text.replacingOccurrences(of: "\n    ", with: " ")
                 } else {
-                    message = "connected to \(pg.endpoint) (PostgreSQL \(pg.serverVersion / 10000)); schema \(schema) can be written"
+                    message = results.map { "\($0.name): \($0.detail)" }.joined(separator: "; ")
                 }
             } catch {
                 status = "FAILED"
-                message = "\(error)"
+                message = Secrets.redact("\(error)")
             }
             AirbyteCommand.emit(["type": "CONNECTION_STATUS", "connectionStatus": ["status": status, "message": message]])
         }
@@ -93,21 +88,23 @@ struct AirbyteCommand: ParsableCommand {
         @Option(help: "The destination config (JSON).") var config: String
         @Option(help: "The configured catalog (JSON).") var catalog: String
         @Option(help: "Connection string overriding the config's connection keys.") var to: String?
+        @Option(name: .customLong("log-level"), help: "error, warn, info, debug or trace.") var logLevel: String?
 
         func run() throws {
-            let logger = AirbyteCommand.bootstrapLogging()
+            let logger = AirbyteCommand.bootstrapLogging(logLevel)
             var destination: AirbyteDestination?
             do {
                 let parsed = try AirbyteConfig(try AirbyteCommand.readJSON(config, what: "config"))
                 for warning in parsed.warnings { logger.warning("\(warning)") }
                 let configured = try AirbyteCommand.readJSON(catalog, what: "catalog")
+                let connector = Connector(try parsed.settings(to: to), logger: logger)
+                defer { connector.close() }
                 let pg: PGConnection
                 do {
-                    pg = try PGConnection.connect(to ?? parsed.conninfo ?? "", logger: logger)
+                    pg = try connector.connect()
                 } catch {
                     throw AirbyteFailure(kind: .config, message: "\(error)")
                 }
-                for file in parsed.temporaryFiles { try? FileManager.default.removeItem(atPath: file) }
                 let target = try AirbyteDestination(config: parsed, catalog: configured, connection: pg, logger: logger) {
                     FileHandle.standardOutput.write(Data(($0 + "\n").utf8))
                 }

@@ -17,17 +17,28 @@ struct LoadCommand: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
+    @OptionGroup var logging: LoggingOptions
+
+    @Option(name: .customLong("config"), help: ArgumentHelp(
+        "A YAML config file with a destination: section (default: ./pgsink.yaml when it exists). Flags win over it.",
+        valueName: "file"))
+    var configFile: String?
+
+    @Option(name: .customLong("secrets"), help: ArgumentHelp(
+        "A secrets file (TOML or YAML, e.g. .dlt/secrets.toml) merged into the config (repeatable).", valueName: "file"))
+    var secretFiles: [String] = []
+
     @Option(help: ArgumentHelp("Target table; all files go to it. Default: each file's base name.", valueName: "[schema.]table"))
     var table: String?
 
-    @Option(help: "Target schema.")
-    var schema: String = "public"
+    @Option(help: "Target schema. Default: the connection's search_path or schema, else public.")
+    var schema: String?
 
     @Option(help: "Input format; needed for standard input (csv, jsonl).")
     var format: InputFormat?
 
-    @Option(help: "append, replace or merge.")
-    var mode: LoadMode = .append
+    @Option(help: "append, replace or merge (default append).")
+    var mode: LoadMode?
 
     @Option(name: .customLong("primary-key"), help: ArgumentHelp("Key columns for merge.", valueName: "col[,col...]"))
     var primaryKey: String?
@@ -53,32 +64,32 @@ struct LoadCommand: ParsableCommand {
     @Flag(help: "Load even if the same data was already appended to the table.")
     var force = false
 
-    @Option(name: .customLong("batch-rows"), help: "Rows per batch (one COPY each).")
-    var batchRows: Int = 50_000
+    @Option(name: .customLong("batch-rows"), help: "Rows per batch (one COPY each; default 50000).")
+    var batchRows: Int?
 
-    @Option(name: .customLong("batch-bytes"), help: "Input bytes per batch.")
-    var batchBytes: Int = 16 << 20
+    @Option(name: .customLong("batch-bytes"), help: "Input bytes per batch (default 16 MiB).")
+    var batchBytes: Int?
 
     @Option(help: ArgumentHelp(
         "Connections that COPY in parallel into a new table.",
         discussion: "The data goes to a hidden table that one final transaction renames to the target. "
             + "Loads into existing tables and merges use one connection."))
-    var jobs: Int = 1
+    var jobs: Int?
 
     @Option(name: .customLong("schema-contract"), help: ArgumentHelp(
         "What may change in an existing table: evolve (add columns, widen types), freeze (nothing; a value of the "
             + "wrong type is a rejected row), discard-row, discard-value.", valueName: "contract"))
-    var schemaContract: SchemaContract = .evolve
+    var schemaContract: SchemaContract?
 
     @Option(name: .customLong("max-rejects"), help: ArgumentHelp(
         "Rows that may be set aside in _pgsink_rejects instead of failing the load (0: the first bad row fails it).",
         valueName: "n"))
-    var maxRejects: Int = 0
+    var maxRejects: Int?
 
     @Option(help: ArgumentHelp(
         "Nested JSON: jsonb (one column), flatten[:DEPTH] (parent__child columns), tables (arrays become child tables).",
         valueName: "mode"))
-    var nested: String = "jsonb"
+    var nested: String?
 
     @Option(name: .customLong("nested-separator"), help: "Joins nested names: address__city, users__pets.")
     var nestedSeparator: String = "__"
@@ -120,33 +131,70 @@ struct LoadCommand: ParsableCommand {
     var verbose = false
 
     func validate() throws {
+        if files.isEmpty { throw ValidationError("name at least one file to load, or - for standard input") }
+        if delimiter != nil && parseDelimiter() == nil {
+            throw ValidationError("--delimiter must be one ASCII character, or \\t")
+        }
+        _ = try parseTypes()
+        try checkCombination()
+    }
+
+    /// Checks that hold for flags and config file values alike (run again once the file is read).
+    func checkCombination() throws {
         if deleteStale && mode == .replace {
             throw ValidationError("--delete-stale applies to --mode append and merge; replace already removes every old row")
         }
         if mode == .merge && (primaryKey ?? "").isEmpty {
             throw ValidationError("--mode merge needs --primary-key COL[,COL...] to know which rows are the same")
         }
-        if files.isEmpty { throw ValidationError("name at least one file to load, or - for standard input") }
         if files.contains("-") {
             guard format != nil else { throw ValidationError("reading standard input needs --format csv or --format jsonl") }
             guard table != nil else { throw ValidationError("reading standard input needs --table") }
         }
-        if delimiter != nil && parseDelimiter() == nil {
-            throw ValidationError("--delimiter must be one ASCII character, or \\t")
+        guard (batchRows ?? 1) > 0, (batchBytes ?? 1) > 0 else {
+            throw ValidationError("--batch-rows and --batch-bytes must be positive")
         }
-        _ = try parseTypes()
-        guard batchRows > 0, batchBytes > 0 else { throw ValidationError("--batch-rows and --batch-bytes must be positive") }
-        guard (1...32).contains(jobs) else { throw ValidationError("--jobs takes 1 to 32 connections") }
-        guard maxRejects >= 0 else { throw ValidationError("--max-rejects takes 0 or more rows") }
-        guard NestedMode(parsing: nested) != nil else {
-            throw ValidationError("--nested takes jsonb, flatten, flatten:DEPTH (DEPTH ≥ 1) or tables (got \"\(nested)\")")
+        guard (1...32).contains(jobs ?? 1) else { throw ValidationError("--jobs takes 1 to 32 connections") }
+        guard (maxRejects ?? 0) >= 0 else { throw ValidationError("--max-rejects takes 0 or more rows") }
+        let nestedMode = NestedMode(parsing: nested ?? "jsonb")
+        guard nestedMode != nil else {
+            throw ValidationError("--nested takes jsonb, flatten, flatten:DEPTH (DEPTH ≥ 1) or tables (got \"\(nested ?? "")\")")
         }
         guard !nestedSeparator.isEmpty else { throw ValidationError("--nested-separator cannot be empty") }
-        if !jsonColumns.isEmpty && NestedMode(parsing: nested) == .jsonb {
+        if !jsonColumns.isEmpty && nestedMode == .jsonb {
             throw ValidationError("--json-column applies with --nested flatten or --nested tables")
         }
         if sourceName != nil && !deleteStale {
             throw ValidationError("--source-name applies with --delete-stale")
+        }
+    }
+
+    /// Fills what no flag set from the config file's destination section.
+    mutating func apply(_ file: DestinationConfig) {
+        table = table ?? file.table
+        schema = schema ?? file.connection?.schema
+        if mode == nil, let fileMode = file.mode {
+            mode = fileMode
+            deleteStale = deleteStale || (file.deleteStale ?? false)
+        } else if file.deleteStale == true && mode == nil {
+            deleteStale = true
+        }
+        primaryKey = primaryKey ?? file.primaryKey?.joined(separator: ",")
+        batchRows = batchRows ?? file.batchRows
+        batchBytes = batchBytes ?? file.batchBytes
+        skipSchemaCreation = skipSchemaCreation || (file.skipSchemaCreation ?? false)
+        keepCase = keepCase || file.lowerCase == false
+        allowReservedWords = allowReservedWords || (file.allowReservedWords ?? false)
+        noIndexes = noIndexes || file.createIndexes == false
+        performanceIndexes = performanceIndexes || (file.createPerformanceIndexes ?? false)
+        schemaContract = schemaContract ?? file.schemaContract
+        maxRejects = maxRejects ?? file.maxRejects
+        nested = nested ?? file.nested
+        metadata = metadata || (file.metadata ?? false)
+        jobs = jobs ?? file.jobs
+        logging.logLevel = logging.logLevel ?? file.logLevel
+        if let retries = file.connectRetries, !CommandLine.arguments.contains(where: { $0.hasPrefix("--connect-retries") }) {
+            connection.connectRetries = retries
         }
     }
 
@@ -176,54 +224,60 @@ struct LoadCommand: ParsableCommand {
     }
 
     func run() throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = verbose ? .info : .warning
-            return handler
+        var command = self
+        let file = try withFailure { try DestinationConfig.load(config: configFile, secrets: secretFiles) }
+        if let file {
+            command.apply(file)
+            try command.checkCombination()
         }
-        let logger = Logger(label: "pgsink")
+        try command.load(configured: file?.connection)
+    }
+
+    private func load(configured: ConnectionSettings?) throws {
+        let logger = LogSetup.bootstrap(logging.logLevel, fallback: verbose ? .info : .warning)
+        let resolved = try withFailure { try connection.resolve(configured: configured) }
         let rules = NamingRules(keepCase: keepCase, allowReservedWords: allowReservedWords)
-        let requests = try plannedRequests(rules: rules)
+        let requests = try plannedRequests(rules: rules, connectionSchema: resolved.settings.schema)
         for file in files where file != "-" && !FileManager.default.isReadableFile(atPath: file) {
             let reason = FileManager.default.fileExists(atPath: file) ? "it is not readable" : "no such file"
             throw CommandFailure(description: "cannot read \(file): \(reason); nothing was loaded")
         }
-        let (conninfo, _) = try withFailure { try connection.resolve() }
-        let pg = try withFailure { try PGConnection.connect(conninfo, logger: logger) }
+        let connector = Connector(resolved.settings, logger: logger, retries: max(0, connection.connectRetries))
+        defer { connector.close() }
+        let pg = try withFailure { try connector.connect() }
         let showProgress = !quiet && !json && isatty(2) == 1
         for request in requests {
             let bar = showProgress ? ProgressBar() : nil
             var report: (@Sendable (LoadProgress) -> Void)? = nil
             if let bar { report = { bar.update($0) } }
             let loader = Loader(request: request, logger: logger)
-            let connect = { try PGConnection.connect(conninfo, logger: logger) }
-            let summary = try withFailure { try loader.run(on: pg, connect: connect, progress: report) }
+            let summary = try withFailure { try loader.run(on: pg, connect: connector.connect, progress: report) }
             bar?.clear()
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+                print(Secrets.redact(String(decoding: try encoder.encode(summary), as: UTF8.self)))
             } else if !quiet {
-                print(SummaryText.render(summary, jobsRequested: jobs))
+                print(Secrets.redact(SummaryText.render(summary, jobsRequested: jobs ?? 1)))
             }
         }
     }
 
     /// One request per target table: files that land in the same table load in one transaction.
-    private func plannedRequests(rules: NamingRules) throws -> [LoadRequest] {
+    private func plannedRequests(rules: NamingRules, connectionSchema: String?) throws -> [LoadRequest] {
         let overrides = try parseTypes()
         let key = (primaryKey ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
         var order: [TableName] = []
         var grouped: [TableName: [String]] = [:]
         for file in files {
-            let target = targetTable(for: file, rules: rules)
+            let target = targetTable(for: file, rules: rules, defaultSchema: schema ?? connectionSchema ?? "public")
             if grouped[target] == nil { order.append(target) }
             grouped[target, default: []].append(file)
         }
         return order.map { target in
             var request = LoadRequest(inputs: grouped[target]!, table: target)
             request.format = format
-            request.mode = mode
+            request.mode = mode ?? .append
             request.primaryKey = key
             request.delimiter = parseDelimiter()
             request.header = !noHeader
@@ -231,12 +285,12 @@ struct LoadCommand: ParsableCommand {
             request.typeOverrides = overrides
             request.createSchema = !skipSchemaCreation
             request.force = force
-            request.batchRows = batchRows
-            request.batchBytes = batchBytes
-            request.jobs = jobs
-            request.contract = schemaContract
-            request.maxRejects = maxRejects
-            request.nested = NestedMode(parsing: nested) ?? .jsonb
+            request.batchRows = batchRows ?? 50_000
+            request.batchBytes = batchBytes ?? 16 << 20
+            request.jobs = jobs ?? 1
+            request.contract = schemaContract ?? .evolve
+            request.maxRejects = maxRejects ?? 0
+            request.nested = NestedMode(parsing: nested ?? "jsonb") ?? .jsonb
             request.nestedSeparator = nestedSeparator
             request.jsonColumns = jsonColumns
             request.metadata = metadata
@@ -254,8 +308,8 @@ struct LoadCommand: ParsableCommand {
         text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
     }
 
-    private func targetTable(for file: String, rules: NamingRules) -> TableName {
-        var schemaName = schema
+    private func targetTable(for file: String, rules: NamingRules, defaultSchema: String) -> TableName {
+        var schemaName = defaultSchema
         var tableName = TableName.baseName(ofPath: file)
         if let table {
             if let dot = table.firstIndex(of: ".") {

@@ -8,7 +8,7 @@ struct PGSinkCommand: ParsableCommand {
         commandName: "pgsink",
         abstract: "Land CSV and JSON Lines in PostgreSQL: typed, deduplicated, evolving tables.",
         version: "0.1.0",
-        subcommands: [LoadCommand.self, SingerCommand.self, AirbyteCommand.self, DatabaseCommand.self]
+        subcommands: [LoadCommand.self, CheckCommand.self, SingerCommand.self, AirbyteCommand.self, DatabaseCommand.self]
     )
 }
 
@@ -21,19 +21,42 @@ struct ConnectionOptions: ParsableArguments {
         valueName: "conn"))
     var to: String?
 
-    /// The connection string, and the embedded server when that is what it points at.
-    func resolve() throws -> (conninfo: String, embedded: EmbeddedServer?) {
-        if let to { return (to, nil) }
+    @Option(name: .customLong("connect-retries"), help: ArgumentHelp(
+        "Retries of a connection that fails for a passing reason (refused, server starting), with backoff.",
+        valueName: "n"))
+    var connectRetries: Int = 5
+
+    /// The connection, and the embedded server when that is what it is: `--to`, else what a
+    /// config file gives (`configured`), else PGSINK_URL, DATABASE_URL, libpq's PG* variables,
+    /// and last the private server.
+    func resolve(configured: ConnectionSettings? = nil) throws -> (settings: ConnectionSettings, embedded: EmbeddedServer?) {
+        if let to {
+            var settings = try ConnectionSettings(string: to)
+            if let configured {
+                // Certificates, the tunnel and a schema from the file still apply to a --to string.
+                settings.ssh = configured.ssh
+                settings.schema = settings.schema ?? configured.schema
+            }
+            return (settings, nil)
+        }
+        if let configured { return (configured, nil) }
         let env = ProcessInfo.processInfo.environment
         for name in ["PGSINK_URL", "DATABASE_URL"] {
-            if let value = env[name], !value.isEmpty { return (value, nil) }
+            if let value = env[name], !value.isEmpty { return (try ConnectionSettings(string: value), nil) }
         }
-        if env["PGHOST"] != nil || env["PGDATABASE"] != nil { return ("", nil) }
+        if env["PGHOST"] != nil || env["PGDATABASE"] != nil || env["PGSERVICE"] != nil {
+            return (try ConnectionSettings(string: ""), nil)
+        }
         let server = EmbeddedServer()
         if try server.start() {
             FileHandle.standardError.write(Data("pgsink: started a private PostgreSQL in \(server.directory.path); connect with: \(server.psqlCommand)\n".utf8))
         }
-        return (server.connectionString, server)
+        return (try ConnectionSettings(string: server.connectionString), server)
+    }
+
+    func connector(configured: ConnectionSettings? = nil, logger: Logger) throws -> Connector {
+        let settings = try resolve(configured: configured).settings
+        return Connector(settings, logger: logger, retries: max(0, connectRetries))
     }
 }
 
@@ -49,7 +72,7 @@ enum Main {
             var command = try PGSinkCommand.parseAsRoot()
             try command.run()
         } catch let error as CommandFailure {
-            FileHandle.standardError.write(Data("pgsink: \(error.description)\n".utf8))
+            FileHandle.standardError.write(Data("pgsink: \(Secrets.redact(error.description))\n".utf8))
             exit(1)
         } catch let code as ExitCode {
             // Already reported (an Airbyte TRACE message).
@@ -59,7 +82,7 @@ enum Main {
             if code == .success {
                 PGSinkCommand.exit(withError: error)
             }
-            FileHandle.standardError.write(Data((PGSinkCommand.fullMessage(for: error) + "\n").utf8))
+            FileHandle.standardError.write(Data((Secrets.redact(PGSinkCommand.fullMessage(for: error)) + "\n").utf8))
             exit(2)
         }
     }

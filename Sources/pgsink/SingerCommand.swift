@@ -20,6 +20,8 @@ struct SingerCommand: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
+    @OptionGroup var logging: LoggingOptions
+
     @Flag(help: "Print what this target supports and exit.")
     var about = false
 
@@ -34,24 +36,12 @@ struct SingerCommand: ParsableCommand {
             print(format == "json" ? Self.aboutJSON : Self.aboutText)
             return
         }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = verbose ? .info : .warning
-            return handler
-        }
-        let logger = Logger(label: "pgsink.singer")
+        let logger = LogSetup.bootstrap(logging.logLevel, fallback: verbose ? .info : .warning)
         let parsed = try failing { try SingerConfig.load(files: config) }
         for warning in parsed.warnings { logger.warning("\(warning)") }
-        let conninfo: String
-        if let to = connection.to {
-            conninfo = to
-        } else if let fromConfig = parsed.conninfo {
-            conninfo = fromConfig
-        } else {
-            conninfo = try failing { try connection.resolve().conninfo }
-        }
-        let pg = try failing { try PGConnection.connect(conninfo, logger: logger) }
-        for file in parsed.temporaryFiles { try? FileManager.default.removeItem(atPath: file) }
+        let connector = try failing { try connection.connector(configured: parsed.connection, logger: logger) }
+        defer { connector.close() }
+        let pg = try failing { try connector.connect() }
         let target = SingerTarget(settings: parsed.settings, connection: pg, logger: logger) { state in
             FileHandle.standardOutput.write(Data((state + "\n").utf8))
         }

@@ -5,11 +5,10 @@ import PGSinkCore
 /// config works unchanged, and pgsink's own.
 public struct AirbyteConfig {
     public var streams = StreamSettings()
-    public var conninfo: String?
+    public var connection: ConnectionSettings?
     public var dropCascade = false
     public var hardDeleteCDC = true
     public var warnings: [String] = []
-    public var temporaryFiles: [String] = []
 
     static let knownKeys: Set<String> = [
         "host", "port", "database", "schema", "username", "password", "ssl", "ssl_mode", "jdbc_url_params",
@@ -20,7 +19,7 @@ public struct AirbyteConfig {
 
     public init(_ object: [String: Any]) throws {
         for key in object.keys.sorted() where !Self.knownKeys.contains(key) {
-            let near = Self.knownKeys.min { SingerConfig.distance($0, key) < SingerConfig.distance($1, key) } ?? ""
+            let near = Self.knownKeys.min { editDistance($0, key) < editDistance($1, key) } ?? ""
             warnings.append("unknown config key \"\(key)\" ignored (did you mean \"\(near)\"?)")
         }
         streams.stateId = "airbyte"
@@ -47,33 +46,10 @@ public struct AirbyteConfig {
             }
             streams.nested = mode
         }
-        if let tunnel = object["tunnel_method"] as? [String: Any],
-            let method = tunnel["tunnel_method"] as? String, method != "NO_TUNNEL"
-        {
-            throw LoadError(
-                "tunnel_method \(method) is not supported by pgsink airbyte yet; open the tunnel yourself (ssh -N -L "
-                    + "15432:DBHOST:5432 bastion) and set host and port to its local end")
-        }
-        var parts: [(String, String)] = []
-        func add(_ keyword: String, _ value: Any?) {
-            guard let value else { return }
-            parts.append((keyword, (value as? String) ?? ((value as? NSNumber)?.stringValue ?? "\(value)")))
-        }
-        add("host", object["host"])
-        add("port", object["port"])
-        add("user", object["username"])
-        add("password", object["password"])
-        add("dbname", object["database"])
-        // ssl_mode is an object ({"mode": "verify-ca", "ca_certificate": …}); ssl: true alone means require.
-        if let ssl = object["ssl_mode"] as? [String: Any], let mode = ssl["mode"] as? String {
-            add("sslmode", mode)
-            try SingerConfig.addCertificate("sslrootcert", ssl["ca_certificate"], &parts, temporaryFiles: &temporaryFiles)
-            try SingerConfig.addCertificate("sslcert", ssl["client_certificate"], &parts, temporaryFiles: &temporaryFiles)
-            try SingerConfig.addCertificate("sslkey", ssl["client_key"], &parts, temporaryFiles: &temporaryFiles)
-            add("sslpassword", ssl["client_key_password"])
-        } else if (object["ssl"] as? Bool) == true {
-            add("sslmode", "require")
-        }
+        var fields: [String: Any] = [:]
+        for key in ["host", "port", "database", "username", "password", "ssl", "ssl_mode"] { fields[key] = object[key] }
+        if let tunnel = object["tunnel_method"] { fields["ssh"] = tunnel }
+        var settings = try ConnectionSettings(fields: fields, where: "config")
         // JDBC parameters that have a libpq twin; the rest is reported.
         if let params = object["jdbc_url_params"] as? String, !params.isEmpty {
             let twins = ["sslmode": "sslmode", "connectTimeout": "connect_timeout", "ApplicationName": "application_name",
@@ -81,13 +57,19 @@ public struct AirbyteConfig {
             for pair in params.split(separator: "&") {
                 let kv = pair.split(separator: "=", maxSplits: 1).map(String.init)
                 if kv.count == 2, let keyword = twins[kv[0]] {
-                    add(keyword, kv[1].removingPercentEncoding ?? kv[1])
+                    settings.set(keyword, kv[1].removingPercentEncoding ?? kv[1])
                 } else {
                     warnings.append("jdbc_url_params \"\(kv[0])\" has no libpq equivalent and is ignored")
                 }
             }
         }
-        conninfo = parts.isEmpty ? nil : parts.map { "\($0.0)=\(SingerConfig.quote($0.1))" }.joined(separator: " ")
+        connection = fields.isEmpty && settings.parameters.isEmpty ? nil : settings
+    }
+
+    /// The connection: `--to` when given, else the config's keys, else libpq's environment.
+    public func settings(to: String?) throws -> ConnectionSettings {
+        if let to { return try ConnectionSettings(string: to) }
+        return try connection ?? ConnectionSettings(string: "")
     }
 
     /// The connector specification `spec` prints.

@@ -15,22 +15,32 @@ public final class PGConnection: @unchecked Sendable {
     /// Connects with anything libpq takes: a URI, a `key=value` string, or "" for libpq's
     /// environment (PGHOST and friends). The session runs in UTC with UTF-8 client encoding.
     public static func connect(_ conninfo: String, logger: Logger = Logger(label: "pgsink")) throws -> PGConnection {
-        let keywords = ["dbname", "fallback_application_name", "client_encoding"]
-        let values = [conninfo, "pgsink", "UTF8"]
-        let handle = withCStrings(keywords) { kw in
-            withCStrings(values) { vals in PQconnectdbParams(kw, vals, 1) }
+        try connect(
+            parameters: [.init("dbname", conninfo), .init("fallback_application_name", "pgsink"), .init("client_encoding", "UTF8")],
+            logger: logger)
+    }
+
+    /// Connects with libpq keyword/value pairs; `dbname` may hold a whole URI or `key=value`
+    /// string, and later pairs override what it sets.
+    public static func connect(parameters: [ConnectionSettings.Parameter], logger: Logger) throws -> PGConnection {
+        let handle = withCStrings(parameters.map(\.keyword)) { kw in
+            withCStrings(parameters.map(\.value)) { vals in PQconnectdbParams(kw, vals, 1) }
         }
         guard let handle else { throw PGError(kind: .connection, message: "out of memory") }
         guard PQstatus(handle) == CONNECTION_OK else {
-            let message = Self.trimmed(PQerrorMessage(handle))
+            let message = Secrets.redact(Self.trimmed(PQerrorMessage(handle)))
             PQfinish(handle)
             throw PGError(kind: .connection, message: message)
         }
         let connection = PGConnection(handle: handle, logger: logger)
-        // UTC makes timestamp casts (widening date → timestamptz) independent of the server's zone;
-        // temp_buffers holds a merge batch's staging table in memory (it can only be set before the
-        // session's first temporary table).
-        try connection.execute("SET TimeZone = 'UTC'; SET temp_buffers = '64MB'")
+        // UTC makes timestamp casts (widening date → timestamptz) independent of the server's zone.
+        try connection.execute("SET TimeZone = 'UTC'")
+        // temp_buffers holds a merge batch's staging table in memory. It can only be set before
+        // the session's first temporary table; behind a transaction pooler the server session
+        // may have had one already, and then the default stays.
+        if (try? connection.execute("SET temp_buffers = '64MB'")) == nil {
+            logger.debug("temp_buffers left at the server's setting (this session has used temporary tables)")
+        }
         return connection
     }
 
@@ -60,6 +70,28 @@ public final class PGConnection: @unchecked Sendable {
 
     public var serverVersion: Int { Int(PQserverVersion(handle)) }
     public var user: String { PQuser(handle).map { String(cString: $0) } ?? "" }
+    /// Whether the server asked for a password (false for trust, peer and certificate logins).
+    public var usedPassword: Bool { PQconnectionUsedPassword(handle) == 1 }
+    /// Whether the connection is encrypted, and with which protocol (TLSv1.3).
+    public var tlsProtocol: String? {
+        guard PQsslInUse(handle) == 1 else { return nil }
+        return PQsslAttribute(handle, "protocol").map { String(cString: $0) } ?? "TLS"
+    }
+    /// A server parameter the connection reported (server_version, is_superuser …).
+    public func parameter(_ name: String) -> String? {
+        PQparameterStatus(handle, name).map { String(cString: $0) }
+    }
+    /// What libpq connected with: the effective value of a keyword (sslmode, host …).
+    public func option(_ keyword: String) -> String? {
+        guard let options = PQconninfo(handle) else { return nil }
+        defer { PQconninfoFree(options) }
+        var cursor = options
+        while let name = cursor.pointee.keyword {
+            if String(cString: name) == keyword { return cursor.pointee.val.map { String(cString: $0) } }
+            cursor += 1
+        }
+        return nil
+    }
 
     static func trimmed(_ message: UnsafePointer<CChar>?) -> String {
         guard let message else { return "unknown error" }

@@ -5,12 +5,10 @@ import PGSinkCore
 /// switches by changing the plugin name) and pgsink's own.
 public struct SingerConfig {
     public var settings = SingerSettings()
-    /// The libpq connection string the config describes; nil when it names no connection.
-    public var conninfo: String?
+    /// The connection the config describes; nil when it names no connection.
+    public var connection: ConnectionSettings?
     /// Keys pgsink does not know, and keys it accepts without acting on them.
     public var warnings: [String] = []
-    /// Files written for inline PEM certificates; remove them once connected.
-    public var temporaryFiles: [String] = []
 
     static let connectionKeys: Set<String> = [
         "host", "port", "user", "username", "password", "database", "dbname", "sqlalchemy_url", "ssl_enable",
@@ -52,7 +50,7 @@ public struct SingerConfig {
             if Self.connectionKeys.contains(key) || Self.optionKeys.contains(key) { continue }
             if Self.acceptedKeys.contains(key) { continue }
             let known = Self.connectionKeys.union(Self.optionKeys).union(Self.acceptedKeys)
-            let near = known.min { Self.distance($0, key) < Self.distance($1, key) } ?? ""
+            let near = known.min { editDistance($0, key) < editDistance($1, key) } ?? ""
             warnings.append("unknown config key \"\(key)\" ignored (did you mean \"\(near)\"?)")
         }
         func bool(_ key: String) throws -> Bool? {
@@ -113,83 +111,26 @@ public struct SingerConfig {
         }
         if let v = try int("max_rejects") { s.streams.maxRejects = max(0, v) }
         settings = s
-        conninfo = try connection(object)
+        connection = try connectionSettings(object)
     }
 
-    /// The libpq connection string for the connection keys (nil when there are none).
-    private mutating func connection(_ object: [String: Any]) throws -> String? {
-        if let tunnel = object["ssh_tunnel"] as? [String: Any], (tunnel["enable"] as? Bool) == true {
-            throw LoadError(
-                "ssh_tunnel is not supported by pgsink singer yet; open the tunnel yourself (ssh -N -L 15432:DBHOST:5432 "
-                    + "bastion) and set host and port to its local end")
+    /// The connection the config's keys describe (nil when there are none).
+    private func connectionSettings(_ object: [String: Any]) throws -> ConnectionSettings? {
+        var fields: [String: Any] = [:]
+        for key in ["host", "port", "user", "username", "password", "database", "dbname", "sqlalchemy_url"] {
+            fields[key] = object[key]
         }
-        if let url = object["sqlalchemy_url"] as? String {
-            // postgresql+psycopg2://… → postgresql://…
-            guard let scheme = url.firstRange(of: "://") else { throw LoadError("sqlalchemy_url is not a URL") }
-            let name = url[..<scheme.lowerBound].split(separator: "+").first.map(String.init) ?? "postgresql"
-            return (name == "postgres" ? "postgresql" : name) + url[scheme.lowerBound...]
-        }
-        var parts: [(String, String)] = []
-        func add(_ keyword: String, _ value: Any?) {
-            guard let value else { return }
-            let text = (value as? String) ?? ((value as? NSNumber)?.stringValue ?? "\(value)")
-            parts.append((keyword, text))
-        }
-        add("host", object["host"])
-        add("port", object["port"])
-        add("user", object["user"] ?? object["username"])
-        add("password", object["password"])
-        add("dbname", object["database"] ?? object["dbname"])
         if (object["ssl_enable"] as? Bool) == true {
-            add("sslmode", object["ssl_mode"] ?? "verify-full")
-            try addCertificate("sslrootcert", object["ssl_certificate_authority"], &parts)
+            fields["sslmode"] = object["ssl_mode"] ?? "verify-full"
+            fields["sslrootcert"] = object["ssl_certificate_authority"]
             if (object["ssl_client_certificate_enable"] as? Bool) == true {
-                try addCertificate("sslcert", object["ssl_client_certificate"], &parts)
-                try addCertificate("sslkey", object["ssl_client_private_key"], &parts)
+                fields["sslcert"] = object["ssl_client_certificate"]
+                fields["sslkey"] = object["ssl_client_private_key"]
             }
         }
-        guard !parts.isEmpty else { return nil }
-        return parts.map { "\($0.0)=\(Self.quote($0.1))" }.joined(separator: " ")
-    }
-
-    private mutating func addCertificate(_ keyword: String, _ value: Any?, _ parts: inout [(String, String)]) throws {
-        try Self.addCertificate(keyword, value, &parts, temporaryFiles: &temporaryFiles)
-    }
-
-    /// A certificate given as a path, or inline as PEM (written to a private temporary file).
-    static func addCertificate(
-        _ keyword: String, _ value: Any?, _ parts: inout [(String, String)], temporaryFiles: inout [String]
-    ) throws {
-        guard let text = value as? String, !text.isEmpty else { return }
-        guard text.contains("-----BEGIN") else {
-            parts.append((keyword, text))
-            return
-        }
-        let path = NSTemporaryDirectory() + "pgsink-\(keyword)-\(UUID().uuidString).pem"
-        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
-        else { throw LoadError("cannot write the inline \(keyword) to a temporary file") }
-        temporaryFiles.append(path)
-        parts.append((keyword, path))
-    }
-
-    /// libpq's key=value quoting.
-    static func quote(_ value: String) -> String {
-        let plain = !value.isEmpty && !value.contains { $0 == " " || $0 == "'" || $0 == "\\" }
-        if plain { return value }
-        return "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
-    }
-
-    /// Edit distance, for "did you mean".
-    static func distance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
-        var previous = Array(0...b.count)
-        for (i, ca) in a.enumerated() {
-            var current = [i + 1]
-            for (j, cb) in b.enumerated() {
-                current.append(min(previous[j + 1] + 1, current[j] + 1, previous[j] + (ca == cb ? 0 : 1)))
-            }
-            previous = current
-        }
-        return previous[b.count]
+        if let tunnel = object["ssh_tunnel"] { fields["ssh"] = tunnel }
+        fields = fields.filter { !(($0.value as? String)?.isEmpty ?? false) }
+        guard !fields.isEmpty else { return nil }
+        return try ConnectionSettings(fields: fields, where: "config")
     }
 }

@@ -205,6 +205,28 @@ public enum SQL {
                has_database_privilege(current_database(), 'TEMPORARY')
         """
 
+    /// What `pgsink check` reads in one round trip. Parameters: the schema, the table (or NULL).
+    /// Columns: database, CONNECT, schema exists, USAGE, CREATE on the schema, CREATE on the
+    /// database, table exists, TEMPORARY, INSERT, SELECT, UPDATE, DELETE on the table, owns it.
+    public static let checkPrivileges = """
+        WITH s AS (SELECT oid FROM pg_namespace WHERE nspname = $1),
+             t AS (SELECT c.oid, c.relowner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                   WHERE n.nspname = $1 AND c.relname = $2::text)
+        SELECT current_database(),
+               has_database_privilege(current_database(), 'CONNECT'),
+               EXISTS (SELECT 1 FROM s),
+               (SELECT has_schema_privilege(s.oid, 'USAGE') FROM s),
+               (SELECT has_schema_privilege(s.oid, 'CREATE') FROM s),
+               has_database_privilege(current_database(), 'CREATE'),
+               EXISTS (SELECT 1 FROM t),
+               has_database_privilege(current_database(), 'TEMPORARY'),
+               (SELECT has_table_privilege(t.oid, 'INSERT') FROM t),
+               (SELECT has_table_privilege(t.oid, 'SELECT') FROM t),
+               (SELECT has_table_privilege(t.oid, 'UPDATE') FROM t),
+               (SELECT has_table_privilege(t.oid, 'DELETE') FROM t),
+               (SELECT pg_has_role(t.relowner, 'USAGE') FROM t)
+        """
+
     public static let stateName = "_pgsink_state"
 
     public static func createStateTable(schema: String) -> String {

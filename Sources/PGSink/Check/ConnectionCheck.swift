@@ -1,0 +1,123 @@
+import Foundation
+import PGSinkCore
+
+/// `pgsink check`: can this configuration load into this table in this mode? One line per check,
+/// and for every failure what to do about it.
+public struct CheckResult: Sendable, Equatable {
+    public var passed: Bool
+    public var name: String
+    public var detail: String
+    /// For a failure: what to do (a GRANT statement, a setting to change).
+    public var fix: String?
+
+    public init(passed: Bool, name: String, detail: String, fix: String? = nil) {
+        self.passed = passed
+        self.name = name
+        self.detail = detail
+        self.fix = fix
+    }
+
+    public var text: String {
+        var line = "\(passed ? "✓" : "✗") \(name): \(detail)"
+        if let fix { line += "\n    fix: \(fix)" }
+        return Secrets.redact(line)
+    }
+}
+
+public enum ConnectionCheck {
+    /// What a load needs of the table: the write mode, and whether it deletes stale rows.
+    public struct Target: Sendable {
+        public var schema: String
+        public var table: String?
+        public var mode: LoadMode
+        public var deleteStale: Bool
+
+        public init(schema: String, table: String?, mode: LoadMode, deleteStale: Bool = false) {
+            self.schema = schema
+            self.table = table
+            self.mode = mode
+            self.deleteStale = deleteStale
+        }
+    }
+
+    /// Runs every check it can: after a failed connection, only that failure is reported.
+    public static func run(_ connector: Connector, target: Target) -> [CheckResult] {
+        let started = Date()
+        let connection: PGConnection
+        do {
+            connection = try connector.connect()
+        } catch {
+            return [diagnose(error, settings: connector.settings)]
+        }
+        let millis = Int(Date().timeIntervalSince(started) * 1000)
+        var results = [
+            CheckResult(passed: true, name: "reachable", detail: "\(connection.option("host") ?? "?"):\(connection.option("port") ?? "?") answered in \(millis) ms"),
+            tls(connection),
+            CheckResult(
+                passed: true, name: "authenticated",
+                detail: "as \(connection.user)\(connection.usedPassword ? " with a password" : " without a password (trust, peer or certificate)")"),
+        ]
+        let version = connection.serverVersion
+        results.append(CheckResult(
+            passed: version >= 120000, name: "server",
+            detail: "PostgreSQL \(connection.parameter("server_version") ?? String(version))",
+            fix: version >= 120000 ? nil : "pgsink needs PostgreSQL 12 or newer; upgrade the server"))
+        do {
+            results += try privileges(on: connection, target: target)
+        } catch {
+            results.append(CheckResult(passed: false, name: "privileges", detail: "could not be read: \(error)"))
+        }
+        return results
+    }
+
+    static func tls(_ connection: PGConnection) -> CheckResult {
+        let mode = connection.option("sslmode") ?? "prefer"
+        guard let proto = connection.tlsProtocol else {
+            return CheckResult(
+                passed: true, name: "TLS", detail: "not in use (sslmode=\(mode)); set sslmode=verify-full to encrypt and verify")
+        }
+        let verified: String
+        switch mode {
+        case "verify-full": verified = "the server's certificate and host name verified"
+        case "verify-ca": verified = "the server's certificate verified (not its host name)"
+        default: verified = "the server's certificate not verified (sslmode=\(mode)); use verify-full with sslrootcert to verify it"
+        }
+        return CheckResult(passed: true, name: "TLS", detail: "\(proto), \(verified)")
+    }
+
+    /// A failed connection, explained in the spirit of Nilus's troubleshooting table.
+    static func diagnose(_ error: Error, settings: ConnectionSettings) -> CheckResult {
+        let message = Secrets.redact("\(error)")
+        let rules: [(String, String, String)] = [
+            ("password authentication failed", "authenticated",
+             "check the user name and password (the password field, PGPASSWORD or ~/.pgpass); the password may have been rotated"),
+            ("no password supplied", "authenticated", "give a password (password field, PGPASSWORD or ~/.pgpass)"),
+            ("certificate authentication failed", "authenticated",
+             "the client certificate's CN must be the user name; give sslcert and sslkey for that user"),
+            ("role", "authenticated", "the user does not exist: CREATE ROLE … LOGIN, or fix the user name"),
+            ("does not exist", "database", "create the database (CREATE DATABASE …) or fix the database name"),
+            ("timeout expired", "reachable",
+             "the network path is blocked or the host is wrong: check host and port, firewalls and security groups, and that this machine's address is allowed"),
+            ("Connection refused", "reachable", "nothing listens there: is the server running, and are host and port right?"),
+            ("could not translate host name", "reachable", "the host name does not resolve: check the host field"),
+            ("No such file or directory", "reachable", "no server socket there: is the server running, and is host the right socket folder?"),
+            ("does not match host name", "TLS",
+             "under verify-full the certificate must name the host you connect to: connect by the name in the certificate, or use sslmode=verify-ca"),
+            ("certificate verify failed", "TLS",
+             "the server's certificate does not chain to sslrootcert: give the CA that signed it (sslrootcert), or use sslmode=require to encrypt without verifying"),
+            ("root certificate file", "TLS", "sslrootcert names a file that does not exist: give the CA bundle's path"),
+            ("server does not support SSL", "TLS", "the server has no TLS: use sslmode=prefer or disable, or enable ssl on the server"),
+            ("SSL connection has been closed unexpectedly", "TLS",
+             "sslmode does not match what the server requires: set sslmode=require (or verify-full with a CA bundle)"),
+            ("SSL SYSCALL error", "TLS", "sslmode does not match what the server requires: set sslmode=require (or verify-full with a CA bundle)"),
+            ("no encryption", "TLS", "the server accepts only encrypted connections from here: set sslmode=require or stronger"),
+            ("pg_hba.conf", "authenticated", "the server's pg_hba.conf has no line for this user, database and address: ask the DBA to add one"),
+            ("SSH", "SSH tunnel", "check the ssh section: host, port, user, key and known_hosts"),
+            ("host key", "SSH tunnel", "the bastion's host key is not the one in known_hosts; if it changed on purpose, update known_hosts"),
+        ]
+        for (needle, name, fix) in rules where message.localizedCaseInsensitiveContains(needle) {
+            return CheckResult(passed: false, name: name, detail: message, fix: fix)
+        }
+        return CheckResult(passed: false, name: "connection", detail: "\(message) (to \(settings.summary))")
+    }
+}

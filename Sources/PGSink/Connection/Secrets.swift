@@ -1,0 +1,54 @@
+import Foundation
+
+/// Keeps secrets out of everything pgsink prints. Every secret the configuration holds (passwords,
+/// key passphrases, inline private keys, tokens) is registered once; errors, logs, `--json` output
+/// and `check` lines pass through `redact` before they are written.
+public enum Secrets {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var registered: [String] = []
+
+    /// Remembers a secret so that it is masked wherever it would appear. Very short values are
+    /// not registered: masking every "a" would make messages unreadable and protect nothing.
+    public static func register(_ secret: String?) {
+        guard let secret, secret.count >= 3 else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        if !registered.contains(secret) {
+            registered.append(secret)
+            // Longest first, so a secret that contains another is masked whole.
+            registered.sort { $0.count > $1.count }
+        }
+        let encoded = secret.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? secret
+        if encoded != secret && !registered.contains(encoded) {
+            registered.append(encoded)
+            registered.sort { $0.count > $1.count }
+        }
+    }
+
+    /// The text with every registered secret (and `knownSecrets`) replaced by `***`, and the
+    /// password of any URI or `password=` pair in it masked too.
+    public static func redact(_ text: String, knownSecrets: [String] = []) -> String {
+        lock.lock()
+        let secrets = (knownSecrets.filter { $0.count >= 3 } + registered).sorted { $0.count > $1.count }
+        lock.unlock()
+        var result = text
+        for secret in secrets where result.contains(secret) {
+            result = result.replacingOccurrences(of: secret, with: "***")
+        }
+        return maskPatterns(result)
+    }
+
+    /// `scheme://user:secret@` and `password=secret`, wherever they appear.
+    static func maskPatterns(_ text: String) -> String {
+        var result = text
+        if let regex = try? NSRegularExpression(pattern: #"(://[^:/@\s]*:)[^@\s]+@"#) {
+            result = regex.stringByReplacingMatches(
+                in: result, range: NSRange(result.startIndex..., in: result), withTemplate: "$1***@")
+        }
+        if let regex = try? NSRegularExpression(pattern: #"((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)"#, options: [.caseInsensitive]) {
+            result = regex.stringByReplacingMatches(
+                in: result, range: NSRange(result.startIndex..., in: result), withTemplate: "$1***")
+        }
+        return result
+    }
+}

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import PGSink
+import PGSinkCore
+
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Check the connection and the privileges a load needs; one line per check, with fixes.",
+        discussion: "Exit code 0 only when every check passes."
+    )
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @OptionGroup var logging: LoggingOptions
+
+    @Option(name: .customLong("config"), help: ArgumentHelp("A YAML config file (default: ./pgsink.yaml).", valueName: "file"))
+    var configFile: String?
+
+    @Option(name: .customLong("secrets"), help: ArgumentHelp("A secrets file merged into the config (repeatable).", valueName: "file"))
+    var secretFiles: [String] = []
+
+    @Option(help: ArgumentHelp("The table to load into.", valueName: "[schema.]table"))
+    var table: String?
+
+    @Option(help: "The schema (default: the table's, the connection's search_path, else public).")
+    var schema: String?
+
+    @Option(help: "The write mode whose privileges to check: append, replace or merge.")
+    var mode: LoadMode?
+
+    @Flag(name: .customLong("delete-stale"), help: "Also check what --delete-stale needs (DELETE).")
+    var deleteStale = false
+
+    func run() throws {
+        let file: DestinationConfig?
+        do {
+            file = try DestinationConfig.load(config: configFile, secrets: secretFiles)
+        } catch {
+            throw CommandFailure(description: "\(error)")
+        }
+        let logger = LogSetup.bootstrap(logging.logLevel ?? file?.logLevel, fallback: .error)
+        let resolved: (settings: ConnectionSettings, embedded: EmbeddedServer?)
+        do {
+            resolved = try connection.resolve(configured: file?.connection)
+        } catch {
+            print(CheckResult(passed: false, name: "configuration", detail: "\(error)").text)
+            throw ExitCode(1)
+        }
+        var schemaName = schema ?? resolved.settings.schema ?? "public"
+        var tableName = table ?? file?.table
+        if let name = tableName, let dot = name.firstIndex(of: ".") {
+            schemaName = schema ?? String(name[..<dot])
+            tableName = String(name[name.index(after: dot)...])
+        }
+        let connector = Connector(resolved.settings, logger: logger, retries: 0)
+        defer { connector.close() }
+        let target = ConnectionCheck.Target(
+            schema: schemaName, table: tableName, mode: mode ?? file?.mode ?? .append,
+            deleteStale: deleteStale || file?.deleteStale == true)
+        let results = ConnectionCheck.run(connector, target: target)
+        for result in results { print(result.text) }
+        if results.contains(where: { !$0.passed }) { throw ExitCode(1) }
+    }
+}
