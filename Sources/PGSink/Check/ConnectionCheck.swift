@@ -19,7 +19,7 @@ public struct CheckResult: Sendable, Equatable {
 
     public var text: String {
         var line = "\(passed ? "✓" : "✗") \(name): \(detail)"
-        if let fix { line += "\n    fix: \(fix)" }
+        if let fix, !passed { line += "\n    fix: \(fix)" }
         return Secrets.redact(line)
     }
 }

@@ -20,7 +20,7 @@ public enum ConnectionString {
             let reason = Secrets.redact(failure.description, knownSecrets: secretsGuess(conninfo))
             throw ConnectionError(
                 "the connection string is not valid: \(reason). Use a postgresql://user@host:5432/db URI or "
-                    + "libpq key=value pairs (quote values with spaces: password='p w')")
+                    + "libpq key=value pairs (put a value with spaces in single quotes)")
         }
     }
 

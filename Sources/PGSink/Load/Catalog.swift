@@ -2,6 +2,13 @@ import PGSinkCore
 
 /// What the server knows about a target table.
 enum Catalog {
+    /// Creates the schema when it is missing. `CREATE SCHEMA IF NOT EXISTS` alone would need
+    /// CREATE on the database even when the schema exists, which a loader's user often lacks.
+    static func ensureSchema(_ schema: String, on connection: PGConnection) throws {
+        let exists = try connection.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [schema]).rows.isEmpty == false
+        if !exists { try connection.execute(SQL.createSchema(schema)) }
+    }
+
     /// The table's columns, or nil when there is no such table.
     static func columns(of table: TableName, on connection: PGConnection) throws -> [TargetColumn]? {
         guard let relkind = try kind(of: table, on: connection) else { return nil }

@@ -14,7 +14,7 @@ extension Loader {
         progress: (@Sendable (LoadProgress) -> Void)?
     ) throws -> LoadSummary {
         let target = request.table
-        if request.createSchema { try connection.execute(SQL.createSchema(target.schema)) }
+        if request.createSchema { try Catalog.ensureSchema(target.schema, on: connection) }
         try connection.execute(SQL.createLedger(schema: target.schema))
         let session = Session(loadId: try reserveLoadId(on: connection), started: started)
         let hidden = TableName(schema: target.schema, name: "_pgsink_load_" + UUID().uuidString.prefix(8).lowercased())

@@ -76,7 +76,7 @@ public struct Loader: Sendable {
         on connection: PGConnection, started: Date, progress: (@Sendable (LoadProgress) -> Void)?
     ) throws -> LoadSummary {
         let table = request.table
-        if request.createSchema { try connection.execute(SQL.createSchema(table.schema)) }
+        if request.createSchema { try Catalog.ensureSchema(table.schema, on: connection) }
         try connection.query(SQL.lockTable, [table.description])
         try connection.execute(SQL.createLedger(schema: table.schema))
         let session = Session(loadId: try reserveLoadId(on: connection), started: started)

@@ -193,7 +193,7 @@ public final class StreamTarget {
             for stream in dirty { try write(stream) }
             if let latest = pendingStates.last {
                 let schema = settings.naming.normalize(settings.schema)
-                try connection.execute(SQL.createSchema(schema))
+                try Catalog.ensureSchema(schema, on: connection)
                 try connection.execute(SQL.createStateTable(schema: schema))
                 try connection.query(SQL.saveState(schema: schema), [settings.stateId, latest])
             }
@@ -225,7 +225,7 @@ public final class StreamTarget {
         let definition = stream.definition
         let table = definition.loadTable
         let loader = stream.loader
-        if settings.createSchema { try connection.execute(SQL.createSchema(table.schema)) }
+        if settings.createSchema { try Catalog.ensureSchema(table.schema, on: connection) }
         try connection.query(SQL.lockTable, [table.description])
         try connection.execute(SQL.createLedger(schema: table.schema))
         let started = Date()

@@ -1,0 +1,257 @@
+import Foundation
+import Logging
+import PGSink
+import PGSinkCore
+import Testing
+
+/// The services `scripts/test-services` starts: a TLS server and pgbouncer.
+struct TestServices {
+    let tlsPort: String
+    let ca: String
+    let wrongCA: String
+    let clientCert: String
+    let clientKey: String
+    let password: String
+    let bouncerPort: String
+
+    struct Missing: Error, CustomStringConvertible {
+        var description: String {
+            "PGSINK_TEST_TLS_PORT / PGSINK_TEST_PGBOUNCER_PORT are not set: run the tests with `make test`, which starts "
+                + "the TLS server and pgbouncer (scripts/test-services)"
+        }
+    }
+
+    init() throws {
+        let env = ProcessInfo.processInfo.environment
+        guard let tls = env["PGSINK_TEST_TLS_PORT"], let bouncer = env["PGSINK_TEST_PGBOUNCER_PORT"] else { throw Missing() }
+        tlsPort = tls
+        bouncerPort = bouncer
+        ca = env["PGSINK_TEST_TLS_CA"] ?? ""
+        wrongCA = env["PGSINK_TEST_TLS_WRONG_CA"] ?? ""
+        clientCert = env["PGSINK_TEST_TLS_CLIENT_CERT"] ?? ""
+        clientKey = env["PGSINK_TEST_TLS_CLIENT_KEY"] ?? ""
+        password = env["PGSINK_TEST_TLS_PASSWORD"] ?? ""
+    }
+
+    /// A key=value string for the TLS server.
+    func tls(_ extra: String, user: String = "sslonly") -> String {
+        "host=localhost hostaddr=127.0.0.1 port=\(tlsPort) user=\(user) dbname=pgsink_test \(extra)"
+    }
+
+    static func connect(_ conninfo: String) throws -> PGConnection {
+        try Connector(try ConnectionSettings(string: conninfo), logger: Logger(label: "test"), retries: 0).connect()
+    }
+}
+
+@Suite("Connections: forms, TLS, poolers")
+struct ConnectionTests {
+    // MARK: forms
+
+    @Test func uriWithPercentEncodedPasswordAndParameters() throws {
+        let services = try TestServices()
+        let db = try TestDatabase()
+        let role = "enc_" + db.schema
+        let password = "p@ss w:rd/'x"
+        try TLSTestRoles.create(role, password: password, services: services)
+        let encoded = password.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        let uri = "postgresql://\(role):\(encoded)@127.0.0.1:\(services.tlsPort)/pgsink_test?sslmode=require&connect_timeout=5&application_name=enc-test"
+        let pg = try TestServices.connect(uri)
+        #expect(try pg.execute("SELECT current_user").value(0, 0) == role)
+        #expect(try pg.execute("SELECT current_setting('application_name')").value(0, 0) == "enc-test")
+        #expect(pg.tlsProtocol != nil)
+        // libpq's key=value quoting of the same password.
+        let quoted = "host=127.0.0.1 port=\(services.tlsPort) user=\(role) dbname=pgsink_test password=\(ConnectionString.quote(password))"
+        #expect(try TestServices.connect(quoted).user == role)
+    }
+
+    @Test func unixSocketsServicesPassfilesAndTheEnvironment() throws {
+        let db = try TestDatabase()
+        let env = ProcessInfo.processInfo.environment
+        let socket = try #require(env["PGSINK_TEST_SOCKETDIR"])
+        let port = try #require(env["PGSINK_TEST_PORT"])
+        // host= a socket folder, in a URI with an empty host.
+        let uri = try TestServices.connect("postgresql:///pgsink_test?host=\(socket)&port=\(port)&user=pgsink")
+        #expect(uri.option("host") == socket)
+        // dbname alone: libpq's environment supplies the rest, the OS user is the role.
+        try db.connection.execute("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '\(NSUserName())') THEN CREATE ROLE \"\(NSUserName())\" LOGIN; END IF; END $$")
+        try db.connection.execute("GRANT ALL ON SCHEMA \(quoteIdentifier(db.schema)) TO \(quoteIdentifier(NSUserName()))")
+        let csv = try TestDatabase.file("alone.csv", "a\n1\n")
+        let alone = try CommandLineTests.run(
+            ["load", csv, "--to", "dbname=pgsink_test", "--table", "\(db.schema).alone", "--quiet"],
+            environment: ["PGHOST": socket, "PGPORT": port], removing: ["PGUSER", "PGSINK_URL", "DATABASE_URL"])
+        #expect(alone.status == 0, "\(alone.stderr)")
+        #expect(try db.count("alone") == 1)
+        // A service file and PG* variables with no --to at all.
+        let serviceFile = try TestDatabase.file("pg_service.conf", "[pgsinktest]\nhost=\(socket)\nport=\(port)\nuser=pgsink\ndbname=pgsink_test\n")
+        let service = try CommandLineTests.run(
+            ["load", csv, "--to", "service=pgsinktest", "--table", "\(db.schema).svc", "--quiet"],
+            environment: ["PGSERVICEFILE": serviceFile])
+        #expect(service.status == 0, "\(service.stderr)")
+        let fromEnv = try CommandLineTests.run(
+            ["load", csv, "--table", "\(db.schema).env", "--quiet"],
+            environment: ["PGHOST": "127.0.0.1", "PGPORT": port, "PGUSER": "pgsink", "PGDATABASE": "pgsink_test"],
+            removing: ["PGSINK_URL", "DATABASE_URL"])
+        #expect(fromEnv.status == 0, "\(fromEnv.stderr)")
+        #expect(try db.count("svc") == 1 && db.count("env") == 1)
+    }
+
+    @Test func passfileSuppliesThePassword() throws {
+        let services = try TestServices()
+        let passfile = try TestDatabase.file("pgpass", "127.0.0.1:\(services.tlsPort):*:pwuser:\(services.password)\n")
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: passfile)
+        let db = try TestDatabase()
+        let csv = try TestDatabase.file("pp.csv", "a\n1\n")
+        let run = try CommandLineTests.run(
+            ["load", csv, "--to", "host=127.0.0.1 port=\(services.tlsPort) user=pwuser dbname=pgsink_test", "--table", "public.\(db.schema)_pp", "--quiet"],
+            environment: ["PGPASSFILE": passfile], removing: ["PGPASSWORD"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let tls = try TestServices.connect(services.tls("", user: "pgsink"))
+        #expect(try tls.execute("SELECT count(*) FROM public.\(quoteIdentifier(db.schema + "_pp"))").value(0, 0) == "1")
+    }
+
+    @Test func searchPathInTheURISetsTheTargetSchema() throws {
+        let db = try TestDatabase()
+        let csv = try TestDatabase.file("sp.csv", "a\n1\n")
+        let run = try CommandLineTests.run(["load", csv, "--to", db.url + "?search_path=\(db.schema)&sslmode=disable", "--quiet"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try db.count("sp") == 1)
+        // --schema still wins.
+        let other = try CommandLineTests.run(["load", csv, "--to", db.url + "?search_path=nowhere", "--schema", db.schema, "--table", "sp2", "--quiet"])
+        #expect(other.status == 0, "\(other.stderr)")
+        #expect(try db.count("sp2") == 1)
+    }
+
+    @Test func badStringsAreExplainedWithoutThePassword() throws {
+        let bad = try CommandLineTests.run(["load", "/etc/hostname", "--to", "host=h password=hunter2x dbname"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("not valid"), "\(bad.stderr)")
+        #expect(!bad.stderr.contains("hunter2x"))
+        let uri = try CommandLineTests.run(["load", "/etc/hostname", "--to", "postgresql://u:hunter2x@127.0.0.1:1/db?bogus=1"])
+        #expect(uri.status == 1)
+        #expect(uri.stderr.contains("bogus"), "\(uri.stderr)")
+        #expect(!uri.stderr.contains("hunter2x"))
+        let refused = try CommandLineTests.run(["load", "/etc/hostname", "--connect-retries", "0", "--to", "postgresql://u:hunter2x@127.0.0.1:1/db"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("Connection refused"), "\(refused.stderr)")
+        #expect(!refused.stderr.contains("hunter2x"))
+    }
+
+    // MARK: TLS
+
+    @Test(arguments: ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"])
+    func sslmode(_ mode: String) throws {
+        let services = try TestServices()
+        let conninfo = services.tls("sslmode=\(mode) sslrootcert=\(services.ca) password=\(services.password)")
+        if mode == "disable" {
+            // sslonly may not connect without TLS: disable means no TLS at all.
+            #expect { try TestServices.connect(conninfo) } throws: { "\($0)".contains("no encryption") }
+            return
+        }
+        // allow tries without TLS first, is refused, and retries with it.
+        let pg = try TestServices.connect(conninfo)
+        #expect(pg.tlsProtocol?.hasPrefix("TLS") == true, "sslmode=\(mode) must end up encrypted")
+        #expect(pg.option("sslmode") == mode)
+        #expect(try pg.execute("SELECT ssl::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()").value(0, 0) == "true")
+    }
+
+    @Test func verificationFailuresAndClientCertificates() throws {
+        let services = try TestServices()
+        let wrongCA = services.tls("sslmode=verify-ca sslrootcert=\(services.wrongCA) password=\(services.password)")
+        #expect { try TestServices.connect(wrongCA) } throws: { "\($0)".contains("certificate verify failed") }
+        // require with the wrong CA given still verifies the chain (libpq: a root certificate makes require verify).
+        let wrongHost = "host=other.invalid hostaddr=127.0.0.1 port=\(services.tlsPort) user=sslonly dbname=pgsink_test "
+            + "sslmode=verify-full sslrootcert=\(services.ca) password=\(services.password)"
+        #expect { try TestServices.connect(wrongHost) } throws: { "\($0)".contains("does not match host name") }
+        // verify-ca does not check the host name.
+        let caOnly = wrongHost.replacingOccurrences(of: "verify-full", with: "verify-ca")
+        #expect(try TestServices.connect(caOnly).tlsProtocol != nil)
+        let cert = try TestServices.connect(services.tls(
+            "sslmode=verify-full sslrootcert=\(services.ca) sslcert=\(services.clientCert) sslkey=\(services.clientKey)",
+            user: "certuser"))
+        #expect(try cert.execute("SELECT current_user").value(0, 0) == "certuser")
+        #expect(!cert.usedPassword)
+        #expect { try TestServices.connect(services.tls("sslmode=verify-full sslrootcert=\(services.ca)", user: "certuser")) } throws: { _ in true }
+    }
+
+    @Test func inlinePEMInTheConfigFileGoesToPrivateTemporaryFiles() throws {
+        let services = try TestServices()
+        let ca = try String(contentsOfFile: services.ca, encoding: .utf8)
+        let cert = try String(contentsOfFile: services.clientCert, encoding: .utf8)
+        let key = try String(contentsOfFile: services.clientKey, encoding: .utf8)
+        func indent(_ pem: String) -> String { pem.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n") }
+        let yaml = """
+            destination:
+              host: localhost
+              hostaddr: 127.0.0.1
+              port: \(services.tlsPort)
+              database: pgsink_test
+              username: certuser
+              sslmode: verify-full
+              ssl_root_cert: |
+            \(indent(ca))
+              client_certificate: |
+            \(indent(cert))
+              client_key: |
+            \(indent(key))
+              dest_table: pem_\(UUID().uuidString.prefix(6).lowercased()).inline
+              write_mode: replace
+            """
+        let config = try TestDatabase.file("pgsink.yaml", yaml)
+        let parsed = try #require(try DestinationConfig.load(config: config, secrets: []))
+        let settings = try #require(parsed.connection)
+        #expect(settings.temporaryFiles.count == 3)
+        for file in settings.temporaryFiles {
+            let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
+            #expect(mode == 0o600)
+        }
+        let connector = Connector(settings, logger: Logger(label: "test"), retries: 0)
+        #expect(try connector.connect().user == "certuser")
+        connector.close()
+        for file in settings.temporaryFiles { #expect(!FileManager.default.fileExists(atPath: file)) }
+        // The command line does the same, and the key never reaches the output.
+        let csv = try TestDatabase.file("inline.csv", "a\n1\n")
+        let run = try CommandLineTests.run(["load", csv, "--config", config, "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(!run.stdout.contains("PRIVATE KEY") && !run.stderr.contains("PRIVATE KEY"))
+        #expect(run.stdout.contains(#""mode":"replace""#))
+    }
+
+    // MARK: pgbouncer
+
+    @Test func everyModeWorksThroughPgBouncerInTransactionPooling() throws {
+        let services = try TestServices()
+        let db = try TestDatabase()
+        let bouncer = "postgresql://pgsink@127.0.0.1:\(services.bouncerPort)/pgsink_test"
+        let csv = try TestDatabase.file("pooled.csv", (["id,v"] + (1...3000).map { "\($0),v\($0)" }).joined(separator: "\n") + "\n")
+        let changed = try TestDatabase.file("pooled.csv", (["id,v"] + (2000...4000).map { "\($0),w\($0)" }).joined(separator: "\n") + "\n")
+        // Several loads at once so that server sessions really are shared between clients.
+        let results = try [
+            ["load", csv, "--schema", db.schema, "--table", "a", "--batch-rows", "500"],
+            ["load", csv, "--schema", db.schema, "--table", "r", "--mode", "replace"],
+            ["load", csv, "--schema", db.schema, "--table", "m", "--mode", "merge", "--primary-key", "id", "--batch-rows", "700"],
+            ["load", csv, "--schema", db.schema, "--table", "j", "--jobs", "2", "--batch-rows", "500"],
+        ].map { args in try CommandLineTests.run(args + ["--to", bouncer, "--quiet"]) }
+        for run in results { #expect(run.status == 0, "\(run.stderr)") }
+        let again = try [
+            ["load", changed, "--schema", db.schema, "--table", "r", "--mode", "replace"],
+            ["load", changed, "--schema", db.schema, "--table", "m", "--mode", "merge", "--primary-key", "id", "--batch-rows", "700"],
+        ].map { args in try CommandLineTests.run(args + ["--to", bouncer, "--quiet"]) }
+        for run in again { #expect(run.status == 0, "\(run.stderr)") }
+        #expect(try db.count("a") == 3000)
+        #expect(try db.count("j") == 3000)
+        #expect(try db.count("r") == 2001)
+        #expect(try db.count("m") == 4000)
+        #expect(try db.rows("SELECT v FROM \(db.table("m").quoted) WHERE id IN (1999, 2000) ORDER BY id") == [["v1999"], ["w2000"]])
+    }
+}
+
+/// Roles on the TLS server, made by the trusted superuser.
+enum TLSTestRoles {
+    static func create(_ role: String, password: String, services: TestServices) throws {
+        let admin = try TestServices.connect(services.tls("", user: "pgsink"))
+        try admin.query("SELECT set_config('pgsink.pw', $1, false)", [password])
+        try admin.execute("""
+            DO $$ BEGIN EXECUTE format('CREATE ROLE %I LOGIN PASSWORD %L', '\(role)', current_setting('pgsink.pw')); END $$
+            """)
+    }
+}
