@@ -88,6 +88,12 @@ public enum ConnectionCheck {
     /// A failed connection, explained in the spirit of Nilus's troubleshooting table.
     static func diagnose(_ error: Error, settings: ConnectionSettings) -> CheckResult {
         let message = Secrets.redact("\(error)")
+        if message.contains("permission denied for database") {
+            let options = (try? settings.effectiveOptions()) ?? [:]
+            let database = quoteIdentifier(options["dbname"] ?? "DATABASE"), user = quoteIdentifier(options["user"] ?? "USER")
+            return CheckResult(
+                passed: false, name: "CONNECT", detail: message, fix: "GRANT CONNECT ON DATABASE \(database) TO \(user);")
+        }
         let rules: [(String, String, String)] = [
             ("password authentication failed", "authenticated",
              "check the user name and password (the password field, PGPASSWORD or ~/.pgpass); the password may have been rotated"),

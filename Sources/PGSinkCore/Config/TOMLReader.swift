@@ -8,6 +8,8 @@ public struct TOMLReader {
         public var description: String { "line \(line): \(message)" }
     }
 
+    /// Written out: in a string literal "\r\n" would be one Character.
+    private static let wordEnds: Set<Character> = [" ", "\t", "\r", "\n", "\r\n", ",", "]", "}", "#"]
     private let chars: [Character]
     private var i = 0
     private var line = 1
@@ -120,7 +122,7 @@ public struct TOMLReader {
             }
         default:
             var word = ""
-            while i < chars.count, !" \t\r\n,]}#".contains(chars[i]) {
+            while i < chars.count, !Self.wordEnds.contains(chars[i]) {
                 word.append(chars[i])
                 i += 1
             }
