@@ -67,6 +67,7 @@ struct SSHTestServer {
                 settings, toHost: db.host, port: toPort ?? db.port, logger: Logger(label: "pgsink.test.ssh"))
             tunnel.close()
         } catch let error as SSHTunnelError {
+            print("refused as expected: \(error)")
             try expectNoSecrets(in: error, settings)
             return error
         }
@@ -194,6 +195,7 @@ struct SSHTunnelTests {
         settings.password = "hunter2-secret"
         let error = try server.failure(settings)
         #expect(error.code == .authenticationFailed)
+        #expect(error.description.contains("accepts only: publickey"))
         #expect(!error.description.contains("hunter2"))
     }
 
@@ -219,6 +221,15 @@ struct SSHTunnelTests {
         #expect(Date().timeIntervalSince(started) < 11)
         #expect(error.code == .unreachable)
         #expect(error.description.contains("cannot connect to the bastion 127.0.0.1:\(settings.port)"))
+    }
+
+    @Test func aBastionThatIsNotAnSSHServerFailsFast() throws {
+        var settings = server.settings
+        settings.port = try server.database().port  // PostgreSQL waits silently for a startup packet
+        let started = Date()
+        let error = try server.failure(settings)
+        #expect(Date().timeIntervalSince(started) < 12)
+        #expect(error.code == .sshFailure || error.code == .timedOut)
     }
 
     @Test func forwardingToAClosedTargetPortClosesOnlyThatConnection() throws {
@@ -350,6 +361,15 @@ struct SSHTunnelParsingTests {
     func unsupportedOrBrokenKeysSayWhy(_ key: String, _ hint: String) {
         let error = #expect(throws: SSHTunnelError.self) { try SSHKeyFile.load(key, passphrase: nil) }
         #expect(error?.description.contains(hint) == true, "\(error?.description ?? "no error")")
+    }
+
+    @Test func keyTextIsNeverEchoed() throws {
+        let blob = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACDSECRETSECRET"
+        for text in [blob, "junk before -----BEGIN OPENSSH PRIVATE KEY-----\n" + blob, String(repeating: "A", count: 2000)] {
+            let error = #expect(throws: SSHTunnelError.self) { try SSHKeyFile.load(text, passphrase: nil) }
+            #expect(error?.description.contains("SECRET") == false)
+            #expect(error?.description.contains("AAAA") == false)
+        }
     }
 
     @Test func noCredentials() {

@@ -33,7 +33,7 @@ enum OpenSSHKey {
             throw SSHTunnelError(
                 .passphraseRequired, "the private key is encrypted; give its passphrase (or remove it with `ssh-keygen -p`)")
         }
-        guard kdf == "bcrypt" else { throw SSHTunnelError.unsupportedKey("encrypted with key derivation \"\(kdf)\"") }
+        guard kdf == "bcrypt" else { throw SSHTunnelError.unsupportedKey("encrypted with key derivation \(SSHTunnelError.printableName(kdf))") }
         var options = SSHWireReader(kdfOptions)
         let salt = try options.readString()
         let rounds = Int(try options.readUInt32())
@@ -60,7 +60,7 @@ enum OpenSSHKey {
         case "ssh-rsa":
             throw SSHTunnelError.rsaKey()
         default:
-            throw SSHTunnelError.unsupportedKey("of type \(type)")
+            throw SSHTunnelError.unsupportedKey("of type \(SSHTunnelError.printableName(type))")
         }
     }
 

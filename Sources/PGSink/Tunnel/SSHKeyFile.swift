@@ -14,22 +14,32 @@ enum SSHKeyFile {
 
     static func text(of source: String) throws -> String {
         let trimmed = source.trimmingCharacters(in: .whitespacesAndNewlines)
-        if trimmed.hasPrefix("-----BEGIN") || trimmed.hasPrefix("PuTTY-User-Key-File") {
+        if looksLikeKeyText(trimmed) {
             // Keys pasted into JSON configs often arrive with literal "\n" instead of newlines.
             return trimmed.contains("\n") ? trimmed : trimmed.replacingOccurrences(of: "\\n", with: "\n")
         }
         let path = NSString(string: trimmed).expandingTildeInPath
         guard let data = FileManager.default.contents(atPath: path) else {
-            // The path is the user's own setting, not a secret; it tells them what to fix.
+            // A path is the user's own setting, not a secret, and names what to fix.
             throw SSHTunnelError(.keyUnreadable, "cannot read the private key file \(path)")
         }
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// Anything that might be key text is parsed, never echoed as a "path" in an error.
+    private static func looksLikeKeyText(_ source: String) -> Bool {
+        source.hasPrefix("-----BEGIN") || source.hasPrefix("PuTTY-User-Key-File") || source.contains("PRIVATE KEY")
+            || source.contains("\n") || source.contains("\\n") || source.count > 1024
+    }
+
     static func parse(_ text: String, passphrase: String?) throws -> NIOSSHPrivateKey {
+        let text = text.trimmingCharacters(in: .whitespacesAndNewlines)
         if text.hasPrefix("PuTTY-User-Key-File") {
             throw SSHTunnelError.unsupportedKey(
                 "a PuTTY .ppk key; export it in OpenSSH format (PuTTYgen: Conversions > Export OpenSSH key)")
+        }
+        guard text.hasPrefix("-----BEGIN") else {
+            throw SSHTunnelError.malformedKey("the key text does not start with a \"-----BEGIN …-----\" line")
         }
         let pem = try PEMBlock(text)
         switch pem.label {

@@ -53,7 +53,7 @@ final class UserAuthentication: NIOSSHClientUserAuthenticationDelegate {
             case .password(let password): (.password(.init(password: password)), .password)
             }
         guard !offered, availableMethods.contains(method) else {
-            nextChallengePromise.fail(refused(availableMethods))
+            nextChallengePromise.fail(refused(availableMethods, wanted: method))
             return
         }
         offered = true
@@ -61,14 +61,18 @@ final class UserAuthentication: NIOSSHClientUserAuthenticationDelegate {
         nextChallengePromise.succeed(.init(username: settings.user, serviceName: "", offer: offer))
     }
 
-    private func refused(_ available: NIOSSHAvailableUserAuthenticationMethods) -> SSHTunnelError {
+    private func refused(
+        _ available: NIOSSHAvailableUserAuthenticationMethods, wanted: NIOSSHAvailableUserAuthenticationMethods
+    ) -> SSHTunnelError {
         var accepted: [String] = []
         if available.contains(.publicKey) { accepted.append("publickey") }
         if available.contains(.password) { accepted.append("password") }
         let hint =
-            offered
-            ? "check the user name and that the key's public half is in the bastion's authorized_keys"
-            : "the bastion accepts only: \(accepted.isEmpty ? "none we support" : accepted.joined(separator: ", "))"
+            switch (available.contains(wanted), credentials.method) {
+            case (false, _): "the bastion accepts only: \(accepted.isEmpty ? "methods we do not support" : accepted.joined(separator: ", "))"
+            case (true, .key): "check the user name and that the key's .pub line is in the bastion's authorized_keys"
+            case (true, .password): "check the user name and the password"
+            }
         return SSHTunnelError(
             .authenticationFailed,
             "the bastion \(settings.endpoint) refused user \(settings.user) with \(credentials); \(hint)")

@@ -7,8 +7,9 @@ import NIOSSH
 extension SSHTunnel {
     /// Applies to the TCP connect; a bastion that drops packets must not hang a load for minutes.
     static let connectTimeout = TimeAmount.seconds(10)
-    /// Key exchange and authentication after the TCP connect.
-    static let handshakeTimeout = TimeAmount.seconds(20)
+    /// Key exchange and authentication after the TCP connect; SSH servers greet at once, so
+    /// silence this long means the port belongs to something else (it happens: a database port).
+    static let handshakeTimeout = TimeAmount.seconds(10)
 
     /// Connects to the bastion and returns its channel once the user is authenticated.
     static func connect(

@@ -63,6 +63,13 @@ extension SSHTunnelError {
         )
     }
 
+    /// A name read from a key file (type, cipher), or a placeholder: in a corrupt file the
+    /// "name" could be bytes of the key itself, which must not reach a message.
+    static func printableName(_ name: String) -> String {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@.-_")
+        return name.count <= 40 && name.allSatisfy(allowed.contains) ? name : "an unrecognised kind"
+    }
+
     static func malformedKey(_ detail: String) -> SSHTunnelError {
         SSHTunnelError(.keyUnreadable, "the private key is malformed (\(detail)); \(supportedKeyFormats)")
     }
