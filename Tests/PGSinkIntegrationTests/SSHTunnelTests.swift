@@ -153,6 +153,23 @@ struct SSHTunnelTests {
         }
     }
 
+    @Test func parallelLoadThroughTheTunnel() throws {
+        let db = try TestDatabase()  // direct connection, to check what arrived
+        let rows = 60_000
+        let csv = "id,name\n" + (1...rows).map { "\($0),name \($0)" }.joined(separator: "\n") + "\n"
+        let path = try TestDatabase.file("through_ssh.csv", csv)
+        var request = LoadRequest(inputs: [path], table: db.table("through_ssh"))
+        request.jobs = 3
+        request.batchRows = 5_000
+        try server.throughTunnel(server.settings) { conninfo in
+            let summary = try Loader(request: request).run(
+                on: try PGConnection.connect(conninfo), connect: { try PGConnection.connect(conninfo) })
+            #expect(summary.rows == rows)
+        }
+        #expect(try db.count("through_ssh") == rows)
+        #expect(try db.column("SELECT sum(id) FROM \(db.table("through_ssh").quoted)") == ["\(rows * (rows + 1) / 2)"])
+    }
+
     @Test func hostKeyMismatchIsRefusedWithTheFingerprint() throws {
         var settings = server.settings
         settings.knownHosts = try server.path("KNOWN_HOSTS_WRONG")
