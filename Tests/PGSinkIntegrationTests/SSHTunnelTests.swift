@@ -2,8 +2,9 @@ import Dispatch
 import Foundation
 import Logging
 import NIOSSH
-@testable import PGSink
 import Testing
+
+@testable import PGSink
 
 /// The throwaway sshd of scripts/ssh-test-server, read from the PGSINK_TEST_SSH_* variables its env file exports.
 struct SSHTestServer {
@@ -48,13 +49,17 @@ struct SSHTestServer {
             let port = parts.port, let user = parts.user
         else { throw TestDatabase.Missing() }
         let name = parts.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-        return (parts.host ?? "127.0.0.1", port, { "host=127.0.0.1 port=\($0) user=\(user) dbname=\(name) connect_timeout=10" })
+        return (
+            parts.host ?? "127.0.0.1", port,
+            { "host=127.0.0.1 port=\($0) user=\(user) dbname=\(name) connect_timeout=10" }
+        )
     }
 
     /// Opens a tunnel to the test database, runs `body` with a connection string through it, closes it.
     func throughTunnel(_ settings: SSHTunnelSettings, _ body: (String) throws -> Void) throws {
         let db = try database()
-        let tunnel = try SSHTunnel.open(settings, toHost: db.host, port: db.port, logger: Logger(label: "pgsink.test.ssh"))
+        let tunnel = try SSHTunnel.open(
+            settings, toHost: db.host, port: db.port, logger: Logger(label: "pgsink.test.ssh"))
         defer { tunnel.close() }
         try body(db.conninfo(tunnel.localPort))
     }
@@ -79,7 +84,8 @@ struct SSHTestServer {
     /// No passphrase, password or line of key text may appear in what users and logs see.
     func expectNoSecrets(in error: SSHTunnelError, _ settings: SSHTunnelSettings) throws {
         var secrets = [settings.passphrase, settings.password, vars["PGSINK_TEST_SSH_KEY_PASSPHRASE"]].compactMap { $0 }
-        for source in [settings.privateKey, vars["PGSINK_TEST_SSH_KEY_ENCRYPTED"], vars["PGSINK_TEST_SSH_KEY_ED25519"]] {
+        for source in [settings.privateKey, vars["PGSINK_TEST_SSH_KEY_ENCRYPTED"], vars["PGSINK_TEST_SSH_KEY_ED25519"]]
+        {
             guard let source else { continue }
             let text = source.hasPrefix("-----") ? source : (try? String(contentsOfFile: source, encoding: .utf8)) ?? ""
             secrets += text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("-----") && $0.count > 8 }
@@ -116,7 +122,8 @@ struct SSHTunnelTests {
             let connection = try PGConnection.connect(conninfo)
             #expect(try connection.query("SELECT 1", []).rows == [["1"]])
             // A megabyte each way crosses many SSH window adjustments.
-            let big = try connection.query("SELECT length($1::text || repeat('y', 1000000))", [String(repeating: "x", count: 1_000_000)])
+            let big = try connection.query(
+                "SELECT length($1::text || repeat('y', 1000000))", [String(repeating: "x", count: 1_000_000)])
             #expect(big.rows == [["2000000"]])
         }
     }
@@ -144,7 +151,8 @@ struct SSHTunnelTests {
             let results = NIOLockedResults()
             DispatchQueue.concurrentPerform(iterations: connections.count) { i in
                 results.record(i) {
-                    try connections[i].query("SELECT pg_backend_pid(), pg_sleep(0.3)::text, $1::int * 2", ["\(i + 1)"]).rows
+                    try connections[i].query("SELECT pg_backend_pid(), pg_sleep(0.3)::text, $1::int * 2", ["\(i + 1)"])
+                        .rows
                 }
             }
             let rows = try results.values(count: 2)
@@ -251,7 +259,8 @@ struct SSHTunnelTests {
 
     @Test func forwardingToAClosedTargetPortClosesOnlyThatConnection() throws {
         let db = try server.database()
-        let tunnel = try SSHTunnel.open(server.settings, toHost: db.host, port: try closedPort(), logger: Logger(label: "t"))
+        let tunnel = try SSHTunnel.open(
+            server.settings, toHost: db.host, port: try closedPort(), logger: Logger(label: "t"))
         defer { tunnel.close() }
         #expect(throws: (any Error).self) { try PGConnection.connect(db.conninfo(tunnel.localPort)) }
         tunnel.close()
@@ -273,7 +282,9 @@ struct SSHTunnelTests {
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         try withUnsafeMutablePointer(to: &address) { pointer in
             try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                guard bind(fd, raw, length) == 0, getsockname(fd, raw, &length) == 0 else { throw SSHTestServer.UnexpectedSuccess() }
+                guard bind(fd, raw, length) == 0, getsockname(fd, raw, &length) == 0 else {
+                    throw SSHTestServer.UnexpectedSuccess()
+                }
             }
         }
         return Int(UInt16(bigEndian: address.sin_port))
@@ -358,7 +369,11 @@ struct SSHTunnelParsingTests {
 
     @Test func pkcs8Ed25519() throws {
         // RFC 8410 §10.3's example private key.
-        let pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----"
+        let pem = """
+            -----BEGIN PRIVATE KEY-----
+            MC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC
+            -----END PRIVATE KEY-----
+            """
         #expect(try SSHKeyFile.parse(pem, passphrase: nil).publicKey.openSSHType == "ssh-ed25519")
         // The same key pasted into JSON with escaped newlines.
         let escaped = pem.replacingOccurrences(of: "\n", with: "\\n")
@@ -371,7 +386,10 @@ struct SSHTunnelParsingTests {
         ("-----BEGIN DSA PRIVATE KEY-----\nAAAA\n-----END DSA PRIVATE KEY-----", "supported: OpenSSH keys"),
         ("-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----", "ssh-keygen -p"),
         ("-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----", "not an openssh-key-v1 key"),
-        ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----", "truncated"),
+        (
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----",
+            "truncated"
+        ),
         ("-----BEGIN OPENSSH PRIVATE KEY-----\nnot base64!\n-----END OPENSSH PRIVATE KEY-----", "not base64"),
         ("/nonexistent/id_ed25519", "cannot read the private key file /nonexistent/id_ed25519"),
     ])
@@ -382,7 +400,9 @@ struct SSHTunnelParsingTests {
 
     @Test func keyTextIsNeverEchoed() throws {
         let blob = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACDSECRETSECRET"
-        for text in [blob, "junk before -----BEGIN OPENSSH PRIVATE KEY-----\n" + blob, String(repeating: "A", count: 2000)] {
+        for text in [
+            blob, "junk before -----BEGIN OPENSSH PRIVATE KEY-----\n" + blob, String(repeating: "A", count: 2000),
+        ] {
             let error = #expect(throws: SSHTunnelError.self) { try SSHKeyFile.load(text, passphrase: nil) }
             #expect(error?.description.contains("SECRET") == false)
             #expect(error?.description.contains("AAAA") == false)
@@ -391,7 +411,8 @@ struct SSHTunnelParsingTests {
 
     @Test func noCredentials() {
         let error = #expect(throws: SSHTunnelError.self) {
-            try SSHTunnel.open(SSHTunnelSettings(host: "127.0.0.1", user: "u"), toHost: "db", port: 5432, logger: Logger(label: "t"))
+            try SSHTunnel.open(
+                SSHTunnelSettings(host: "127.0.0.1", user: "u"), toHost: "db", port: 5432, logger: Logger(label: "t"))
         }
         #expect(error?.code == .noCredentials)
     }

@@ -71,7 +71,8 @@ struct Blowfish {
     }
 
     @inline(__always)
-    private static func encipher(_ st: UnsafeMutableBufferPointer<UInt32>, _ left: inout UInt32, _ right: inout UInt32) {
+    private static func encipher(_ st: UnsafeMutableBufferPointer<UInt32>, _ left: inout UInt32, _ right: inout UInt32)
+    {
         let s = st.baseAddress!
         @inline(__always) func f(_ x: UInt32) -> UInt32 {
             let a = s[18 + Int(x >> 24)]

@@ -31,9 +31,12 @@ enum OpenSSHKey {
         if cipher == "none" { return sealed }
         guard let passphrase, !passphrase.isEmpty else {
             throw SSHTunnelError(
-                .passphraseRequired, "the private key is encrypted; give its passphrase (or remove it with `ssh-keygen -p`)")
+                .passphraseRequired,
+                "the private key is encrypted; give its passphrase (or remove it with `ssh-keygen -p`)")
         }
-        guard kdf == "bcrypt" else { throw SSHTunnelError.unsupportedKey("encrypted with key derivation \(SSHTunnelError.printableName(kdf))") }
+        guard kdf == "bcrypt" else {
+            throw SSHTunnelError.unsupportedKey("encrypted with key derivation \(SSHTunnelError.printableName(kdf))")
+        }
         var options = SSHWireReader(kdfOptions)
         let salt = try options.readString()
         let rounds = Int(try options.readUInt32())

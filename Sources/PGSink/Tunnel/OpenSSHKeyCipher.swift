@@ -13,7 +13,8 @@ struct OpenSSHKeyCipher {
         case "aes128-ctr": keySize = 16
         default:
             throw SSHTunnelError.unsupportedKey(
-                "encrypted with cipher \(SSHTunnelError.printableName(name)); re-encrypt it with `ssh-keygen -p -Z aes256-ctr -f KEYFILE`")
+                "encrypted with cipher \(SSHTunnelError.printableName(name)); "
+                    + "re-encrypt it with `ssh-keygen -p -Z aes256-ctr -f KEYFILE`")
         }
     }
 

@@ -93,7 +93,9 @@ enum SSHKeyFile {
     private static func contains(_ haystack: ArraySlice<UInt8>, _ needle: [UInt8]) -> Bool {
         guard haystack.count >= needle.count else { return false }
         let start = haystack.startIndex
-        return (start...(haystack.endIndex - needle.count)).contains { Array(haystack[$0..<$0 + needle.count]) == needle }
+        return (start...(haystack.endIndex - needle.count)).contains {
+            Array(haystack[$0..<$0 + needle.count]) == needle
+        }
     }
 }
 

@@ -57,7 +57,8 @@ final class UserAuthentication: NIOSSHClientUserAuthenticationDelegate {
             return
         }
         offered = true
-        logger.debug("ssh authenticating", metadata: ["ssh.user": "\(settings.user)", "ssh.credential": "\(credentials)"])
+        logger.debug(
+            "ssh authenticating", metadata: ["ssh.user": "\(settings.user)", "ssh.credential": "\(credentials)"])
         nextChallengePromise.succeed(.init(username: settings.user, serviceName: "", offer: offer))
     }
 
@@ -67,9 +68,10 @@ final class UserAuthentication: NIOSSHClientUserAuthenticationDelegate {
         var accepted: [String] = []
         if available.contains(.publicKey) { accepted.append("publickey") }
         if available.contains(.password) { accepted.append("password") }
+        let acceptedList = accepted.isEmpty ? "methods we do not support" : accepted.joined(separator: ", ")
         let hint =
             switch (available.contains(wanted), credentials.method) {
-            case (false, _): "the bastion accepts only: \(accepted.isEmpty ? "methods we do not support" : accepted.joined(separator: ", "))"
+            case (false, _): "the bastion accepts only: \(acceptedList)"
             case (true, .key): "check the user name and that the key's .pub line is in the bastion's authorized_keys"
             case (true, .password): "check the user name and the password"
             }

@@ -42,7 +42,8 @@ extension SSHTunnel {
             return inbound.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
         }
         let opened = inbound.eventLoop.makePromise(of: Channel.self)
-        let type = SSHChannelType.directTCPIP(.init(targetHost: target.host, targetPort: target.port, originatorAddress: origin))
+        let type = SSHChannelType.directTCPIP(
+            .init(targetHost: target.host, targetPort: target.port, originatorAddress: origin))
         ssh.value.createChannel(opened, channelType: type) { child, _ in
             child.setOption(ChannelOptions.allowRemoteHalfClosure, value: true).flatMapThrowing {
                 let (near, far) = ForwardingGlue.pair()

@@ -51,7 +51,10 @@ public final class SSHTunnel: @unchecked Sendable {
                 let port = listener.localAddress?.port ?? 0
                 logger.info(
                     "ssh tunnel open",
-                    metadata: ["ssh.user": "\(settings.user)", "ssh.target": "\(target.description)", "ssh.local_port": "\(port)"])
+                    metadata: [
+                        "ssh.user": "\(settings.user)", "ssh.target": "\(target.description)",
+                        "ssh.local_port": "\(port)",
+                    ])
                 return SSHTunnel(localPort: port, group: group, ssh: ssh, listener: listener, logger: logger)
             } catch {
                 try? ssh.close().wait()

@@ -49,7 +49,8 @@ public struct SSHTunnelError: Error, CustomStringConvertible, CustomDebugStringC
 extension SSHTunnelError {
     static let supportedKeyFormats =
         "supported: OpenSSH keys (\"BEGIN OPENSSH PRIVATE KEY\") of type ed25519 or ecdsa P-256/P-384/P-521, "
-        + "optionally passphrase-protected, and unencrypted PEM \"BEGIN EC PRIVATE KEY\" or PKCS#8 \"BEGIN PRIVATE KEY\""
+        + "optionally passphrase-protected, and unencrypted PEM \"BEGIN EC PRIVATE KEY\" "
+        + "or PKCS#8 \"BEGIN PRIVATE KEY\""
 
     static func unsupportedKey(_ what: String) -> SSHTunnelError {
         SSHTunnelError(.keyUnsupported, "the private key is \(what), which is not supported (\(supportedKeyFormats))")
@@ -59,8 +60,8 @@ extension SSHTunnelError {
         SSHTunnelError(
             .keyUnsupported,
             "RSA private keys are not supported (the SSH library signs with ed25519 and ECDSA only); "
-                + "make an ed25519 key with `ssh-keygen -t ed25519` and add its .pub line to the bastion's authorized_keys"
-        )
+                + "make an ed25519 key with `ssh-keygen -t ed25519` and add its .pub line to "
+                + "the bastion's authorized_keys")
     }
 
     /// A name read from a key file (type, cipher), or a placeholder: in a corrupt file the
