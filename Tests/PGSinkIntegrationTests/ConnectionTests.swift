@@ -216,6 +216,51 @@ struct ConnectionTests {
         #expect(run.stdout.contains(#""mode":"replace""#))
     }
 
+    // MARK: SSH
+
+    @Test func loadsThroughAnSSHTunnelFromTheConfigFileAndRefusesAWrongHostKey() throws {
+        let env = ProcessInfo.processInfo.environment
+        guard let sshPort = env["PGSINK_TEST_SSH_PORT"], let key = env["PGSINK_TEST_SSH_KEY_ED25519"],
+            let knownHosts = env["PGSINK_TEST_SSH_KNOWN_HOSTS"], let wrong = env["PGSINK_TEST_SSH_KNOWN_HOSTS_WRONG"],
+            let user = env["PGSINK_TEST_SSH_USER"]
+        else { throw SSHMissing() }
+        let db = try TestDatabase()
+        let (_, port, dbUser, database) = try ConfigFileTests.endpoint(db)
+        func config(_ hosts: String) throws -> String {
+            try TestDatabase.file("pgsink.yaml", """
+                destination:
+                  host: 127.0.0.1
+                  port: \(port)
+                  database: \(database)
+                  username: \(dbUser)
+                  schema: \(db.schema)
+                  ssh:
+                    host: 127.0.0.1
+                    port: \(sshPort)
+                    user: \(user)
+                    private_key: \(key)
+                    known_hosts: \(hosts)
+                """)
+        }
+        let csv = try TestDatabase.file("tunneled.csv", "id\n1\n2\n3\n")
+        let run = try CommandLineTests.run(["load", csv, "--config", try config(knownHosts), "--jobs", "2", "--log-level", "info"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("SSH tunnel to 127.0.0.1:\(port)"), "\(run.stderr)")
+        #expect(try db.count("tunneled") == 3)
+        let refused = try CommandLineTests.run(["load", csv, "--config", try config(wrong), "--table", "nope"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("does not match known_hosts"), "\(refused.stderr)")
+        #expect(try !db.exists("nope"))
+        // pgsink check says the same, with what to do.
+        let check = try CommandLineTests.run(["check", "--config", try config(wrong)])
+        #expect(check.status == 1)
+        #expect(check.stdout.contains("✗ SSH tunnel"), "\(check.stdout)")
+    }
+
+    struct SSHMissing: Error, CustomStringConvertible {
+        var description: String { "PGSINK_TEST_SSH_* is not set: run the tests with `make test`, which starts a test sshd" }
+    }
+
     // MARK: pgbouncer
 
     @Test func everyModeWorksThroughPgBouncerInTransactionPooling() throws {

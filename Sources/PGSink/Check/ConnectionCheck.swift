@@ -118,8 +118,8 @@ public enum ConnectionCheck {
             ("SSL SYSCALL error", "TLS", "sslmode does not match what the server requires: set sslmode=require (or verify-full with a CA bundle)"),
             ("no encryption", "TLS", "the server accepts only encrypted connections from here: set sslmode=require or stronger"),
             ("pg_hba.conf", "authenticated", "the server's pg_hba.conf has no line for this user, database and address: ask the DBA to add one"),
-            ("SSH", "SSH tunnel", "check the ssh section: host, port, user, key and known_hosts"),
             ("host key", "SSH tunnel", "the bastion's host key is not the one in known_hosts; if it changed on purpose, update known_hosts"),
+            ("SSH", "SSH tunnel", "check the ssh section: host, port, user, key and known_hosts"),
         ]
         for (needle, name, fix) in rules where message.localizedCaseInsensitiveContains(needle) {
             return CheckResult(passed: false, name: name, detail: message, fix: fix)
