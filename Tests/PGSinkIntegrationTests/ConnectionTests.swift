@@ -261,6 +261,128 @@ struct ConnectionTests {
         var description: String { "PGSINK_TEST_SSH_* is not set: run the tests with `make test`, which starts a test sshd" }
     }
 
+    // MARK: retries
+
+    @Test func aLoadWhoseConnectionIsKilledIsRetriedAndCommitsOnce() throws {
+        let db = try TestDatabase()
+        let rows = 300_000
+        let csv = try TestDatabase.file("killed.csv", (["id,v"] + (1...rows).map { "\($0),value-\($0)" }).joined(separator: "\n") + "\n")
+        let application = "retry-" + db.schema
+        let process = Process()
+        process.executableURL = CommandLineTests.executable
+        process.arguments = ["load", csv, "--to", db.url + "?application_name=\(application)", "--schema", db.schema,
+            "--batch-rows", "2000", "--quiet"]
+        let errorPath = try TestDatabase.file("stderr.log", "")
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
+        try process.run()
+        // Terminate the load's backend once, while it copies.
+        var killed = false
+        let deadline = Date().addingTimeInterval(30)
+        while !killed && process.isRunning && Date() < deadline {
+            let result = try db.connection.query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'",
+                [application])
+            killed = result.rows.contains { $0.first == "t" }
+            if !killed { Thread.sleep(forTimeInterval: 0.005) }
+        }
+        process.waitUntilExit()
+        let stderr = String(decoding: FileManager.default.contents(atPath: errorPath) ?? Data(), as: UTF8.self)
+        #expect(killed, "the load finished before it could be interrupted")
+        #expect(process.terminationStatus == 0, "\(stderr)")
+        #expect(stderr.contains("retrying the load"), "\(stderr)")
+        #expect(try db.count("killed") == rows)
+        #expect(try db.rows("SELECT count(*)::text FROM \(db.schema)._pgsink_loads") == [["1"]])
+    }
+
+    @Test func theLedgerTellsWhetherARunCommitted() throws {
+        let db = try TestDatabase()
+        let run = UUID().uuidString
+        try db.load("a\n1\n2\n", as: "ran.csv", into: "ran") { $0.runId = run }
+        let committed = try #require(try Loader.committedLoad(runId: run, schema: db.schema, on: db.connection))
+        #expect(committed.rows == 2)
+        #expect(try Loader.committedLoad(runId: UUID().uuidString, schema: db.schema, on: db.connection) == nil)
+        #expect(try Loader.committedLoad(runId: run, schema: "no_such_schema_\(db.schema)", on: db.connection) == nil)
+        // A ledger made before run ids gets the column without losing its rows.
+        try db.connection.execute("ALTER TABLE \(db.schema)._pgsink_loads DROP COLUMN run_id")
+        try db.load("a\n3\n", as: "ran2.csv", into: "ran2") { $0.runId = run + "-2" }
+        #expect(try Loader.committedLoad(runId: run + "-2", schema: db.schema, on: db.connection)?.rows == 1)
+        #expect(try db.rows("SELECT count(*)::text FROM \(db.schema)._pgsink_loads") == [["2"]])
+    }
+
+    @Test func aConnectionRefusedWhileTheServerStartsIsRetried() throws {
+        let env = ProcessInfo.processInfo.environment
+        let bindir = try #require(env["PGSINK_TEST_BINDIR"])
+        let db = try TestDatabase()
+        // A cluster of its own that starts a little after pgsink begins to connect.
+        let directory = URL(fileURLWithPath: "/tmp/pgsink-retry-" + db.schema)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer {
+            _ = try? Self.shell(["\(bindir)/pg_ctl", "-D", directory.path + "/data", "-m", "immediate", "-w", "stop"], asPostgres: true)
+            try? FileManager.default.removeItem(at: directory)
+        }
+        try Self.shell(["chown", "postgres:", directory.path], asPostgres: false)
+        try Self.shell(["\(bindir)/initdb", "-D", directory.path + "/data", "-U", "pgsink", "-A", "trust", "--no-sync"], asPostgres: true)
+        let port = try Self.freePort()
+        let csv = try TestDatabase.file("late.csv", "a\n1\n")
+        let process = Process()
+        process.executableURL = CommandLineTests.executable
+        process.arguments = ["load", csv, "--to", "postgresql://pgsink@127.0.0.1:\(port)/postgres", "--connect-retries", "8", "--quiet"]
+        let errorPath = try TestDatabase.file("stderr.log", "")
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
+        try process.run()
+        Thread.sleep(forTimeInterval: 0.6)
+        try Self.shell(
+            ["\(bindir)/pg_ctl", "-w", "-D", directory.path + "/data", "-l", directory.path + "/log", "-o",
+             "-c listen_addresses=127.0.0.1 -p \(port) -k \(directory.path)", "start"], asPostgres: true)
+        process.waitUntilExit()
+        let stderr = String(decoding: FileManager.default.contents(atPath: errorPath) ?? Data(), as: UTF8.self)
+        #expect(process.terminationStatus == 0, "\(stderr)")
+        #expect(stderr.contains("retrying in"), "\(stderr)")
+        let late = try PGConnection.connect("postgresql://pgsink@127.0.0.1:\(port)/postgres")
+        #expect(try late.execute("SELECT count(*) FROM public.late").value(0, 0) == "1")
+    }
+
+    /// Runs a command to its end with posix_spawn and waitpid: Foundation's Process sometimes
+    /// misses the exit of a program (pg_ctl) whose child lives on. Signals are unblocked in the
+    /// child, since test threads block them.
+    @discardableResult
+    static func shell(_ arguments: [String], asPostgres: Bool) throws -> Int32 {
+        let argv = (asPostgres && getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--"] : []) + arguments
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var cArgs = argv.map { strdup($0) } + [nil]
+        defer { cArgs.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawnp(&pid, argv[0], &actions, &attributes, &cArgs, environ)
+        guard spawned == 0 else { throw LoadError("cannot run \(argv[0]): \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        return (status >> 8) & 0xff
+    }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
     // MARK: pgbouncer
 
     @Test func everyModeWorksThroughPgBouncerInTransactionPooling() throws {

@@ -77,7 +77,6 @@ extension PGError {
     /// Failures that may pass if tried again.
     public var isTransient: Bool {
         if let sqlState, Self.transientStates.contains(sqlState) { return true }
-        guard kind == .connection else { return false }
         return Self.transientMessages.contains { message.localizedCaseInsensitiveContains($0) }
     }
 

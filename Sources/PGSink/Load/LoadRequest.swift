@@ -42,6 +42,9 @@ public struct LoadRequest: Sendable {
     public var batchBytes = 16 << 20
     /// Connections that COPY in parallel into a new table (1 = the load's own connection only).
     public var jobs = 1
+    /// Written to the ledger row, so that a load retried after a lost connection can tell
+    /// whether its first attempt committed.
+    public var runId: String?
 
     // Schema evolution and bad data (docs/schema-evolution.md).
     public var contract: SchemaContract = .evolve

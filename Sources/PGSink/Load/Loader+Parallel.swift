@@ -15,7 +15,7 @@ extension Loader {
     ) throws -> LoadSummary {
         let target = request.table
         if request.createSchema { try Catalog.ensureSchema(target.schema, on: connection) }
-        try connection.execute(SQL.createLedger(schema: target.schema))
+        try Self.prepareLedger(schema: target.schema, on: connection)
         let session = Session(loadId: try reserveLoadId(on: connection), started: started)
         let hidden = TableName(schema: target.schema, name: "_pgsink_load_" + UUID().uuidString.prefix(8).lowercased())
         var connections = [connection]

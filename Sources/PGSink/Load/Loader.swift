@@ -78,7 +78,7 @@ public struct Loader: Sendable {
         let table = request.table
         if request.createSchema { try Catalog.ensureSchema(table.schema, on: connection) }
         try connection.query(SQL.lockTable, [table.description])
-        try connection.execute(SQL.createLedger(schema: table.schema))
+        try Self.prepareLedger(schema: table.schema, on: connection)
         let session = Session(loadId: try reserveLoadId(on: connection), started: started)
         let existing = try Catalog.columns(of: table, on: connection)
         if request.deleteStale && request.mode == .replace {
@@ -117,6 +117,26 @@ public struct Loader: Sendable {
         return try record(
             pipeline.producer, rows: rowsLoaded, into: table, started: started, on: connection, session: session,
             staleDeleted: stale)
+    }
+
+    /// Creates the ledger, or gives an older one its run_id column (checked first: ALTER TABLE
+    /// would lock the ledger against every other load for the rest of the transaction).
+    /// CREATE TABLE IF NOT EXISTS alone would need CREATE on the schema even when the ledger exists.
+    static func prepareLedger(schema: String, on connection: PGConnection) throws {
+        guard try Catalog.kind(of: TableName(schema: schema, name: SQL.ledgerName), on: connection) != nil else {
+            try connection.execute(SQL.createLedger(schema: schema))
+            return
+        }
+        if try connection.query(SQL.ledgerHasRunId, [schema]).rows.isEmpty {
+            try connection.execute(SQL.addLedgerRunId(schema: schema))
+        }
+    }
+
+    /// The ledger row a run committed, if it did: (load id, rows).
+    public static func committedLoad(runId: String, schema: String, on connection: PGConnection) throws -> (id: Int64, rows: Int)? {
+        guard try Catalog.kind(of: TableName(schema: schema, name: SQL.ledgerName), on: connection) != nil else { return nil }
+        guard let row = try connection.query(SQL.loadOfRun(schema: schema), [runId]).rows.first else { return nil }
+        return (Int64(row[0] ?? "") ?? 0, Int(row[1] ?? "") ?? 0)
     }
 
     func reserveLoadId(on connection: PGConnection) throws -> Int64 {
@@ -234,7 +254,7 @@ public struct Loader: Sendable {
         let recorded = try connection.query(
             SQL.recordLoad(schema: table.schema),
             [String(session.loadId), table.name, request.mode.rawValue, producer.sourceText, producer.fingerprint,
-             String(rows), startedText])
+             String(rows), startedText, request.runId])
         let seconds = Date().timeIntervalSince(started)
         let plan = producer.planner
         return LoadSummary(

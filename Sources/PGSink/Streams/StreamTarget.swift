@@ -227,7 +227,7 @@ public final class StreamTarget {
         let loader = stream.loader
         if settings.createSchema { try Catalog.ensureSchema(table.schema, on: connection) }
         try connection.query(SQL.lockTable, [table.description])
-        try connection.execute(SQL.createLedger(schema: table.schema))
+        try Loader.prepareLedger(schema: table.schema, on: connection)
         let started = Date()
         let session = Loader.Session(loadId: try loader.reserveLoadId(on: connection), started: started)
         var statements: [String] = []

@@ -321,9 +321,25 @@ public enum SQL {
             fingerprint text NOT NULL,
             rows bigint NOT NULL,
             started_at timestamptz NOT NULL,
-            finished_at timestamptz NOT NULL DEFAULT clock_timestamp()
+            finished_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+            run_id text
         )
         """
+    }
+
+    /// Whether a ledger made before run ids has the column. Parameter: the schema.
+    public static let ledgerHasRunId = """
+        SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relname = '\(ledgerName)' AND a.attname = 'run_id' AND NOT a.attisdropped
+        """
+
+    public static func addLedgerRunId(schema: String) -> String {
+        "ALTER TABLE \(quoteIdentifier(schema)).\(quoteIdentifier(ledgerName)) ADD COLUMN IF NOT EXISTS run_id text"
+    }
+
+    /// The load a run wrote, if it committed. Parameter: the run id.
+    public static func loadOfRun(schema: String) -> String {
+        "SELECT id, rows FROM \(quoteIdentifier(schema)).\(quoteIdentifier(ledgerName)) WHERE run_id = $1"
     }
 
     /// The latest earlier load of the same data into the same table that a new append would
@@ -340,12 +356,12 @@ public enum SQL {
     }
 
     /// Records a load under the id reserved for it. Parameters: id, table, mode, source,
-    /// fingerprint, rows, started_at.
+    /// fingerprint, rows, started_at, run id (or NULL).
     public static func recordLoad(schema: String) -> String {
         let ledger = quoteIdentifier(schema) + "." + quoteIdentifier(ledgerName)
         return """
-            INSERT INTO \(ledger) (id, table_name, mode, source, fingerprint, rows, started_at)
-            VALUES ($1::bigint, $2, $3, $4, $5, $6::bigint, $7::timestamptz) RETURNING id
+            INSERT INTO \(ledger) (id, table_name, mode, source, fingerprint, rows, started_at, run_id)
+            VALUES ($1::bigint, $2, $3, $4, $5, $6::bigint, $7::timestamptz, $8) RETURNING id
             """
     }
 
