@@ -71,6 +71,28 @@ struct AirbyteTests {
         #expect(!bad.stdout.contains("s3cret-pw"))
     }
 
+    @Test func checkAndWriteThroughTheTunnelMethodOfTheConfig() throws {
+        let env = ProcessInfo.processInfo.environment
+        guard let port = env["PGSINK_TEST_SSH_PORT"], let keyPath = env["PGSINK_TEST_SSH_KEY_ECDSA"],
+            let knownHosts = env["PGSINK_TEST_SSH_KNOWN_HOSTS"], let user = env["PGSINK_TEST_SSH_USER"]
+        else { throw ConnectionTests.SSHMissing() }
+        let db = try TestDatabase()
+        let key = try String(contentsOfFile: keyPath, encoding: .utf8)
+        let tunnel: [String: Any] = [
+            "tunnel_method": "SSH_KEY_AUTH", "tunnel_host": "127.0.0.1", "tunnel_port": Int(port)!, "tunnel_user": user,
+            "ssh_key": key, "known_hosts": try String(contentsOfFile: knownHosts, encoding: .utf8),
+        ]
+        let config = try Self.config(db, ["tunnel_method": tunnel])
+        let check = try CommandLineTests.run(["airbyte", "check", "--config", config])
+        #expect(check.stdout.contains(#""status":"SUCCEEDED""#), "\(check.stdout) \(check.stderr)")
+        #expect(!check.stdout.contains("PRIVATE KEY") && !check.stderr.contains("PRIVATE KEY"))
+        let catalog = try Self.catalog([Self.stream("tunneled", mode: "append", properties: ["id": ["type": "integer"]])])
+        let run = try Self.write(db, config: config, catalog: catalog, [Self.record("tunneled", #"{"id":1}"#), Self.state(1)])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout == Self.state(1) + "\n")
+        #expect(try db.count("tunneled") == 1)
+    }
+
     @Test func appendDedupKeepsTheNewestByCursorAndDeletesCDCDeletes() throws {
         let db = try TestDatabase()
         let config = try Self.config(db)

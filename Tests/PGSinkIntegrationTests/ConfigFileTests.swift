@@ -131,3 +131,17 @@ struct ConfigFileTests {
         #expect(ConnectionString.redacted("host=h password=zz9zz user=u") == "host=h password=*** user=u")
     }
 }
+
+@Suite("Server versions")
+struct ServerVersionTests {
+    @Test(arguments: [(110022, "PostgreSQL 11"), (90624, "PostgreSQL 9.6")])
+    func olderThan12IsRefused(_ version: Int, _ named: String) {
+        #expect { try Connector.checkVersion(version) } throws: { "\($0)".contains(named) && "\($0)".contains("12 or newer") }
+    }
+
+    @Test func twelveAndNewerAreAccepted() throws {
+        for version in [120000, 150018, 180006] { try Connector.checkVersion(version) }
+        let db = try TestDatabase()
+        #expect(db.connection.serverVersion >= Connector.minimumServerVersion)
+    }
+}

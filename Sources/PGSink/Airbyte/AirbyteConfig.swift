@@ -106,6 +106,34 @@ public struct AirbyteConfig {
                     ],
                 ],
                 "jdbc_url_params": ["type": "string", "title": "JDBC URL parameters (libpq twins only)", "order": 8],
+                "tunnel_method": [
+                    "type": "object", "title": "SSH tunnel", "order": 9,
+                    "oneOf": [
+                        ["title": "No tunnel", "properties": ["tunnel_method": ["type": "string", "const": "NO_TUNNEL"]]],
+                        [
+                            "title": "SSH key authentication",
+                            "required": ["tunnel_method", "tunnel_host", "tunnel_port", "tunnel_user", "ssh_key"],
+                            "properties": [
+                                "tunnel_method": ["type": "string", "const": "SSH_KEY_AUTH"],
+                                "tunnel_host": ["type": "string"], "tunnel_port": ["type": "integer", "default": 22],
+                                "tunnel_user": ["type": "string"],
+                                "ssh_key": ["type": "string", "airbyte_secret": true, "multiline": true],
+                                "known_hosts": ["type": "string", "multiline": true],
+                            ],
+                        ] as [String: Any],
+                        [
+                            "title": "Password authentication",
+                            "required": ["tunnel_method", "tunnel_host", "tunnel_port", "tunnel_user", "tunnel_user_password"],
+                            "properties": [
+                                "tunnel_method": ["type": "string", "const": "SSH_PASSWORD_AUTH"],
+                                "tunnel_host": ["type": "string"], "tunnel_port": ["type": "integer", "default": 22],
+                                "tunnel_user": ["type": "string"],
+                                "tunnel_user_password": ["type": "string", "airbyte_secret": true],
+                                "known_hosts": ["type": "string", "multiline": true],
+                            ],
+                        ] as [String: Any],
+                    ],
+                ] as [String: Any],
                 "drop_cascade": ["type": "boolean", "default": false, "title": "Drop tables with CASCADE on overwrite"],
                 "cdc_deletion_mode": ["type": "string", "enum": ["Hard delete", "Soft delete"], "default": "Hard delete"],
                 "unconstrained_number": ["type": "boolean", "default": true, "title": "Numbers are unconstrained numeric (always)"],

@@ -29,7 +29,9 @@ public final class Connector: @unchecked Sendable {
         var attempt = 0
         while true {
             do {
-                return try PGConnection.connect(parameters: parameters, logger: logger)
+                let connection = try PGConnection.connect(parameters: parameters, logger: logger)
+                try Self.checkVersion(connection.serverVersion)
+                return connection
             } catch let error as PGError where error.isTransient && attempt < retries {
                 let delay = min(firstDelay * Double(1 << attempt), 8)
                 attempt += 1
@@ -38,6 +40,16 @@ public final class Connector: @unchecked Sendable {
                 Thread.sleep(forTimeInterval: delay)
             }
         }
+    }
+
+    /// The oldest server pgsink supports (its SQL uses features of PostgreSQL 12).
+    public static let minimumServerVersion = 120000
+
+    /// Refuses servers older than PostgreSQL 12, saying which version answered.
+    public static func checkVersion(_ version: Int) throws {
+        guard version < minimumServerVersion else { return }
+        let major = version >= 100000 ? "\(version / 10000)" : "\(version / 10000).\(version / 100 % 100)"
+        throw ConnectionError("the server is PostgreSQL \(major); pgsink needs PostgreSQL 12 or newer")
     }
 
     /// Removes inline-certificate files and closes the tunnel.

@@ -103,12 +103,14 @@ public final class PGConnection: @unchecked Sendable {
     /// Runs one or more statements with no parameters.
     @discardableResult
     public func execute(_ sql: String) throws -> PGResult {
-        try check(PQexec(handle, sql))
+        notices.logger.trace("sql: \(sql)")
+        return try check(PQexec(handle, sql))
     }
 
     /// Runs one statement with text parameters ($1, $2, …), never pasted into the SQL.
     @discardableResult
     public func query(_ sql: String, _ parameters: [String?]) throws -> PGResult {
+        notices.logger.trace("sql: \(sql)", metadata: ["sql.parameters": "\(parameters.map { $0 ?? "NULL" })"])
         let cStrings = parameters.map { $0.map { strdup($0) } ?? nil }
         defer { cStrings.forEach { free($0) } }
         let result = cStrings.map { UnsafePointer($0) }.withUnsafeBufferPointer { values in
