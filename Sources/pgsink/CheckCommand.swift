@@ -14,11 +14,7 @@ struct CheckCommand: ParsableCommand {
 
     @OptionGroup var logging: LoggingOptions
 
-    @Option(name: .customLong("config"), help: ArgumentHelp("A YAML config file (default: ./pgsink.yaml).", valueName: "file"))
-    var configFile: String?
-
-    @Option(name: .customLong("secrets"), help: ArgumentHelp("A secrets file merged into the config (repeatable).", valueName: "file"))
-    var secretFiles: [String] = []
+    @OptionGroup var config: ConfigOptions
 
     @Option(help: ArgumentHelp("The table to load into.", valueName: "[schema.]table"))
     var table: String?
@@ -33,12 +29,7 @@ struct CheckCommand: ParsableCommand {
     var deleteStale = false
 
     func run() throws {
-        let file: DestinationConfig?
-        do {
-            file = try DestinationConfig.load(config: configFile, secrets: secretFiles)
-        } catch {
-            throw CommandFailure(description: "\(error)")
-        }
+        let file = try config.load()
         let logger = LogSetup.bootstrap(logging.logLevel ?? file?.logLevel, fallback: .error)
         let resolved: (settings: ConnectionSettings, embedded: EmbeddedServer?)
         do {

@@ -19,14 +19,7 @@ struct LoadCommand: ParsableCommand {
 
     @OptionGroup var logging: LoggingOptions
 
-    @Option(name: .customLong("config"), help: ArgumentHelp(
-        "A YAML config file with a destination: section (default: ./pgsink.yaml when it exists). Flags win over it.",
-        valueName: "file"))
-    var configFile: String?
-
-    @Option(name: .customLong("secrets"), help: ArgumentHelp(
-        "A secrets file (TOML or YAML, e.g. .dlt/secrets.toml) merged into the config (repeatable).", valueName: "file"))
-    var secretFiles: [String] = []
+    @OptionGroup var config: ConfigOptions
 
     @Option(help: ArgumentHelp("Target table; all files go to it. Default: each file's base name.", valueName: "[schema.]table"))
     var table: String?
@@ -225,7 +218,7 @@ struct LoadCommand: ParsableCommand {
 
     func run() throws {
         var command = self
-        let file = try withFailure { try DestinationConfig.load(config: configFile, secrets: secretFiles) }
+        let file = try config.load()
         if let file {
             command.apply(file)
             try command.checkCombination()

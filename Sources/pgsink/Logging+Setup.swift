@@ -16,6 +16,27 @@ struct LoggingOptions: ParsableArguments {
     }
 }
 
+/// `--config` and `--secrets`, shared by the commands that read pgsink.yaml.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .customLong("config"), help: ArgumentHelp(
+        "A YAML config file with a destination: section (default: ./pgsink.yaml when it exists). Flags win over it.",
+        valueName: "file"))
+    var configFile: String?
+
+    @Option(name: .customLong("secrets"), help: ArgumentHelp(
+        "A secrets file (TOML or YAML, e.g. .dlt/secrets.toml) merged into the config (repeatable).", valueName: "file"))
+    var secretFiles: [String] = []
+
+    /// The destination section, or nil when there is no file; errors are the user's one line.
+    func load() throws -> DestinationConfig? {
+        do {
+            return try DestinationConfig.load(config: configFile, secrets: secretFiles)
+        } catch {
+            throw CommandFailure(description: "\(error)")
+        }
+    }
+}
+
 enum LogSetup {
     /// Logs go to stderr, with every registered secret masked. `fallback` applies when neither
     /// --log-level nor the config file names a level.

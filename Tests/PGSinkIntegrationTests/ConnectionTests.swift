@@ -130,6 +130,14 @@ struct ConnectionTests {
         #expect(uri.status == 1)
         #expect(uri.stderr.contains("bogus"), "\(uri.stderr)")
         #expect(!uri.stderr.contains("hunter2x"))
+        // A permanent failure is not retried.
+        let services = try TestServices()
+        let wrong = try CommandLineTests.run([
+            "load", "/etc/hostname", "--format", "csv", "--to", "postgresql://pwuser:hunter2x@127.0.0.1:\(services.tlsPort)/pgsink_test",
+        ])
+        #expect(wrong.status == 1)
+        #expect(wrong.stderr.contains("password authentication failed"), "\(wrong.stderr)")
+        #expect(!wrong.stderr.contains("retrying") && !wrong.stderr.contains("hunter2x"))
         let refused = try CommandLineTests.run(["load", "/etc/hostname", "--connect-retries", "0", "--to", "postgresql://u:hunter2x@127.0.0.1:1/db"])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("Connection refused"), "\(refused.stderr)")

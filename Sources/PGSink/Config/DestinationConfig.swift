@@ -143,7 +143,7 @@ struct FieldReader {
 
     func int(_ key: String) throws -> Int? {
         guard let value = fields[key] else { return nil }
-        if let number = value as? Int { return number }
+        if let number = value as? NSNumber, !(value is Bool) { return number.intValue }
         if let text = value as? String, let number = Int(text) { return number }
         throw ConnectionError("\(place).\(key) must be a whole number")
     }

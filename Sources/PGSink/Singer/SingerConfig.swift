@@ -53,24 +53,10 @@ public struct SingerConfig {
             let near = known.min { editDistance($0, key) < editDistance($1, key) } ?? ""
             warnings.append("unknown config key \"\(key)\" ignored (did you mean \"\(near)\"?)")
         }
-        func bool(_ key: String) throws -> Bool? {
-            guard let value = object[key] else { return nil }
-            if let b = value as? Bool { return b }
-            if let text = value as? String, ["true", "false"].contains(text.lowercased()) { return text.lowercased() == "true" }
-            throw LoadError("config key \"\(key)\" must be true or false")
-        }
-        func int(_ key: String) throws -> Int? {
-            guard let value = object[key] else { return nil }
-            if let n = value as? NSNumber, !(value is Bool) { return n.intValue }
-            if let text = value as? String, let n = Int(text) { return n }
-            throw LoadError("config key \"\(key)\" must be a number")
-        }
-        func string(_ key: String) throws -> String? {
-            guard let value = object[key] else { return nil }
-            if let text = value as? String { return text }
-            if let n = value as? NSNumber, !(value is Bool) { return n.stringValue }
-            throw LoadError("config key \"\(key)\" must be a string")
-        }
+        let reader = FieldReader(fields: object, place: "config")
+        func bool(_ key: String) throws -> Bool? { try reader.bool(key) }
+        func int(_ key: String) throws -> Int? { try reader.int(key) }
+        func string(_ key: String) throws -> String? { try reader.string(key) }
         if let schema = try string("default_target_schema") ?? string("schema") { s.streams.schema = schema }
         if let v = try bool("hard_delete") { s.hardDelete = v }
         if let v = try bool("add_record_metadata") { s.addRecordMetadata = v }
