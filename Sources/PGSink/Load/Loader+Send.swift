@@ -114,7 +114,9 @@ extension Loader {
     private func located(_ error: PGError, _ part: StepPart, _ encoded: BatchEncoder.EncodedBatch, _ step: LoadStep)
         -> Error
     {
-        guard let row = error.copyRow, row >= 1, row <= encoded.rows.count else { return error }
+        // A lost connection or an administrator's shutdown is not the row's fault: it stays a
+        // PGError, which the command retries.
+        guard let row = error.copyRow, row >= 1, row <= encoded.rows.count, !error.isTransient else { return error }
         var message = "the server rejected the row: \(error.message)"
         if let sqlState = error.sqlState { message += " (SQLSTATE \(sqlState))" }
         if let detail = error.detail { message += "; \(detail)" }
