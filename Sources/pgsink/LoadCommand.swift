@@ -166,11 +166,10 @@ struct LoadCommand: ParsableCommand {
     mutating func apply(_ file: DestinationConfig) {
         table = table ?? file.table
         schema = schema ?? file.connection?.schema
-        if mode == nil, let fileMode = file.mode {
-            mode = fileMode
+        // The file's stale-row deletion goes with its mode: a --mode flag replaces both.
+        if mode == nil {
+            mode = file.mode
             deleteStale = deleteStale || (file.deleteStale ?? false)
-        } else if file.deleteStale == true && mode == nil {
-            deleteStale = true
         }
         primaryKey = primaryKey ?? file.primaryKey?.joined(separator: ",")
         batchRows = batchRows ?? file.batchRows
@@ -186,9 +185,7 @@ struct LoadCommand: ParsableCommand {
         metadata = metadata || (file.metadata ?? false)
         jobs = jobs ?? file.jobs
         logging.logLevel = logging.logLevel ?? file.logLevel
-        if let retries = file.connectRetries, !CommandLine.arguments.contains(where: { $0.hasPrefix("--connect-retries") }) {
-            connection.connectRetries = retries
-        }
+        connection.connectRetries = connection.connectRetries ?? file.connectRetries
     }
 
     private func parseDelimiter() -> UInt8? {
@@ -235,7 +232,7 @@ struct LoadCommand: ParsableCommand {
             let reason = FileManager.default.fileExists(atPath: file) ? "it is not readable" : "no such file"
             throw CommandFailure(description: "cannot read \(file): \(reason); nothing was loaded")
         }
-        let connector = Connector(resolved.settings, logger: logger, retries: max(0, connection.connectRetries))
+        let connector = Connector(resolved.settings, logger: logger, retries: connection.retries)
         defer { connector.close() }
         var pg = try withFailure { try connector.connect() }
         let showProgress = !quiet && !json && isatty(2) == 1
@@ -252,7 +249,7 @@ struct LoadCommand: ParsableCommand {
                 do {
                     outcome = try loader.run(on: pg, connect: connector.connect, progress: report)
                     break
-                } catch let error as PGError where error.isTransient && attempt < connection.connectRetries && !files.contains("-") {
+                } catch let error as PGError where error.isTransient && attempt < connection.retries && !files.contains("-") {
                     // A load is one transaction, so a lost one left nothing; the ledger says
                     // whether the commit itself went through before the connection was lost.
                     attempt += 1

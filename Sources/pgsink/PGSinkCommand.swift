@@ -22,9 +22,11 @@ struct ConnectionOptions: ParsableArguments {
     var to: String?
 
     @Option(name: .customLong("connect-retries"), help: ArgumentHelp(
-        "Retries of a connection that fails for a passing reason (refused, server starting), with backoff.",
+        "Retries of a connection that fails for a passing reason (refused, server starting), with backoff (default 5).",
         valueName: "n"))
-    var connectRetries: Int = 5
+    var connectRetries: Int?
+
+    var retries: Int { max(0, connectRetries ?? 5) }
 
     /// The connection, and the embedded server when that is what it is: `--to`, else what a
     /// config file gives (`configured`), else PGSINK_URL, DATABASE_URL, libpq's PG* variables,
@@ -56,7 +58,7 @@ struct ConnectionOptions: ParsableArguments {
 
     func connector(configured: ConnectionSettings? = nil, logger: Logger) throws -> Connector {
         let settings = try resolve(configured: configured).settings
-        return Connector(settings, logger: logger, retries: max(0, connectRetries))
+        return Connector(settings, logger: logger, retries: retries)
     }
 }
 

@@ -399,14 +399,19 @@ struct ConnectionTests {
         let bouncer = "postgresql://pgsink@127.0.0.1:\(services.bouncerPort)/pgsink_test"
         let csv = try TestDatabase.file("pooled.csv", (["id,v"] + (1...3000).map { "\($0),v\($0)" }).joined(separator: "\n") + "\n")
         let changed = try TestDatabase.file("pooled.csv", (["id,v"] + (2000...4000).map { "\($0),w\($0)" }).joined(separator: "\n") + "\n")
-        // Several loads at once so that server sessions really are shared between clients.
-        let results = try [
+        // Four loads at once, more clients than the pool's two server connections, so server
+        // sessions really are shared; all four also create the schema's ledger at the same moment.
+        let loads = [
             ["load", csv, "--schema", db.schema, "--table", "a", "--batch-rows", "500"],
             ["load", csv, "--schema", db.schema, "--table", "r", "--mode", "replace"],
             ["load", csv, "--schema", db.schema, "--table", "m", "--mode", "merge", "--primary-key", "id", "--batch-rows", "700"],
             ["load", csv, "--schema", db.schema, "--table", "j", "--jobs", "2", "--batch-rows", "500"],
-        ].map { args in try CommandLineTests.run(args + ["--to", bouncer, "--quiet"]) }
-        for run in results { #expect(run.status == 0, "\(run.stderr)") }
+        ]
+        let results = Results(count: loads.count)
+        DispatchQueue.concurrentPerform(iterations: loads.count) { i in
+            results.set(i, Result { try CommandLineTests.run(loads[i] + ["--to", bouncer, "--quiet"]) })
+        }
+        for result in results.all { #expect(try result.get().status == 0, "\((try? result.get().stderr) ?? "")") }
         let again = try [
             ["load", changed, "--schema", db.schema, "--table", "r", "--mode", "replace"],
             ["load", changed, "--schema", db.schema, "--table", "m", "--mode", "merge", "--primary-key", "id", "--batch-rows", "700"],
@@ -418,6 +423,19 @@ struct ConnectionTests {
         #expect(try db.count("m") == 4000)
         #expect(try db.rows("SELECT v FROM \(db.table("m").quoted) WHERE id IN (1999, 2000) ORDER BY id") == [["v1999"], ["w2000"]])
     }
+}
+
+/// Results written by concurrent workers.
+final class Results: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [Result<CommandLineTests.Run, Error>?]
+    init(count: Int) { values = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ value: Result<CommandLineTests.Run, Error>) {
+        lock.lock()
+        values[i] = value
+        lock.unlock()
+    }
+    var all: [Result<CommandLineTests.Run, Error>] { values.compactMap { $0 } }
 }
 
 /// Roles on the TLS server, made by the trusted superuser.

@@ -6,7 +6,20 @@ enum Catalog {
     /// CREATE on the database even when the schema exists, which a loader's user often lacks.
     static func ensureSchema(_ schema: String, on connection: PGConnection) throws {
         let exists = try connection.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [schema]).rows.isEmpty == false
-        if !exists { try connection.execute(SQL.createSchema(schema)) }
+        if !exists { try createConcurrently(SQL.createSchema(schema), on: connection) }
+    }
+
+    /// Runs a CREATE … IF NOT EXISTS that another load may be running at the same moment: the
+    /// loser of that race gets a unique violation once the winner commits, which means the
+    /// object exists now. A savepoint keeps the load's transaction alive through it.
+    static func createConcurrently(_ sql: String, on connection: PGConnection) throws {
+        try connection.execute("SAVEPOINT pgsink_create")
+        do {
+            try connection.execute(sql)
+            try connection.execute("RELEASE SAVEPOINT pgsink_create")
+        } catch let error as PGError where ["23505", "42P06", "42P07", "42710"].contains(error.sqlState ?? "") {
+            try connection.execute("ROLLBACK TO SAVEPOINT pgsink_create")
+        }
     }
 
     /// The table's columns, or nil when there is no such table.

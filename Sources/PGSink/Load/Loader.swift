@@ -124,7 +124,7 @@ public struct Loader: Sendable {
     /// CREATE TABLE IF NOT EXISTS alone would need CREATE on the schema even when the ledger exists.
     static func prepareLedger(schema: String, on connection: PGConnection) throws {
         guard try Catalog.kind(of: TableName(schema: schema, name: SQL.ledgerName), on: connection) != nil else {
-            try connection.execute(SQL.createLedger(schema: schema))
+            try Catalog.createConcurrently(SQL.createLedger(schema: schema), on: connection)
             return
         }
         if try connection.query(SQL.ledgerHasRunId, [schema]).rows.isEmpty {
