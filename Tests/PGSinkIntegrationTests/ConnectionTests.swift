@@ -72,7 +72,17 @@ struct ConnectionTests {
         // host= a socket folder, in a URI with an empty host.
         let uri = try TestServices.connect("postgresql:///pgsink_test?host=\(socket)&port=\(port)&user=pgsink")
         #expect(uri.option("host") == socket)
-        // dbname alone: libpq's environment supplies the rest, the OS user is the role.
+        // dbname alone over a socket: the OS user is the role, and the TLS server's socket
+        // authenticates it by peer (the kernel's word for who is on the other end).
+        let services = try TestServices()
+        let tlsSocket = try #require(env["PGSINK_TEST_TLS_SOCKETDIR"])
+        let admin = try TestServices.connect(services.tls("", user: "pgsink"))
+        try admin.execute("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '\(NSUserName())') THEN CREATE ROLE \"\(NSUserName())\" LOGIN; END IF; END $$")
+        let peer = try CommandLineTests.run(
+            ["check", "--to", "dbname=pgsink_test"],
+            environment: ["PGHOST": tlsSocket, "PGPORT": services.tlsPort], removing: ["PGUSER", "PGPASSWORD"])
+        #expect(peer.stdout.contains("✓ authenticated: as \(NSUserName()) without a password"), "\(peer.stdout)")
+        // The same on the main server, with a load; libpq's environment supplies the rest.
         try db.connection.execute("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '\(NSUserName())') THEN CREATE ROLE \"\(NSUserName())\" LOGIN; END IF; END $$")
         try db.connection.execute("GRANT ALL ON SCHEMA \(quoteIdentifier(db.schema)) TO \(quoteIdentifier(NSUserName()))")
         let csv = try TestDatabase.file("alone.csv", "a\n1\n")
