@@ -12,13 +12,15 @@ enum Catalog {
     /// Runs a CREATE … IF NOT EXISTS that another load may be running at the same moment: the
     /// loser of that race gets a unique violation once the winner commits, which means the
     /// object exists now. A savepoint keeps the load's transaction alive through it.
+    /// Outside a transaction (a parallel load's setup) the statement fails alone and needs none.
     static func createConcurrently(_ sql: String, on connection: PGConnection) throws {
-        try connection.execute("SAVEPOINT pgsink_create")
+        let inTransaction = connection.inTransaction
+        if inTransaction { try connection.execute("SAVEPOINT pgsink_create") }
         do {
             try connection.execute(sql)
-            try connection.execute("RELEASE SAVEPOINT pgsink_create")
+            if inTransaction { try connection.execute("RELEASE SAVEPOINT pgsink_create") }
         } catch let error as PGError where ["23505", "42P06", "42P07", "42710"].contains(error.sqlState ?? "") {
-            try connection.execute("ROLLBACK TO SAVEPOINT pgsink_create")
+            if inTransaction { try connection.execute("ROLLBACK TO SAVEPOINT pgsink_create") }
         }
     }
 

@@ -70,6 +70,11 @@ public final class PGConnection: @unchecked Sendable {
 
     public var serverVersion: Int { Int(PQserverVersion(handle)) }
     public var user: String { PQuser(handle).map { String(cString: $0) } ?? "" }
+    /// Whether a transaction is open (BEGIN without COMMIT or ROLLBACK yet).
+    public var inTransaction: Bool {
+        let status = PQtransactionStatus(handle)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR
+    }
     /// Whether the server asked for a password (false for trust, peer and certificate logins).
     public var usedPassword: Bool { PQconnectionUsedPassword(handle) == 1 }
     /// Whether the connection is encrypted, and with which protocol (TLSv1.3).
