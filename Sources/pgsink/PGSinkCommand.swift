@@ -35,7 +35,7 @@ struct ConnectionOptions: ParsableArguments {
         if let to {
             var settings = try ConnectionSettings(string: to)
             if let configured {
-                // Certificates, the tunnel and a schema from the file still apply to a --to string.
+                // The tunnel and a schema from the file still apply to a --to string.
                 settings.ssh = configured.ssh
                 settings.schema = settings.schema ?? configured.schema
             }
