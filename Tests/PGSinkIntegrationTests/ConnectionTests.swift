@@ -435,6 +435,28 @@ struct ConnectionTests {
     }
 }
 
+extension ConnectionTests {
+    @Test func aSingerStreamThroughPgBouncerMergesAndEmitsItsStates() throws {
+        let services = try TestServices()
+        let db = try TestDatabase()
+        let bouncer = "postgresql://pgsink@127.0.0.1:\(services.bouncerPort)/pgsink_test"
+        let settings = try TestDatabase.file(
+            "target.json", try JSONSerialization.data(withJSONObject: ["default_target_schema": db.schema, "batch_size_rows": 2]))
+        let lines = [
+            SingerTests.schema("pooled", #""id":{"type":"integer"},"v":{"type":"string"}"#),
+            SingerTests.record("pooled", #"{"id":1,"v":"a"}"#), SingerTests.record("pooled", #"{"id":2,"v":"b"}"#),
+            #"{"type":"STATE","value":{"at":2}}"#,
+            SingerTests.record("pooled", #"{"id":1,"v":"c"}"#), SingerTests.record("pooled", #"{"id":3,"v":"d"}"#),
+            #"{"type":"STATE","value":{"at":4}}"#,
+        ]
+        let run = try CommandLineTests.run(
+            ["singer", "--config", settings, "--to", bouncer], stdin: lines.joined(separator: "\n") + "\n")
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout == "{\"at\":2}\n{\"at\":4}\n")
+        #expect(try db.rows("SELECT id::text, v FROM \(db.table("pooled").quoted) t ORDER BY t.id") == [["1", "c"], ["2", "b"], ["3", "d"]])
+    }
+}
+
 /// Results written by concurrent workers.
 final class Results: @unchecked Sendable {
     private let lock = NSLock()
