@@ -31,20 +31,20 @@ struct CheckCommand: ParsableCommand {
     func run() throws {
         let file = try config.load()
         let logger = LogSetup.bootstrap(logging.logLevel ?? file?.logLevel, fallback: .error)
-        let resolved: (settings: ConnectionSettings, embedded: EmbeddedServer?)
+        let resolved: ConnectionSettings
         do {
             resolved = try connection.resolve(configured: file?.connection)
         } catch {
             print(CheckResult(passed: false, name: "configuration", detail: "\(error)").text)
             throw ExitCode(1)
         }
-        var schemaName = schema ?? resolved.settings.schema ?? "public"
+        var schemaName = schema ?? resolved.schema ?? "public"
         var tableName = table ?? file?.table
         if let name = tableName, let dot = name.firstIndex(of: ".") {
             schemaName = schema ?? String(name[..<dot])
             tableName = String(name[name.index(after: dot)...])
         }
-        let connector = Connector(resolved.settings, logger: logger, retries: 0)
+        let connector = Connector(resolved, logger: logger, retries: 0)
         defer { connector.close() }
         let target = ConnectionCheck.Target(
             schema: schemaName, table: tableName, mode: mode ?? file?.mode ?? .append,

@@ -227,12 +227,12 @@ struct LoadCommand: ParsableCommand {
         let logger = LogSetup.bootstrap(logging.logLevel, fallback: verbose ? .info : .warning)
         let resolved = try withFailure { try connection.resolve(configured: configured) }
         let rules = NamingRules(keepCase: keepCase, allowReservedWords: allowReservedWords)
-        let requests = try plannedRequests(rules: rules, connectionSchema: resolved.settings.schema)
+        let requests = try plannedRequests(rules: rules, connectionSchema: resolved.schema)
         for file in files where file != "-" && !FileManager.default.isReadableFile(atPath: file) {
             let reason = FileManager.default.fileExists(atPath: file) ? "it is not readable" : "no such file"
             throw CommandFailure(description: "cannot read \(file): \(reason); nothing was loaded")
         }
-        let connector = Connector(resolved.settings, logger: logger, retries: connection.retries)
+        let connector = Connector(resolved, logger: logger, retries: connection.retries)
         defer { connector.close() }
         var pg = try withFailure { try connector.connect() }
         let showProgress = !quiet && !json && isatty(2) == 1

@@ -28,10 +28,9 @@ struct ConnectionOptions: ParsableArguments {
 
     var retries: Int { max(0, connectRetries ?? 5) }
 
-    /// The connection, and the embedded server when that is what it is: `--to`, else what a
-    /// config file gives (`configured`), else PGSINK_URL, DATABASE_URL, libpq's PG* variables,
-    /// and last the private server.
-    func resolve(configured: ConnectionSettings? = nil) throws -> (settings: ConnectionSettings, embedded: EmbeddedServer?) {
+    /// The connection: `--to`, else what a config file gives (`configured`), else PGSINK_URL,
+    /// DATABASE_URL, libpq's PG* variables, and last the private server (started if needed).
+    func resolve(configured: ConnectionSettings? = nil) throws -> ConnectionSettings {
         if let to {
             var settings = try ConnectionSettings(string: to)
             if let configured {
@@ -39,26 +38,25 @@ struct ConnectionOptions: ParsableArguments {
                 settings.ssh = configured.ssh
                 settings.schema = settings.schema ?? configured.schema
             }
-            return (settings, nil)
+            return settings
         }
-        if let configured { return (configured, nil) }
+        if let configured { return configured }
         let env = ProcessInfo.processInfo.environment
         for name in ["PGSINK_URL", "DATABASE_URL"] {
-            if let value = env[name], !value.isEmpty { return (try ConnectionSettings(string: value), nil) }
+            if let value = env[name], !value.isEmpty { return try ConnectionSettings(string: value) }
         }
         if env["PGHOST"] != nil || env["PGDATABASE"] != nil || env["PGSERVICE"] != nil {
-            return (try ConnectionSettings(string: ""), nil)
+            return try ConnectionSettings(string: "")
         }
         let server = EmbeddedServer()
         if try server.start() {
             FileHandle.standardError.write(Data("pgsink: started a private PostgreSQL in \(server.directory.path); connect with: \(server.psqlCommand)\n".utf8))
         }
-        return (try ConnectionSettings(string: server.connectionString), server)
+        return try ConnectionSettings(string: server.connectionString)
     }
 
     func connector(configured: ConnectionSettings? = nil, logger: Logger) throws -> Connector {
-        let settings = try resolve(configured: configured).settings
-        return Connector(settings, logger: logger, retries: retries)
+        Connector(try resolve(configured: configured), logger: logger, retries: retries)
     }
 }
 
