@@ -34,31 +34,30 @@ public enum ConnectionString {
             }
             return .failure(ConnectionError(reason))
         }
-        defer { PQconninfoFree(options) }
-        var result: [Option] = []
-        var cursor = options
-        while let keyword = cursor.pointee.keyword {
-            if let value = cursor.pointee.val {
-                let display = cursor.pointee.dispchar.map { String(cString: $0) } ?? ""
-                result.append(Option(keyword: String(cString: keyword), value: String(cString: value), isSecret: display == "*"))
-            }
-            cursor += 1
+        let set = takeOptions(options).compactMap { entry in
+            entry.value.map { Option(keyword: entry.keyword, value: $0, isSecret: entry.isSecret) }
         }
-        return .success(result)
+        return .success(set)
     }
 
     /// Every keyword this libpq knows.
-    public static let keywords: Set<String> = {
-        guard let defaults = PQconndefaults() else { return [] }
-        defer { PQconninfoFree(defaults) }
-        var names = Set<String>()
-        var cursor = defaults
+    public static let keywords: Set<String> = Set(takeOptions(PQconndefaults()).map(\.keyword))
+
+    /// Reads and frees an option array from PQconninfoParse, PQconndefaults or PQconninfo.
+    static func takeOptions(_ options: UnsafeMutablePointer<PQconninfoOption>?)
+        -> [(keyword: String, value: String?, isSecret: Bool)]
+    {
+        guard let options else { return [] }
+        defer { PQconninfoFree(options) }
+        var result: [(keyword: String, value: String?, isSecret: Bool)] = []
+        var cursor = options
         while let keyword = cursor.pointee.keyword {
-            names.insert(String(cString: keyword))
+            let display = cursor.pointee.dispchar.map { String(cString: $0) } ?? ""
+            result.append((String(cString: keyword), cursor.pointee.val.map { String(cString: $0) }, display == "*"))
             cursor += 1
         }
-        return names
-    }()
+        return result
+    }
 
     /// Whether the string is a URI rather than `key=value` pairs.
     public static func isURI(_ conninfo: String) -> Bool {

@@ -88,14 +88,7 @@ public final class PGConnection: @unchecked Sendable {
     }
     /// What libpq connected with: the effective value of a keyword (sslmode, host …).
     public func option(_ keyword: String) -> String? {
-        guard let options = PQconninfo(handle) else { return nil }
-        defer { PQconninfoFree(options) }
-        var cursor = options
-        while let name = cursor.pointee.keyword {
-            if String(cString: name) == keyword { return cursor.pointee.val.map { String(cString: $0) } }
-            cursor += 1
-        }
-        return nil
+        ConnectionString.takeOptions(PQconninfo(handle)).first { $0.keyword == keyword }?.value ?? nil
     }
 
     static func trimmed(_ message: UnsafePointer<CChar>?) -> String {
