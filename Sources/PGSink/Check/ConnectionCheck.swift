@@ -57,11 +57,10 @@ public enum ConnectionCheck {
                 passed: true, name: "authenticated",
                 detail: "as \(connection.user)\(connection.usedPassword ? " with a password" : " without a password (trust, peer or certificate)")"),
         ]
-        let version = connection.serverVersion
+        // The connector refuses servers older than PostgreSQL 12 (see the rule in `diagnose`).
         results.append(CheckResult(
-            passed: version >= 120000, name: "server",
-            detail: "PostgreSQL \(connection.parameter("server_version") ?? String(version))",
-            fix: version >= 120000 ? nil : "pgsink needs PostgreSQL 12 or newer; upgrade the server"))
+            passed: true, name: "server",
+            detail: "PostgreSQL \(connection.parameter("server_version") ?? String(connection.serverVersion))"))
         do {
             results += try privileges(on: connection, target: target)
         } catch {
@@ -95,6 +94,7 @@ public enum ConnectionCheck {
                 passed: false, name: "CONNECT", detail: message, fix: "GRANT CONNECT ON DATABASE \(database) TO \(user);")
         }
         let rules: [(String, String, String)] = [
+            ("needs PostgreSQL 12 or newer", "server", "upgrade the server to PostgreSQL 12 or newer"),
             ("password authentication failed", "authenticated",
              "check the user name and password (the password field, PGPASSWORD or ~/.pgpass); the password may have been rotated"),
             ("no password supplied", "authenticated", "give a password (password field, PGPASSWORD or ~/.pgpass)"),
