@@ -13,22 +13,15 @@ public enum Secrets {
         guard let secret, secret.count >= 3 else { return }
         lock.lock()
         defer { lock.unlock() }
-        if !registered.contains(secret) {
-            registered.append(secret)
-            // Longest first, so a secret that contains another is masked whole.
-            registered.sort { $0.count > $1.count }
-        }
         let encoded = secret.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? secret
-        if encoded != secret && !registered.contains(encoded) {
-            registered.append(encoded)
-            registered.sort { $0.count > $1.count }
-        }
+        for form in Set([secret, encoded]) where !registered.contains(form) { registered.append(form) }
     }
 
     /// The text with every registered secret (and `knownSecrets`) replaced by `***`, and the
     /// password of any URI or `password=` pair in it masked too.
     public static func redact(_ text: String, knownSecrets: [String] = []) -> String {
         lock.lock()
+        // Longest first, so a secret that contains another is masked whole.
         let secrets = (knownSecrets.filter { $0.count >= 3 } + registered).sorted { $0.count > $1.count }
         lock.unlock()
         var result = text
