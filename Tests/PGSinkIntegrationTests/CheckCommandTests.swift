@@ -105,16 +105,8 @@ struct CheckCommandTests {
         #expect(refused.stdout.contains("✗ reachable"))
         #expect(refused.stdout.contains("is the server running"))
         // A port that accepts connections and never answers: connect_timeout expires.
-        let silent = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (silent, port) = ConnectionTests.boundSocket(listening: true)
         defer { close(silent) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, length) } }
-        _ = listen(silent, 4)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(silent, $0, &length) } }
-        let port = UInt16(bigEndian: address.sin_port)
         let timeout = try CommandLineTests.run(["check", "--to", "host=127.0.0.1 port=\(port) user=x dbname=x connect_timeout=1"])
         #expect(timeout.status == 1)
         #expect(timeout.stdout.contains("✗ reachable") && timeout.stdout.contains("timeout expired"), "\(timeout.stdout)")

@@ -286,13 +286,10 @@ struct ConnectionTests {
         let rows = 300_000
         let csv = try TestDatabase.file("killed.csv", (["id,v"] + (1...rows).map { "\($0),value-\($0)" }).joined(separator: "\n") + "\n")
         let application = "retry-" + db.schema
-        let process = Process()
-        process.executableURL = CommandLineTests.executable
-        process.arguments = ["load", csv, "--to", db.url + "?application_name=\(application)", "--schema", db.schema,
-            "--batch-rows", "2000", "--quiet"]
-        let errorPath = try TestDatabase.file("stderr.log", "")
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
-        try process.run()
+        let (process, errorPath) = try Self.startPGSink([
+            "load", csv, "--to", db.url + "?application_name=\(application)", "--schema", db.schema, "--batch-rows", "2000",
+            "--quiet",
+        ])
         // Terminate the load's backend once, while it copies.
         var killed = false
         let deadline = Date().addingTimeInterval(30)
@@ -342,12 +339,9 @@ struct ConnectionTests {
         try Self.shell(["\(bindir)/initdb", "-D", directory.path + "/data", "-U", "pgsink", "-A", "trust", "--no-sync"], asPostgres: true)
         let port = try Self.freePort()
         let csv = try TestDatabase.file("late.csv", "a\n1\n")
-        let process = Process()
-        process.executableURL = CommandLineTests.executable
-        process.arguments = ["load", csv, "--to", "postgresql://pgsink@127.0.0.1:\(port)/postgres", "--connect-retries", "8", "--quiet"]
-        let errorPath = try TestDatabase.file("stderr.log", "")
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
-        try process.run()
+        let (process, errorPath) = try Self.startPGSink([
+            "load", csv, "--to", "postgresql://pgsink@127.0.0.1:\(port)/postgres", "--connect-retries", "8", "--quiet",
+        ])
         Thread.sleep(forTimeInterval: 0.6)
         try Self.shell(
             ["\(bindir)/pg_ctl", "-w", "-D", directory.path + "/data", "-l", directory.path + "/log", "-o",
@@ -388,17 +382,36 @@ struct ConnectionTests {
         return (status >> 8) & 0xff
     }
 
+    /// Starts pgsink in the background, its stderr going to the returned file.
+    static func startPGSink(_ arguments: [String]) throws -> (Process, String) {
+        let process = Process()
+        process.executableURL = CommandLineTests.executable
+        process.arguments = arguments
+        let errorPath = try TestDatabase.file("stderr.log", "")
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
+        try process.run()
+        return (process, errorPath)
+    }
+
     static func freePort() throws -> Int {
+        let bound = boundSocket(listening: false)
+        close(bound.fd)
+        return bound.port
+    }
+
+    /// A TCP socket on 127.0.0.1 with a port the kernel picked; listening (accepting connections
+    /// and never answering them) when asked. The caller closes it.
+    static func boundSocket(listening: Bool) -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = 0
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        if listening { _ = listen(fd, 4) }
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 
     // MARK: pgbouncer
