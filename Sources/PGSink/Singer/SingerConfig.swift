@@ -54,24 +54,21 @@ public struct SingerConfig {
             warnings.append("unknown config key \"\(key)\" ignored (did you mean \"\(near)\"?)")
         }
         let reader = FieldReader(fields: object, place: "config")
-        func bool(_ key: String) throws -> Bool? { try reader.bool(key) }
-        func int(_ key: String) throws -> Int? { try reader.int(key) }
-        func string(_ key: String) throws -> String? { try reader.string(key) }
-        if let schema = try string("default_target_schema") ?? string("schema") { s.streams.schema = schema }
-        if let v = try bool("hard_delete") { s.hardDelete = v }
-        if let v = try bool("add_record_metadata") { s.addRecordMetadata = v }
-        if let v = try bool("activate_version") { s.activateVersion = v }
-        if let v = try int("batch_size_rows") {
+        if let schema = try reader.string("default_target_schema") ?? reader.string("schema") { s.streams.schema = schema }
+        if let v = try reader.bool("hard_delete") { s.hardDelete = v }
+        if let v = try reader.bool("add_record_metadata") { s.addRecordMetadata = v }
+        if let v = try reader.bool("activate_version") { s.activateVersion = v }
+        if let v = try reader.int("batch_size_rows") {
             guard v > 0 else { throw LoadError("config key \"batch_size_rows\" must be positive") }
             s.streams.batchRows = v
         }
-        if let v = try int("batch_size_bytes") { s.streams.batchBytes = max(1, v) }
-        if let v = try int("batch_timeout") { s.streams.batchSeconds = Double(max(1, v)) }
-        if let v = try bool("skip_schema_creation") { s.streams.createSchema = !v }
-        if let v = try string("state_id") { s.streams.stateId = v }
+        if let v = try reader.int("batch_size_bytes") { s.streams.batchBytes = max(1, v) }
+        if let v = try reader.int("batch_timeout") { s.streams.batchSeconds = Double(max(1, v)) }
+        if let v = try reader.bool("skip_schema_creation") { s.streams.createSchema = !v }
+        if let v = try reader.string("state_id") { s.streams.stateId = v }
         s.streams.naming = NamingRules(
-            keepCase: try bool("keep_case") ?? false, allowReservedWords: try bool("allow_reserved_words") ?? false)
-        switch try string("load_method") {
+            keepCase: try reader.bool("keep_case") ?? false, allowReservedWords: try reader.bool("allow_reserved_words") ?? false)
+        switch try reader.string("load_method") {
         case nil, "upsert": break
         case "append-only": s.appendOnly = true
         case let other?:
@@ -79,23 +76,23 @@ public struct SingerConfig {
                 "load_method \"\(other)\" is not supported; use upsert (merge on key_properties) or append-only. For a "
                     + "full refresh, have the tap send ACTIVATE_VERSION and set hard_delete")
         }
-        if try bool("flattening_enabled") == true {
-            s.streams.nested = .flatten(depth: try int("flattening_max_depth") ?? 1000)
+        if try reader.bool("flattening_enabled") == true {
+            s.streams.nested = .flatten(depth: try reader.int("flattening_max_depth") ?? 1000)
         }
-        if let text = try string("nested") {
+        if let text = try reader.string("nested") {
             guard let mode = NestedMode(parsing: text), mode != .tables else {
                 throw LoadError("config key \"nested\" takes jsonb, flatten or flatten:DEPTH")
             }
             s.streams.nested = mode
         }
-        if let v = try string("nested_separator") { s.streams.nestedSeparator = v }
-        if let text = try string("schema_contract") {
+        if let v = try reader.string("nested_separator") { s.streams.nestedSeparator = v }
+        if let text = try reader.string("schema_contract") {
             guard let contract = SchemaContract(rawValue: text) else {
                 throw LoadError("config key \"schema_contract\" takes evolve, freeze, discard-row or discard-value")
             }
             s.streams.contract = contract
         }
-        if let v = try int("max_rejects") { s.streams.maxRejects = max(0, v) }
+        if let v = try reader.int("max_rejects") { s.streams.maxRejects = max(0, v) }
         settings = s
         connection = try connectionSettings(object)
     }
