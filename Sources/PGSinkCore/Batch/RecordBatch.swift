@@ -107,6 +107,38 @@ public final class RecordBatch: @unchecked Sendable {
         rowLines.removeLast()
     }
 
+    /// Sets a cell of the record a protocol reader is building (see `JSONLinesScanner.beginRecord`).
+    @inline(__always)
+    public func setCell(_ cell: Cell, column: Int) { set(cell, column: column) }
+
+    /// Ends the record a protocol reader is building.
+    @inline(__always)
+    public func endRecord() { endRow() }
+
+    /// Drops the record being built, and the child rows it started (a record that failed to scan).
+    public func abandonRecord() {
+        let row = rowCount - 1
+        // Counted before any row goes: a grandchild finds its record through its parent row.
+        let drops = children.values.map { child in
+            (child, (0..<child.rowCount).reversed().prefix { child.rootRow(of: $0) == row }.count)
+        }
+        for (child, count) in drops {
+            for _ in 0..<count { child.dropLastRow() }
+        }
+        dropLastRow()
+    }
+
+    /// Removes the last row, finished or not.
+    private func dropLastRow() {
+        if rowLines.count < rowStarts.count { rowStarts.removeLast() }
+        cells.removeSubrange(Int(rowStarts[rowStarts.count - 1])...)
+        rowLines.removeLast()
+        if parent != nil {
+            parentRows.removeLast()
+            listIndex.removeLast()
+        }
+    }
+
     /// Replaces the rows' line numbers (a reader that scanned records out of messages names the
     /// message lines).
     public func relabel(lines: [Int]) {
@@ -212,5 +244,18 @@ extension RecordBatch {
         let rest = bytes.count - scanned
         next.bytes.append(bytes.base + scanned, count: rest)
         bytes.count = scanned
+    }
+}
+
+/// A small, fast generator for random row ids (uniqueness, not secrecy).
+public struct SplitMix {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

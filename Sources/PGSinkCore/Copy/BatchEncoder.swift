@@ -48,6 +48,8 @@ public struct BatchEncoder {
 
     /// Where text COPY's values are test-encoded.
     private let probe = ByteStorage(capacity: 256)
+    /// Random row ids (`Generated.randomId`): uniqueness, not secrecy.
+    private var random = SplitMix(seed: UInt64.random(in: 0...UInt64.max))
 
     public init() {
         scratch = .allocate(capacity: scratchCapacity)
@@ -65,7 +67,9 @@ public struct BatchEncoder {
 
     /// Where a column's values come from, without payloads, for the row loop.
     private enum ValueOrigin {
-        case source(Int), null, constant(Int), rowId, parentId, rootId, listIndex
+        case source(Int), null, constant(Int), rowId, parentId, rootId, listIndex, sequence(Int64), randomId
+        case epochMilliseconds(slot: Int, fallback: Int64)
+        case json(Int)
     }
 
     /// Encodes every row that is not set aside. With `sequenceStart`, a trailing `bigint` column
@@ -87,6 +91,7 @@ public struct BatchEncoder {
         let columnCount = columns.count
         let wire = columns.map { WireType($0.type) }
         var constants: [ConstantValue] = []
+        var templates: [(prefix: [UInt8], slot: Int, ifNull: [UInt8], suffix: [UInt8])] = []
         let origins: [ValueOrigin] = columns.map { column in
             switch column.generated {
             case .constant(let value)?:
@@ -96,6 +101,12 @@ public struct BatchEncoder {
             case .parentId?: return .parentId
             case .rootId?: return .rootId
             case .listIndex?: return .listIndex
+            case .sequence(let start)?: return .sequence(start)
+            case .randomId?: return .randomId
+            case .epochMilliseconds(let slot, let fallback)?: return .epochMilliseconds(slot: slot, fallback: fallback)
+            case .json(let prefix, let slot, let ifNull, let suffix)?:
+                templates.append((prefix, slot, ifNull, suffix))
+                return .json(templates.count - 1)
             case nil: return column.source.map { .source($0) } ?? .null
             }
         }
@@ -126,8 +137,8 @@ public struct BatchEncoder {
                     cell = .null
                 } else {
                     writeGenerated(
-                        origins[index], constants, batch: batch, row: row, root: root, format: format, first: index == 0,
-                        to: out)
+                        origins[index], constants, templates, batch: batch, row: row, root: root, format: format,
+                        first: index == 0, to: out, nuls: &nuls)
                     continue
                 }
                 if cell.isNull {
@@ -179,9 +190,10 @@ public struct BatchEncoder {
     }
 
     /// A value pgsink makes: a constant, a row id, a parent or root id, a list position.
-    private func writeGenerated(
-        _ origin: ValueOrigin, _ constants: [ConstantValue], batch: RecordBatch, row: Int, root: RecordBatch,
-        format: CopyFormat, first: Bool, to out: ByteStorage
+    private mutating func writeGenerated(
+        _ origin: ValueOrigin, _ constants: [ConstantValue],
+        _ templates: [(prefix: [UInt8], slot: Int, ifNull: [UInt8], suffix: [UInt8])], batch: RecordBatch, row: Int,
+        root: RecordBatch, format: CopyFormat, first: Bool, to out: ByteStorage, nuls: inout Int
     ) {
         switch origin {
         case .constant(let k):
@@ -202,9 +214,77 @@ public struct BatchEncoder {
                 if !first { out.append(9) }
                 out.append(contentsOf: String(value).utf8)
             }
+        case .sequence(let start):
+            let value = start + Int64(row)
+            if format == .binary {
+                out.appendInt32(8)
+                out.appendInt64(value)
+            } else {
+                if !first { out.append(9) }
+                out.append(contentsOf: String(value).utf8)
+            }
+        case .randomId:
+            writeId(RowId(high: random.next(), low: random.next()), format: format, first: first, to: out)
+        case .epochMilliseconds(let slot, let fallback):
+            let cell = batch.cell(row: row, column: slot)
+            let millis = cell.kind == .jsonNumber ? Self.wholeMilliseconds(batch.pointer(cell), Int(cell.length)) : nil
+            let micros = millis.map { $0 &* 1000 } ?? fallback
+            if format == .binary {
+                out.appendInt32(8)
+                out.appendInt64(micros &- 946_684_800_000_000)
+            } else {
+                if !first { out.append(9) }
+                out.append(contentsOf: ISOTime.format(micros).utf8)
+            }
+        case .json(let k):
+            let template = templates[k]
+            let cell = batch.cell(row: row, column: template.slot)
+            let useCell = cell.kind == .jsonNested
+            let middleCount = useCell ? Int(cell.length) : template.ifNull.count
+            if format == .binary {
+                out.appendInt32(Int32(1 + template.prefix.count + middleCount + template.suffix.count))
+                out.append(1)
+                out.append(contentsOf: template.prefix)
+                if useCell { out.append(batch.pointer(cell), count: middleCount) } else { out.append(contentsOf: template.ifNull) }
+                out.append(contentsOf: template.suffix)
+            } else {
+                if !first { out.append(9) }
+                template.prefix.withUnsafeBufferPointer { appendTextEscaped($0.baseAddress!, $0.count, to: out, nuls: &nuls) }
+                if useCell {
+                    appendTextEscaped(batch.pointer(cell), middleCount, to: out, nuls: &nuls)
+                } else {
+                    template.ifNull.withUnsafeBufferPointer { appendTextEscaped($0.baseAddress!, $0.count, to: out, nuls: &nuls) }
+                }
+                template.suffix.withUnsafeBufferPointer { appendTextEscaped($0.baseAddress!, $0.count, to: out, nuls: &nuls) }
+            }
         case .source, .null:
             break
         }
+    }
+
+    /// A JSON number of milliseconds as a whole number (a fraction is dropped); nil when it is
+    /// not a plain number that fits.
+    static func wholeMilliseconds(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int64? {
+        var i = 0
+        let negative = n > 0 && p[0] == 45
+        if negative { i = 1 }
+        var value: Int64 = 0
+        var digits = 0
+        while i < n, ValueSyntax.isDigit(p[i]) {
+            let (times, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times.addingReportingOverflow(Int64(p[i] - 48))
+            if o1 || o2 || sum > 9_000_000_000_000_000 / 1000 { return nil }
+            value = sum
+            digits += 1
+            i += 1
+        }
+        guard digits > 0 else { return nil }
+        if i < n && p[i] == 46 {
+            i += 1
+            while i < n, ValueSyntax.isDigit(p[i]) { i += 1 }
+        }
+        guard i == n else { return nil }
+        return negative ? -value : value
     }
 
     /// Whether one value can be stored in a column of `type` as it is (nothing is kept).

@@ -31,13 +31,26 @@ public enum Generated: Sendable, Equatable, Hashable {
     case rootId
     /// A child row's position in its list.
     case listIndex
+    /// `start` plus the row's position in its batch (Singer's `_sdc_sequence`).
+    case sequence(start: Int64)
+    /// A fresh random uuid per row (Airbyte's `_airbyte_raw_id`).
+    case randomId
+    /// A point in time from the source slot's number of milliseconds since the Unix epoch
+    /// (Airbyte's `emitted_at`); `fallback` when the slot is empty or not such a number.
+    case epochMilliseconds(slot: Int, fallback: Int64)
+    /// jsonb text made of `prefix`, the slot's JSON text (or `ifNull`) and `suffix`
+    /// (Airbyte's `_airbyte_meta` around a record's `meta.changes`).
+    case json(prefix: [UInt8], slot: Int, ifNull: [UInt8], suffix: [UInt8])
 
     /// The column's type on the server.
     public var type: ColumnType {
         switch self {
         case .constant(let value): value.type
-        case .rowId, .parentId, .rootId: .uuid
+        case .rowId, .parentId, .rootId, .randomId: .uuid
         case .listIndex: .integer
+        case .sequence: .bigint
+        case .epochMilliseconds: .timestamptz
+        case .json: .jsonb
         }
     }
 }
@@ -62,6 +75,11 @@ public struct ConstantValue: Sendable, Equatable, Hashable {
         var binary: [UInt8] = [0, 0, 0, 8]
         withUnsafeBytes(of: postgres.bigEndian) { binary += $0 }
         return ConstantValue(type: .timestamptz, binary: binary, text: Array(ISOTime.format(unixMicroseconds).utf8))
+    }
+
+    /// NULL in a column of `type`.
+    public static func null(_ type: ColumnType) -> ConstantValue {
+        ConstantValue(type: type, binary: [255, 255, 255, 255], text: [92, 78])
     }
 
     public static func text(_ value: String) -> ConstantValue {

@@ -372,6 +372,23 @@ public enum SQL {
         return "SELECT nextval(pg_get_serial_sequence('\(ledger.replacing("'", with: "''"))', 'id'))"
     }
 
+    /// Tables of a schema whose name starts with a prefix, with their comments. Parameters: schema, prefix.
+    public static let hiddenTables = """
+        SELECT c.relname::text, obj_description(c.oid, 'pg_class') FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relkind = 'r' AND starts_with(c.relname::text, $2)
+        """
+
+    /// Whether a backend still runs (a NULL start: another user's session we may not see). Parameters: pid, start.
+    public static let backendAlive = """
+        SELECT 1 FROM pg_stat_activity WHERE pid = $1::int AND (backend_start IS NULL OR backend_start = $2::timestamptz)
+        """
+
+    /// A string as an SQL literal (for COMMENT, which takes no parameters).
+    public static func literal(_ text: String) -> String {
+        "'" + String(text.filter { $0 != "\0" }.flatMap { $0 == "'" ? ["'", "'"] : [$0] }) + "'"
+    }
+
     /// Serializes loads into one table, for the length of the transaction. Parameter: the table.
     public static let lockTable = "SELECT pg_advisory_xact_lock(hashtext($1))"
 }

@@ -476,3 +476,105 @@ public struct JSONLinesScanner: RecordScanner {
         throw fail("a JSON string is not closed before the end of the line")
     }
 }
+
+// MARK: protocol messages
+
+/// The pieces a protocol reader (Singer, Airbyte) walks a message with: it steps through the
+/// envelope's members in place and scans the record object straight into a batch as one row,
+/// so a record is scanned once, in the bytes it arrived in.
+extension JSONLinesScanner {
+    /// Sets the line errors name.
+    public mutating func setLine(_ line: Int) { self.line = line }
+
+    /// Steps over the `{` of the object at `i` (after leading blanks). Returns false for a blank line.
+    public func enterObject(_ p: UnsafeMutablePointer<UInt8>, _ i: inout Int, _ end: Int) throws(InputError) -> Bool {
+        Self.skipSpace(p, &i, end)
+        if i == end { return false }
+        guard p[i] == 123 else { throw fail("expected a JSON object; each line must hold one object") }
+        i += 1
+        return true
+    }
+
+    /// The next member's key (unescaped in place: start and length), leaving `i` on its value;
+    /// nil after the object's closing brace. `first` is true for the first call on an object.
+    /// With `inPlace` false the line is left exactly as it was (an escaped key is returned escaped).
+    public func nextKey(_ p: UnsafeMutablePointer<UInt8>, _ i: inout Int, _ end: Int, first: Bool, inPlace: Bool = true)
+        throws(InputError) -> (start: Int, length: Int)?
+    {
+        Self.skipSpace(p, &i, end)
+        guard i < end else { throw fail("the JSON object is not closed before the end of the line") }
+        if p[i] == 125 {
+            i += 1
+            return nil
+        }
+        if !first {
+            guard p[i] == 44 else { throw fail("expected ',' or '}' in the JSON object") }
+            i += 1
+            Self.skipSpace(p, &i, end)
+        }
+        guard i < end && p[i] == 34 else { throw fail("expected a quoted key in the JSON object") }
+        let key: (Int, Int)
+        if inPlace {
+            key = try scanString(p, &i, end)
+        } else {
+            let start = i
+            try skipString(p, &i, end)
+            key = (start + 1, i - start - 2)
+        }
+        Self.skipSpace(p, &i, end)
+        guard i < end && p[i] == 58 else { throw fail("expected ':' after a key in the JSON object") }
+        i += 1
+        Self.skipSpace(p, &i, end)
+        return key
+    }
+
+    /// Steps over the value at `i`, leaving its bytes as they are; returns where it started.
+    public func token(_ p: UnsafeMutablePointer<UInt8>, _ i: inout Int, _ end: Int) throws(InputError) -> Int {
+        let start = i
+        try skipValue(p, &i, end, depth: 0)
+        return start
+    }
+
+    /// The value at `i` as a cell (a string unescaped in place, a nested value as its JSON text).
+    public func value(_ p: UnsafeMutablePointer<UInt8>, _ i: inout Int, _ end: Int) throws(InputError) -> Cell {
+        try scanValue(p, &i, end)
+    }
+
+    /// Steps over the value at `i`, checking it is JSON.
+    public func skip(_ p: UnsafeMutablePointer<UInt8>, _ i: inout Int, _ end: Int) throws(InputError) {
+        try skipValue(p, &i, end, depth: 0)
+    }
+
+    /// Checks that nothing but blanks follows the message's object.
+    public func expectEnd(_ p: UnsafeMutablePointer<UInt8>, _ i: inout Int, _ end: Int) throws(InputError) {
+        Self.skipSpace(p, &i, end)
+        guard i == end else { throw fail("unexpected text after the JSON object; each line must hold one object") }
+    }
+
+    /// Scans the object at `i` in `batch`'s own bytes as a new row of line `line`, leaving the row
+    /// open: the reader may add cells of its own (`RecordBatch.setCell`) before `RecordBatch.endRecord`.
+    /// On an error the row is dropped again.
+    public mutating func beginRecord(in batch: RecordBatch, _ i: inout Int, _ end: Int, line: Int, columns: SourceColumns)
+        throws(InputError)
+    {
+        self.line = line
+        let p = batch.bytes.base
+        guard i < end && p[i] == 123 else { throw fail("expected a JSON object") }
+        batch.beginRow(line: line, width: 0)
+        do {
+            if nests {
+                path.removeAll(keepingCapacity: true)
+                var position = 0
+                try scanMembers(
+                    p, &i, end, into: batch, row: batch.rowCount - 1, columns: columns, table: -1, tablePath: [],
+                    depth: 0, root: batch, position: &position)
+            } else {
+                i += 1
+                try scanFlat(p, &i, end, batch: batch, columns: columns)
+            }
+        } catch {
+            batch.abandonRecord()
+            throw error
+        }
+    }
+}
