@@ -92,7 +92,6 @@ struct AirbyteCommand: ParsableCommand {
 
         func run() throws {
             let logger = AirbyteCommand.bootstrapLogging(logLevel)
-            var destination: AirbyteDestination?
             do {
                 let parsed = try AirbyteConfig(try AirbyteCommand.readJSON(config, what: "config"))
                 for warning in parsed.warnings { logger.warning("\(warning)") }
@@ -105,29 +104,21 @@ struct AirbyteCommand: ParsableCommand {
                 } catch {
                     throw AirbyteFailure(kind: .config, message: "\(error)")
                 }
-                let target = try AirbyteDestination(config: parsed, catalog: configured, connection: pg, logger: logger) {
+                let rows = try AirbyteDestination.run(
+                    config: parsed, catalog: configured, input: 0, connection: pg, connector: connector, retries: 5,
+                    logger: logger
+                ) {
                     FileHandle.standardOutput.write(Data(($0 + "\n").utf8))
                 }
-                destination = target
-                var reader = LineReader(fd: 0)
-                while true {
-                    switch try reader.next(timeout: parsed.streams.batchSeconds) {
-                    case .line(let bytes): try target.process(bytes)
-                    case .timeout: try target.flushIfDue()
-                    case .end:
-                        try target.finish()
-                        let rows = target.rowsByTable.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
-                        FileHandle.standardError.write(Data("pgsink airbyte: loaded \(rows.isEmpty ? "nothing" : rows.joined(separator: ", "))\n".utf8))
-                        return
-                    }
-                }
+                let loaded = rows.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+                FileHandle.standardError.write(
+                    Data("pgsink airbyte: loaded \(loaded.isEmpty ? "nothing" : loaded.joined(separator: ", "))\n".utf8))
             } catch let failure as AirbyteFailure {
-                destination?.abandon()
                 AirbyteCommand.trace(failure.message, kind: failure.kind)
                 throw ExitCode(1)
             } catch {
-                destination?.abandon()
-                let transient = (error as? PGError)?.kind == .connection
+                let transient =
+                    (error as? PGError).map { $0.kind == .connection || $0.isTransient } ?? (error is CommitUncertain)
                 AirbyteCommand.trace(
                     "\(error); the batch in progress was rolled back, states echoed so far stand",
                     kind: transient ? .transient : .system)

@@ -243,30 +243,15 @@ struct LoadCommand: ParsableCommand {
             var request = request
             request.runId = UUID().uuidString
             let loader = Loader(request: request, logger: logger)
-            var attempt = 0
-            var outcome: LoadSummary?
-            while true {
-                do {
-                    outcome = try loader.run(on: pg, connect: connector.connect, progress: report)
-                    break
-                } catch let error as PGError where error.isTransient && attempt < connection.retries && !files.contains("-") {
-                    // A load is one transaction, so a lost one left nothing; the ledger says
-                    // whether the commit itself went through before the connection was lost.
-                    attempt += 1
-                    logger.warning("\(request.table): \(error.message); retrying the load (attempt \(attempt + 1))")
-                    pg = try withFailure { try connector.connect() }
-                    if let committed = try withFailure({
-                        try Loader.committedLoad(runId: request.runId!, schema: request.table.schema, on: pg)
-                    }) {
-                        logger.warning("\(request.table): load \(committed.id) (\(committed.rows) rows) had committed; not loading again")
-                        break
-                    }
-                } catch {
-                    try withFailure { throw error }  // the one-line message of any failed load
-                }
+            let summary: LoadSummary
+            do {
+                summary = try loader.run(on: &pg, connector: connector, retries: connection.retries, progress: report)
+            } catch {
+                bar?.clear()
+                try withFailure { throw error }  // the one-line message of any failed load
+                continue
             }
             bar?.clear()
-            guard let summary = outcome else { continue }
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

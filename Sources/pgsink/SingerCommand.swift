@@ -42,9 +42,6 @@ struct SingerCommand: ParsableCommand {
         let connector = try failing { try connection.connector(configured: parsed.connection, logger: logger) }
         defer { connector.close() }
         let pg = try failing { try connector.connect() }
-        let target = SingerTarget(settings: parsed.settings, connection: pg, logger: logger) { state in
-            FileHandle.standardOutput.write(Data((state + "\n").utf8))
-        }
         let fd: Int32
         if let input {
             fd = open(input, O_RDONLY)
@@ -52,20 +49,16 @@ struct SingerCommand: ParsableCommand {
         } else {
             fd = 0
         }
-        var reader = LineReader(fd: fd)
-        try failing {
-            while true {
-                switch try reader.next(timeout: parsed.settings.streams.batchSeconds) {
-                case .line(let bytes): try target.process(bytes)
-                case .timeout: try target.flushIfDue()
-                case .end:
-                    try target.finish()
-                    let rows = target.rowsByTable.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
-                    logger.notice("pgsink singer: loaded \(rows.isEmpty ? "nothing" : rows.joined(separator: ", "))")
-                    return
-                }
+        let rows = try failing {
+            try SingerTarget.run(
+                settings: parsed.settings, input: fd, connection: pg, connector: connector, retries: connection.retries,
+                logger: logger
+            ) { state in
+                FileHandle.standardOutput.write(Data((state + "\n").utf8))
             }
         }
+        let loaded = rows.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+        logger.notice("pgsink singer: loaded \(loaded.isEmpty ? "nothing" : loaded.joined(separator: ", "))")
     }
 
     private func failing<T>(_ body: () throws -> T) throws -> T {
@@ -75,6 +68,7 @@ struct SingerCommand: ParsableCommand {
             throw error
         } catch {
             let committed = error is InputError || error is PGError || error is PlanError || error is RejectLimit
+                || error is LoadError || error is CommitUncertain
             throw CommandFailure(
                 description: "\(error)" + (committed ? "; the batch in progress was rolled back, state printed so far is safe" : ""))
         }
@@ -98,52 +92,3 @@ struct SingerCommand: ParsableCommand {
         """
 }
 
-/// Reads lines from a file descriptor, waiting at most `timeout` seconds for the next one.
-struct LineReader {
-    enum Next {
-        case line([UInt8])
-        case timeout
-        case end
-    }
-
-    let fd: Int32
-    private var buffer: [UInt8] = []
-    private var start = 0
-    private var eof = false
-
-    init(fd: Int32) { self.fd = fd }
-
-    mutating func next(timeout: Double) throws -> Next {
-        while true {
-            if let newline = buffer[start...].firstIndex(of: 10) {
-                let line = Array(buffer[start..<newline])
-                start = newline + 1
-                if start > 1 << 20 {
-                    buffer.removeSubrange(0..<start)
-                    start = 0
-                }
-                return .line(line)
-            }
-            if eof {
-                guard start < buffer.count else { return .end }
-                let line = Array(buffer[start...])
-                start = buffer.count
-                return .line(line)
-            }
-            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&poller, 1, Int32(min(timeout, 3600) * 1000))
-            if ready == 0 { return .timeout }
-            if ready < 0 {
-                if errno == EINTR { continue }
-                throw CommandFailure(description: "reading the input failed: \(String(cString: strerror(errno)))")
-            }
-            var chunk = [UInt8](repeating: 0, count: 1 << 16)
-            let n = read(fd, &chunk, chunk.count)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw CommandFailure(description: "reading the input failed: \(String(cString: strerror(errno)))")
-            }
-            if n == 0 { eof = true } else { buffer += chunk[0..<n] }
-        }
-    }
-}

@@ -21,7 +21,7 @@ struct ParallelLoadTests {
         #expect(summary.tableCreated)
         #expect(try db.rows("SELECT count(*)::text, sum(id)::text, sum(amount)::text FROM \(db.table("wide").quoted)") == [["1000", "500500", "501000.0"]])
         #expect(try db.columnTypes("wide") == ["id": "bigint", "label": "text", "amount": "numeric"])
-        #expect(try db.tables(startingWith: "_pgsink_load_").isEmpty)
+        #expect(try db.tables(startingWith: "_pgsink_parallel_").isEmpty)
         #expect(try db.rows("SELECT table_name, rows::text FROM \(db.table("_pgsink_loads").quoted)") == [["wide", "1000"]])
     }
 
@@ -78,7 +78,7 @@ struct ParallelLoadTests {
             }
         }
         #expect(try db.exists("broken") == false)
-        #expect(try db.tables(startingWith: "_pgsink_load_").isEmpty)
+        #expect(try db.tables(startingWith: "_pgsink_parallel_").isEmpty)
     }
 
     @Test func existingTablesAndMergesUseOneConnection() throws {

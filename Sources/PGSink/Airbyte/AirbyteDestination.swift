@@ -4,7 +4,7 @@ import PGSinkCore
 
 /// A failure reported to Airbyte as a TRACE error.
 public struct AirbyteFailure: Error, CustomStringConvertible {
-    public enum Kind: String { case config = "config_error", system = "system_error", transient = "transient_error" }
+    public enum Kind: String, Sendable { case config = "config_error", system = "system_error", transient = "transient_error" }
     public var kind: Kind
     public var message: String
     public var description: String { message }
@@ -16,17 +16,19 @@ public struct AirbyteFailure: Error, CustomStringConvertible {
 }
 
 /// `pgsink airbyte write`: the configured catalog fixes the streams, their sync modes, keys and
-/// cursors; RECORD messages are loaded through a `StreamTarget`; every STATE is echoed, in order,
-/// once the records before it are committed.
-public final class AirbyteDestination {
+/// cursors. It runs as the reader of a stream load (`StreamLoad`): RECORD messages are scanned in
+/// place into their stream's batch, and every STATE is echoed, in order, once the records before it
+/// are committed (a state that covers an overwrite stream once the overwrite has committed, at the
+/// end of the sync).
+public final class AirbyteDestination: StreamReading, @unchecked Sendable {
     let config: AirbyteConfig
     let engine: StreamTarget
     let logger: Logger
     private let messageColumns = SourceColumns()
-    private let recordColumns = SourceColumns()
     /// Catalog streams by "namespace.name" (namespace may be empty).
     private var catalog: [String: ConfiguredStream] = [:]
     private var ignored = Set<String>()
+    private var lastStream: (token: [UInt8], stream: StreamTarget.Stream?)?
     public private(set) var line = 0
 
     struct ConfiguredStream {
@@ -36,26 +38,64 @@ public final class AirbyteDestination {
         var generation: Int64?
         var minimumGeneration: Int64
         var syncId: Int64?
-        var hidden: TableName?
     }
 
-    public init(
-        config: AirbyteConfig, catalog: [String: Any], connection: PGConnection, logger: Logger,
-        emit: @escaping (String) -> Void
-    ) throws {
+    init(config: AirbyteConfig, catalog: [String: Any], engine: StreamTarget, logger: Logger) throws {
         self.config = config
         self.logger = logger
-        engine = StreamTarget(
-            settings: config.streams, connection: connection, logger: logger, keepEveryState: true, emitState: emit)
+        self.engine = engine
         try configure(configuredCatalog: catalog)
+        let overwritten = Set(self.catalog.filter { $0.value.mode == "overwrite" }.map(\.key))
+        engine.holdsState = { state in Self.holds(state, overwritten: overwritten) }
+        engine.batchColumns = { [catalog = self.catalog] stream, started, _ in
+            let configured = catalog[stream.definition.name]
+            let micros = Int64((started.timeIntervalSince1970 * 1_000_000).rounded())
+            let sync = configured?.syncId.map { "\"sync_id\":\($0)," } ?? ""
+            return [
+                SystemColumn(name: "_airbyte_raw_id", generated: .randomId),
+                SystemColumn(
+                    name: "_airbyte_extracted_at",
+                    generated: .epochMilliseconds(slot: stream.envelopeSlot("emitted_at"), fallback: micros)),
+                SystemColumn(
+                    name: "_airbyte_meta",
+                    generated: .json(
+                        prefix: Array("{\(sync)\"changes\":".utf8), slot: stream.envelopeSlot("changes"),
+                        ifNull: Array("[]".utf8), suffix: [125])),
+                SystemColumn(
+                    name: "_airbyte_generation_id",
+                    generated: .constant(configured?.generation.map { .bigint($0) } ?? .null(.bigint))),
+            ]
+        }
     }
 
-    public var rowsByTable: [String: Int] { engine.rowsByTable }
+    /// Runs an Airbyte sync from `input` into PostgreSQL; returns the rows committed per table.
+    public static func run(
+        config: AirbyteConfig, catalog: [String: Any], input: Int32, connection: PGConnection, connector: Connector,
+        retries: Int, logger: Logger, emit: @escaping (String) -> Void
+    ) throws -> [String: Int] {
+        let load = StreamLoad(
+            settings: config.streams, connection: connection, connector: connector, retries: retries, logger: logger,
+            keepEveryState: true, emitState: emit)
+        let destination = try AirbyteDestination(config: config, catalog: catalog, engine: load.engine, logger: logger)
+        try load.writer.prepare(schemas: destination.catalog.values.map(\.table.schema))
+        try load.run(reader: destination, input: input)
+        return load.writer.rowsByTable
+    }
 
-    static let metadataColumns: [(String, ColumnType)] = [
-        ("_airbyte_raw_id", .uuid), ("_airbyte_extracted_at", .timestamptz), ("_airbyte_meta", .jsonb),
-        ("_airbyte_generation_id", .bigint),
-    ]
+    /// Whether a state must wait for the overwrite transaction: a stream state of an overwrite
+    /// stream, or a global or legacy state while any stream is overwritten.
+    static func holds(_ line: String, overwritten: Set<String>) -> Bool {
+        guard !overwritten.isEmpty else { return false }
+        guard let message = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+            let state = message["state"] as? [String: Any], (state["type"] as? String)?.uppercased() == "STREAM",
+            let descriptor = (state["stream"] as? [String: Any])?["stream_descriptor"] as? [String: Any],
+            let name = descriptor["name"] as? String
+        else { return true }
+        let namespace = descriptor["namespace"] as? String
+        return overwritten.contains(key(namespace, name)) || overwritten.contains(key(nil, name))
+    }
+
+    static let metadataColumns = ["_airbyte_raw_id", "_airbyte_extracted_at", "_airbyte_meta", "_airbyte_generation_id"]
 
     private func configure(configuredCatalog: [String: Any]) throws {
         guard let streams = configuredCatalog["streams"] as? [[String: Any]] else {
@@ -90,35 +130,23 @@ public final class AirbyteDestination {
             let properties = schema["properties"] as? [String: Any] ?? [:]
             var definition = StreamDefinition(name: Self.key(namespace, name), table: table)
             definition.onlyDeclared = true
-            definition.properties = properties.keys.sorted()
-            for (property, value) in properties { definition.declared[property] = Self.columnType(value) }
-            for (column, type) in Self.metadataColumns {
-                definition.declared[column] = type
-                definition.properties.append(column)
-            }
-            var configured = ConfiguredStream(
+            definition.properties = properties.keys.sorted().filter { !Self.metadataColumns.contains($0) }
+            for property in definition.properties { definition.declared[property] = Self.columnType(properties[property]!) }
+            let configured = ConfiguredStream(
                 name: name, table: table, mode: mode, generation: (entry["generation_id"] as? NSNumber)?.int64Value,
                 minimumGeneration: (entry["minimum_generation_id"] as? NSNumber)?.int64Value ?? 0,
                 syncId: (entry["sync_id"] as? NSNumber)?.int64Value)
-            switch mode {
-            case "append_dedup":
+            if mode == "append_dedup" {
                 definition.mode = .merge
                 definition.keys = keys
                 definition.newestBy = (cursor.count == 1 && properties[cursor[0]] != nil ? cursor : []) + ["_airbyte_extracted_at"]
                 if config.hardDeleteCDC && properties["_ab_cdc_deleted_at"] != nil {
                     definition.afterWrite = [SQL.deleteCDCDeleted(table)]
                 }
-            case "overwrite":
-                let hidden = TableName(
-                    schema: schemaName, name: NamingRules.fitting("_pgsink_ow_" + table.name + "_" + String(UUID().uuidString.prefix(8)).lowercased()))
-                definition.stagedAs = hidden
-                configured.hidden = hidden
-            default:
-                break
             }
             definition.fingerprint = definition.name
             catalog[definition.name] = configured
-            try engine.define(definition)
+            try engine.define(definition, replaces: mode == "overwrite")
         }
     }
 
@@ -140,9 +168,169 @@ public final class AirbyteDestination {
         }
     }
 
-    /// Handles one input line. Lines that are not Airbyte messages are dropped with a warning.
-    public func process(_ bytes: [UInt8]) throws {
+    /// Handles one input line, in the reader's buffer. Lines that are not Airbyte messages are
+    /// dropped with a warning.
+    func process(_ bytes: UnsafeMutablePointer<UInt8>, count: Int) throws {
         line += 1
+        let read: Bool
+        do {
+            read = try readRecord(bytes, count: count)
+        } catch let error as InputError {
+            logger.warning("line \(line) is not an Airbyte message and was dropped: \(error)")
+            return
+        }
+        if !read { try process(message: Array(UnsafeBufferPointer(start: bytes, count: count))) }
+        try engine.flushIfDue()
+    }
+
+    func idle() throws { try engine.flushIfDue() }
+
+    /// A RECORD, read in place (see `MessageWalk`): `{"type":"RECORD","record":{"stream":…,
+    /// "namespace":…,"data":{…},"emitted_at":…,"meta":{"changes":[…]}}}`. Returns false, with the
+    /// bytes untouched, for any other message.
+    private func readRecord(_ bytes: UnsafeMutablePointer<UInt8>, count: Int) throws -> Bool {
+        var walk = MessageWalk(bytes, count: count, number: line)
+        guard try walk.enter() else { return false }
+        var isRecord = false
+        var sawRecord = false
+        var name: MessageWalk.Taken = .none
+        var namespace: MessageWalk.Taken = .none
+        var data: MessageWalk.Taken = .none
+        var emitted: MessageWalk.Taken = .none
+        var meta: MessageWalk.Taken = .none
+        var fast: StreamTarget.Stream?
+        var first = true
+        do {
+            while let key = try walk.nextKey(first: first) {
+                first = false
+                if walk.keyIs(key, "type") && walk.batch == nil {
+                    isRecord = walk.tokenIs(try walk.take(), "RECORD")
+                    if !isRecord { return false }
+                } else if walk.keyIs(key, "record") && walk.atObject && !sawRecord {
+                    sawRecord = true
+                    walk.i += 1
+                    var inner = true
+                    while let key = try walk.nextKey(first: inner) {
+                        inner = false
+                        if walk.keyIs(key, "stream") && walk.batch == nil {
+                            name = try walk.take()
+                        } else if walk.keyIs(key, "namespace") && walk.batch == nil {
+                            namespace = try walk.take()
+                        } else if walk.keyIs(key, "data"), isRecord, walk.batch == nil, walk.atObject,
+                            case .token = name, let stream = try resolve(name, namespace, walk)
+                        {
+                            walk.move(into: stream.pending)
+                            let end = walk.end
+                            try stream.scanner.beginRecord(
+                                in: stream.pending, &walk.i, end, line: line, columns: stream.sources)
+                            fast = stream
+                        } else if walk.keyIs(key, "data") {
+                            data = try walk.take()
+                        } else if walk.keyIs(key, "emitted_at") {
+                            emitted = try walk.take()
+                        } else if walk.keyIs(key, "meta") && walk.batch != nil && walk.atObject {
+                            meta = try changes(&walk)
+                        } else if walk.keyIs(key, "meta") {
+                            meta = try walk.take()
+                        } else {
+                            try walk.skip()
+                        }
+                    }
+                } else {
+                    try walk.skip()
+                }
+            }
+            try walk.expectEnd()
+        } catch {
+            fast?.pending.abandonRecord()
+            throw error
+        }
+        guard isRecord else { return false }
+        guard sawRecord else {
+            logger.warning("line \(line): a RECORD without a record object was dropped")
+            return true
+        }
+        let stream: StreamTarget.Stream
+        if let fast {
+            stream = fast
+        } else {
+            guard case .token = name else {
+                logger.warning("line \(line): a RECORD without record.stream was dropped")
+                return true
+            }
+            guard let found = try resolve(name, namespace, walk) else { return true }
+            guard case .token(let start, let end) = data, bytes[start] == 123 else {
+                throw InputError(
+                    source: "stdin", line: line, message: "the RECORD for stream \(found.definition.name) has no data object")
+            }
+            try MessageWalk.beginRecord(start, end, of: bytes, number: line, stream: found)
+            stream = found
+        }
+        let batch = stream.pending
+        do {
+            if case .token(let start, let end) = meta, bytes[start] == 123 {
+                var inner = MessageWalk(bytes + start, count: end - start, number: line)
+                inner.move(into: batch)
+                _ = try inner.enter()
+                meta = try changesMembers(&inner)
+            }
+            if let cell = try MessageWalk.cell(emitted, of: bytes, in: batch, scanner: walk.scanner) {
+                batch.setCell(cell, column: stream.envelopeSlot("emitted_at"))
+            }
+            if case .cell(let cell) = meta, cell.kind == .jsonNested {
+                batch.setCell(cell, column: stream.envelopeSlot("changes"))
+            }
+        } catch {
+            batch.abandonRecord()
+            throw error
+        }
+        batch.endRecord()
+        try engine.recorded(stream, bytes: count)
+        return true
+    }
+
+    /// `meta`'s `changes` array, read in the batch (the walk is on `meta`'s `{`).
+    private func changes(_ walk: inout MessageWalk) throws(InputError) -> MessageWalk.Taken {
+        walk.i += 1
+        return try changesMembers(&walk)
+    }
+
+    private func changesMembers(_ walk: inout MessageWalk) throws(InputError) -> MessageWalk.Taken {
+        var found: MessageWalk.Taken = .none
+        var first = true
+        while let key = try walk.nextKey(first: first) {
+            first = false
+            if walk.keyIs(key, "changes") { found = try walk.take() } else { try walk.skip() }
+        }
+        return found
+    }
+
+    /// The catalog stream a RECORD names; nil (warned once) for a stream not in the catalog.
+    private func resolve(_ name: MessageWalk.Taken, _ namespace: MessageWalk.Taken, _ walk: MessageWalk) throws
+        -> StreamTarget.Stream?
+    {
+        let spaced: Bool
+        if case .none = namespace { spaced = false } else { spaced = true }
+        if !spaced, case .token(let start, let end) = name, let last = lastStream, last.token.count == end - start,
+            memcmp(walk.line + start, last.token, end - start) == 0
+        {
+            return last.stream
+        }
+        guard let streamName = walk.string(name) else { return nil }
+        let space = spaced ? walk.string(namespace) : nil
+        let key = Self.key(space, streamName)
+        let found = catalog[key] != nil ? engine.stream(key) : engine.stream(Self.key(nil, streamName))
+        if found == nil, ignored.insert(key).inserted {
+            logger.warning("records of stream \(key) are not in the catalog and are ignored")
+        }
+        if !spaced, case .token(let start, let end) = name {
+            lastStream = (Array(UnsafeBufferPointer(start: walk.line + start, count: end - start)), found)
+        }
+        return found
+    }
+
+    /// Any message but a RECORD read in place.
+    private func process(message bytes: [UInt8]) throws {
         let message: Message
         do {
             message = try Message(bytes, line: line, columns: messageColumns)
@@ -151,108 +339,22 @@ public final class AirbyteDestination {
             return
         }
         switch message.string("type")?.uppercased() {
-        case "RECORD": try record(message)
+        case "RECORD":
+            logger.warning("line \(line): a RECORD whose members could not be read was dropped")
         case "STATE": try engine.state(String(decoding: bytes, as: UTF8.self))
         case nil:
             if !message.isBlank { logger.warning("line \(line) has no \"type\" and was dropped") }
         default:
             break  // LOG, TRACE, CONTROL … from the source are not the destination's business
         }
-        try engine.flushIfDue()
     }
 
-    public func flushIfDue() throws { try engine.flushIfDue() }
-
-    private func record(_ message: Message) throws {
-        guard let cell = message.cell("record"), cell.kind == .jsonNested else {
-            logger.warning("line \(line): a RECORD without a record object was dropped")
-            return
-        }
-        let record = try Message(Array(message.bytes(cell)), line: line, columns: recordColumns)
-        guard let name = record.string("stream") else {
-            logger.warning("line \(line): a RECORD without record.stream was dropped")
-            return
-        }
-        let key = Self.key(record.string("namespace"), name)
-        guard let configured = catalog[key] ?? catalog[Self.key(nil, name)], let stream = engine.stream(
-            catalog[key] == nil ? Self.key(nil, name) : key)
-        else {
-            if ignored.insert(key).inserted { logger.warning("records of stream \(key) are not in the catalog and are ignored") }
-            return
-        }
-        guard let data = record.cell("data"), data.kind == .jsonNested, record.firstByte(data) == 123 else {
-            throw InputError(source: "stdin", line: line, message: "the RECORD for stream \(name) has no data object")
-        }
-        let emitted = Int64(record.numberText("emitted_at").flatMap { Double($0) } ?? Date().timeIntervalSince1970 * 1000)
-        let changes = record.cell("meta").flatMap { _ in Self.changes(record) } ?? "[]"
-        let sync = configured.syncId.map { "\"sync_id\":\($0)," } ?? ""
-        let extra = [
-            "\"_airbyte_raw_id\":\"\(UUID().uuidString.lowercased())\"",
-            "\"_airbyte_extracted_at\":\"\(StreamTarget.iso(microseconds: emitted * 1000))\"",
-            "\"_airbyte_meta\":{\(sync)\"changes\":\(changes)}",
-            "\"_airbyte_generation_id\":" + (configured.generation.map(String.init) ?? "null"),
-        ]
-        engine.append(record.bytes(data), extra: extra, to: stream, line: line)
-    }
-
-    /// `record.meta.changes` as JSON text.
-    private static func changes(_ record: Message) -> String? {
-        guard let meta = record.cell("meta") else { return nil }
-        let inner = SourceColumns()
-        guard let parsed = try? Message(Array(record.bytes(meta)), line: 0, columns: inner),
-            let changes = parsed.cell("changes"), changes.kind == .jsonNested
-        else { return nil }
-        return String(decoding: parsed.bytes(changes), as: UTF8.self)
-    }
-
-    /// The end of input: the last records and states, then overwrite streams swapped in and old
-    /// generations removed, each stream in one transaction.
-    public func finish() throws {
-        try engine.flush()
-        for configured in catalog.values.sorted(by: { $0.table.description < $1.table.description }) {
-            if let hidden = configured.hidden {
-                try publish(hidden, as: configured.table)
-            } else if configured.minimumGeneration > 0 {
-                try engine.transaction {
-                    guard try Catalog.columns(of: configured.table, on: engine.connection) != nil else { return }
-                    let deleted = try engine.connection.query(
-                        SQL.deleteOlderGenerations(configured.table), [String(configured.minimumGeneration)]
-                    ).affectedRows
-                    logger.info("\(configured.table): removed \(deleted) rows of generations before \(configured.minimumGeneration)")
-                }
-            }
-        }
-    }
-
-    /// Overwrite: the table this sync wrote replaces the old one in one transaction; readers
-    /// saw the old rows until then.
-    private func publish(_ hidden: TableName, as table: TableName) throws {
-        let connection = engine.connection
-        try engine.transaction {
-            try connection.query(SQL.lockTable, [table.description])
-            guard try Catalog.columns(of: hidden, on: connection) != nil else {
-                // Nothing arrived: a full refresh of nothing empties the table.
-                if try Catalog.columns(of: table, on: connection) != nil { try connection.execute(SQL.deleteAll(table)) }
-                return
-            }
-            do {
-                try connection.execute("DROP TABLE IF EXISTS \(table.quoted)\(config.dropCascade ? " CASCADE" : "")")
-            } catch let error as PGError where error.sqlState == "2BP01" {
-                throw AirbyteFailure(
-                    kind: .config,
-                    message: "cannot replace \(table): \(error.detail ?? error.message). Set drop_cascade to drop the "
-                        + "dependent objects with it, or drop them yourself")
-            }
-            try connection.execute(SQL.rename(hidden, to: table.name))
-        }
-    }
-
-    /// After a failure: drops this sync's hidden overwrite tables (each sync uses fresh names, so
-    /// nothing of an earlier failed sync is ever published).
-    public func abandon() {
-        for configured in catalog.values {
-            guard let hidden = configured.hidden else { continue }
-            _ = try? engine.connection.execute("DROP TABLE IF EXISTS \(hidden.quoted)")
-        }
+    /// The end of input: the last records and states, old generations removed, then the
+    /// overwrite transaction committed and the states it held echoed.
+    func finish() throws {
+        let cleanups = catalog.values.filter { $0.mode != "overwrite" && $0.minimumGeneration > 0 }
+            .sorted { $0.table.description < $1.table.description }
+            .map { TableOperation.deleteOlderGenerations($0.table, minimum: $0.minimumGeneration) }
+        try engine.finish(operations: cleanups)
     }
 }

@@ -80,12 +80,12 @@ final class BatchProducer: @unchecked Sendable {
     private let readSize = 1 << 20
 
     init(
-        request: LoadRequest, planner: SchemaPlanner, layout: NestedLayout? = nil,
+        request: LoadRequest, planner: SchemaPlanner, sources: SourceColumns = SourceColumns(), layout: NestedLayout? = nil,
         childPlanner: @escaping (NestedLayout.Child, TableName) -> SchemaPlanner = { _, _ in fatalError("no child tables") },
         progress: (@Sendable (LoadProgress) -> Void)?
     ) {
         self.request = request
-        self.root = TableStream(sources: SourceColumns(), planner: planner)
+        self.root = TableStream(sources: sources, planner: planner)
         self.layout = layout
         self.childPlanner = childPlanner
         self.progress = progress
@@ -369,18 +369,5 @@ public struct RejectLimit: Error, CustomStringConvertible {
         let column = last.column.map { ", column \"\($0)\"" } ?? ""
         return "more than \(limit) rows were rejected (--max-rejects \(limit)); the last: \(place)\(column): "
             + "\(last.reason). Fix the input or raise --max-rejects"
-    }
-}
-
-/// A small, fast generator for random row ids (uniqueness, not secrecy).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,3 +1,4 @@
+import Logging
 import PGSinkCore
 
 /// What the server knows about a target table.
@@ -98,5 +99,45 @@ enum Catalog {
             result[name] = try columns(of: TableName(schema: table.schema, name: name), on: connection)
         }
         return result
+    }
+
+    // MARK: hidden tables
+
+    /// The name of a parallel load's hidden table starts so: `_pgsink_parallel_<table>_<id>`.
+    static let hiddenPrefix = "_pgsink_parallel_"
+
+    /// Says on the hidden table what it is, and which backend's session owns it, so that a later
+    /// load can tell a table left by a killed run from one a live load is filling.
+    static func markHidden(_ hidden: TableName, of target: TableName, owner: PGConnection, on connection: PGConnection)
+        throws
+    {
+        let backend = try owner.execute(
+            "SELECT pg_backend_pid()::text, backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+        let note = "pgsink parallel load into \(target); pid=\(backend.value(0, 0) ?? "0"); "
+            + "backend_start=\(backend.value(0, 1) ?? ""); dropped by the next load of that table once that backend is gone"
+        try connection.execute("COMMENT ON TABLE \(hidden.quoted) IS \(SQL.literal(note))")
+    }
+
+    /// Drops the hidden tables of parallel loads into `table` whose backend is gone (a killed
+    /// run's). Tables of live loads, and tables without pgsink's note, stay.
+    static func dropAbandonedHiddenTables(of table: TableName, on connection: PGConnection, logger: Logger) throws {
+        let rows = try connection.query(SQL.hiddenTables, [table.schema, hiddenPrefix]).rows
+        for row in rows {
+            guard let name = row[0], let note = row[1], note.hasPrefix("pgsink parallel load into \(table);"),
+                let pid = field("pid", of: note), let started = field("backend_start", of: note)
+            else { continue }
+            let alive = try connection.query(SQL.backendAlive, [pid, started]).rows.isEmpty == false
+            if alive { continue }
+            let hidden = TableName(schema: table.schema, name: name)
+            logger.warning("dropping \(hidden), the hidden table of a parallel load into \(table) whose run is gone")
+            try connection.execute("DROP TABLE IF EXISTS \(hidden.quoted)")
+        }
+    }
+
+    /// `value` of `key=value;` in a hidden table's note.
+    private static func field(_ key: String, of note: String) -> String? {
+        guard let range = note.range(of: key + "=") else { return nil }
+        let value = note[range.upperBound...].prefix { $0 != ";" }
+        return value.isEmpty ? nil : String(value)
     }
 }

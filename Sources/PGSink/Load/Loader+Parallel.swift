@@ -17,7 +17,11 @@ extension Loader {
         if request.createSchema { try Catalog.ensureSchema(target.schema, on: connection) }
         try Self.prepareLedger(schema: target.schema, on: connection)
         let session = Session(loadId: try reserveLoadId(on: connection), started: started)
-        let hidden = TableName(schema: target.schema, name: "_pgsink_load_" + UUID().uuidString.prefix(8).lowercased())
+        try Catalog.dropAbandonedHiddenTables(of: target, on: connection, logger: logger)
+        let hidden = TableName(
+            schema: target.schema,
+            name: NamingRules.fitting(Catalog.hiddenPrefix + target.name, limit: NamingRules.maxLength - 9) + "_"
+                + UUID().uuidString.prefix(8).lowercased())
         var connections = [connection]
         for _ in 1..<request.jobs { connections.append(try connect()) }
 
@@ -35,6 +39,9 @@ extension Loader {
                         defer { dispatch.finished() }
                         if !step.statements.isEmpty {
                             try applySchemaChanges(step, on: worker)
+                            if step.statements.contains(where: { $0.hasPrefix("CREATE TABLE") }) {
+                                try Catalog.markHidden(hidden, of: target, owner: connection, on: worker)
+                            }
                             dispatch.schemaChanged()
                         }
                         outcome.add(rows: try send(step, on: worker, session: session))
@@ -59,7 +66,7 @@ extension Loader {
                 pipeline.producer, rows: 0, into: target, started: started, on: connection, session: session)
         }
         do {
-            try connection.execute("BEGIN")
+            try Transaction.begin(on: connection)
             try connection.query(SQL.lockTable, [target.description])
             if try Catalog.columns(of: target, on: connection) != nil {
                 throw LoadError("\(target) was created by someone else during this load; nothing was loaded, run it again")
@@ -69,10 +76,18 @@ extension Loader {
             let summary = try record(
                 pipeline.producer, rows: outcome.rows, into: target, started: started, on: connection,
                 session: session, connections: connections.count)
-            try connection.execute("COMMIT")
+            do {
+                try Transaction.commit(on: connection)
+            } catch var uncertain as CommitUncertain {
+                uncertain.summary = summary
+                throw uncertain
+            }
             return summary
+        } catch let error as CommitUncertain {
+            // The rename may have committed: the table is not this load's to drop any more.
+            throw error
         } catch {
-            _ = try? connection.execute("ROLLBACK")
+            Transaction.rollback(on: connection)
             dropHidden(hidden, trying: connections)
             throw error
         }

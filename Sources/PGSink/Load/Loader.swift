@@ -30,6 +30,38 @@ public struct Loader: Sendable {
             && (request.contract == .evolve || request.contract == .freeze) && !request.deleteStale
     }
 
+    /// Runs the load, again after a lost connection or a serialization failure (up to `retries`
+    /// times; a load from standard input cannot be read twice). A COMMIT whose reply was lost is
+    /// resolved by the ledger: a load that committed is never loaded again, and its summary stands.
+    public func run(
+        on connection: inout PGConnection, connector: Connector, retries: Int,
+        progress: (@Sendable (LoadProgress) -> Void)? = nil
+    ) throws -> LoadSummary {
+        let rereadable = !request.inputs.contains("-")
+        var attempt = 0
+        while true {
+            do {
+                return try run(on: connection, connect: connector.connect, progress: progress)
+            } catch let error as CommitUncertain where attempt < max(retries, 1) {
+                attempt += 1
+                logger.warning("\(request.table): \(error.underlying.message) during COMMIT; reading the ledger")
+                let (fresh, committed) = try Self.resolveLostCommit(
+                    runId: request.runId ?? "", schema: request.table.schema, connector: connector)
+                connection = fresh
+                if committed != nil, let summary = error.summary {
+                    logger.warning("\(request.table): load \(summary.loadId) had committed; not loading again")
+                    return summary
+                }
+                guard rereadable else { throw error.underlying }
+            } catch let error as PGError where error.isTransient && attempt < retries && rereadable {
+                // A load is one transaction, so a failure before COMMIT left nothing behind.
+                attempt += 1
+                logger.warning("\(request.table): \(error.message); retrying the load (attempt \(attempt + 1))")
+                connection = try connector.connect()
+            }
+        }
+    }
+
     /// Loads on the calling thread (which owns the connection) while a second thread reads and encodes.
     /// With `request.jobs` > 1 and a table that does not exist yet, `connect` opens the extra
     /// connections of a parallel load (see `runParallel`).
@@ -42,16 +74,59 @@ public struct Loader: Sendable {
         if canRunInParallel, let connect, try Catalog.columns(of: table, on: connection) == nil {
             return try runParallel(on: connection, connect: connect, started: started, progress: progress)
         }
-        try connection.execute("BEGIN")
+        try Transaction.begin(on: connection)
+        let summary: LoadSummary
         do {
-            let summary = try load(on: connection, started: started, progress: progress)
-            try connection.execute("COMMIT")
-            return summary
+            summary = try load(on: connection, started: started, progress: progress)
         } catch {
-            _ = try? connection.execute("ROLLBACK")
+            Transaction.rollback(on: connection)
             logger.debug("load rolled back", metadata: ["load.table": "\(table)"])
             throw error
         }
+        do {
+            try Transaction.commit(on: connection)
+        } catch var uncertain as CommitUncertain {
+            uncertain.summary = summary
+            throw uncertain
+        }
+        return summary
+    }
+
+    /// A table made ready inside the caller's transaction: locked against other loads of it, its
+    /// schema and ledger there, a load id reserved, its columns read and its key checked.
+    struct OpenedTable {
+        var session: Session
+        /// nil when the table does not exist yet.
+        var columns: [TargetColumn]?
+    }
+
+    /// The setup every write into a table shares (files, streams, overwrites).
+    func openTable(_ table: TableName, on connection: PGConnection, started: Date, readColumns: Bool = true) throws
+        -> OpenedTable
+    {
+        if request.createSchema { try Catalog.ensureSchema(table.schema, on: connection) }
+        try connection.query(SQL.lockTable, [table.description])
+        try Self.prepareLedger(schema: table.schema, on: connection)
+        let session = Session(loadId: try reserveLoadId(on: connection), started: started)
+        if readColumns { try Catalog.dropAbandonedHiddenTables(of: table, on: connection, logger: logger) }
+        guard readColumns else { return OpenedTable(session: session, columns: nil) }
+        let existing = try Catalog.columns(of: table, on: connection)
+        if let existing, !request.primaryKey.isEmpty {
+            try Catalog.checkKey(keyNames(existing), of: table, mode: request.mode, on: connection)
+        }
+        if request.nested == .tables {
+            session.existingChildren = try Catalog.childTables(of: table, separator: request.nestedSeparator, on: connection)
+        }
+        return OpenedTable(session: session, columns: existing)
+    }
+
+    /// replace: the old rows (and child rows) go inside the load's transaction, so readers see them
+    /// until the commit and everything that depends on the table stays.
+    func deleteOldRows(of table: TableName, session: Session, on connection: PGConnection) throws {
+        for child in session.existingChildren.keys.sorted() {
+            try connection.execute(SQL.deleteAll(TableName(schema: table.schema, name: child)))
+        }
+        try connection.execute(SQL.deleteAll(table))
     }
 
     /// What one load keeps while it runs.
@@ -76,29 +151,17 @@ public struct Loader: Sendable {
         on connection: PGConnection, started: Date, progress: (@Sendable (LoadProgress) -> Void)?
     ) throws -> LoadSummary {
         let table = request.table
-        if request.createSchema { try Catalog.ensureSchema(table.schema, on: connection) }
-        try connection.query(SQL.lockTable, [table.description])
-        try Self.prepareLedger(schema: table.schema, on: connection)
-        let session = Session(loadId: try reserveLoadId(on: connection), started: started)
-        let existing = try Catalog.columns(of: table, on: connection)
         if request.deleteStale && request.mode == .replace {
             throw LoadError("--delete-stale applies to append and merge; replace already removes every old row")
         }
         if request.mode == .merge && request.primaryKey.isEmpty {
             throw LoadError("--mode merge needs --primary-key COL[,COL...] to know which rows are the same")
         }
-        if let existing, !request.primaryKey.isEmpty {
-            try Catalog.checkKey(keyNames(existing), of: table, mode: request.mode, on: connection)
-        }
-        if request.nested == .tables {
-            session.existingChildren = try Catalog.childTables(
-                of: table, separator: request.nestedSeparator, on: connection)
-        }
+        let opened = try openTable(table, on: connection, started: started)
+        let session = opened.session
+        let existing = opened.columns
         if request.mode == .replace && existing != nil {
-            for child in session.existingChildren.keys.sorted() {
-                try connection.execute(SQL.deleteAll(TableName(schema: table.schema, name: child)))
-            }
-            try connection.execute(SQL.deleteAll(table))
+            try deleteOldRows(of: table, session: session, on: connection)
         }
         if request.mode == .merge { try connection.execute(SQL.mergeSessionSettings) }
         let producer = makeProducer(existing: existing, session: session, progress: progress)
@@ -145,7 +208,7 @@ public struct Loader: Sendable {
 
     /// The producer with the table's planner and, for --nested tables, how child tables are planned.
     func makeProducer(
-        existing: [TargetColumn]?, session: Session, table: TableName? = nil,
+        existing: [TargetColumn]?, session: Session, table: TableName? = nil, sources: SourceColumns = SourceColumns(),
         progress: (@Sendable (LoadProgress) -> Void)?
     ) -> BatchProducer {
         let target = table ?? request.table
@@ -158,7 +221,7 @@ public struct Loader: Sendable {
         let request = self.request
         let childColumns = systemColumns(session: session, child: true)
         return BatchProducer(
-            request: request, planner: planner, layout: layout,
+            request: request, planner: planner, sources: sources, layout: layout,
             childPlanner: { child, _ in
                 let name = NamingRules.fitting(
                     request.naming.normalize(target.name + request.nestedSeparator + child.path))
@@ -250,15 +313,13 @@ public struct Loader: Sendable {
         _ producer: BatchProducer, rows: Int, into table: TableName, started: Date, on connection: PGConnection,
         session: Session, connections: Int = 1, staleDeleted: Int = 0
     ) throws -> LoadSummary {
-        let startedText = ISO8601DateFormatter.withFractions.string(from: started)
-        let recorded = try connection.query(
-            SQL.recordLoad(schema: table.schema),
-            [String(session.loadId), table.name, request.mode.rawValue, producer.sourceText, producer.fingerprint,
-             String(rows), startedText, request.runId])
+        let loadId = try writeLedgerRow(
+            session: session, table: table, source: producer.sourceText, fingerprint: producer.fingerprint, rows: rows,
+            started: started, runId: request.runId, on: connection)
         let seconds = Date().timeIntervalSince(started)
         let plan = producer.planner
         return LoadSummary(
-            loadId: Int64(recorded.value(0, 0) ?? "0") ?? 0, table: table.description, mode: request.mode,
+            loadId: loadId, table: table.description, mode: request.mode,
             rows: rows, sources: producer.sourceNames, tableCreated: plan.created,
             columnsCreated: plan.created ? plan.columns.map(\.name) : [], columnsAdded: plan.addedColumns,
             columnsWidened: plan.widenings.map { "\($0.column): \($0.from.sqlName) → \($0.to.sqlName)" },
@@ -267,6 +328,19 @@ public struct Loader: Sendable {
             discarded: producer.discarded, staleDeleted: staleDeleted, indexesCreated: session.indexesCreated,
             childTables: session.childRows, copyFormat: producer.format.rawValue, connections: connections,
             seconds: seconds, rowsPerSecond: seconds > 0 ? Double(rows) / seconds : 0, server: connection.endpoint)
+    }
+
+    /// The ledger row of one write into `table`, inside the caller's transaction; returns the load id.
+    func writeLedgerRow(
+        session: Session, table: TableName, source: String, fingerprint: String, rows: Int, started: Date,
+        runId: String?, on connection: PGConnection
+    ) throws -> Int64 {
+        let startedText = ISO8601DateFormatter.withFractions.string(from: started)
+        let recorded = try connection.query(
+            SQL.recordLoad(schema: table.schema),
+            [String(session.loadId), table.name, request.mode.rawValue, source, fingerprint, String(rows), startedText,
+             runId])
+        return Int64(recorded.value(0, 0) ?? "0") ?? 0
     }
 
     /// The merge key as the table names it.

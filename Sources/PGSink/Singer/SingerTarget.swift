@@ -14,52 +14,179 @@ public struct SingerSettings: Sendable {
     public init() {}
 }
 
-/// A Singer target: SCHEMA, RECORD, STATE, ACTIVATE_VERSION and BATCH messages, each stream
-/// loaded into its table by a `StreamTarget`; each state printed once what precedes it is committed.
-public final class SingerTarget {
+/// A Singer target: SCHEMA, RECORD, STATE, ACTIVATE_VERSION and BATCH messages. It runs as the
+/// reader of a stream load (`StreamLoad`): records are scanned in place into their stream's batch,
+/// the `StreamWriter` commits them, and each state is printed once what precedes it is committed.
+public final class SingerTarget: StreamReading, @unchecked Sendable {
     public let settings: SingerSettings
     let engine: StreamTarget
     let logger: Logger
-    private var latestState: String?
-    private var sequence: Int64
+    private let sequenceBase: Int64
     private var warnedTypes = Set<String>()
     private let messageColumns = SourceColumns()
+    private var lastStream: (token: [UInt8], stream: StreamTarget.Stream)?
     public private(set) var line = 0
 
-    public init(
-        settings: SingerSettings, connection: PGConnection, logger: Logger, emitState: @escaping (String) -> Void
-    ) {
+    init(settings: SingerSettings, engine: StreamTarget, logger: Logger) {
         self.settings = settings
         self.logger = logger
-        engine = StreamTarget(
-            settings: settings.streams, connection: connection, logger: logger, keepEveryState: false,
-            emitState: emitState)
-        sequence = Int64(Date().timeIntervalSince1970 * 1000) * 1000
+        self.engine = engine
+        sequenceBase = Int64(Date().timeIntervalSince1970 * 1000) * 1000
         if settings.addRecordMetadata {
-            engine.flushColumns = { started in
+            let base = sequenceBase
+            engine.batchColumns = { _, started, first in
                 let micros = Int64((started.timeIntervalSince1970 * 1_000_000).rounded())
-                return [SystemColumn(name: "_sdc_batched_at", generated: .constant(.timestamptz(unixMicroseconds: micros)))]
+                let now = Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
+                return [
+                    SystemColumn(name: "_sdc_batched_at", generated: .constant(.timestamptz(unixMicroseconds: micros))),
+                    SystemColumn(name: "_sdc_received_at", generated: .constant(.timestamptz(unixMicroseconds: now))),
+                    SystemColumn(name: "_sdc_sequence", generated: .sequence(start: base + first + 1)),
+                ]
             }
         }
     }
 
-    /// Rows loaded per table so far.
-    public var rowsByTable: [String: Int] { engine.rowsByTable }
+    /// Runs a Singer stream from `input` into PostgreSQL; returns the rows committed per table.
+    public static func run(
+        settings: SingerSettings, input: Int32, connection: PGConnection, connector: Connector, retries: Int,
+        logger: Logger, emitState: @escaping (String) -> Void
+    ) throws -> [String: Int] {
+        let load = StreamLoad(
+            settings: settings.streams, connection: connection, connector: connector, retries: retries, logger: logger,
+            keepEveryState: false, emitState: emitState)
+        let target = SingerTarget(settings: settings, engine: load.engine, logger: logger)
+        try load.run(reader: target, input: input)
+        return load.writer.rowsByTable
+    }
 
-    /// Handles one input line (a message).
-    public func process(_ bytes: [UInt8]) throws {
+    /// Handles one input line (a message), in the reader's buffer.
+    func process(_ bytes: UnsafeMutablePointer<UInt8>, count: Int) throws {
         line += 1
+        if try !readRecord(bytes, count: count) {
+            try process(message: Array(UnsafeBufferPointer(start: bytes, count: count)))
+        }
+        try engine.flushIfDue()
+    }
+
+    func idle() throws { try engine.flushIfDue() }
+
+    /// The end of input: everything still pending is committed, and the last state printed.
+    func finish() throws { try engine.finish() }
+
+    /// A RECORD, read in place (see `MessageWalk`). Returns false, with the bytes untouched, for
+    /// any other message.
+    private func readRecord(_ bytes: UnsafeMutablePointer<UInt8>, count: Int) throws -> Bool {
+        var walk = MessageWalk(bytes, count: count, number: line)
+        guard try walk.enter() else { return false }
+        var isRecord = false
+        var stream: StreamTarget.Stream?
+        var name: MessageWalk.Taken = .none
+        var record: MessageWalk.Taken = .none
+        var extracted: MessageWalk.Taken = .none
+        var version: MessageWalk.Taken = .none
+        var began = false
+        var first = true
+        do {
+            while let key = try walk.nextKey(first: first) {
+                first = false
+                if walk.keyIs(key, "type") && walk.batch == nil {
+                    isRecord = walk.tokenIs(try walk.take(), "RECORD")
+                    if !isRecord { return false }
+                } else if walk.keyIs(key, "stream") && walk.batch == nil {
+                    name = try walk.take()
+                    if isRecord { stream = try resolve(name, walk) }
+                } else if walk.keyIs(key, "record"), isRecord, let stream, walk.batch == nil, walk.atObject {
+                    walk.move(into: stream.pending)
+                    let end = walk.end
+                    try stream.scanner.beginRecord(in: stream.pending, &walk.i, end, line: line, columns: stream.sources)
+                    began = true
+                } else if walk.keyIs(key, "record") {
+                    record = try walk.take()
+                } else if walk.keyIs(key, "time_extracted") {
+                    extracted = try walk.take()
+                } else if walk.keyIs(key, "version") {
+                    version = try walk.take()
+                } else {
+                    try walk.skip()
+                }
+            }
+            try walk.expectEnd()
+        } catch {
+            if began { stream?.pending.abandonRecord() }
+            throw error
+        }
+        guard isRecord else { return false }
+        if stream == nil {
+            guard case .token = name else { throw fail("the RECORD has no \"stream\"") }
+            stream = try resolve(name, walk)
+        }
+        guard let stream else { return false }
+        if !began {
+            guard case .token(let start, let end) = record, bytes[start] == 123 else {
+                throw fail("the RECORD for stream \"\(stream.definition.name)\" has no \"record\" object")
+            }
+            try MessageWalk.beginRecord(start, end, of: bytes, number: line, stream: stream)
+        }
+        let batch = stream.pending
+        do {
+            if settings.addRecordMetadata {
+                if let cell = try MessageWalk.cell(extracted, of: bytes, in: batch, scanner: walk.scanner) {
+                    batch.setCell(cell, column: stream.sources.slot(for: "_sdc_extracted_at"))
+                }
+                if let cell = try MessageWalk.cell(version, of: bytes, in: batch, scanner: walk.scanner),
+                    cell.kind == .jsonNumber
+                {
+                    batch.setCell(cell, column: stream.sources.slot(for: "_sdc_table_version"))
+                }
+            }
+        } catch {
+            batch.abandonRecord()
+            throw error
+        }
+        batch.endRecord()
+        try engine.recorded(stream, bytes: count)
+        return true
+    }
+
+    /// The stream a name token names (the last one is remembered by its bytes).
+    private func resolve(_ token: MessageWalk.Taken, _ walk: MessageWalk) throws -> StreamTarget.Stream {
+        if case .token(let start, let end) = token, let last = lastStream, last.token.count == end - start,
+            memcmp(walk.line + start, last.token, end - start) == 0
+        {
+            return last.stream
+        }
+        guard let name = walk.string(token) else { throw fail("the RECORD's \"stream\" must be a string") }
+        let stream = try self.stream(named: name)
+        if case .token(let start, let end) = token {
+            lastStream = (Array(UnsafeBufferPointer(start: walk.line + start, count: end - start)), stream)
+        }
+        return stream
+    }
+
+    /// Any message but a RECORD read in place.
+    private func process(message bytes: [UInt8]) throws {
         let message = try Message(bytes, line: line, columns: messageColumns)
         guard let type = message.string("type") else {
             if message.isBlank { return }
             throw fail("the message has no \"type\"; every Singer message needs one")
         }
         switch type.uppercased() {
-        case "RECORD": try record(message)
+        case "RECORD":
+            // A RECORD whose members could not be read in place (an escaped member name).
+            guard let name = message.string("stream") else { throw fail("the RECORD has no \"stream\"") }
+            let stream = try stream(named: name)
+            guard let record = message.cell("record"), record.kind == .jsonNested, message.firstByte(record) == 123 else {
+                throw fail("the RECORD for stream \"\(name)\" has no \"record\" object")
+            }
+            var object = Array(message.bytes(record))
+            try object.withUnsafeMutableBufferPointer { buffer in
+                try MessageWalk.beginRecord(0, buffer.count, of: buffer.baseAddress!, number: line, stream: stream)
+            }
+            stream.pending.endRecord()
+            try engine.recorded(stream, bytes: bytes.count)
         case "SCHEMA": try schema(message)
         case "STATE":
             guard let value = message.json("value") else { throw fail("the STATE has no \"value\"") }
-            latestState = value
             try engine.state(value)
         case "ACTIVATE_VERSION": try activateVersion(message)
         case "BATCH": try batch(message)
@@ -67,18 +194,6 @@ public final class SingerTarget {
             if warnedTypes.insert(type).inserted {
                 logger.warning("line \(line): ignoring messages of unknown type \"\(type)\"")
             }
-        }
-        try engine.flushIfDue()
-    }
-
-    /// Flushes when a batch is old enough (called while waiting for input).
-    public func flushIfDue() throws { try engine.flushIfDue() }
-
-    /// The end of input: everything still pending is loaded, and the last state printed.
-    public func finish() throws {
-        try engine.flush()
-        if let latestState, engine.lastEmitted != latestState {
-            engine.emitState(latestState)
         }
     }
 
@@ -123,58 +238,34 @@ public final class SingerTarget {
                 definition.properties.append(column)
             }
             if settings.hardDelete && !keys.isEmpty { definition.afterWrite = [SQL.deleteMarked(definition.table)] }
+            // These are the writer's own columns: a property of the same name would become a second column.
+            let system: Set<String> = ["_sdc_batched_at", "_sdc_received_at", "_sdc_sequence"]
+            definition.properties.removeAll { system.contains($0) }
+            for name in system { definition.declared[name] = nil }
         }
         definition.fingerprint = message.raw("schema") + "|" + keys.joined(separator: ",")
         try engine.define(definition)
+        lastStream = nil  // a redefined stream is a new object
+
     }
 
-    /// The `_sdc_` columns that come with each record (`_sdc_batched_at` is one value per flush).
+    /// The `_sdc_` columns read from each message (`_sdc_batched_at`, `_sdc_received_at` and
+    /// `_sdc_sequence` are system columns the writer fills).
     static let metadataColumns: [(String, ColumnType)] = [
-        ("_sdc_extracted_at", .timestamptz), ("_sdc_received_at", .timestamptz), ("_sdc_deleted_at", .timestamptz),
-        ("_sdc_sequence", .bigint), ("_sdc_table_version", .bigint),
+        ("_sdc_extracted_at", .timestamptz), ("_sdc_deleted_at", .timestamptz), ("_sdc_table_version", .bigint),
     ]
-
-    /// The `_sdc_` members added to a record.
-    private func metadata(extractedAt: String?, version: String?) -> [String] {
-        guard settings.addRecordMetadata else { return [] }
-        sequence += 1
-        return [
-            "\"_sdc_extracted_at\":" + (extractedAt.map(StreamTarget.quoted) ?? "null"),
-            "\"_sdc_received_at\":\"\(StreamTarget.isoNow())\"", "\"_sdc_sequence\":\(sequence)",
-            "\"_sdc_table_version\":" + (version ?? "null"),
-        ]
-    }
-
-    private func record(_ message: Message) throws {
-        guard let name = message.string("stream") else { throw fail("the RECORD has no \"stream\"") }
-        let stream = try stream(named: name)
-        guard let record = message.cell("record"), record.kind == .jsonNested, message.firstByte(record) == 123 else {
-            throw fail("the RECORD for stream \"\(name)\" has no \"record\" object")
-        }
-        let extra = metadata(extractedAt: message.string("time_extracted"), version: message.numberText("version"))
-        engine.append(message.bytes(record), extra: extra, to: stream, line: line)
-    }
 
     private func activateVersion(_ message: Message) throws {
         guard let name = message.string("stream"), let version = message.numberText("version") else {
             throw fail("ACTIVATE_VERSION needs \"stream\" and \"version\"")
         }
         let table = try stream(named: name).definition.table
-        try engine.flush()
-        guard settings.activateVersion else { return }
+        guard settings.activateVersion else { return try engine.flush() }
         guard settings.addRecordMetadata else {
             logger.warning("ACTIVATE_VERSION for \(name) ignored: it needs add_record_metadata (the _sdc_table_version column)")
-            return
+            return try engine.flush()
         }
-        let hard = settings.hardDelete
-        try engine.transaction {
-            guard let columns = try Catalog.columns(of: table, on: engine.connection),
-                columns.contains(where: { $0.name == "_sdc_table_version" })
-            else { return }
-            let statement = hard ? SQL.deleteOlderVersions(table) : SQL.softDeleteOlderVersions(table)
-            let changed = try engine.connection.query(statement, [version]).affectedRows
-            logger.info("ACTIVATE_VERSION \(version) of \(name): \(hard ? "deleted" : "marked deleted") \(changed) older rows")
-        }
+        try engine.operation(.activateVersion(table, stream: name, version: version, hard: settings.hardDelete))
     }
 
     private func batch(_ message: Message) throws {
@@ -185,12 +276,12 @@ public final class SingerTarget {
         guard (encoding?["format"] as? String ?? "jsonl") == "jsonl" else {
             throw fail("BATCH files in format \"\(encoding?["format"] ?? "")\" are not supported; use jsonl")
         }
-        let version = (object["version"] as? NSNumber).map { "\($0.int64Value)" }
+        var version = Array(((object["version"] as? NSNumber).map { "\($0.int64Value)" } ?? "null").utf8)
         for url in object["manifest"] as? [String] ?? [] {
             guard url.hasPrefix("file://") else { throw fail("BATCH file \(url): only local file:// manifests are supported") }
             let path = String(url.dropFirst("file://".count)).removingPercentEncoding ?? String(url.dropFirst(7))
-            let data = try Self.readWhole(path)
-            try data.withUnsafeBufferPointer { buffer in
+            var data = try Self.readWhole(path)
+            try data.withUnsafeMutableBufferPointer { buffer in
                 var start = 0
                 for k in 0...buffer.count where k == buffer.count || buffer[k] == 10 {
                     defer { start = k + 1 }
@@ -200,9 +291,17 @@ public final class SingerTarget {
                     guard buffer[first] == 123 else { throw fail("BATCH file \(path): each line must be one JSON object") }
                     var end = k
                     while end > first && (buffer[end - 1] == 13 || buffer[end - 1] == 32) { end -= 1 }
-                    engine.append(
-                        UnsafeBufferPointer(rebasing: buffer[first..<end]), extra: metadata(extractedAt: nil, version: version),
-                        to: stream, line: line)
+                    try MessageWalk.beginRecord(first, end, of: buffer.baseAddress!, number: line, stream: stream)
+                    if settings.addRecordMetadata {
+                        let cell = try version.withUnsafeMutableBufferPointer { text in
+                            try MessageWalk.cell(
+                                .token(start: 0, end: text.count), of: text.baseAddress!, in: stream.pending,
+                                scanner: JSONLinesScanner(source: "stdin"))
+                        }
+                        if let cell { stream.pending.setCell(cell, column: stream.sources.slot(for: "_sdc_table_version")) }
+                    }
+                    stream.pending.endRecord()
+                    try engine.recorded(stream, bytes: end - first)
                 }
             }
         }

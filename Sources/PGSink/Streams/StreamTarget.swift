@@ -7,10 +7,10 @@ public struct StreamSettings: Sendable {
     /// The schema streams without a namespace of their own land in.
     public var schema = "public"
     public var createSchema = true
-    /// Records (all streams) before a flush.
+    /// Records (all streams) before a commit.
     public var batchRows = 100_000
     public var batchBytes = 64 << 20
-    /// Seconds a record may wait before its batch is flushed, so a slow source's data and state land.
+    /// Seconds a record may wait before its batch is committed, so a slow source's data and state land.
     public var batchSeconds: Double = 60
     public var contract: SchemaContract = .evolve
     public var maxRejects = 0
@@ -37,9 +37,7 @@ public struct StreamDefinition {
     public var newestBy: [String] = []
     /// Properties not in `properties` are ignored instead of becoming columns.
     public var onlyDeclared = false
-    /// Load into this hidden table; the front end swaps it in at the end (overwrite).
-    public var stagedAs: TableName? = nil
-    /// Statements run after each flush of the stream (hard deletes).
+    /// Statements run before each commit that wrote the stream (hard deletes).
     public var afterWrite: [String] = []
     /// Text that identifies the definition: the same again changes nothing.
     public var fingerprint: String = ""
@@ -48,91 +46,103 @@ public struct StreamDefinition {
         self.name = name
         self.table = table
     }
-
-    /// The table rows go to while the stream loads.
-    var loadTable: TableName { stagedAs ?? table }
 }
 
-/// The engine behind `pgsink singer` and `pgsink airbyte write`: streams of records in, batches
-/// through the record path, one transaction per flush holding every stream's data, ledger rows
-/// and the state, and states handed out only after that transaction commits.
-public final class StreamTarget {
-    public let settings: StreamSettings
-    let connection: PGConnection
+/// The reader side of `pgsink singer` and `pgsink airbyte write`, on the producer thread: records
+/// are scanned into their stream's batch as they arrive, batches are planned and encoded here and
+/// handed to the `StreamWriter` on the connection's thread, so COPY overlaps reading. It decides
+/// when to commit (rows, bytes, age, a state with nothing pending) and which states go with it.
+final class StreamTarget {
+    let settings: StreamSettings
     let logger: Logger
-    /// Receives each state line once what precedes it is committed.
-    let emitState: (String) -> Void
-    /// Airbyte echoes every state in order; Singer only the latest.
+    let queue: WorkQueue<StreamOp>
+    /// Airbyte hands out every state in order; Singer only the latest of a commit.
     let keepEveryState: Bool
+    /// States that must wait for the overwrite transaction (Airbyte's, naming an overwrite stream).
+    var holdsState: (String) -> Bool = { _ in false }
+    /// System columns of a stream's batch (`_sdc_batched_at`, `_sdc_sequence` …): the stream, the
+    /// commit's start, and the first row's number among the stream's records.
+    var batchColumns: ((Stream, Date, Int64) -> [SystemColumn])?
+
+    /// A step is sent once a stream's batch holds this many records or bytes.
+    private let stepRows: Int
+    private let stepBytes: Int
 
     final class Stream {
         var definition: StreamDefinition
+        let table: WriterTable
+        let sources = SourceColumns()
+        var scanner: JSONLinesScanner
         var producer: BatchProducer?
-        var loader: Loader
         var pending: RecordBatch
-        var pendingLines: [Int] = []
-        var rows = 0
         var needsWrite = true
+        /// Type changes a new definition asks of existing columns, sent with the next step.
+        var redeclared: [String] = []
+        /// Records scanned so far (numbers `_sdc_sequence`).
+        var records: Int64 = 0
+        /// Slots of values the reader takes from the message around the record.
+        var envelopeSlots: [String: Int] = [:]
 
-        init(_ definition: StreamDefinition, loader: Loader) {
+        init(_ definition: StreamDefinition, table: WriterTable, nesting: Nesting) {
             self.definition = definition
-            self.loader = loader
+            self.table = table
+            self.scanner = JSONLinesScanner(source: "stdin", nesting: nesting)
             self.pending = Self.newBatch()
+            for property in definition.properties { _ = sources.slot(for: property) }
         }
 
         static func newBatch() -> RecordBatch {
             RecordBatch(source: "stdin", bytes: ByteStorage(capacity: 1 << 20))
+        }
+
+        /// The slot of an envelope value (named so that no record key can be mistaken for it).
+        func envelopeSlot(_ name: String) -> Int {
+            if let slot = envelopeSlots[name] { return slot }
+            let slot = sources.slot(for: "\u{1}" + name)
+            envelopeSlots[name] = slot
+            return slot
         }
     }
 
     private var streams: [String: Stream] = [:]
     private(set) var order: [String] = []
     private var pendingStates: [String] = []
-    private(set) var lastEmitted: String?
     private var pendingRows = 0
     private var pendingBytes = 0
     private var oldestPending: Date?
-    /// System columns of every flush (e.g. `_sdc_batched_at`), by the flush's start time.
-    var flushColumns: ((Date) -> [SystemColumn])?
+    private var commitStarted = Date()
+    private var holding = false
 
-    public init(
-        settings: StreamSettings, connection: PGConnection, logger: Logger, keepEveryState: Bool,
-        emitState: @escaping (String) -> Void
-    ) {
+    init(settings: StreamSettings, logger: Logger, queue: WorkQueue<StreamOp>, keepEveryState: Bool) {
         self.settings = settings
-        self.connection = connection
         self.logger = logger
+        self.queue = queue
         self.keepEveryState = keepEveryState
-        self.emitState = emitState
-    }
-
-    /// Rows loaded per table so far.
-    public var rowsByTable: [String: Int] {
-        Dictionary(order.compactMap { streams[$0] }.map { ($0.definition.table.description, $0.rows) }, uniquingKeysWith: +)
+        stepRows = min(settings.batchRows, 50_000)
+        stepBytes = min(settings.batchBytes, 16 << 20)
     }
 
     func stream(_ name: String) -> Stream? { streams[name] }
 
-    var hasPendingRecords: Bool { pendingRows > 0 }
+    var allStreams: [Stream] { order.compactMap { streams[$0] } }
 
     /// Defines or redefines a stream. A changed definition applies to what comes after it, so
-    /// what came before is loaded first; the same definition again changes nothing.
-    func define(_ definition: StreamDefinition) throws {
+    /// what came before is committed first; the same definition again changes nothing.
+    func define(_ definition: StreamDefinition, replaces: Bool = false) throws {
         if let existing = streams[definition.name] {
             if existing.definition.fingerprint == definition.fingerprint { return }
             try flush()
-            existing.definition = definition
-            existing.loader = Loader(request: request(for: definition), logger: logger)
-            existing.producer = nil
-            existing.needsWrite = true
-            return
+        } else {
+            order.append(definition.name)
         }
-        streams[definition.name] = Stream(definition, loader: Loader(request: request(for: definition), logger: logger))
-        order.append(definition.name)
+        let loader = Loader(request: request(for: definition), logger: logger)
+        let table = WriterTable(
+            loader: loader, name: definition.name, afterWrite: definition.afterWrite, replaces: replaces)
+        streams[definition.name] = Stream(definition, table: table, nesting: nesting)
     }
 
     private func request(for definition: StreamDefinition) -> LoadRequest {
-        var request = LoadRequest(inputs: [], table: definition.loadTable)
+        var request = LoadRequest(inputs: [], table: definition.table)
         request.mode = definition.mode
         request.primaryKey = definition.keys
         request.naming = settings.naming
@@ -146,27 +156,21 @@ public final class StreamTarget {
         return request
     }
 
-    /// Adds one record object, plus extra members (`"k":v` texts), as a row of the stream's batch.
-    func append(_ object: UnsafeBufferPointer<UInt8>, extra: [String], to stream: Stream, line: Int) {
-        let out = stream.pending.bytes
-        if extra.isEmpty {
-            out.append(object.baseAddress!, count: object.count)
-        } else {
-            // Before the closing brace; no comma after an empty object.
-            var close = object.count - 1
-            while close > 0 && object[close] != 125 { close -= 1 }
-            out.append(object.baseAddress!, count: close)
-            var k = close - 1
-            while k > 0 && (object[k] == 32 || object[k] == 9 || object[k] == 13 || object[k] == 10) { k -= 1 }
-            let empty = object[k] == 123
-            out.append(contentsOf: Array(((empty ? "" : ",") + extra.joined(separator: ",") + "}").utf8))
+    var nesting: Nesting {
+        switch settings.nested {
+        case .jsonb, .tables: .none
+        case .flatten(let depth): Nesting(flattenDepth: depth, separator: settings.nestedSeparator)
         }
-        out.append(10)
-        stream.pendingLines.append(line)
+    }
+
+    /// A record the reader finished in `stream.pending`: counted, and sent once the batch is big.
+    func recorded(_ stream: Stream, bytes: Int) throws {
         stream.needsWrite = true
+        stream.records += 1
         pendingRows += 1
-        pendingBytes += object.count
+        pendingBytes += bytes
         if oldestPending == nil { oldestPending = Date() }
+        if stream.pending.rowCount >= stepRows || stream.pending.bytes.count >= stepBytes { try send(stream) }
     }
 
     /// A state to hand out once everything before it is committed.
@@ -176,8 +180,8 @@ public final class StreamTarget {
         if pendingRows == 0 { try flush() }
     }
 
-    /// Flushes when the batch is big or old enough.
-    public func flushIfDue() throws {
+    /// Commits when the records waiting are many, big or old enough.
+    func flushIfDue() throws {
         if pendingRows >= settings.batchRows || pendingBytes >= settings.batchBytes {
             try flush()
         } else if let oldest = oldestPending, Date().timeIntervalSince(oldest) >= settings.batchSeconds {
@@ -185,102 +189,77 @@ public final class StreamTarget {
         }
     }
 
-    /// Loads every stream's pending records, saves the latest state, commits, then hands out the states.
-    public func flush() throws {
-        let dirty = order.compactMap { streams[$0] }.filter(\.needsWrite)
+    /// Sends every stream's pending records and commits them with the latest state.
+    func flush() throws {
+        let dirty = allStreams.filter(\.needsWrite)
         guard !dirty.isEmpty || !pendingStates.isEmpty else { return }
-        try transaction {
-            for stream in dirty { try write(stream) }
-            if let latest = pendingStates.last {
-                let schema = settings.naming.normalize(settings.schema)
-                try Catalog.ensureSchema(schema, on: connection)
-                try connection.execute(SQL.createStateTable(schema: schema))
-                try connection.query(SQL.saveState(schema: schema), [settings.stateId, latest])
-            }
+        for stream in dirty { try send(stream) }
+        // Once one state waits for the overwrite, every later one waits too: states keep their order.
+        if !holding, let firstHeld = pendingStates.firstIndex(where: holdsState) {
+            holding = true
+            try queue.push(.commit(states: Array(pendingStates[..<firstHeld]), held: Array(pendingStates[firstHeld...])))
+        } else {
+            try queue.push(.commit(states: holding ? [] : pendingStates, held: holding ? pendingStates : []))
         }
+        pendingStates = []
         pendingRows = 0
         pendingBytes = 0
         oldestPending = nil
-        for state in pendingStates {
-            emitState(state)
-            lastEmitted = state
-        }
-        pendingStates = []
+        commitStarted = Date()
     }
 
-    func transaction(_ body: () throws -> Void) throws {
-        try connection.execute("BEGIN")
-        do {
-            try body()
-            try connection.execute("COMMIT")
-        } catch {
-            _ = try? connection.execute("ROLLBACK")
-            throw error
-        }
+    /// A source's change to a table's rows, committed with what came before it.
+    func operation(_ operation: TableOperation) throws {
+        try flush()
+        try queue.push(.operation(operation))
+        try queue.push(.commit(states: [], held: []))
     }
 
-    /// One stream's part of a flush: the table made ready, the records copied or merged, the
-    /// ledger row written.
-    private func write(_ stream: Stream) throws {
-        let definition = stream.definition
-        let table = definition.loadTable
-        let loader = stream.loader
-        if settings.createSchema { try Catalog.ensureSchema(table.schema, on: connection) }
-        try connection.query(SQL.lockTable, [table.description])
-        try Loader.prepareLedger(schema: table.schema, on: connection)
-        let started = Date()
-        let session = Loader.Session(loadId: try loader.reserveLoadId(on: connection), started: started)
-        var statements: [String] = []
-        let producer: BatchProducer
-        if let existing = stream.producer {
-            producer = existing
-        } else {
-            let columns = try Catalog.columns(of: table, on: connection)
-            if let columns, !definition.keys.isEmpty {
-                try Catalog.checkKey(loader.keyNames(columns), of: table, mode: loader.request.mode, on: connection)
-            }
-            producer = loader.makeProducer(existing: columns, session: session, progress: nil)
-            producer.sourceNames = [definition.name]
-            for property in definition.properties { _ = producer.root.sources.slot(for: property) }
-            producer.root.planner.onlyDeclared = definition.onlyDeclared
-            statements = producer.root.planner.redeclare(definition.declared)
-            stream.producer = producer
-        }
-        if let flushColumns { producer.root.planner.systemColumns = flushColumns(started) }
-        if loader.request.mode == .merge { try connection.execute(SQL.mergeSessionSettings) }
+    /// The end of the input.
+    func finish(operations: [TableOperation] = []) throws {
+        try flush()
+        for operation in operations { try queue.push(.operation(operation)) }
+        if !operations.isEmpty { try queue.push(.commit(states: [], held: [])) }
+        try queue.push(.finish)
+    }
+
+    /// Plans and encodes one stream's pending records as a step for the writer.
+    private func send(_ stream: Stream) throws {
+        let producer = try producer(for: stream)
         let batch = stream.pending
-        var scanner = JSONLinesScanner(source: "stdin", nesting: nesting)
-        do {
-            _ = try scanner.scan(into: batch, columns: producer.root.sources, isEOF: true, maxRows: Int.max)
-        } catch {
-            let index = max(0, min(error.line - 1, stream.pendingLines.count - 1))
-            throw InputError(
-                source: "stdin", line: stream.pendingLines.isEmpty ? 0 : stream.pendingLines[index], message: error.message)
-        }
-        batch.relabel(lines: stream.pendingLines)
+        let first = stream.records - Int64(batch.rowCount)
+        if let batchColumns { producer.root.planner.systemColumns = batchColumns(stream, commitStarted, first) }
         try requireKeys(batch, stream, producer)
         var step = try producer.makeStep(batch)
-        step.statements = statements + step.statements
-        try loader.applySchemaChanges(step, on: connection)
-        let rows = try loader.send(step, on: connection, session: session)
-        for statement in definition.afterWrite { try connection.execute(statement) }
-        _ = try loader.record(producer, rows: rows, into: table, started: started, on: connection, session: session)
-        stream.rows += rows
+        if !stream.redeclared.isEmpty {
+            step.statements = stream.redeclared + step.statements
+            stream.redeclared = []
+        }
+        try queue.push(.step(stream.table, step))
         stream.pending = Stream.newBatch()
-        stream.pendingLines = []
         stream.needsWrite = false
     }
 
-    private var nesting: Nesting {
-        switch settings.nested {
-        case .jsonb, .tables: .none
-        case .flatten(let depth): Nesting(flattenDepth: depth, separator: settings.nestedSeparator)
-        }
+    /// The stream's planner and encoder, made once the writer has opened its table.
+    private func producer(for stream: Stream) throws -> BatchProducer {
+        if let producer = stream.producer { return producer }
+        try queue.push(.open(stream.table))
+        try stream.table.waitUntilOpened(queue)
+        let loader = stream.table.loader
+        let producer = loader.makeProducer(
+            existing: stream.table.existing, session: Loader.Session(loadId: 0, started: Date()),
+            sources: stream.sources, progress: nil)
+        producer.sourceNames = [stream.definition.name]
+        producer.root.planner.onlyDeclared = stream.definition.onlyDeclared
+        stream.redeclared = producer.root.planner.redeclare(stream.definition.declared)
+        stream.producer = producer
+        return producer
     }
 
     /// Every record of a stream with a key must have it.
     private func requireKeys(_ batch: RecordBatch, _ stream: Stream, _ producer: BatchProducer) throws {
         let keys = stream.definition.keys.map { ($0, producer.root.sources.existingSlot($0)) }
+        guard !keys.isEmpty else { return }
         for row in 0..<batch.rowCount {
             for (key, slot) in keys where slot.map({ batch.cell(row: row, column: $0).isNull }) ?? true {
                 throw InputError(

@@ -1,0 +1,127 @@
+import Foundation
+import Logging
+import PGSinkCore
+
+/// A protocol front end as the reader of a stream load: it gets each input line in the reader's
+/// buffer (which it may change) on the producer thread.
+protocol StreamReading: AnyObject, Sendable {
+    func process(_ bytes: UnsafeMutablePointer<UInt8>, count: Int) throws
+    /// No input for a while: a batch may be old enough to commit.
+    func idle() throws
+    func finish() throws
+}
+
+/// One stream load: the reader (a `StreamReading` front end feeding a `StreamTarget`) on a producer
+/// thread, the `StreamWriter` on the calling thread, a bounded queue between them.
+final class StreamLoad {
+    let queue = WorkQueue<StreamOp>(capacity: 2)
+    let engine: StreamTarget
+    let writer: StreamWriter
+    private let settings: StreamSettings
+
+    init(
+        settings: StreamSettings, connection: PGConnection, connector: Connector, retries: Int, logger: Logger,
+        keepEveryState: Bool, emitState: @escaping (String) -> Void
+    ) {
+        self.settings = settings
+        engine = StreamTarget(settings: settings, logger: logger, queue: queue, keepEveryState: keepEveryState)
+        writer = StreamWriter(
+            settings: settings, connection: connection, connector: connector, retries: retries, logger: logger,
+            emitState: emitState)
+    }
+
+    /// Reads `input` to its end on a thread of its own while this thread writes.
+    func run(reader: StreamReading, input: Int32) throws {
+        let done = DispatchSemaphore(value: 0)
+        let queue = self.queue
+        let wait = min(settings.batchSeconds, 0.25)
+        let thread = Thread {
+            defer { done.signal() }
+            var lines = MessageInput(fd: input)
+            do {
+                while true {
+                    if queue.isCancelled { return }
+                    switch try lines.next(timeout: wait) {
+                    case .line(let bytes, let count):
+                        try reader.process(bytes, count: count)
+                    case .timeout:
+                        try reader.idle()
+                    case .end:
+                        try reader.finish()
+                        queue.finish()
+                        return
+                    }
+                }
+            } catch {
+                queue.finish(error: error)
+            }
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+        do {
+            try writer.run(queue)
+        } catch {
+            done.wait()
+            throw error
+        }
+        done.wait()
+    }
+}
+
+/// Lines of a file descriptor, handed out in place, waiting at most a timeout for the next one.
+struct MessageInput {
+    enum Next {
+        case line(UnsafeMutablePointer<UInt8>, Int)
+        case timeout
+        case end
+    }
+
+    let fd: Int32
+    private let buffer = ByteStorage(capacity: 4 << 20)
+    private var start = 0
+    private var searched = 0
+    private var eof = false
+
+    init(fd: Int32) { self.fd = fd }
+
+    /// The next line (without its newline). Valid until the next call.
+    mutating func next(timeout: Double) throws -> Next {
+        while true {
+            if let newline = memchr(buffer.base + searched, 10, buffer.count - searched) {
+                let position = buffer.base.distance(to: newline.assumingMemoryBound(to: UInt8.self))
+                let line = buffer.base + start
+                let count = position - start
+                start = position + 1
+                searched = start
+                return .line(line, count)
+            }
+            searched = buffer.count
+            if eof {
+                guard start < buffer.count else { return .end }
+                let line = buffer.base + start
+                let count = buffer.count - start
+                start = buffer.count
+                return .line(line, count)
+            }
+            if start > 0 {
+                buffer.removeFirst(start)
+                searched -= start
+                start = 0
+            }
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, Int32(timeout * 1000))
+            if ready == 0 { return .timeout }
+            if ready < 0 {
+                if errno == EINTR { continue }
+                throw InputError(source: "stdin", line: 0, message: "reading the input failed: \(String(cString: strerror(errno)))")
+            }
+            buffer.reserve(1 << 20)
+            let n = read(fd, buffer.base + buffer.count, buffer.capacity - buffer.count)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw InputError(source: "stdin", line: 0, message: "reading the input failed: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { eof = true } else { buffer.count += n }
+        }
+    }
+}

@@ -1,0 +1,269 @@
+import Foundation
+import Logging
+import PGSinkCore
+
+/// The connection side of a stream load (Singer, Airbyte): it takes the reader's operations in
+/// order and owns every transaction. A commit writes each table's ledger row and the source's
+/// state with the data, and only then are the states handed out. A connection lost inside a
+/// transaction is replaced and the transaction run again from its operations (kept until it
+/// commits); one lost at COMMIT is resolved by the ledger's run id, so nothing commits twice.
+///
+/// Overwrite tables live in one long transaction on a second connection (their old rows deleted
+/// at the start, the new ones visible at its commit, at the end of the input), so readers never
+/// see a half-written table and views, grants and indexes on it stay.
+final class StreamWriter {
+    let settings: StreamSettings
+    let connector: Connector
+    let retries: Int
+    let logger: Logger
+    let emitState: (String) -> Void
+    private(set) var main: PGConnection
+    private var replace: PGConnection?
+    private var mainOpen = false
+    /// Tables the open main transaction wrote, in order.
+    private var touched: [WriterTable] = []
+    private var replaceTables: [WriterTable] = []
+    /// The open main transaction's operations, to run again on a new connection.
+    private var log: [StreamOp] = []
+    private var runId = UUID().uuidString
+    private let replaceRunId = UUID().uuidString
+    private var heldStates: [String] = []
+    /// Every table written, for the summary.
+    private(set) var tables: [WriterTable] = []
+
+    init(
+        settings: StreamSettings, connection: PGConnection, connector: Connector, retries: Int, logger: Logger,
+        emitState: @escaping (String) -> Void
+    ) {
+        self.settings = settings
+        self.main = connection
+        self.connector = connector
+        self.retries = retries
+        self.logger = logger
+        self.emitState = emitState
+    }
+
+    /// Rows committed per table.
+    var rowsByTable: [String: Int] {
+        Dictionary(tables.map { ($0.table.description, $0.rowsCommitted) }, uniquingKeysWith: +)
+    }
+
+    /// Creates what the long overwrite transaction would otherwise create while the main
+    /// connection waits on it: the schemas, their ledgers and the state table, each committed at once.
+    func prepare(schemas: [String]) throws {
+        for schema in Set(schemas + [stateSchema]).sorted() {
+            if settings.createSchema { try Catalog.ensureSchema(schema, on: main) }
+            try Loader.prepareLedger(schema: schema, on: main)
+        }
+        try main.execute(SQL.createStateTable(schema: stateSchema))
+    }
+
+    private var stateSchema: String { settings.naming.normalize(settings.schema) }
+
+    /// Takes operations until the reader finishes; on any failure both transactions roll back.
+    func run(_ queue: WorkQueue<StreamOp>) throws {
+        do {
+            while let op = try queue.pop() { try perform(op) }
+        } catch {
+            queue.cancel()
+            if mainOpen { Transaction.rollback(on: main) }
+            if let replace { Transaction.rollback(on: replace) }
+            throw error
+        }
+    }
+
+    private func perform(_ op: StreamOp) throws {
+        var attempt = 0
+        while true {
+            do {
+                try apply(op, replaying: false)
+                return
+            } catch let error as CommitUncertain where attempt < max(retries, 1) && isMain(op) {
+                attempt += 1
+                logger.warning("\(error.underlying.message) during COMMIT; reading the ledger")
+                let schema = touched.first?.table.schema ?? stateSchema
+                let (fresh, committed) = try Loader.resolveLostCommit(runId: runId, schema: schema, connector: connector)
+                main = fresh
+                mainOpen = false
+                if committed != nil, case .commit(let states, let held) = op {
+                    logger.warning("the transaction had committed (run \(runId)); going on")
+                    committedMain(states: states, held: held)
+                    return
+                }
+                try replay()
+            } catch let error as PGError where error.isTransient && attempt < retries && isMain(op) {
+                attempt += 1
+                logger.warning("\(error.message); running the transaction again on a new connection (attempt \(attempt + 1))")
+                main = try connector.connect()
+                mainOpen = false
+                try replay()
+            }
+        }
+    }
+
+    private func isMain(_ op: StreamOp) -> Bool {
+        switch op {
+        case .open(let table), .step(let table, _): !table.replaces
+        case .operation, .commit: true
+        case .finish: false
+        }
+    }
+
+    /// Runs the open main transaction's operations again on the new connection.
+    private func replay() throws {
+        for table in touched {
+            table.session = nil
+            table.rowsInTransaction = 0
+        }
+        touched = []
+        let operations = log
+        log = []
+        for op in operations { try apply(op, replaying: true) }
+    }
+
+    private func apply(_ op: StreamOp, replaying: Bool) throws {
+        if isMain(op), !op.isCommit { log.append(op) }
+        switch op {
+        case .open(let table):
+            let connection = try connection(for: table)
+            let opened = try open(table, on: connection, readColumns: true)
+            if !replaying { table.answer(existing: opened.columns, children: opened.session.existingChildren) }
+        case .step(let table, let step):
+            let connection = try connection(for: table)
+            let session = try open(table, on: connection, readColumns: false).session
+            try table.loader.applySchemaChanges(step, on: connection)
+            table.rowsInTransaction += try table.loader.send(step, on: connection, session: session)
+        case .operation(let operation):
+            try run(operation, on: try mainConnection())
+        case .commit(let states, let held):
+            try commitMain(states: states)
+            committedMain(states: states, held: held)
+        case .finish:
+            try finish()
+        }
+    }
+
+    private func mainConnection() throws -> PGConnection {
+        if !mainOpen {
+            try Transaction.begin(on: main)
+            mainOpen = true
+        }
+        return main
+    }
+
+    private func connection(for table: WriterTable) throws -> PGConnection {
+        guard table.replaces else { return try mainConnection() }
+        if let replace { return replace }
+        let connection = try connector.connect()
+        try Transaction.begin(on: connection)
+        replace = connection
+        return connection
+    }
+
+    /// The table's setup in the current transaction (once per transaction), and for an overwrite
+    /// the deletion of its old rows.
+    @discardableResult
+    private func open(_ table: WriterTable, on connection: PGConnection, readColumns: Bool) throws -> Loader.OpenedTable {
+        if let session = table.session, !readColumns {
+            return Loader.OpenedTable(session: session, columns: nil)
+        }
+        let started = Date()
+        var opened = try table.loader.openTable(table.table, on: connection, started: started, readColumns: readColumns)
+        if table.session == nil {
+            if !readColumns { opened.session.existingChildren = table.existingChildren }
+            table.session = opened.session
+            table.started = started
+            if table.replaces {
+                replaceTables.append(table)
+                if readColumns, opened.columns != nil {
+                    try table.loader.deleteOldRows(of: table.table, session: opened.session, on: connection)
+                }
+            } else {
+                touched.append(table)
+            }
+            if !tables.contains(where: { $0 === table }) { tables.append(table) }
+            if table.loader.request.mode == .merge { try connection.execute(SQL.mergeSessionSettings) }
+        } else {
+            opened.session = table.session!
+        }
+        return opened
+    }
+
+    private func run(_ operation: TableOperation, on connection: PGConnection) throws {
+        switch operation {
+        case .activateVersion(let table, let stream, let version, let hard):
+            guard let columns = try Catalog.columns(of: table, on: connection),
+                columns.contains(where: { $0.name == "_sdc_table_version" })
+            else { return }
+            let statement = hard ? SQL.deleteOlderVersions(table) : SQL.softDeleteOlderVersions(table)
+            let changed = try connection.query(statement, [version]).affectedRows
+            logger.info("ACTIVATE_VERSION \(version) of \(stream): \(hard ? "deleted" : "marked deleted") \(changed) older rows")
+        case .deleteOlderGenerations(let table, let minimum):
+            guard try Catalog.columns(of: table, on: connection) != nil else { return }
+            let deleted = try connection.query(SQL.deleteOlderGenerations(table), [String(minimum)]).affectedRows
+            logger.info("\(table): removed \(deleted) rows of generations before \(minimum)")
+        }
+    }
+
+    /// Each written table's deletes and ledger row, the latest state, then COMMIT.
+    private func commitMain(states: [String]) throws {
+        guard mainOpen || !states.isEmpty else { return }
+        let connection = try mainConnection()
+        for table in touched { try writeLedgerRow(table, on: connection, runId: runId) }
+        if let latest = states.last { try saveState(latest, on: connection) }
+        mainOpen = false
+        try Transaction.commit(on: connection)
+    }
+
+    private func committedMain(states: [String], held: [String]) {
+        for table in touched {
+            table.rowsCommitted += table.rowsInTransaction
+            table.rowsInTransaction = 0
+            table.session = nil
+        }
+        touched = []
+        log = []
+        runId = UUID().uuidString
+        for state in states { emitState(state) }
+        heldStates += held
+    }
+
+    /// The overwrite transaction: every overwrite table's ledger row and the held states commit
+    /// together, then the held states are handed out.
+    private func finish() throws {
+        if let replace {
+            for table in replaceTables { try writeLedgerRow(table, on: replace, runId: replaceRunId) }
+            if let latest = heldStates.last { try saveState(latest, on: replace) }
+            do {
+                try Transaction.commit(on: replace)
+            } catch let error as CommitUncertain {
+                let schema = replaceTables.first?.table.schema ?? stateSchema
+                let (_, committed) = try Loader.resolveLostCommit(runId: replaceRunId, schema: schema, connector: connector)
+                guard committed != nil else { throw error.underlying }
+                logger.warning("the overwrite transaction had committed (run \(replaceRunId)); going on")
+            }
+            self.replace = nil
+            for table in replaceTables {
+                table.rowsCommitted += table.rowsInTransaction
+                table.rowsInTransaction = 0
+                table.session = nil
+            }
+        }
+        for state in heldStates { emitState(state) }
+        heldStates = []
+    }
+
+    private func writeLedgerRow(_ table: WriterTable, on connection: PGConnection, runId: String) throws {
+        guard let session = table.session else { return }
+        for statement in table.afterWrite { try connection.execute(statement) }
+        _ = try table.loader.writeLedgerRow(
+            session: session, table: table.table, source: table.name, fingerprint: "", rows: table.rowsInTransaction,
+            started: table.started, runId: runId, on: connection)
+    }
+
+    private func saveState(_ state: String, on connection: PGConnection) throws {
+        if settings.createSchema { try Catalog.ensureSchema(stateSchema, on: connection) }
+        try connection.execute(SQL.createStateTable(schema: stateSchema))
+        try connection.query(SQL.saveState(schema: stateSchema), [settings.stateId, state])
+    }
+}
