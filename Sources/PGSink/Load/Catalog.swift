@@ -108,14 +108,22 @@ enum Catalog {
 
     /// Says on the hidden table what it is, and which backend's session owns it, so that a later
     /// load can tell a table left by a killed run from one a live load is filling.
-    static func markHidden(_ hidden: TableName, of target: TableName, owner: PGConnection, on connection: PGConnection)
-        throws
-    {
-        let backend = try owner.execute(
-            "SELECT pg_backend_pid()::text, backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid()")
-        let note = "pgsink parallel load into \(target); pid=\(backend.value(0, 0) ?? "0"); "
-            + "backend_start=\(backend.value(0, 1) ?? ""); dropped by the next load of that table once that backend is gone"
+    static func markHidden(_ hidden: TableName, of target: TableName, owner: Backend, on connection: PGConnection) throws {
+        let note = "pgsink parallel load into \(target); pid=\(owner.pid); backend_start=\(owner.started); "
+            + "dropped by the next load of that table once that backend is gone"
         try connection.execute("COMMENT ON TABLE \(hidden.quoted) IS \(SQL.literal(note))")
+    }
+
+    /// A server process, as pg_stat_activity names it.
+    struct Backend {
+        var pid: String
+        var started: String
+    }
+
+    static func backend(of connection: PGConnection) throws -> Backend {
+        let row = try connection.execute(
+            "SELECT pg_backend_pid()::text, backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+        return Backend(pid: row.value(0, 0) ?? "0", started: row.value(0, 1) ?? "")
     }
 
     /// Drops the hidden tables of parallel loads into `table` whose backend is gone (a killed

@@ -1,15 +1,5 @@
 import PGSinkCore
 
-/// How rows reach the table.
-public enum LoadMode: String, Sendable, CaseIterable, Codable {
-    /// COPY into the table; the whole load is one transaction.
-    case append
-    /// Swap the contents: readers see the old rows until the commit; what depends on the table stays.
-    case replace
-    /// Upsert on the primary key; the last record for a key wins.
-    case merge
-}
-
 public enum InputFormat: String, Sendable, CaseIterable {
     case csv
     case jsonl
@@ -96,47 +86,6 @@ public struct LoadRequest: Sendable {
             source: input == "-" ? "stdin" : input, line: 0,
             message: "cannot tell the format from the name; pass --format csv or --format jsonl")
     }
-}
-
-/// What becomes of nested JSON objects and arrays.
-public enum NestedMode: Sendable, Equatable, CustomStringConvertible {
-    /// Objects and arrays in one jsonb column.
-    case jsonb
-    /// Objects become `parent__child` columns down to `depth` levels; arrays and deeper values stay jsonb.
-    case flatten(depth: Int)
-    /// Objects are flattened; arrays become child tables linked by `_pgsink_parent_id`.
-    case tables
-
-    /// `jsonb`, `flatten`, `flatten:2`, `tables`.
-    public init?(parsing text: String) {
-        switch text {
-        case "jsonb": self = .jsonb
-        case "tables": self = .tables
-        case "flatten": self = .flatten(depth: 1000)
-        default:
-            guard text.hasPrefix("flatten:"), let depth = Int(text.dropFirst(8)), depth >= 1 else { return nil }
-            self = .flatten(depth: depth)
-        }
-    }
-
-    public var description: String {
-        switch self {
-        case .jsonb: "jsonb"
-        case .tables: "tables"
-        case .flatten(let depth): depth >= 1000 ? "flatten" : "flatten:\(depth)"
-        }
-    }
-}
-
-/// A row or value set aside instead of failing the load, as `_pgsink_rejects` keeps it.
-public struct Reject: Sendable, Equatable {
-    public var source: String
-    public var line: Int
-    public var column: String?
-    public var value: String?
-    public var reason: String
-    /// A schema contract discarded it (not counted against --max-rejects).
-    public var discarded: Bool
 }
 
 /// What a load did, for the summary line and `--json`.

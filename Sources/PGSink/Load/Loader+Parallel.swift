@@ -22,6 +22,7 @@ extension Loader {
             schema: target.schema,
             name: NamingRules.fitting(Catalog.hiddenPrefix + target.name, limit: NamingRules.maxLength - 9) + "_"
                 + UUID().uuidString.prefix(8).lowercased())
+        let owner = try Catalog.backend(of: connection)
         var connections = [connection]
         for _ in 1..<request.jobs { connections.append(try connect()) }
 
@@ -37,11 +38,15 @@ extension Loader {
                 do {
                     while let step = try dispatch.take() {
                         defer { dispatch.finished() }
-                        if !step.statements.isEmpty {
-                            try applySchemaChanges(step, on: worker)
-                            if step.statements.contains(where: { $0.hasPrefix("CREATE TABLE") }) {
-                                try Catalog.markHidden(hidden, of: target, owner: connection, on: worker)
+                        if step.statements.contains(where: { if case .createTable = $0 { true } else { false } }) {
+                            // The table and the note saying whose it is commit together.
+                            try Transaction.run(on: worker) {
+                                try applySchemaChanges(step, on: worker)
+                                try Catalog.markHidden(hidden, of: target, owner: owner, on: worker)
                             }
+                            dispatch.schemaChanged()
+                        } else if !step.statements.isEmpty {
+                            try applySchemaChanges(step, on: worker)
                             dispatch.schemaChanged()
                         }
                         outcome.add(rows: try send(step, on: worker, session: session))

@@ -268,13 +268,15 @@ public struct Loader: Sendable {
 
     /// Runs a step's schema changes (CREATE TABLE, ADD COLUMN, ALTER … TYPE), logging each.
     func applySchemaChanges(_ step: LoadStep, on connection: PGConnection) throws {
-        for statement in step.statements {
-            logger.info("\(statement)", metadata: ["load.table": "\(request.table)"])
+        for change in step.statements {
+            logger.info("\(change.sql)", metadata: ["load.table": "\(request.table)"])
             do {
-                try connection.execute(statement)
-            } catch let error as PGError where error.sqlState == "0A000" && statement.contains(" ALTER COLUMN ") {
+                try connection.execute(change.sql)
+            } catch let error as PGError where error.sqlState == "0A000" {
+                guard case .alterType(let table, let column, let from, let to) = change else { throw error }
                 throw LoadError(
-                    "cannot widen a column of \(request.table): \(error.detail ?? error.message). PostgreSQL cannot change "
+                    "cannot widen column \(column) of \(table) from \(from.sqlName) to \(to.sqlName): "
+                        + "\(error.detail ?? error.message). PostgreSQL cannot change "
                         + "the type of a column a view uses; drop the view, run the load, and create the view again (or "
                         + "keep the type with --schema-contract freeze and --max-rejects N, which sets such rows aside)")
             }

@@ -77,7 +77,7 @@ final class StreamTarget {
         var pending: RecordBatch
         var needsWrite = true
         /// Type changes a new definition asks of existing columns, sent with the next step.
-        var redeclared: [String] = []
+        var redeclared: [SchemaChange] = []
         /// Records scanned so far (numbers `_sdc_sequence`).
         var records: Int64 = 0
         /// Slots of values the reader takes from the message around the record.

@@ -57,7 +57,7 @@ public struct SchemaPlanner: Sendable {
     /// new table, ADD COLUMN for source columns the table lacks (and for missing system columns).
     /// Under a discarding contract a new source column gets no target (-1 in `targetOf`); under
     /// freeze it is an error.
-    public mutating func prepare(_ batch: RecordBatch, sources: SourceColumns) throws(PlanError) -> [String] {
+    public mutating func prepare(_ batch: RecordBatch, sources: SourceColumns) throws(PlanError) -> [SchemaChange] {
         let firstBatch = targetOf.isEmpty && !systemReady
         guard sources.count > targetOf.count || firstBatch else { return [] }
         if !tableExists && contract == .freeze {
@@ -129,23 +129,23 @@ public struct SchemaPlanner: Sendable {
             tableExists = true
             created = true
             if newColumns.isEmpty { throw PlanError(message: "the input has no columns to create \(table) from") }
-            return [SQL.createTable(table, columns: newColumns + missingSystem, primaryKey: key)]
+            return [.createTable(table, columns: newColumns + missingSystem, primaryKey: key)]
         }
         addedColumns += newColumns.map(\.name) + missingSystem.map(\.name)
-        return (newColumns + missingSystem).map { SQL.addColumn(table, $0) }
+        return (newColumns + missingSystem).map { .addColumn(table, $0) }
     }
 
     /// Widens existing columns to newly declared types (a later Singer SCHEMA saying `string` where
     /// the table has `bigint`); narrower or unrelated declarations leave the column as it is.
-    public mutating func redeclare(_ types: [String: ColumnType]) -> [String] {
+    public mutating func redeclare(_ types: [String: ColumnType]) -> [SchemaChange] {
         declaredTypes = types
-        var statements: [String] = []
+        var statements: [SchemaChange] = []
         for (source, type) in types.sorted(by: { $0.key < $1.key }) {
             let name = rules.normalize(source)
             guard let index = columns.firstIndex(where: { $0.name == name || $0.name == source }) else { continue }
             let current = columns[index].type
             guard current != type, Candidates.widenings(of: current).contains(type) else { continue }
-            statements.append(SQL.alterType(table, column: columns[index].name, to: type))
+            statements.append(.alterType(table, column: columns[index].name, from: current, to: type))
             widenings.append(Widening(column: columns[index].name, from: current, to: type))
             columns[index].type = type
         }
@@ -213,10 +213,10 @@ public struct SchemaPlanner: Sendable {
     /// Widens the columns whose values did not fit, returning the ALTER statements and the columns
     /// that cannot be widened (their rows must be rejected, or the load fails).
     public mutating func widen(_ misfits: BatchEncoder.Misfits, in batch: RecordBatch) -> (
-        statements: [String], stuck: [StuckColumn]
+        statements: [SchemaChange], stuck: [StuckColumn]
     ) {
         let copy = copyColumns
-        var statements: [String] = []
+        var statements: [SchemaChange] = []
         var stuck: [StuckColumn] = []
         for (index, _) in misfits.sorted(by: { $0.key < $1.key }) {
             let column = copy[index]
@@ -243,7 +243,7 @@ public struct SchemaPlanner: Sendable {
                 stuck.append(StuckColumn(index: index, column: column, reason: "no wider type holds it"))
                 continue
             }
-            statements.append(SQL.alterType(table, column: column.name, to: wider))
+            statements.append(.alterType(table, column: column.name, from: current, to: wider))
             widenings.append(Widening(column: column.name, from: current, to: wider))
             columns[target].type = wider
         }

@@ -1,0 +1,247 @@
+/// What the producer needs to know of a load to build its steps.
+public struct StepSettings: Sendable {
+    public var mode: LoadMode
+    /// Rows that may be set aside before the load fails (0: the first fails it).
+    public var maxRejects: Int
+    public var contract: SchemaContract
+
+    public init(mode: LoadMode = .append, maxRejects: Int = 0, contract: SchemaContract = .evolve) {
+        self.mode = mode
+        self.maxRejects = maxRejects
+        self.contract = contract
+    }
+}
+
+/// Builds the writer's steps from scanned batches, with no I/O: plans each table (names, types,
+/// DDL as `SchemaChange` values), sets aside what a contract or `maxRejects` keeps out, numbers a
+/// merge's rows, gives nested rows their ids, and encodes the COPY payloads. Every source's reader
+/// feeds one (files through `BatchProducer`, streams per stream).
+open class StepBuilder: @unchecked Sendable {
+    public let settings: StepSettings
+    public let root: TableStream
+    /// Child tables, by their index in `layout`.
+    public private(set) var children: [TableStream] = []
+    public let layout: NestedLayout?
+    private let childPlanner: (NestedLayout.Child, TableName) -> SchemaPlanner
+    public var rows: Int { root.rows }
+    public var format: CopyFormat { ([root] + children).contains { $0.format == .text } ? .text : .binary }
+    public var planner: SchemaPlanner { root.planner }
+    public var nulsRemoved: Int { ([root] + children).reduce(0) { $0 + $1.encoder.nulsRemoved } }
+    public private(set) var rejected = 0
+    public private(set) var discarded = 0
+    private var sequence: Int64 = 0
+    private var random = SplitMix(seed: UInt64.random(in: 0...UInt64.max))
+
+    public init(
+        settings: StepSettings, planner: SchemaPlanner, sources: SourceColumns = SourceColumns(),
+        layout: NestedLayout? = nil,
+        childPlanner: @escaping (NestedLayout.Child, TableName) -> SchemaPlanner = { _, _ in fatalError("no child tables") }
+    ) {
+        self.settings = settings
+        self.root = TableStream(sources: sources, planner: planner)
+        self.layout = layout
+        self.childPlanner = childPlanner
+    }
+
+    /// Whether two rows of the batch may share a key: compares hashes of the key bytes, so a
+    /// collision only costs the server a sort, never a wrong answer.
+    public static func keysRepeat(in batch: RecordBatch, columns: [CopyColumn]) -> Bool {
+        let keySlots = columns.filter(\.required).compactMap(\.source)
+        var seen = Set<Int>(minimumCapacity: batch.rowCount)
+        for row in 0..<batch.rowCount where !batch.isSkipped(row) {
+            var hasher = Hasher()
+            for slot in keySlots {
+                let cell = batch.cell(row: row, column: slot)
+                hasher.combine(Int(cell.length))
+                hasher.combine(bytes: UnsafeRawBufferPointer(start: batch.pointer(cell), count: Int(cell.length)))
+            }
+            if !seen.insert(hasher.finalize()).inserted { return true }
+        }
+        return false
+    }
+
+    /// Plans and encodes a scanned batch (and its child-table rows) into one step for the connection.
+    public func makeStep(_ batch: RecordBatch) throws -> LoadStep {
+        batch.finish(columnCount: root.sources.count)
+        var rejects: [Reject] = []
+        var statements = try prepare(root, batch, &rejects)
+        let merge = settings.mode == .merge
+        if let layout {
+            while children.count < layout.children.count {
+                let child = layout.children[children.count]
+                let parentTable = child.parent < 0 ? root.table : children[child.parent].table
+                children.append(TableStream(sources: child.columns, planner: childPlanner(child, parentTable)))
+            }
+            for (index, stream) in children.enumerated() {
+                guard let childBatch = batch.children[index] else { continue }
+                childBatch.finish(columnCount: stream.sources.count)
+                statements += try prepare(stream, childBatch, &rejects)
+            }
+            if merge { supersedeRepeatedKeys(batch) }
+            assignRowIds(batch)
+        }
+        var parts: [StepPart] = []
+        for (index, stream) in ([root] + children).enumerated() {
+            let part = index == 0 ? batch : batch.children[index - 1]
+            guard let part else { continue }
+            // The top-level table of a merge carries the load order; child rows are appended.
+            let (more, encoded) = try encode(stream, part, numbered: merge && index == 0, &rejects)
+            statements += more
+            if encoded.format == .text { stream.format = .text }
+            stream.rows += encoded.rows.count
+            parts.append(
+                StepPart(
+                    table: stream.table, columns: stream.planner.copyColumns, encoded: encoded, lines: part.rowLines,
+                    child: index == 0 ? nil : index - 1,
+                    rootRows: index == 0 ? nil : (0..<part.rowCount).map { part.rootRow(of: $0) }))
+        }
+        let rootPart = parts.removeFirst()
+        let keysRepeat = merge && Self.keysRepeat(in: batch, columns: rootPart.columns)
+        sequence += Int64(rootPart.encoded.rows.count)
+        return LoadStep(
+            statements: statements, root: rootPart, children: parts, keysRepeat: keysRepeat, rejects: rejects,
+            rejectedSoFar: rejected, source: batch.source)
+    }
+
+    /// Plans the table for a batch and sets aside what the contract keeps out: rows or values of
+    /// columns the table may not gain, and rows without a key.
+    private func prepare(_ stream: TableStream, _ batch: RecordBatch, _ rejects: inout [Reject]) throws -> [SchemaChange] {
+        let statements = try stream.planner.prepare(batch, sources: stream.sources)
+        let discardRows = settings.contract == .discardRow
+        for (slot, name) in stream.planner.discardedNames.sorted(by: { $0.key < $1.key }) where slot < batch.columnCount {
+            for row in 0..<batch.rowCount where !batch.isSkipped(row) {
+                let cell = batch.cell(row: row, column: slot)
+                if cell.isNull { continue }
+                rejects.append(
+                    Reject(
+                        source: batch.source, line: batch.rowLines[row], column: name, value: batch.string(cell),
+                        reason: "\(stream.table) has no column \(name); --schema-contract \(settings.contract.rawValue) "
+                            + (discardRows ? "set the row aside" : "dropped the value"),
+                        discarded: true))
+                discarded += 1
+                if discardRows { batch.skip(row: row) }
+            }
+        }
+        let keys = stream.planner.copyColumns.filter(\.required)
+        if settings.maxRejects > 0 && !keys.isEmpty {
+            for row in 0..<batch.rowCount where !batch.isSkipped(row) {
+                guard let empty = keys.first(where: { batch.cell(row: row, column: $0.source!).isNull }) else { continue }
+                try reject(
+                    row, of: batch, column: empty.name, value: nil,
+                    reason: "the key column is empty; every record needs a value for each --primary-key column",
+                    into: &rejects)
+            }
+        }
+        return statements
+    }
+
+    /// Encodes a batch for its table, widening columns whose values no longer fit and setting
+    /// aside the values of columns that may not widen.
+    private func encode(_ stream: TableStream, _ batch: RecordBatch, numbered: Bool, _ rejects: inout [Reject]) throws
+        -> ([SchemaChange], BatchEncoder.EncodedBatch)
+    {
+        var statements: [SchemaChange] = []
+        while true {
+            let columns = stream.planner.copyColumns
+            let format = CopyFormat.best(for: columns)
+            switch try stream.encoder.encode(batch, columns: columns, format: format, sequenceStart: numbered ? sequence : nil) {
+            case .encoded(let encoded):
+                return (statements, encoded)
+            case .misfits(let misfits):
+                let (widened, stuck) = stream.planner.widen(misfits, in: batch)
+                statements += widened
+                for column in stuck { try setAside(column, of: stream, in: batch, &rejects) }
+            }
+        }
+    }
+
+    /// Rows (or, under discard-value, values) of a column that may not widen and whose values do not fit.
+    private func setAside(
+        _ stuck: SchemaPlanner.StuckColumn, of stream: TableStream, in batch: RecordBatch, _ rejects: inout [Reject]
+    ) throws {
+        let column = stuck.column
+        guard let slot = column.source else { return }
+        for row in 0..<batch.rowCount where !batch.isSkipped(row) {
+            if stream.encoder.fits(batch, row: row, column: slot, as: column.type) { continue }
+            let value = batch.string(batch.cell(row: row, column: slot))
+            let reason = "\(SchemaPlanner.excerpt(value ?? "")) is not a valid \(column.type.sqlName), and the column "
+                + "cannot change type (\(stuck.reason))"
+            switch settings.contract {
+            case .discardValue, .discardRow:
+                let dropRow = settings.contract == .discardRow
+                rejects.append(
+                    Reject(
+                        source: batch.source, line: batch.rowLines[row], column: column.name, value: value,
+                        reason: reason + (dropRow ? "; the row was set aside" : "; the value was dropped"), discarded: true))
+                discarded += 1
+                if dropRow { batch.skip(row: row) } else { batch.setNull(row: row, column: slot) }
+            case .evolve, .freeze:
+                try reject(row, of: batch, column: column.name, value: value, reason: reason, into: &rejects)
+            }
+        }
+    }
+
+    /// Sets a row aside as rejected, or fails the load when --max-rejects allows no more.
+    private func reject(
+        _ row: Int, of batch: RecordBatch, column: String?, value: String?, reason: String, into rejects: inout [Reject]
+    ) throws {
+        let entry = Reject(
+            source: batch.source, line: batch.rowLines[row], column: column, value: value, reason: reason, discarded: false)
+        guard settings.maxRejects > 0 else {
+            throw InputError(
+                source: entry.source, line: entry.line, column: column,
+                message: reason + "; fix the value, or pass --max-rejects N to set up to N such rows aside")
+        }
+        rejected += 1
+        if rejected > settings.maxRejects { throw RejectLimit(limit: settings.maxRejects, last: entry) }
+        rejects.append(entry)
+        batch.skip(row: row)
+    }
+
+    /// Merge into a table with child tables: of rows that share a key, only the last is sent, so
+    /// the children of the earlier ones never reach the tables.
+    private func supersedeRepeatedKeys(_ batch: RecordBatch) {
+        let keySlots = root.planner.copyColumns.filter(\.required).compactMap(\.source)
+        guard !keySlots.isEmpty else { return }
+        var last: [[UInt8]: Int] = [:]
+        for row in 0..<batch.rowCount where !batch.isSkipped(row) {
+            var key: [UInt8] = []
+            for slot in keySlots {
+                let cell = batch.cell(row: row, column: slot)
+                withUnsafeBytes(of: cell.length) { key += $0 }
+                key += UnsafeBufferPointer(start: batch.pointer(cell), count: Int(cell.length))
+            }
+            if let earlier = last[key] { batch.skip(row: earlier) }
+            last[key] = row
+        }
+    }
+
+    /// `_pgsink_id` for every row of the batch and its children: a hash of the key for a merge
+    /// (so a record keeps its id across loads), random otherwise; a child's id is a hash of its
+    /// parent's id, its table and its position.
+    private func assignRowIds(_ batch: RecordBatch) {
+        let keySlots = settings.mode == .merge ? root.planner.copyColumns.filter(\.required).compactMap(\.source) : []
+        batch.rowIds = (0..<batch.rowCount).map { row in
+            guard !keySlots.isEmpty else { return RowId(high: random.next(), low: random.next()) }
+            return StableHash.rowId { hash in
+                for slot in keySlots {
+                    let cell = batch.cell(row: row, column: slot)
+                    hash.combine(UInt64(cell.length))
+                    hash.combine(batch.pointer(cell), Int(cell.length))
+                }
+            }
+        }
+        for (index, _) in children.enumerated() {
+            guard let child = batch.children[index], let parent = child.parent else { continue }
+            child.rowIds = (0..<child.rowCount).map { row in
+                let parentId = parent.rowIds[Int(child.parentRows[row])]
+                return StableHash.rowId { hash in
+                    hash.combine(parentId.high)
+                    hash.combine(parentId.low)
+                    hash.combine(UInt64(index))
+                    hash.combine(UInt64(child.listIndex[row]))
+                }
+            }
+        }
+    }
+}
