@@ -117,10 +117,10 @@ struct AirbyteCommand: ParsableCommand {
                 AirbyteCommand.trace(failure.message, kind: failure.kind)
                 throw ExitCode(1)
             } catch {
-                let transient =
-                    (error as? PGError).map { $0.kind == .connection || $0.isTransient } ?? (error is CommitUncertain)
+                let report = FailureReport(Interrupt.signal.map { Interrupted(signal: $0) } ?? error)
+                let transient = report.transient || report.code == "connection"
                 AirbyteCommand.trace(
-                    "\(error); the batch in progress was rolled back, states echoed so far stand",
+                    "\(report.message); the batch in progress was rolled back, states echoed so far stand",
                     kind: transient ? .transient : .system)
                 throw ExitCode(1)
             }

@@ -68,16 +68,25 @@ struct CommandFailure: Error, CustomStringConvertible {
 @main
 enum Main {
     static func main() {
+        SignalWatch.install()
         do {
             var command = try PGSinkCommand.parseAsRoot()
             try command.run()
-        } catch let error as CommandFailure {
+        } catch {
+            if let signal = Interrupt.signal { interrupted(Interrupted(signal: signal)) }
+            report(error)
+        }
+    }
+
+    private static func report(_ error: Error) -> Never {
+        switch error {
+        case let error as CommandFailure:
             FileHandle.standardError.write(Data("pgsink: \(Secrets.redact(error.description))\n".utf8))
             exit(1)
-        } catch let code as ExitCode {
+        case let code as ExitCode:
             // Already reported (an Airbyte TRACE message).
             exit(code.rawValue)
-        } catch {
+        default:
             let code = PGSinkCommand.exitCode(for: error)
             if code == .success {
                 PGSinkCommand.exit(withError: error)
@@ -85,5 +94,53 @@ enum Main {
             FileHandle.standardError.write(Data((Secrets.redact(PGSinkCommand.fullMessage(for: error)) + "\n").utf8))
             exit(2)
         }
+    }
+
+    /// The one line a load stopped by a signal ends with; 128 + the signal's number.
+    static func interrupted(_ interruption: Interrupted) -> Never {
+        FileHandle.standardError.write(Data(
+            "pgsink: \(interruption): the transaction in progress was rolled back, so nothing of it was committed (what was committed and reported before stands)\n".utf8))
+        exit(interruption.exitCode)
+    }
+}
+
+/// Turns SIGINT and SIGTERM into `Interrupt.raise` on a thread of its own (a signal handler may do
+/// little: it writes the signal's number to a pipe). A second signal ends the process at once.
+enum SignalWatch {
+    nonisolated(unsafe) static var writeEnd: Int32 = -1
+
+    static func install() {
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else { return }
+        writeEnd = ends[1]
+        let readEnd = ends[0]
+        for signal in [SIGINT, SIGTERM] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { number in
+                var byte = UInt8(truncatingIfNeeded: number)
+                _ = write(SignalWatch.writeEnd, &byte, 1)
+            }
+            sigemptyset(&action.sa_mask)
+            sigaction(signal, &action, nil)
+        }
+        // A parent's threads may have blocked them (a test runner does); this process wants them.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        let watcher = Thread {
+            var seen = false
+            while true {
+                var byte: UInt8 = 0
+                let n = read(readEnd, &byte, 1)
+                if n < 0 && errno == EINTR { continue }
+                guard n == 1 else { return }
+                if seen { _exit(128 + Int32(byte)) }
+                seen = true
+                Interrupt.raise(Int32(byte))
+            }
+        }
+        watcher.start()
     }
 }

@@ -242,4 +242,22 @@ struct SingerTests {
         #expect(url.connection?.base == "postgresql://u:p@h:5432/db")
         #expect(throws: LoadError.self) { try SingerConfig(["load_method": "overwrite"]) }
     }
+
+    @Test func jsonNumbersZeroAndOneAreNumbersNotFlags() throws {
+        // JSONSerialization's 0 and 1 also cast to Bool; they must still read as numbers.
+        let parsed = try JSONSerialization.jsonObject(
+            with: Data(#"{"max_rejects":0,"batch_size_rows":1,"batch_timeout":1,"port":1}"#.utf8)) as! [String: Any]
+        let config = try SingerConfig(parsed)
+        #expect(config.settings.streams.maxRejects == 0)
+        #expect(config.settings.streams.batchRows == 1)
+        #expect(config.settings.streams.batchSeconds == 1)
+        #expect(try config.connection?.effectiveOptions()["port"] == "1")
+        let db = try TestDatabase()
+        let run = try Self.target(
+            db, [Self.schema("ones", #""id":{"type":"integer"}"#), Self.record("ones", #"{"id":1}"#),
+                 Self.record("ones", #"{"id":2}"#)],
+            config: ["max_rejects": 0, "batch_size_rows": 1, "batch_timeout": 1])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try db.count("ones") == 2)
+    }
 }

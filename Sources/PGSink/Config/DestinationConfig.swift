@@ -122,6 +122,13 @@ public enum LogLevelName {
     public static let all = ["error", "warn", "info", "debug", "trace"]
 }
 
+/// Whether a decoded value is true or false rather than a number. Foundation's JSON numbers 0 and
+/// 1 also cast to Bool, so `value is Bool` would take them for flags; a boolean is stored as a char.
+func isBoolean(_ value: Any) -> Bool {
+    if let number = value as? NSNumber { return String(cString: number.objCType) == "c" }
+    return value is Bool
+}
+
 /// Typed reads of a section's values, with errors that name the key.
 struct FieldReader {
     let fields: [String: Any]
@@ -130,7 +137,7 @@ struct FieldReader {
     func string(_ key: String) throws -> String? {
         guard let value = fields[key] else { return nil }
         if let text = value as? String { return text }
-        if let number = value as? NSNumber, !(value is Bool) { return number.stringValue }
+        if let number = value as? NSNumber, !isBoolean(value) { return number.stringValue }
         throw ConnectionError("\(place).\(key) must be text")
     }
 
@@ -143,7 +150,7 @@ struct FieldReader {
 
     func int(_ key: String) throws -> Int? {
         guard let value = fields[key] else { return nil }
-        if let number = value as? NSNumber, !(value is Bool) { return number.intValue }
+        if let number = value as? NSNumber, !isBoolean(value) { return number.intValue }
         if let text = value as? String, let number = Int(text) { return number }
         throw ConnectionError("\(place).\(key) must be a whole number")
     }
@@ -166,7 +173,7 @@ struct FieldReader {
     /// Seconds: a number, or "60s", "5m", "1h", "500ms".
     func duration(_ key: String) throws -> Double? {
         guard let value = fields[key] else { return nil }
-        if let number = value as? NSNumber, !(value is Bool) { return number.doubleValue }
+        if let number = value as? NSNumber, !isBoolean(value) { return number.doubleValue }
         guard let text = value as? String else { throw ConnectionError("\(place).\(key) must be a duration such as 60s") }
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
         for (suffix, scale) in units where text.hasSuffix(suffix) {

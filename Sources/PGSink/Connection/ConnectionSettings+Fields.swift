@@ -39,7 +39,7 @@ extension ConnectionSettings {
         self.init()
         func text(_ key: String, _ value: Any) throws -> String {
             if let string = value as? String { return string }
-            if let number = value as? NSNumber, !(value is Bool) { return number.stringValue }
+            if let number = value as? NSNumber, !isBoolean(value) { return number.stringValue }
             if let int = value as? Int { return String(int) }
             throw ConnectionError("\(place).\(key) must be a string or a number")
         }

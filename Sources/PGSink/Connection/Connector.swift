@@ -32,7 +32,7 @@ public final class Connector: @unchecked Sendable {
                 let connection = try PGConnection.connect(parameters: parameters, logger: logger)
                 try Self.checkVersion(connection.serverVersion)
                 return connection
-            } catch let error as PGError where error.isTransient && attempt < retries {
+            } catch let error as PGError where error.isTransient && attempt < retries && Interrupt.signal == nil {
                 let delay = min(firstDelay * Double(1 << attempt), 8)
                 attempt += 1
                 logger.warning(

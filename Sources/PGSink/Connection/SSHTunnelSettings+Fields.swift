@@ -20,7 +20,7 @@ extension SSHTunnelSettings {
         func text(_ keys: String...) -> String? {
             for key in keys {
                 if let value = fields[key] as? String, !value.isEmpty { return value }
-                if let value = fields[key] as? NSNumber, !(fields[key] is Bool) { return value.stringValue }
+                if let value = fields[key] as? NSNumber, !isBoolean(fields[key]!) { return value.stringValue }
             }
             return nil
         }

@@ -42,6 +42,7 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
             var eof = false
             scanning: while true {
                 if queue.isCancelled { throw WorkQueue<LoadStep>.Cancelled() }
+                try Interrupt.check()
                 let status = try scanner.scan(into: batch, columns: root.sources, isEOF: eof, maxRows: request.batchRows)
                 switch status {
                 case .needMore:

@@ -42,7 +42,7 @@ public struct Loader: Sendable {
         while true {
             do {
                 return try run(on: connection, connect: connector.connect, progress: progress)
-            } catch let error as CommitUncertain where attempt < max(retries, 1) {
+            } catch let error as CommitUncertain where attempt < max(retries, 1) && Interrupt.signal == nil {
                 attempt += 1
                 logger.warning("\(request.table): \(error.underlying.message) during COMMIT; reading the ledger")
                 let (fresh, committed) = try Self.resolveLostCommit(
@@ -53,7 +53,7 @@ public struct Loader: Sendable {
                     return summary
                 }
                 guard rereadable else { throw error.underlying }
-            } catch let error as PGError where error.isTransient && attempt < retries && rereadable {
+            } catch let error as PGError where error.isTransient && attempt < retries && rereadable && Interrupt.signal == nil {
                 // A load is one transaction, so a failure before COMMIT left nothing behind.
                 attempt += 1
                 logger.warning("\(request.table): \(error.message); retrying the load (attempt \(attempt + 1))")

@@ -41,6 +41,11 @@ public struct CommitUncertain: Error, CustomStringConvertible, Sendable {
     /// The summary the load would have printed, had the reply arrived.
     public var summary: LoadSummary?
 
+    public init(underlying: PGError, summary: LoadSummary? = nil) {
+        self.underlying = underlying
+        self.summary = summary
+    }
+
     public var description: String {
         "the connection was lost while committing (\(underlying.message)); whether the commit went through is "
             + "unknown until pgsink can reconnect and read the ledger (_pgsink_loads.run_id)"

@@ -11,6 +11,8 @@ import PGSinkCore
 public final class PGConnection: @unchecked Sendable {
     private let handle: OpaquePointer
     private let notices: NoticeSink
+    /// libpq's cancel request for this connection, usable from any thread.
+    private let cancelRequest: OpaquePointer?
 
     /// Connects with anything libpq takes: a URI, a `key=value` string, or "" for libpq's
     /// environment (PGHOST and friends). The session runs in UTC with UTF-8 client encoding.
@@ -33,6 +35,7 @@ public final class PGConnection: @unchecked Sendable {
             throw PGError(kind: .connection, message: message)
         }
         let connection = PGConnection(handle: handle, logger: logger)
+        Interrupt.register(connection)
         // UTC makes timestamp casts (widening date → timestamptz) independent of the server's zone.
         try connection.execute("SET TimeZone = 'UTC'")
         // temp_buffers holds a merge batch's staging table in memory. It can only be set before
@@ -47,6 +50,7 @@ public final class PGConnection: @unchecked Sendable {
     private init(handle: OpaquePointer, logger: Logger) {
         self.handle = handle
         self.notices = NoticeSink(logger: logger)
+        self.cancelRequest = PQgetCancel(handle)
         // libpq prints server notices ("schema … already exists, skipping") to stderr unless told otherwise.
         PQsetNoticeReceiver(
             handle,
@@ -57,7 +61,18 @@ public final class PGConnection: @unchecked Sendable {
             }, Unmanaged.passUnretained(notices).toOpaque())
     }
 
-    deinit { PQfinish(handle) }
+    deinit {
+        Interrupt.unregister(self)
+        if let cancelRequest { PQfreeCancel(cancelRequest) }
+        PQfinish(handle)
+    }
+
+    /// Asks the server to cancel the statement this connection runs (from any thread).
+    public func cancel() {
+        guard let cancelRequest else { return }
+        var message = [CChar](repeating: 0, count: 256)
+        _ = PQcancel(cancelRequest, &message, Int32(message.count))
+    }
 
     /// Where the connection goes, for messages: host (or socket folder), port, database, user.
     public var endpoint: String {

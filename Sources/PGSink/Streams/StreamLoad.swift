@@ -41,6 +41,7 @@ final class StreamLoad {
             do {
                 while true {
                     if queue.isCancelled { return }
+                    try Interrupt.check()
                     switch try lines.next(timeout: wait) {
                     case .line(let bytes, let count):
                         try reader.process(bytes, count: count)

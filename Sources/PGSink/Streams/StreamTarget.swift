@@ -112,6 +112,8 @@ final class StreamTarget {
     private var oldestPending: Date?
     private var commitStarted = Date()
     private var holding = false
+    /// Steps went to the writer since the last commit (a batch full before a commit was due).
+    private var sentSinceCommit = false
 
     init(settings: StreamSettings, logger: Logger, queue: WorkQueue<StreamOp>, keepEveryState: Bool) {
         self.settings = settings
@@ -192,7 +194,7 @@ final class StreamTarget {
     /// Sends every stream's pending records and commits them with the latest state.
     func flush() throws {
         let dirty = allStreams.filter(\.needsWrite)
-        guard !dirty.isEmpty || !pendingStates.isEmpty else { return }
+        guard !dirty.isEmpty || !pendingStates.isEmpty || sentSinceCommit else { return }
         for stream in dirty { try send(stream) }
         // Once one state waits for the overwrite, every later one waits too: states keep their order.
         if !holding, let firstHeld = pendingStates.firstIndex(where: holdsState) {
@@ -202,6 +204,7 @@ final class StreamTarget {
             try queue.push(.commit(states: holding ? [] : pendingStates, held: holding ? pendingStates : []))
         }
         pendingStates = []
+        sentSinceCommit = false
         pendingRows = 0
         pendingBytes = 0
         oldestPending = nil
@@ -236,6 +239,7 @@ final class StreamTarget {
             stream.redeclared = []
         }
         try queue.push(.step(stream.table, step))
+        sentSinceCommit = true
         stream.pending = Stream.newBatch()
         stream.needsWrite = false
     }

@@ -78,7 +78,7 @@ final class StreamWriter {
             do {
                 try apply(op, replaying: false)
                 return
-            } catch let error as CommitUncertain where attempt < max(retries, 1) && isMain(op) {
+            } catch let error as CommitUncertain where attempt < max(retries, 1) && isMain(op) && Interrupt.signal == nil {
                 attempt += 1
                 logger.warning("\(error.underlying.message) during COMMIT; reading the ledger")
                 let schema = touched.first?.table.schema ?? stateSchema
@@ -91,7 +91,7 @@ final class StreamWriter {
                     return
                 }
                 try replay()
-            } catch let error as PGError where error.isTransient && attempt < retries && isMain(op) {
+            } catch let error as PGError where error.isTransient && attempt < retries && isMain(op) && Interrupt.signal == nil {
                 attempt += 1
                 logger.warning("\(error.message); running the transaction again on a new connection (attempt \(attempt + 1))")
                 main = try connector.connect()
@@ -231,6 +231,11 @@ final class StreamWriter {
     /// The overwrite transaction: every overwrite table's ledger row and the held states commit
     /// together, then the held states are handed out.
     private func finish() throws {
+        // The reader commits before it finishes; a transaction still open here would be lost.
+        if mainOpen {
+            try commitMain(states: [])
+            committedMain(states: [], held: [])
+        }
         if let replace {
             for table in replaceTables { try writeLedgerRow(table, on: replace, runId: replaceRunId) }
             if let latest = heldStates.last { try saveState(latest, on: replace) }
