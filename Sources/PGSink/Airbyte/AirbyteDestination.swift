@@ -28,8 +28,8 @@ public final class AirbyteDestination: StreamReading, @unchecked Sendable {
     /// Catalog streams by "namespace.name" (namespace may be empty).
     private var catalog: [String: ConfiguredStream] = [:]
     private var ignored = Set<String>()
-    private var lastStream: (token: [UInt8], stream: StreamTarget.Stream?)?
-    public private(set) var line = 0
+    @exclusivity(unchecked) private var lastStream: (token: [UInt8], stream: StreamTarget.Stream?)?
+    @exclusivity(unchecked) public private(set) var line = 0
 
     struct ConfiguredStream {
         var name: String
@@ -55,11 +55,11 @@ public final class AirbyteDestination: StreamReading, @unchecked Sendable {
                 SystemColumn(name: "_airbyte_raw_id", generated: .randomId),
                 SystemColumn(
                     name: "_airbyte_extracted_at",
-                    generated: .epochMilliseconds(slot: stream.envelopeSlot("emitted_at"), fallback: micros)),
+                    generated: .epochMilliseconds(slot: stream.envelope[0], fallback: micros)),
                 SystemColumn(
                     name: "_airbyte_meta",
                     generated: .json(
-                        prefix: Array("{\(sync)\"changes\":".utf8), slot: stream.envelopeSlot("changes"),
+                        prefix: Array("{\(sync)\"changes\":".utf8), slot: stream.envelope[1],
                         ifNull: Array("[]".utf8), suffix: [125])),
                 SystemColumn(
                     name: "_airbyte_generation_id",
@@ -145,6 +145,8 @@ public final class AirbyteDestination: StreamReading, @unchecked Sendable {
                 }
             }
             definition.fingerprint = definition.name
+            // Named so that no field of a record can be taken for them.
+            definition.envelope = ["\u{1}emitted_at", "\u{1}changes"]
             catalog[definition.name] = configured
             try engine.define(definition, replaces: mode == "overwrite")
         }
@@ -183,7 +185,7 @@ public final class AirbyteDestination: StreamReading, @unchecked Sendable {
         try engine.flushIfDue()
     }
 
-    func idle() throws { try engine.flushIfDue() }
+    func idle() throws { try engine.idle() }
 
     /// A RECORD, read in place (see `MessageWalk`): `{"type":"RECORD","record":{"stream":…,
     /// "namespace":…,"data":{…},"emitted_at":…,"meta":{"changes":[…]}}}`. Returns false, with the
@@ -275,10 +277,10 @@ public final class AirbyteDestination: StreamReading, @unchecked Sendable {
                 meta = try changesMembers(&inner)
             }
             if let cell = try MessageWalk.cell(emitted, of: bytes, in: batch, scanner: walk.scanner) {
-                batch.setCell(cell, column: stream.envelopeSlot("emitted_at"))
+                batch.setCell(cell, column: stream.envelope[0])
             }
             if case .cell(let cell) = meta, cell.kind == .jsonNested {
-                batch.setCell(cell, column: stream.envelopeSlot("changes"))
+                batch.setCell(cell, column: stream.envelope[1])
             }
         } catch {
             batch.abandonRecord()

@@ -24,8 +24,8 @@ public final class SingerTarget: StreamReading, @unchecked Sendable {
     private let sequenceBase: Int64
     private var warnedTypes = Set<String>()
     private let messageColumns = SourceColumns()
-    private var lastStream: (token: [UInt8], stream: StreamTarget.Stream)?
-    public private(set) var line = 0
+    @exclusivity(unchecked) private var lastStream: (token: [UInt8], stream: StreamTarget.Stream)?
+    @exclusivity(unchecked) public private(set) var line = 0
 
     init(settings: SingerSettings, engine: StreamTarget, logger: Logger) {
         self.settings = settings
@@ -68,7 +68,7 @@ public final class SingerTarget: StreamReading, @unchecked Sendable {
         try engine.flushIfDue()
     }
 
-    func idle() throws { try engine.flushIfDue() }
+    func idle() throws { try engine.idle() }
 
     /// The end of input: everything still pending is committed, and the last state printed.
     func finish() throws { try engine.finish() }
@@ -131,12 +131,12 @@ public final class SingerTarget: StreamReading, @unchecked Sendable {
         do {
             if settings.addRecordMetadata {
                 if let cell = try MessageWalk.cell(extracted, of: bytes, in: batch, scanner: walk.scanner) {
-                    batch.setCell(cell, column: stream.sources.slot(for: "_sdc_extracted_at"))
+                    batch.setCell(cell, column: stream.envelope[0])
                 }
                 if let cell = try MessageWalk.cell(version, of: bytes, in: batch, scanner: walk.scanner),
                     cell.kind == .jsonNumber
                 {
-                    batch.setCell(cell, column: stream.sources.slot(for: "_sdc_table_version"))
+                    batch.setCell(cell, column: stream.envelope[1])
                 }
             }
         } catch {
@@ -242,6 +242,7 @@ public final class SingerTarget: StreamReading, @unchecked Sendable {
             let system: Set<String> = ["_sdc_batched_at", "_sdc_received_at", "_sdc_sequence"]
             definition.properties.removeAll { system.contains($0) }
             for name in system { definition.declared[name] = nil }
+            definition.envelope = ["_sdc_extracted_at", "_sdc_table_version"]
         }
         definition.fingerprint = message.raw("schema") + "|" + keys.joined(separator: ",")
         try engine.define(definition)
@@ -298,7 +299,7 @@ public final class SingerTarget: StreamReading, @unchecked Sendable {
                                 .token(start: 0, end: text.count), of: text.baseAddress!, in: stream.pending,
                                 scanner: JSONLinesScanner(source: "stdin"))
                         }
-                        if let cell { stream.pending.setCell(cell, column: stream.sources.slot(for: "_sdc_table_version")) }
+                        if let cell { stream.pending.setCell(cell, column: stream.envelope[1]) }
                     }
                     stream.pending.endRecord()
                     try engine.recorded(stream, bytes: end - first)

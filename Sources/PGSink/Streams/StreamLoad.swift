@@ -14,7 +14,7 @@ protocol StreamReading: AnyObject, Sendable {
 /// One stream load: the reader (a `StreamReading` front end feeding a `StreamTarget`) on a producer
 /// thread, the `StreamWriter` on the calling thread, a bounded queue between them.
 final class StreamLoad {
-    let queue = WorkQueue<StreamOp>(capacity: 2)
+    let queue = WorkQueue<StreamOp>(capacity: 1)
     let engine: StreamTarget
     let writer: StreamWriter
     private let settings: StreamSettings
@@ -30,17 +30,18 @@ final class StreamLoad {
             emitState: emitState)
     }
 
-    /// Reads `input` to its end on a thread of its own while this thread writes.
+    /// Reads `input` to its end on a thread of its own, plans and encodes on a second, and writes
+    /// on this one.
     func run(reader: StreamReading, input: Int32) throws {
         let done = DispatchSemaphore(value: 0)
-        let queue = self.queue
+        let stage = engine.stage
         let wait = min(settings.batchSeconds, 0.25)
-        let thread = Thread {
+        let reading = Thread {
             defer { done.signal() }
             var lines = MessageInput(fd: input)
             do {
                 while true {
-                    if queue.isCancelled { return }
+                    if stage.isCancelled { return }
                     try Interrupt.check()
                     switch try lines.next(timeout: wait) {
                     case .line(let bytes, let count):
@@ -49,23 +50,33 @@ final class StreamLoad {
                         try reader.idle()
                     case .end:
                         try reader.finish()
-                        queue.finish()
+                        stage.finish()
                         return
                     }
                 }
             } catch {
-                queue.finish(error: error)
+                stage.finish(error: error)
             }
         }
-        thread.stackSize = 8 << 20
-        thread.start()
+        let engine = self.engine
+        let encoding = Thread {
+            defer { done.signal() }
+            engine.encodeAll()
+        }
+        for thread in [reading, encoding] {
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        defer {
+            done.wait()
+            done.wait()
+        }
         do {
             try writer.run(queue)
         } catch {
-            done.wait()
+            stage.cancel()
             throw error
         }
-        done.wait()
     }
 }
 

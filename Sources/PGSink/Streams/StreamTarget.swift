@@ -41,6 +41,9 @@ public struct StreamDefinition {
     public var afterWrite: [String] = []
     /// Text that identifies the definition: the same again changes nothing.
     public var fingerprint: String = ""
+    /// Source names of the values a reader takes from the message around the record
+    /// (`time_extracted` → `_sdc_extracted_at`), given slots once (`Stream.envelope`).
+    public var envelope: [String] = []
 
     public init(name: String, table: TableName) {
         self.name = name
@@ -52,10 +55,13 @@ public struct StreamDefinition {
 /// are scanned into their stream's batch as they arrive, batches are planned and encoded here and
 /// handed to the `StreamWriter` on the connection's thread, so COPY overlaps reading. It decides
 /// when to commit (rows, bytes, age, a state with nothing pending) and which states go with it.
-final class StreamTarget {
+final class StreamTarget: @unchecked Sendable {
     let settings: StreamSettings
     let logger: Logger
+    /// To the writer (pushed by the encoder thread).
     let queue: WorkQueue<StreamOp>
+    /// From the reader to the encoder thread: batches scanned, and the writer's operations in order.
+    let stage = WorkQueue<Staged>(capacity: 1)
     /// Airbyte hands out every state in order; Singer only the latest of a commit.
     let keepEveryState: Bool
     /// States that must wait for the overwrite transaction (Airbyte's, naming an overwrite stream).
@@ -68,48 +74,54 @@ final class StreamTarget {
     private let stepRows: Int
     private let stepBytes: Int
 
+    /// What the reader hands the encoder thread.
+    enum Staged: @unchecked Sendable {
+        /// A stream's scanned records; `columns` is the reader's column list when it let go of them.
+        case batch(Stream, RecordBatch, columns: [[UInt8]], first: Int64, started: Date)
+        /// An operation for the writer, in its place among the batches.
+        case pass(StreamOp)
+    }
+
     final class Stream {
         var definition: StreamDefinition
         let table: WriterTable
         let sources = SourceColumns()
         var scanner: JSONLinesScanner
         var producer: BatchProducer?
-        var pending: RecordBatch
-        var needsWrite = true
+        @exclusivity(unchecked) var pending: RecordBatch
+        @exclusivity(unchecked) var needsWrite = true
         /// Type changes a new definition asks of existing columns, sent with the next step.
         var redeclared: [SchemaChange] = []
         /// Records scanned so far (numbers `_sdc_sequence`).
-        var records: Int64 = 0
-        /// Slots of values the reader takes from the message around the record.
-        var envelopeSlots: [String: Int] = [:]
+        @exclusivity(unchecked) var records: Int64 = 0
+        /// The slots of `definition.envelope`, in its order.
+        let envelope: [Int]
+        /// Bytes of the last batch sent, to size the next one.
+        private var lastBatchBytes = 1 << 20
 
         init(_ definition: StreamDefinition, table: WriterTable, nesting: Nesting) {
             self.definition = definition
             self.table = table
             self.scanner = JSONLinesScanner(source: "stdin", nesting: nesting)
-            self.pending = Self.newBatch()
+            self.pending = RecordBatch(source: "stdin", bytes: ByteStorage(capacity: 1 << 20))
+            let sources = self.sources
             for property in definition.properties { _ = sources.slot(for: property) }
+            envelope = definition.envelope.map { sources.slot(for: $0) }
         }
 
-        static func newBatch() -> RecordBatch {
-            RecordBatch(source: "stdin", bytes: ByteStorage(capacity: 1 << 20))
-        }
-
-        /// The slot of an envelope value (named so that no record key can be mistaken for it).
-        func envelopeSlot(_ name: String) -> Int {
-            if let slot = envelopeSlots[name] { return slot }
-            let slot = sources.slot(for: "\u{1}" + name)
-            envelopeSlots[name] = slot
-            return slot
+        /// A fresh batch, as big as the last one was.
+        func renew() {
+            lastBatchBytes = max(pending.bytes.count, 64 << 10)
+            pending = RecordBatch(source: "stdin", bytes: ByteStorage(capacity: lastBatchBytes + lastBatchBytes / 8))
         }
     }
 
     private var streams: [String: Stream] = [:]
     private(set) var order: [String] = []
     private var pendingStates: [String] = []
-    private var pendingRows = 0
-    private var pendingBytes = 0
-    private var oldestPending: Date?
+    @exclusivity(unchecked) private var pendingRows = 0
+    @exclusivity(unchecked) private var pendingBytes = 0
+    @exclusivity(unchecked) private var oldestPending: Date?
     private var commitStarted = Date()
     private var holding = false
     /// Steps went to the writer since the last commit (a batch full before a commit was due).
@@ -121,7 +133,7 @@ final class StreamTarget {
         self.queue = queue
         self.keepEveryState = keepEveryState
         stepRows = min(settings.batchRows, 50_000)
-        stepBytes = min(settings.batchBytes, 16 << 20)
+        stepBytes = min(settings.batchBytes, 8 << 20)
     }
 
     func stream(_ name: String) -> Stream? { streams[name] }
@@ -182,13 +194,19 @@ final class StreamTarget {
         if pendingRows == 0 { try flush() }
     }
 
-    /// Commits when the records waiting are many, big or old enough.
+    /// Commits when the records waiting are many, big or old enough. Past the first 1,024 records
+    /// the clock is read every 1,024 (and whenever input pauses: `idle`), not per record.
     func flushIfDue() throws {
         if pendingRows >= settings.batchRows || pendingBytes >= settings.batchBytes {
             try flush()
-        } else if let oldest = oldestPending, Date().timeIntervalSince(oldest) >= settings.batchSeconds {
+        } else if pendingRows < 1024 || pendingRows & 1023 == 0, let oldest = oldestPending, Date().timeIntervalSince(oldest) >= settings.batchSeconds {
             try flush()
         }
+    }
+
+    /// No input for a while: commits what is old enough.
+    func idle() throws {
+        if let oldest = oldestPending, Date().timeIntervalSince(oldest) >= settings.batchSeconds { try flush() }
     }
 
     /// Sends every stream's pending records and commits them with the latest state.
@@ -199,9 +217,9 @@ final class StreamTarget {
         // Once one state waits for the overwrite, every later one waits too: states keep their order.
         if !holding, let firstHeld = pendingStates.firstIndex(where: holdsState) {
             holding = true
-            try queue.push(.commit(states: Array(pendingStates[..<firstHeld]), held: Array(pendingStates[firstHeld...])))
+            try stage.push(.pass(.commit(states: Array(pendingStates[..<firstHeld]), held: Array(pendingStates[firstHeld...]))))
         } else {
-            try queue.push(.commit(states: holding ? [] : pendingStates, held: holding ? pendingStates : []))
+            try stage.push(.pass(.commit(states: holding ? [] : pendingStates, held: holding ? pendingStates : [])))
         }
         pendingStates = []
         sentSinceCommit = false
@@ -214,34 +232,61 @@ final class StreamTarget {
     /// A source's change to a table's rows, committed with what came before it.
     func operation(_ operation: TableOperation) throws {
         try flush()
-        try queue.push(.operation(operation))
-        try queue.push(.commit(states: [], held: []))
+        try stage.push(.pass(.operation(operation)))
+        try stage.push(.pass(.commit(states: [], held: [])))
     }
 
     /// The end of the input.
     func finish(operations: [TableOperation] = []) throws {
         try flush()
-        for operation in operations { try queue.push(.operation(operation)) }
-        if !operations.isEmpty { try queue.push(.commit(states: [], held: [])) }
-        try queue.push(.finish)
+        for operation in operations { try stage.push(.pass(.operation(operation))) }
+        if !operations.isEmpty { try stage.push(.pass(.commit(states: [], held: []))) }
+        try stage.push(.pass(.finish))
     }
 
-    /// Plans and encodes one stream's pending records as a step for the writer.
+    /// Hands one stream's pending records to the encoder thread.
     private func send(_ stream: Stream) throws {
-        let producer = try producer(for: stream)
         let batch = stream.pending
         let first = stream.records - Int64(batch.rowCount)
-        if let batchColumns { producer.root.planner.systemColumns = batchColumns(stream, commitStarted, first) }
+        try stage.push(.batch(stream, batch, columns: stream.sources.snapshot, first: first, started: commitStarted))
+        sentSinceCommit = true
+        stream.renew()
+        stream.needsWrite = false
+    }
+
+    /// The encoder thread: plans and encodes each batch into a step and passes everything on to
+    /// the writer in order, while the reader scans the next records.
+    func encodeAll() {
+        do {
+            while let staged = try stage.pop() {
+                switch staged {
+                case .batch(let stream, let batch, let columns, let first, let started):
+                    try queue.push(.step(stream.table, try encode(stream, batch, columns: columns, first: first, started: started)))
+                case .pass(let op):
+                    try queue.push(op)
+                }
+            }
+            queue.finish()
+        } catch {
+            stage.cancel()
+            queue.finish(error: error)
+        }
+    }
+
+    /// Plans and encodes one stream's batch as a step for the writer.
+    private func encode(_ stream: Stream, _ batch: RecordBatch, columns: [[UInt8]], first: Int64, started: Date) throws
+        -> LoadStep
+    {
+        let producer = try producer(for: stream)
+        producer.root.sources.catchUp(to: columns)
+        if let batchColumns { producer.root.planner.systemColumns = batchColumns(stream, started, first) }
         try requireKeys(batch, stream, producer)
         var step = try producer.makeStep(batch)
         if !stream.redeclared.isEmpty {
             step.statements = stream.redeclared + step.statements
             stream.redeclared = []
         }
-        try queue.push(.step(stream.table, step))
-        sentSinceCommit = true
-        stream.pending = Stream.newBatch()
-        stream.needsWrite = false
+        return step
     }
 
     /// The stream's planner and encoder, made once the writer has opened its table.
@@ -250,9 +295,9 @@ final class StreamTarget {
         try queue.push(.open(stream.table))
         try stream.table.waitUntilOpened(queue)
         let loader = stream.table.loader
+        // The encoder's own copy of the columns: the reader goes on adding to `stream.sources`.
         let producer = loader.makeProducer(
-            existing: stream.table.existing, session: Loader.Session(loadId: 0, started: Date()),
-            sources: stream.sources, progress: nil)
+            existing: stream.table.existing, session: Loader.Session(loadId: 0, started: Date()), progress: nil)
         producer.sourceNames = [stream.definition.name]
         producer.root.planner.onlyDeclared = stream.definition.onlyDeclared
         stream.redeclared = producer.root.planner.redeclare(stream.definition.declared)

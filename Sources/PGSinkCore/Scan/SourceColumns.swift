@@ -29,6 +29,18 @@ public final class SourceColumns: @unchecked Sendable {
         slot(for: Array(name.utf8), occurrence: occurrence)
     }
 
+    /// The names so far, as bytes: a snapshot another thread can keep (`catchUp(to:)`).
+    public var snapshot: [[UInt8]] { nameBytes }
+
+    /// Adds the slots of a snapshot this copy does not have yet, in the same order and with the
+    /// same numbers: a second thread's copy of a reader's columns, kept in step batch by batch.
+    public func catchUp(to names: [[UInt8]]) {
+        while count < names.count {
+            let name = names[count]
+            _ = slot(for: name, occurrence: slots[name]?.count ?? 0)
+        }
+    }
+
     @inline(__always)
     func matches(_ index: Int, _ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
         let bytes = nameBytes[index]
