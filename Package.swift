@@ -50,7 +50,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "PGSinkTestSupport", path: "Tests/PGSinkTestSupport"),
+        .target(name: "PGSinkTestSupport", dependencies: ["PGSinkCore"], path: "Tests/PGSinkTestSupport"),
         .testTarget(name: "PGSinkCoreTests", dependencies: ["PGSinkCore", "PGSinkTestSupport"]),
         .testTarget(name: "PGSinkIntegrationTests", dependencies: ["PGSink", "PGSinkCore", "PGSinkTestSupport"]),
     ]

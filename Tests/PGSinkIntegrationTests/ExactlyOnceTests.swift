@@ -155,20 +155,6 @@ struct ExactlyOnceTests {
         #expect(try db.tables(startingWith: "_pgsink_ow").isEmpty)
     }
 
-    /// Starts pgsink with a pipe on stdin that the test writes to and then leaves open.
-    static func startWithOpenInput(_ arguments: [String], _ lines: [String]) throws -> (Process, FileHandle) {
-        let process = Process()
-        process.executableURL = CommandLineTests.executable
-        process.arguments = arguments
-        let input = Pipe()
-        process.standardInput = input
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        input.fileHandleForWriting.write(Data((lines.joined(separator: "\n") + "\n").utf8))
-        return (process, input.fileHandleForWriting)
-    }
-
     /// Waits until `condition` holds (at most 20 s).
     static func eventually(_ condition: () throws -> Bool) throws -> Bool {
         for _ in 0..<200 {
@@ -187,8 +173,8 @@ struct ExactlyOnceTests {
         let catalog = try AirbyteTests.catalog([
             AirbyteTests.stream("s", mode: "overwrite", properties: ["id": ["type": "integer"]])
         ])
-        let (process, input) = try Self.startWithOpenInput(
-            ["airbyte", "write", "--config", config, "--catalog", catalog], Self.airbyteLines())
+        let (process, input, _) = try InterruptTests.start(
+            ["airbyte", "write", "--config", config, "--catalog", catalog], input: Self.airbyteLines())
         // The overwrite's transaction has deleted the old rows and copied new ones (not yet committed).
         #expect(try Self.eventually {
             try db.column("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 's' AND l.mode = 'RowExclusiveLock'") != ["0"]
@@ -207,8 +193,8 @@ struct ExactlyOnceTests {
     @Test func aParallelLoadKilledMidwayLeavesAHiddenTableTheNextLoadDrops() throws {
         let db = try TestDatabase()
         let path = try TestDatabase.file("big.csv", ParallelLoadTests.numbers(400_000))
-        let (process, _) = try Self.startWithOpenInput(
-            ["load", path, "--to", db.url, "--schema", db.schema, "--table", "big", "--jobs", "2", "--batch-rows", "5000"], [])
+        let (process, _, _) = try InterruptTests.start(
+            ["load", path, "--to", db.url, "--schema", db.schema, "--table", "big", "--jobs", "2", "--batch-rows", "5000"])
         #expect(try Self.eventually { try !db.tables(startingWith: "_pgsink_parallel_big_").isEmpty })
         // Some batches committed into the hidden table.
         _ = try Self.eventually {

@@ -1,18 +1,5 @@
-/// SplitMix64: a tiny seeded generator, so generated test cases are the same on every machine
-/// and a failure reproduces.
-public struct SplitMix64: RandomNumberGenerator {
-    public var state: UInt64
+@_exported import PGSinkCore
 
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A value in 0..<n.
-    public mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-}
+/// The core's SplitMix64, seeded: generated test cases are the same on every machine and a
+/// failure reproduces.
+public typealias SplitMix64 = SplitMix

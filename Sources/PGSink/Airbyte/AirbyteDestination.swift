@@ -268,26 +268,18 @@ public final class AirbyteDestination: StreamReading, @unchecked Sendable {
             try MessageWalk.beginRecord(start, end, of: bytes, number: line, stream: found)
             stream = found
         }
-        let batch = stream.pending
         do {
             if case .token(let start, let end) = meta, bytes[start] == 123 {
                 var inner = MessageWalk(bytes + start, count: end - start, number: line)
-                inner.move(into: batch)
+                inner.move(into: stream.pending)
                 _ = try inner.enter()
                 meta = try changesMembers(&inner)
             }
-            if let cell = try MessageWalk.cell(emitted, of: bytes, in: batch, scanner: walk.scanner) {
-                batch.setCell(cell, column: stream.envelope[0])
-            }
-            if case .cell(let cell) = meta, cell.kind == .jsonNested {
-                batch.setCell(cell, column: stream.envelope[1])
-            }
         } catch {
-            batch.abandonRecord()
+            stream.pending.abandonRecord()
             throw error
         }
-        batch.endRecord()
-        try engine.recorded(stream, bytes: count)
+        try engine.endRecord(stream, emitted, meta, secondKind: .jsonNested, of: bytes, scanner: walk.scanner, bytes: count)
         return true
     }
 

@@ -81,12 +81,7 @@ extension Loader {
             let summary = try record(
                 pipeline.producer, rows: outcome.rows, into: target, started: started, on: connection,
                 session: session, connections: connections.count)
-            do {
-                try Transaction.commit(on: connection)
-            } catch var uncertain as CommitUncertain {
-                uncertain.summary = summary
-                throw uncertain
-            }
+            try Transaction.commit(on: connection, reporting: summary)
             return summary
         } catch let error as CommitUncertain {
             // The rename may have committed: the table is not this load's to drop any more.

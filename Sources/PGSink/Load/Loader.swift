@@ -83,12 +83,7 @@ public struct Loader: Sendable {
             logger.debug("load rolled back", metadata: ["load.table": "\(table)"])
             throw error
         }
-        do {
-            try Transaction.commit(on: connection)
-        } catch var uncertain as CommitUncertain {
-            uncertain.summary = summary
-            throw uncertain
-        }
+        try Transaction.commit(on: connection, reporting: summary)
         return summary
     }
 

@@ -25,11 +25,13 @@ enum Transaction {
 
     /// COMMIT. A connection lost while it ran becomes `CommitUncertain`: the server may have
     /// committed, and only the ledger (the run id of the rows this transaction wrote) can say.
-    static func commit(on connection: PGConnection) throws {
+    /// `summary` is what a load reports once committed; an uncertain commit carries it, so a
+    /// load the ledger then finds committed can still report it.
+    static func commit(on connection: PGConnection, reporting summary: LoadSummary? = nil) throws {
         do {
             try connection.execute("COMMIT")
         } catch let error as PGError where error.isTransient || error.kind == .connection {
-            throw CommitUncertain(underlying: error)
+            throw CommitUncertain(underlying: error, summary: summary)
         }
     }
 }

@@ -127,24 +127,13 @@ public final class SingerTarget: StreamReading, @unchecked Sendable {
             }
             try MessageWalk.beginRecord(start, end, of: bytes, number: line, stream: stream)
         }
-        let batch = stream.pending
-        do {
-            if settings.addRecordMetadata {
-                if let cell = try MessageWalk.cell(extracted, of: bytes, in: batch, scanner: walk.scanner) {
-                    batch.setCell(cell, column: stream.envelope[0])
-                }
-                if let cell = try MessageWalk.cell(version, of: bytes, in: batch, scanner: walk.scanner),
-                    cell.kind == .jsonNumber
-                {
-                    batch.setCell(cell, column: stream.envelope[1])
-                }
-            }
-        } catch {
-            batch.abandonRecord()
-            throw error
+        guard settings.addRecordMetadata else {
+            stream.pending.endRecord()
+            try engine.recorded(stream, bytes: count)
+            return true
         }
-        batch.endRecord()
-        try engine.recorded(stream, bytes: count)
+        try engine.endRecord(
+            stream, extracted, version, secondKind: .jsonNumber, of: bytes, scanner: walk.scanner, bytes: count)
         return true
     }
 

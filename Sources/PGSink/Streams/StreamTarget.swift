@@ -177,6 +177,31 @@ final class StreamTarget: @unchecked Sendable {
         }
     }
 
+    /// Ends the record a reader built in `stream.pending`: values the message carries around it
+    /// become its cells (`first` for `stream.envelope[0]`, `second` for `[1]` when it is of
+    /// `secondKind`), then it is counted. A value that does not scan drops the record.
+    func endRecord(
+        _ stream: Stream, _ first: MessageWalk.Taken, _ second: MessageWalk.Taken, secondKind: CellKind,
+        of line: UnsafeMutablePointer<UInt8>, scanner: JSONLinesScanner, bytes: Int
+    ) throws {
+        let batch = stream.pending
+        func set(_ value: MessageWalk.Taken, _ kind: CellKind?, _ index: Int) throws(InputError) {
+            guard let cell = try MessageWalk.cell(value, of: line, in: batch, scanner: scanner),
+                kind == nil || cell.kind == kind
+            else { return }
+            batch.setCell(cell, column: stream.envelope[index])
+        }
+        do {
+            try set(first, nil, 0)
+            try set(second, secondKind, 1)
+        } catch {
+            batch.abandonRecord()
+            throw error
+        }
+        batch.endRecord()
+        try recorded(stream, bytes: bytes)
+    }
+
     /// A record the reader finished in `stream.pending`: counted, and sent once the batch is big.
     func recorded(_ stream: Stream, bytes: Int) throws {
         stream.needsWrite = true

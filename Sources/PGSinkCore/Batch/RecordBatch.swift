@@ -89,7 +89,12 @@ public final class RecordBatch: @unchecked Sendable {
     func set(_ cell: Cell, column: Int) {
         let start = Int(rowStarts[rowStarts.count - 1])
         let index = start + column
-        if index >= cells.count {
+        if index == cells.count {
+            // The usual case: a record's members arrive in column order.
+            cells.append(cell)
+            return
+        }
+        if index > cells.count {
             cells.append(contentsOf: repeatElement(Cell.null, count: index - cells.count + 1))
         }
         cells[index] = cell
@@ -247,8 +252,9 @@ extension RecordBatch {
     }
 }
 
-/// A small, fast generator for random row ids (uniqueness, not secrecy).
-public struct SplitMix {
+/// SplitMix64, a small, fast generator: random row ids (uniqueness, not secrecy), and seeded
+/// test data that is the same on every machine.
+public struct SplitMix: RandomNumberGenerator, Sendable {
     var state: UInt64
     public init(seed: UInt64) { state = seed }
     public mutating func next() -> UInt64 {
@@ -258,4 +264,7 @@ public struct SplitMix {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+
+    /// A value in 0..<n.
+    public mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }
