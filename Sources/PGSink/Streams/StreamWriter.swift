@@ -74,8 +74,13 @@ final class StreamWriter {
 
     private func perform(_ op: StreamOp) throws {
         var attempt = 0
+        var replayFirst = false
         while true {
             do {
+                if replayFirst {
+                    replayFirst = false
+                    try replay()
+                }
                 try apply(op, replaying: false)
                 return
             } catch let error as CommitUncertain where attempt < max(retries, 1) && isMain(op) && Interrupt.signal == nil {
@@ -90,13 +95,13 @@ final class StreamWriter {
                     committedMain(states: states, held: held)
                     return
                 }
-                try replay()
+                replayFirst = true
             } catch let error as PGError where error.isTransient && attempt < retries && isMain(op) && Interrupt.signal == nil {
                 attempt += 1
                 logger.warning("\(error.message); running the transaction again on a new connection (attempt \(attempt + 1))")
                 main = try connector.connect()
                 mainOpen = false
-                try replay()
+                replayFirst = true
             }
         }
     }
@@ -109,20 +114,23 @@ final class StreamWriter {
         }
     }
 
-    /// Runs the open main transaction's operations again on the new connection.
+    /// Runs the open main transaction's operations again on the new connection. The log keeps
+    /// only operations that succeeded, so the one that failed runs once more, after them.
     private func replay() throws {
         for table in touched {
             table.session = nil
             table.rowsInTransaction = 0
         }
         touched = []
-        let operations = log
-        log = []
-        for op in operations { try apply(op, replaying: true) }
+        for op in log { try apply(op, replaying: true) }
     }
 
     private func apply(_ op: StreamOp, replaying: Bool) throws {
-        if isMain(op), !op.isCommit { log.append(op) }
+        try execute(op, replaying: replaying)
+        if isMain(op), !op.isCommit, !replaying { log.append(op) }
+    }
+
+    private func execute(_ op: StreamOp, replaying: Bool) throws {
         switch op {
         case .open(let table):
             let connection = try connection(for: table)
