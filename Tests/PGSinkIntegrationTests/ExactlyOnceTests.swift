@@ -197,7 +197,9 @@ struct ExactlyOnceTests {
         #expect(try db.count("s") == 5)
     }
 
-    @Test func aParallelLoadKilledMidwayLeavesAHiddenTableTheNextLoadDrops() throws {
+    /// What drops the hidden table a killed parallel load left: the next load of the table, or `pgsink check`.
+    @Test(arguments: ["load", "check"])
+    func aParallelLoadKilledMidwayLeavesAHiddenTableTheNextLoadDrops(_ dropper: String) throws {
         let db = try TestDatabase()
         let path = try TestDatabase.file("big.csv", ParallelLoadTests.numbers(400_000))
         let (process, _, _) = try InterruptTests.start(
@@ -218,6 +220,14 @@ struct ExactlyOnceTests {
             "SELECT obj_description('\(db.schema).\(leftover[0])'::regclass, 'pg_class')")[0] ?? ""
         let pid = try #require(note.split(separator: ";").first { $0.hasPrefix(" pid=") }?.dropFirst(5))
         #expect(try Self.eventually { try db.column("SELECT count(*) FROM pg_stat_activity WHERE pid = \(pid)") == ["0"] })
+        if dropper == "check" {
+            let run = try CommandLineTests.run(["check", "--to", db.url, "--table", "\(db.schema).big"])
+            #expect(run.stdout.contains("✓ hidden tables: dropped \(leftover[0]), left by killed parallel loads"), "\(run.stdout)")
+            #expect(try db.tables(startingWith: "_pgsink_parallel_").isEmpty)
+            let again = try CommandLineTests.run(["check", "--to", db.url, "--table", "\(db.schema).big"])
+            #expect(again.stdout.contains("✓ hidden tables: none left by killed parallel loads"), "\(again.stdout)")
+            return
+        }
         let small = try TestDatabase.file("small.csv", "n\n1\n2\n")
         let run = try CommandLineTests.run(["load", small, "--to", db.url, "--schema", db.schema, "--table", "big"])
         #expect(run.status == 0, "\(run.stderr)")

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PGSinkCore
 
 /// `pgsink check`: can this configuration load into this table in this mode? One line per check,
@@ -66,7 +67,24 @@ public enum ConnectionCheck {
         } catch {
             results.append(CheckResult(passed: false, name: "privileges", detail: "could not be read: \(error)"))
         }
+        if let table = target.table { results.append(hiddenTables(of: TableName(schema: target.schema, name: table), on: connection)) }
         return results
+    }
+
+    /// Hidden tables killed parallel loads into the table left behind: dropped here, as the next
+    /// load of the table would.
+    static func hiddenTables(of table: TableName, on connection: PGConnection) -> CheckResult {
+        do {
+            let (dropped, live) = try Catalog.dropAbandonedHiddenTables(
+                of: table, on: connection, logger: Logger(label: "pgsink.check"))
+            var detail = dropped.isEmpty ? "none left by killed parallel loads" : "dropped \(dropped.joined(separator: ", ")), left by killed parallel loads"
+            if !live.isEmpty { detail += "; \(live.joined(separator: ", ")) in use by a running parallel load" }
+            return CheckResult(passed: true, name: "hidden tables", detail: detail)
+        } catch {
+            return CheckResult(
+                passed: false, name: "hidden tables", detail: "a table left by a killed parallel load could not be dropped: \(error)",
+                fix: "drop the _pgsink_parallel_\(table.name)_… tables of \(table.schema) as their owner")
+        }
     }
 
     static func tls(_ connection: PGConnection) -> CheckResult {

@@ -127,19 +127,28 @@ enum Catalog {
     }
 
     /// Drops the hidden tables of parallel loads into `table` whose backend is gone (a killed
-    /// run's). Tables of live loads, and tables without pgsink's note, stay.
-    static func dropAbandonedHiddenTables(of table: TableName, on connection: PGConnection, logger: Logger) throws {
-        let rows = try connection.query(SQL.hiddenTables, [table.schema, hiddenPrefix]).rows
-        for row in rows {
+    /// run's). Tables of live loads, and tables without pgsink's note, stay. Returns the names
+    /// dropped and those a live load still fills.
+    @discardableResult
+    static func dropAbandonedHiddenTables(of table: TableName, on connection: PGConnection, logger: Logger) throws
+        -> (dropped: [String], live: [String])
+    {
+        var dropped: [String] = []
+        var live: [String] = []
+        for row in try connection.query(SQL.hiddenTables, [table.schema, hiddenPrefix]).rows {
             guard let name = row[0], let note = row[1], note.hasPrefix("pgsink parallel load into \(table);"),
                 let pid = field("pid", of: note), let started = field("backend_start", of: note)
             else { continue }
-            let alive = try connection.query(SQL.backendAlive, [pid, started]).rows.isEmpty == false
-            if alive { continue }
+            if try connection.query(SQL.backendAlive, [pid, started]).rows.isEmpty == false {
+                live.append(name)
+                continue
+            }
             let hidden = TableName(schema: table.schema, name: name)
             logger.warning("dropping \(hidden), the hidden table of a parallel load into \(table) whose run is gone")
             try connection.execute("DROP TABLE IF EXISTS \(hidden.quoted)")
+            dropped.append(name)
         }
+        return (dropped, live)
     }
 
     /// `value` of `key=value;` in a hidden table's note.
