@@ -6,7 +6,6 @@ import PGSinkCore
 public struct AirbyteConfig {
     public var streams = StreamSettings()
     public var connection: ConnectionSettings?
-    public var dropCascade = false
     public var hardDeleteCDC = true
     public var warnings: [String] = []
 
@@ -24,7 +23,7 @@ public struct AirbyteConfig {
         }
         streams.stateId = "airbyte"
         if let schema = object["schema"] as? String { streams.schema = schema }
-        if let v = object["drop_cascade"] as? Bool { dropCascade = v }
+        // drop_cascade is accepted and means nothing: overwrite never drops the table.
         if let mode = object["cdc_deletion_mode"] as? String { hardDeleteCDC = !mode.lowercased().contains("soft") }
         if let v = object["disable_type_dedupe"] as? Bool, v {
             warnings.append("disable_type_dedupe is ignored: pgsink writes typed tables directly")
@@ -134,7 +133,7 @@ public struct AirbyteConfig {
                         ] as [String: Any],
                     ],
                 ] as [String: Any],
-                "drop_cascade": ["type": "boolean", "default": false, "title": "Drop tables with CASCADE on overwrite"],
+                "drop_cascade": ["type": "boolean", "default": false, "title": "Accepted and ignored: overwrite never drops the table"],
                 "cdc_deletion_mode": ["type": "string", "enum": ["Hard delete", "Soft delete"], "default": "Hard delete"],
                 "unconstrained_number": ["type": "boolean", "default": true, "title": "Numbers are unconstrained numeric (always)"],
                 "batch_size_rows": ["type": "integer", "default": 100000],

@@ -344,13 +344,6 @@ final class StreamTarget: @unchecked Sendable {
         }
     }
 
-    /// The time now as ISO 8601 in UTC with microseconds.
-    static func isoNow() -> String { iso(microseconds: Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())) }
-
-    static func iso(microseconds: Int64) -> String {
-        ISOTime.format(microseconds).replacingOccurrences(of: " ", with: "T").replacingOccurrences(of: "+00", with: "Z")
-    }
-
     /// A string as a JSON string literal.
     static func quoted(_ text: String) -> String {
         let data = try? JSONSerialization.data(withJSONObject: [text], options: [.fragmentsAllowed])
