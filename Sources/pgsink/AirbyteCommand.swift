@@ -117,7 +117,7 @@ struct AirbyteCommand: ParsableCommand {
                 AirbyteCommand.trace(failure.message, kind: failure.kind)
                 throw ExitCode(1)
             } catch {
-                let report = FailureReport(Interrupt.signal.map { Interrupted(signal: $0) } ?? error)
+                let report = FailureReport(error)
                 let transient = report.transient || report.code == "connection"
                 AirbyteCommand.trace(
                     "\(report.message); the batch in progress was rolled back, states echoed so far stand",

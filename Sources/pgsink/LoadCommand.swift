@@ -248,7 +248,7 @@ struct LoadCommand: ParsableCommand {
                 summary = try loader.run(on: &pg, connector: connector, retries: connection.retries, progress: report)
             } catch {
                 bar?.clear()
-                if json { print(FailureReport(Interrupt.signal.map { Interrupted(signal: $0) } ?? error).json) }
+                if json { print(FailureReport(error).json) }
                 try withFailure { throw error }  // the one-line message of any failed load
                 continue
             }

@@ -11,7 +11,9 @@ public struct FailureReport: Codable, Sendable, Equatable {
     public var transient: Bool
     public var message: String
 
+    /// Once SIGINT or SIGTERM arrived, whatever failed is reported as the interruption it was.
     public init(_ error: Error) {
+        let error: Error = Interrupt.signal.map { Interrupted(signal: $0) } ?? error
         switch error {
         case is Interrupted: (code, transient) = ("interrupted", true)
         case is CommitUncertain: (code, transient) = ("commit_uncertain", true)

@@ -48,7 +48,11 @@ public struct Loader: Sendable {
                 let (fresh, committed) = try Self.resolveLostCommit(
                     runId: request.runId ?? "", schema: request.table.schema, connector: connector)
                 connection = fresh
-                if committed != nil, let summary = error.summary {
+                if let committed {
+                    // Committed: never loaded again, whatever is left to report.
+                    guard let summary = error.summary else {
+                        throw LoadError("\(request.table): load \(committed.id) (\(committed.rows) rows) committed before the connection was lost")
+                    }
                     logger.warning("\(request.table): load \(summary.loadId) had committed; not loading again")
                     return summary
                 }
@@ -103,8 +107,8 @@ public struct Loader: Sendable {
         try connection.query(SQL.lockTable, [table.description])
         try Self.prepareLedger(schema: table.schema, on: connection)
         let session = Session(loadId: try reserveLoadId(on: connection), started: started)
-        if readColumns { try Catalog.dropAbandonedHiddenTables(of: table, on: connection, logger: logger) }
         guard readColumns else { return OpenedTable(session: session, columns: nil) }
+        try Catalog.dropAbandonedHiddenTables(of: table, on: connection, logger: logger)
         let existing = try Catalog.columns(of: table, on: connection)
         if let existing, !request.primaryKey.isEmpty {
             try Catalog.checkKey(keyNames(existing), of: table, mode: request.mode, on: connection)

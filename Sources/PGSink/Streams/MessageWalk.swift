@@ -13,18 +13,15 @@ struct MessageWalk {
     private(set) var p: UnsafeMutablePointer<UInt8>
     private(set) var end: Int
     var i = 0
-    /// Where the line is now: the reader's buffer, or a batch's bytes from `delta` on.
+    /// Where the line is now: the reader's buffer (nil), or a batch's bytes.
     private(set) var batch: RecordBatch?
-    private var delta = 0
     let line: UnsafeMutablePointer<UInt8>
-    let lineEnd: Int
     var scanner: JSONLinesScanner
 
     init(_ line: UnsafeMutablePointer<UInt8>, count: Int, number: Int) {
         self.p = line
         self.end = count
         self.line = line
-        self.lineEnd = count
         scanner = JSONLinesScanner(source: "stdin")
         scanner.setLine(number)
     }
@@ -93,21 +90,19 @@ struct MessageWalk {
 
     /// Copies the rest of the line into `target`'s bytes and goes on there.
     mutating func move(into target: RecordBatch) {
-        let count = end - i
-        let bytes = target.bytes
-        bytes.reserve(count)
-        let offset = bytes.count
-        (bytes.base + offset).update(from: p + i, count: count)
-        bytes.count += count
-        delta = offset - i
-        p = bytes.base
+        let offset = Self.copy(p + i, count: end - i, into: target)
+        end = offset + (end - i)
         i = offset
-        end = offset + count
+        p = target.bytes.base
         batch = target
     }
 
-    /// The reader-buffer position of a position of the walk.
-    func linePosition(_ position: Int) -> Int { batch == nil ? position : position - delta }
+    /// Appends bytes to a batch's bytes; returns where they start.
+    private static func copy(_ bytes: UnsafePointer<UInt8>, count: Int, into target: RecordBatch) -> Int {
+        let offset = target.bytes.count
+        target.bytes.append(bytes, count: count)
+        return offset
+    }
 
     /// A token of the reader's buffer as a cell of `target` (copied, then scanned there).
     static func cell(_ taken: Taken, of line: UnsafeMutablePointer<UInt8>, in target: RecordBatch, scanner: JSONLinesScanner)
@@ -117,12 +112,8 @@ struct MessageWalk {
         case .cell(let cell): return cell
         case .none: return nil
         case .token(let start, let stop):
-            let bytes = target.bytes
-            bytes.reserve(stop - start)
-            var position = bytes.count
-            (bytes.base + position).update(from: line + start, count: stop - start)
-            bytes.count += stop - start
-            let cell = try scanner.value(bytes.base, &position, bytes.count)
+            var position = copy(line + start, count: stop - start, into: target)
+            let cell = try scanner.value(target.bytes.base, &position, target.bytes.count)
             return cell.isNull ? nil : cell
         }
     }
@@ -131,11 +122,8 @@ struct MessageWalk {
     static func beginRecord(
         _ start: Int, _ stop: Int, of line: UnsafeMutablePointer<UInt8>, number: Int, stream: StreamTarget.Stream
     ) throws(InputError) {
-        let bytes = stream.pending.bytes
-        bytes.reserve(stop - start)
-        var position = bytes.count
-        (bytes.base + position).update(from: line + start, count: stop - start)
-        bytes.count += stop - start
-        try stream.scanner.beginRecord(in: stream.pending, &position, bytes.count, line: number, columns: stream.sources)
+        var position = copy(line + start, count: stop - start, into: stream.pending)
+        try stream.scanner.beginRecord(
+            in: stream.pending, &position, stream.pending.bytes.count, line: number, columns: stream.sources)
     }
 }

@@ -33,6 +33,18 @@ final class WriterTable: @unchecked Sendable {
 
     var table: TableName { loader.request.table }
 
+    /// The transaction that wrote the table committed.
+    func committed() {
+        rowsCommitted += rowsInTransaction
+        forget()
+    }
+
+    /// The transaction is gone (committed or to be run again): the next one opens the table anew.
+    func forget() {
+        rowsInTransaction = 0
+        session = nil
+    }
+
     func answer(existing: [TargetColumn]?, children: [String: [TargetColumn]]) {
         self.existing = existing
         self.existingChildren = children

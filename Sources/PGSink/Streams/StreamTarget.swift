@@ -323,7 +323,6 @@ final class StreamTarget: @unchecked Sendable {
         // The encoder's own copy of the columns: the reader goes on adding to `stream.sources`.
         let producer = loader.makeProducer(
             existing: stream.table.existing, session: Loader.Session(loadId: 0, started: Date()), progress: nil)
-        producer.sourceNames = [stream.definition.name]
         producer.root.planner.onlyDeclared = stream.definition.onlyDeclared
         stream.redeclared = producer.root.planner.redeclare(stream.definition.declared)
         stream.producer = producer

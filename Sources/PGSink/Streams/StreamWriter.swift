@@ -117,10 +117,7 @@ final class StreamWriter {
     /// Runs the open main transaction's operations again on the new connection. The log keeps
     /// only operations that succeeded, so the one that failed runs once more, after them.
     private func replay() throws {
-        for table in touched {
-            table.session = nil
-            table.rowsInTransaction = 0
-        }
+        for table in touched { table.forget() }
         touched = []
         for op in log { try apply(op, replaying: true) }
     }
@@ -224,11 +221,7 @@ final class StreamWriter {
     }
 
     private func committedMain(states: [String], held: [String]) {
-        for table in touched {
-            table.rowsCommitted += table.rowsInTransaction
-            table.rowsInTransaction = 0
-            table.session = nil
-        }
+        for table in touched { table.committed() }
         touched = []
         log = []
         runId = UUID().uuidString
@@ -256,11 +249,7 @@ final class StreamWriter {
                 logger.warning("the overwrite transaction had committed (run \(replaceRunId)); going on")
             }
             self.replace = nil
-            for table in replaceTables {
-                table.rowsCommitted += table.rowsInTransaction
-                table.rowsInTransaction = 0
-                table.session = nil
-            }
+            for table in replaceTables { table.committed() }
         }
         for state in heldStates { emitState(state) }
         heldStates = []
