@@ -66,7 +66,8 @@ struct SQLTests {
         #expect(SQL.recordLoad(schema: "odd\"schema").hasPrefix("INSERT INTO \(ledger) "))
         let earlier = SQL.earlierLoad(schema: "odd\"schema")
         #expect(earlier.ranges(of: ledger).count == 2)
-        #expect(earlier.contains("$1") && earlier.contains("$2") && !earlier.contains("$3"))
+        #expect(earlier.contains("$1") && earlier.contains("$2") && earlier.contains("$3") && !earlier.contains("$4"))
+        #expect(SQL.textArray(["a", "b\"c", "d\\e"]) == #"{"a","b\"c","d\\e"}"#)
     }
 
     @Test func namesNeverEnterUnquoted() {

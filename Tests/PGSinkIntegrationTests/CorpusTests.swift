@@ -13,7 +13,8 @@ import Testing
 ///   "steps": [{ "args": ["load", "{dir}/t.csv.gz", "--to", "{url}", "--schema", "{schema}"],
 ///               "stdin": "file in the case folder (optional)", "env": {"K": "V"},
 ///               "exit": 1, "stderr": ["text that must appear"], "stdout": ["…"],
-///               "not": ["text that must appear in neither stream"] }],
+///               "not": ["text that must appear in neither stream"] },
+///             { "sql": "SQL run between two commands" }],
 ///   "checks": [{ "sql": "SELECT … FROM {schema}.t", "rows": ["a|b", "<null>|c"] }] }
 /// ```
 /// `{dir}` is a private copy of the case folder, `{schema}` a fresh schema, `{url}` the test server.
@@ -40,10 +41,12 @@ struct CorpusCase: CustomTestStringConvertible, Sendable {
 @Suite("Hostile-input corpus")
 struct CorpusTests {
     struct Step: Decodable {
-        var args: [String]
+        var args: [String]?
+        /// SQL run between commands instead of a command (e.g. dropping a table).
+        var sql: String?
         var stdin: String?
         var env: [String: String]?
-        var exit: Int32
+        var exit: Int32?
         var stderr: [String]?
         var stdout: [String]?
         var not: [String]?
@@ -92,10 +95,15 @@ struct CorpusTests {
         for sql in spec.setup ?? [] { try db.connection.execute(fill(sql)) }
         for (index, step) in spec.steps.enumerated() {
             let label = "\(corpus.name) step \(index + 1) (\(spec.about))"
+            if let sql = step.sql {
+                try db.connection.execute(fill(sql))
+                continue
+            }
+            let args = try #require(step.args, "\(label): a step needs args or sql")
             let input = try step.stdin.map { String(decoding: try Data(contentsOf: dir.appendingPathComponent($0)), as: UTF8.self) }
             let run = try CommandLineTests.run(
-                step.args.map(fill), stdin: input, environment: (step.env ?? [:]).mapValues(fill), in: dir)
-            #expect(run.status == step.exit, "\(label): exit \(run.status), stderr: \(run.stderr)")
+                args.map(fill), stdin: input, environment: (step.env ?? [:]).mapValues(fill), in: dir)
+            #expect(run.status == step.exit ?? 0, "\(label): exit \(run.status), stderr: \(run.stderr)")
             for text in step.stderr ?? [] {
                 #expect(run.stderr.contains(fill(text)), "\(label): stderr lacks \(text.debugDescription): \(run.stderr)")
             }

@@ -14,7 +14,7 @@ public final class InputFile {
     /// The size on disk, for progress; nil for standard input and pipes.
     public let size: Int?
     private let gz: gzFile
-    private var crc: uLong = crc32(0, nil, 0)
+    private var digest = ContentFingerprint()
     public private(set) var bytesRead = 0
 
     public init(path: String) throws(InputError) {
@@ -57,7 +57,7 @@ public final class InputFile {
             throw InputError(source: name, line: 0, message: "cannot read the input: \(message)")
         }
         if n > 0 {
-            crc = crc32(crc, start, UInt32(n))
+            digest.update(UnsafeRawBufferPointer(start: start, count: Int(n)))
             storage.count += Int(n)
             bytesRead += Int(n)
         }
@@ -67,12 +67,6 @@ public final class InputFile {
     /// How far into the file (compressed bytes for gzip), for progress.
     public var position: Int { Int(gzoffset(gz)) }
 
-    /// Identifies the content read so far: CRC-32 and length of the (decompressed) bytes.
-    public var fingerprint: String {
-        func hex(_ v: uLong) -> String {
-            let s = String(v, radix: 16)
-            return String(repeating: "0", count: max(0, 8 - s.count)) + s
-        }
-        return "crc32:\(hex(crc))-bytes:\(bytesRead)"
-    }
+    /// Identifies the content read so far: SHA-256 of the (decompressed) bytes.
+    public var fingerprint: String { digest.text }
 }

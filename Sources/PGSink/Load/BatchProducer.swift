@@ -7,6 +7,9 @@ import PGSinkCore
 final class BatchProducer: StepBuilder, @unchecked Sendable {
     let request: LoadRequest
     var fingerprints: [String] = []
+    /// The fingerprint of each input that held at least one record, with its name: what the
+    /// duplicate guard compares (a file with a header and no rows is never "already loaded").
+    var loadedFiles: [(name: String, fingerprint: String)] = []
     var sourceNames: [String] = []
     /// The content fingerprint of all inputs, for the ledger (known once every input is read).
     var fingerprint: String { fingerprints.joined(separator: "+") }
@@ -33,6 +36,7 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
         var doneBefore = 0
         for (file, path) in zip(files, request.inputs) {
             sourceNames.append(file.name)
+            let rowsBefore = rows
             var scanner: any RecordScanner =
                 switch try request.format(of: path) {
                 case .csv: CSVScanner(source: file.name, delimiter: request.delimiter(of: path), hasHeader: request.header)
@@ -62,9 +66,25 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
                 }
             }
             doneBefore += file.size ?? file.position
-            fingerprints.append(file.fingerprint)
+            let fingerprint = file.fingerprint
+            fingerprints.append(fingerprint)
+            if rows > rowsBefore { try noteLoaded(file.name, fingerprint) }
         }
         progress?(LoadProgress(bytesRead: doneBefore, bytesTotal: total, rows: rows))
+    }
+
+    /// The same content twice in one append (one file named twice, or a copy) is refused unless
+    /// --force: it would land twice.
+    private func noteLoaded(_ name: String, _ fingerprint: String) throws {
+        if request.mode == .append && !request.force,
+            let earlier = loadedFiles.first(where: { $0.fingerprint == fingerprint })
+        {
+            let same = earlier.name == name ? "\(name) is named twice" : "\(name) has the same content as \(earlier.name)"
+            throw LoadError(
+                "\(same) in this load, so its rows would be loaded twice; nothing was loaded. Name each file once, "
+                    + "or pass --force to load it twice")
+        }
+        loadedFiles.append((name, fingerprint))
     }
 
     private var nesting: Nesting {

@@ -189,8 +189,8 @@ public struct Loader: Sendable {
             try Catalog.createConcurrently(SQL.createLedger(schema: schema), on: connection)
             return
         }
-        if try connection.query(SQL.ledgerHasRunId, [schema]).rows.isEmpty {
-            try connection.execute(SQL.addLedgerRunId(schema: schema))
+        if try connection.query(SQL.ledgerIsCurrent, [schema]).rows.isEmpty {
+            try connection.execute(SQL.upgradeLedger(schema: schema))
         }
     }
 
@@ -283,11 +283,19 @@ public struct Loader: Sendable {
     }
 
     private func refuseDuplicate(of producer: BatchProducer, into table: TableName, on connection: PGConnection) throws {
-        let earlier = try connection.query(SQL.earlierLoad(schema: table.schema), [table.name, producer.fingerprint]).rows
+        let files = producer.loadedFiles
+        guard !files.isEmpty else { return }
+        let earlier = try connection.query(
+            SQL.earlierLoad(schema: table.schema),
+            [table.name, SQL.textArray(files.map(\.fingerprint)), table.quoted]
+        ).rows
         if let row = earlier.first {
+            let shared = Set((row[3] ?? "").split(separator: " ").map(String.init))
+            let names = files.filter { shared.contains($0.fingerprint) }.map(\.name)
+            let which = names.count == 1 ? "\(names[0]) was" : names.joined(separator: ", ") + " were"
             throw LoadError(
-                "\(producer.sourceText) was already loaded into \(table) by load "
-                    + "\(row[0] ?? "?") (\(row[1] ?? "?"), \(row[2] ?? "?")); nothing was loaded. Pass --force to load it "
+                "\(which) already loaded into \(table) by load "
+                    + "\(row[0] ?? "?") (\(row[1] ?? "?"), \(row[2] ?? "?")); nothing was loaded. Pass --force to load "
                     + "again, or use --mode replace or --mode merge")
         }
     }
@@ -315,8 +323,9 @@ public struct Loader: Sendable {
         session: Session, connections: Int = 1, staleDeleted: Int = 0
     ) throws -> LoadSummary {
         let loadId = try writeLedgerRow(
-            session: session, table: table, source: producer.sourceText, fingerprint: producer.fingerprint, rows: rows,
-            started: started, runId: request.runId, on: connection)
+            session: session, table: table, source: producer.sourceText, fingerprint: producer.fingerprint,
+            files: producer.loadedFiles.map(\.fingerprint), rows: rows, started: started, runId: request.runId,
+            on: connection)
         let seconds = Date().timeIntervalSince(started)
         let plan = producer.planner
         return LoadSummary(
@@ -333,14 +342,14 @@ public struct Loader: Sendable {
 
     /// The ledger row of one write into `table`, inside the caller's transaction; returns the load id.
     func writeLedgerRow(
-        session: Session, table: TableName, source: String, fingerprint: String, rows: Int, started: Date,
-        runId: String?, on connection: PGConnection
+        session: Session, table: TableName, source: String, fingerprint: String, files: [String] = [], rows: Int,
+        started: Date, runId: String?, on connection: PGConnection
     ) throws -> Int64 {
         let startedText = ISO8601DateFormatter.withFractions.string(from: started)
         let recorded = try connection.query(
             SQL.recordLoad(schema: table.schema),
             [String(session.loadId), table.name, request.mode.rawValue, source, fingerprint, String(rows), startedText,
-             runId])
+             runId, SQL.textArray(files), table.quoted])
         return Int64(recorded.value(0, 0) ?? "0") ?? 0
     }
 

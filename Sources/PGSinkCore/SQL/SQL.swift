@@ -322,19 +322,24 @@ public enum SQL {
             rows bigint NOT NULL,
             started_at timestamptz NOT NULL,
             finished_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-            run_id text
+            run_id text,
+            files text[],
+            table_oid oid
         )
         """
     }
 
-    /// Whether a ledger made before run ids has the column. Parameter: the schema.
-    public static let ledgerHasRunId = """
+    /// Whether a ledger has every column older pgsink versions did not make (one row when it has). Parameter: the schema.
+    public static let ledgerIsCurrent = """
         SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = $1 AND c.relname = '\(ledgerName)' AND a.attname = 'run_id' AND NOT a.attisdropped
+        WHERE n.nspname = $1 AND c.relname = '\(ledgerName)' AND a.attname IN ('run_id', 'files', 'table_oid')
+          AND NOT a.attisdropped HAVING count(*) = 3
         """
 
-    public static func addLedgerRunId(schema: String) -> String {
-        "ALTER TABLE \(quoteIdentifier(schema)).\(quoteIdentifier(ledgerName)) ADD COLUMN IF NOT EXISTS run_id text"
+    /// Brings an older ledger up to date: run ids, then per-file fingerprints and the table's oid.
+    public static func upgradeLedger(schema: String) -> String {
+        "ALTER TABLE \(quoteIdentifier(schema)).\(quoteIdentifier(ledgerName)) ADD COLUMN IF NOT EXISTS run_id text, "
+            + "ADD COLUMN IF NOT EXISTS files text[], ADD COLUMN IF NOT EXISTS table_oid oid"
     }
 
     /// The load a run wrote, if it committed. Parameter: the run id.
@@ -342,26 +347,32 @@ public enum SQL {
         "SELECT id, rows FROM \(quoteIdentifier(schema)).\(quoteIdentifier(ledgerName)) WHERE run_id = $1"
     }
 
-    /// The latest earlier load of the same data into the same table that a new append would
-    /// duplicate: one not undone by a later replace of other data. Parameters: table, fingerprint.
+    /// The latest earlier load into this very table (its oid: a table dropped and created again
+    /// starts afresh) of a file a new append would duplicate, one not undone by a later replace.
+    /// Returns id, mode, finish time and the fingerprints it shares (space-separated). Parameters:
+    /// table, the new load's file fingerprints (text[]), the quoted schema.table.
     public static func earlierLoad(schema: String) -> String {
         let ledger = quoteIdentifier(schema) + "." + quoteIdentifier(ledgerName)
         return """
-            SELECT id, mode, to_char(finished_at, 'YYYY-MM-DD HH24:MI:SS TZ') FROM \(ledger)
-            WHERE table_name = $1 AND fingerprint = $2
-              AND id > COALESCE((SELECT max(id) FROM \(ledger)
-                                 WHERE table_name = $1 AND mode = 'replace' AND fingerprint <> $2), 0)
+            SELECT id, mode, to_char(finished_at, 'YYYY-MM-DD HH24:MI:SS TZ'),
+                   array_to_string(ARRAY(SELECT f FROM unnest(files) f WHERE f = ANY($2::text[])), ' ')
+            FROM \(ledger)
+            WHERE table_name = $1 AND table_oid = to_regclass($3)::oid AND files && $2::text[]
+              AND id >= COALESCE((SELECT max(id) FROM \(ledger)
+                                  WHERE table_name = $1 AND table_oid = to_regclass($3)::oid AND mode = 'replace'), 0)
             ORDER BY id DESC LIMIT 1
             """
     }
 
     /// Records a load under the id reserved for it. Parameters: id, table, mode, source,
-    /// fingerprint, rows, started_at, run id (or NULL).
+    /// fingerprint, rows, started_at, run id (or NULL), the files' fingerprints (text[]), the
+    /// table (its oid is looked up).
     public static func recordLoad(schema: String) -> String {
         let ledger = quoteIdentifier(schema) + "." + quoteIdentifier(ledgerName)
         return """
-            INSERT INTO \(ledger) (id, table_name, mode, source, fingerprint, rows, started_at, run_id)
-            VALUES ($1::bigint, $2, $3, $4, $5, $6::bigint, $7::timestamptz, $8) RETURNING id
+            INSERT INTO \(ledger) (id, table_name, mode, source, fingerprint, rows, started_at, run_id, files, table_oid)
+            VALUES ($1::bigint, $2, $3, $4, $5, $6::bigint, $7::timestamptz, $8, $9::text[], to_regclass($10)::oid)
+            RETURNING id
             """
     }
 
@@ -383,6 +394,14 @@ public enum SQL {
     public static let backendAlive = """
         SELECT 1 FROM pg_stat_activity WHERE pid = $1::int AND (backend_start IS NULL OR backend_start = $2::timestamptz)
         """
+
+    /// Strings as a text[] parameter value: `{"a","b\\"c"}`.
+    public static func textArray(_ items: [String]) -> String {
+        let quoted = items.map { item in
+            "\"" + String(item.flatMap { $0 == "\\" || $0 == "\"" ? ["\\", $0] : [$0] }) + "\""
+        }
+        return "{" + quoted.joined(separator: ",") + "}"
+    }
 
     /// A string as an SQL literal (for COMMENT, which takes no parameters).
     public static func literal(_ text: String) -> String {
