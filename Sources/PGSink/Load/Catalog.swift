@@ -31,8 +31,39 @@ enum Catalog {
         guard relkind == "r" || relkind == "p" else {
             throw LoadError("\(table) exists but is not a table (relkind \(relkind)); choose another --table")
         }
+        let sources = try columnSources(of: table, on: connection)
         return try connection.query(SQL.tableColumns, [table.schema, table.name]).rows.map {
-            TargetColumn(name: $0[0] ?? "", type: ColumnType(parsing: $0[1] ?? "text"))
+            let name = $0[0] ?? ""
+            return TargetColumn(name: name, type: ColumnType(parsing: $0[1] ?? "text"), source: sources[name])
+        }
+    }
+
+    /// The source names recorded for a table's columns (`_pgsink_columns`), by column.
+    static func columnSources(of table: TableName, on connection: PGConnection) throws -> [String: String] {
+        let record = TableName(schema: table.schema, name: SQL.columnSourcesName)
+        guard try kind(of: record, on: connection) != nil else { return [:] }
+        let rows = try connection.query(SQL.readColumnSources(schema: table.schema), [table.quoted]).rows
+        return Dictionary(rows.compactMap { row in row[0].flatMap { c in row[1].map { (c, $0) } } }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// Records the source names of columns a schema change made, after it ran.
+    static func recordColumnSources(_ change: SchemaChange, on connection: PGConnection) throws {
+        let table = change.table
+        let columns: [TargetColumn]
+        switch change {
+        case .createTable(_, let all, _):
+            columns = all
+            if try kind(of: TableName(schema: table.schema, name: SQL.columnSourcesName), on: connection) != nil {
+                try connection.query(SQL.clearColumnSources(schema: table.schema), [table.quoted])
+            }
+        case .addColumn(_, let column): columns = [column]
+        case .alterType: return
+        }
+        let named = columns.compactMap { column in column.source.map { (column.name, $0) } }
+        guard !named.isEmpty else { return }
+        try createConcurrently(SQL.createColumnSources(schema: table.schema), on: connection)
+        for (column, source) in named {
+            try connection.query(SQL.recordColumnSource(schema: table.schema), [table.quoted, column, source])
         }
     }
 

@@ -271,6 +271,7 @@ public struct Loader: Sendable {
             logger.info("\(change.sql)", metadata: ["load.table": "\(request.table)"])
             do {
                 try connection.execute(change.sql)
+                try Catalog.recordColumnSources(change, on: connection)
             } catch let error as PGError where error.sqlState == "0A000" {
                 guard case .alterType(let table, let column, let from, let to) = change else { throw error }
                 throw LoadError(

@@ -395,6 +395,42 @@ public enum SQL {
         SELECT 1 FROM pg_stat_activity WHERE pid = $1::int AND (backend_start IS NULL OR backend_start = $2::timestamptz)
         """
 
+    // MARK: column sources
+
+    /// Which source name each column was made for, when the two differ (`ID` → `id`, `id` → `id_2`),
+    /// so the same source lands in the same column in every later load. Keyed by the table's oid:
+    /// a renamed table keeps its record, a table dropped and created again starts afresh.
+    public static let columnSourcesName = "_pgsink_columns"
+
+    public static func createColumnSources(schema: String) -> String {
+        """
+        CREATE TABLE IF NOT EXISTS \(quoteIdentifier(schema)).\(quoteIdentifier(columnSourcesName)) (
+            table_oid oid NOT NULL,
+            column_name text NOT NULL,
+            source_name text NOT NULL,
+            PRIMARY KEY (table_oid, column_name)
+        )
+        """
+    }
+
+    /// Column → source name of a table. Parameter: the quoted schema.table.
+    public static func readColumnSources(schema: String) -> String {
+        "SELECT column_name, source_name FROM \(quoteIdentifier(schema)).\(quoteIdentifier(columnSourcesName)) "
+            + "WHERE table_oid = to_regclass($1)::oid"
+    }
+
+    /// Forgets what an earlier table with the same oid recorded. Parameter: the quoted schema.table.
+    public static func clearColumnSources(schema: String) -> String {
+        "DELETE FROM \(quoteIdentifier(schema)).\(quoteIdentifier(columnSourcesName)) WHERE table_oid = to_regclass($1)::oid"
+    }
+
+    /// Records a column's source name. Parameters: the quoted schema.table, column, source.
+    public static func recordColumnSource(schema: String) -> String {
+        "INSERT INTO \(quoteIdentifier(schema)).\(quoteIdentifier(columnSourcesName)) (table_oid, column_name, source_name) "
+            + "VALUES (to_regclass($1)::oid, $2, $3) "
+            + "ON CONFLICT (table_oid, column_name) DO UPDATE SET source_name = EXCLUDED.source_name"
+    }
+
     /// Strings as a text[] parameter value: `{"a","b\\"c"}`.
     public static func textArray(_ items: [String]) -> String {
         let quoted = items.map { item in

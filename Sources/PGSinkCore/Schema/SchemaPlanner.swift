@@ -67,26 +67,57 @@ public struct SchemaPlanner: Sendable {
         }
         var newColumns: [TargetColumn] = []
         let systemNames = Set(systemColumns.map(\.name))
-        var usedNames = Set(targetOf.filter { $0 >= 0 }.map { columns[$0].name }).union(systemNames)
-        for slot in targetOf.count..<sources.count {
+        let newSlots = targetOf.count..<sources.count
+        // Columns already fed by a source of this load; no second source may land in them.
+        var claimed = Set(targetOf.filter { $0 >= 0 })
+        // First, each source finds the column made for it (its recorded source name, or a column
+        // named exactly like it), so `ID,id` and a later `id,ID` land in the same columns.
+        var matched: [Int: Int] = [:]
+        for slot in newSlots {
+            let source = sources.names[slot]
+            if let index = columns.indices.first(where: {
+                !claimed.contains($0) && columns[$0].owner == source && !systemNames.contains(columns[$0].name)
+            }) {
+                matched[slot] = index
+                claimed.insert(index)
+            }
+        }
+        var usedNames = Set(columns.map(\.name)).union(systemNames)
+        for slot in newSlots {
+            if let index = matched[slot] {
+                targetOf.append(index)
+                continue
+            }
             let source = sources.names[slot]
             let base = rules.normalize(source)
+            // Then by folded name, when no other source of this load holds that column.
+            if let index = columns.firstIndex(where: { $0.name == base && !systemNames.contains(base) }),
+                !claimed.contains(index)
+            {
+                targetOf.append(index)
+                claimed.insert(index)
+                continue
+            }
             var name = base
             var n = 2
+            var legacy: Int?
             while usedNames.contains(name) {
                 name = NamingRules.fitting(base, limit: NamingRules.maxLength - 1 - String(n).count) + "_\(n)"
                 n += 1
+                // A table from before source names were recorded: its `id_2` is the second `id`.
+                if let index = columns.firstIndex(where: { $0.name == name }), columns[index].source == nil,
+                    !claimed.contains(index)
+                {
+                    legacy = index
+                    break
+                }
             }
-            if name != base { renamed.append((source, name)) }
-            usedNames.insert(name)
-            // An existing table's column matches by normalized name, or by the exact source name
-            // (a table created with --keep-case).
-            if let existing = columns.firstIndex(where: { $0.name == name })
-                ?? columns.firstIndex(where: { $0.name == source && !systemNames.contains(source) })
-            {
-                targetOf.append(existing)
+            if let legacy {
+                targetOf.append(legacy)
+                claimed.insert(legacy)
                 continue
             }
+            if name != base { renamed.append((source, name)) }
             if onlyDeclared && declaredTypes[source] == nil {
                 targetOf.append(-1)
                 continue
@@ -105,9 +136,11 @@ public struct SchemaPlanner: Sendable {
                     continue
                 }
             }
+            usedNames.insert(name)
             let type = overrides[source] ?? overrides[name] ?? declaredTypes[source] ?? Self.infer(batch, slot: slot)
             targetOf.append(columns.count + newColumns.count)
-            newColumns.append(TargetColumn(name: name, type: type))
+            claimed.insert(columns.count + newColumns.count)
+            newColumns.append(TargetColumn(name: name, type: type, source: name == source ? nil : source))
         }
         if key.isEmpty && !requestedKey.isEmpty { try resolveKey(with: newColumns) }
         var missingSystem: [TargetColumn] = []

@@ -2,11 +2,18 @@
 public struct TargetColumn: Sendable, Equatable {
     public var name: String
     public var type: ColumnType
+    /// The source name the column was made for, when it differs from the column's name (recorded
+    /// in `_pgsink_columns`): `ID` for a column `id`. The same source always lands in it again.
+    public var source: String?
 
-    public init(name: String, type: ColumnType) {
+    public init(name: String, type: ColumnType, source: String? = nil) {
         self.name = name
         self.type = type
+        self.source = source
     }
+
+    /// The source name whose values this column holds.
+    public var owner: String { source ?? name }
 }
 
 /// A change of a column's type, reported in the summary.
