@@ -225,9 +225,11 @@ public struct Loader: Sendable {
                 let name = NamingRules.fitting(
                     request.naming.normalize(target.name + request.nestedSeparator + child.path))
                 let childTable = TableName(schema: target.schema, name: name)
-                return SchemaPlanner(
+                var planner = SchemaPlanner(
                     table: childTable, existingColumns: children[name], rules: request.naming,
                     overrides: request.typeOverrides, contract: request.contract, systemColumns: childColumns)
+                planner.systemColumnsSuffice = true
+                return planner
             },
             progress: progress)
     }

@@ -100,6 +100,13 @@ public final class RecordBatch: @unchecked Sendable {
         cells[index] = cell
     }
 
+    /// Whether the row being built has a value (not NULL) in `column`.
+    @inline(__always)
+    func isFilled(_ column: Int) -> Bool {
+        let index = Int(rowStarts[rowStarts.count - 1]) + column
+        return index < cells.count && !cells[index].isNull
+    }
+
     @inline(__always)
     func endRow() {
         rowStarts.append(Int32(cells.count))

@@ -108,7 +108,7 @@ public struct JSONLinesScanner: RecordScanner {
             Self.skipSpace(p, &i, end)
             let cell = try scanValue(p, &i, end)
             let column = columnFor(key: p + keyStart, keyLength, position: keyIndex, columns: columns)
-            batch.set(cell, column: column)
+            batch.set(cell, column: Self.unfilled(column, in: batch, columns: columns))
             keyIndex += 1
             Self.skipSpace(p, &i, end)
             guard i < end else { throw fail("the JSON object is not closed before the end of the line") }
@@ -171,7 +171,7 @@ public struct JSONLinesScanner: RecordScanner {
                 } else {
                     column = columns.slot(for: path)
                 }
-                batch.set(cell, column: column)
+                batch.set(cell, column: Self.unfilled(column, in: batch, columns: columns))
             }
             Self.skipSpace(p, &i, end)
             guard i < end else { throw fail("the JSON object is not closed before the end of the line") }
@@ -243,6 +243,20 @@ public struct JSONLinesScanner: RecordScanner {
     }
 
     nonisolated(unsafe) private static let emptyKey = UnsafePointer<UInt8>(UnsafeMutablePointer<UInt8>.allocate(capacity: 1))
+
+    /// `column`, or, when the record already gave it a value (a key `a__b` beside a flattened
+    /// `a.b`, or a key repeated), the next column of that name: the second value gets a column of
+    /// its own (`a__b_2`, reported as a rename) instead of overwriting the first.
+    @inline(__always)
+    static func unfilled(_ column: Int, in batch: RecordBatch, columns: SourceColumns) -> Int {
+        guard batch.isFilled(column) else { return column }
+        var occurrence = 1
+        while true {
+            let next = columns.slot(for: columns.nameBytes[column], occurrence: occurrence)
+            if !batch.isFilled(next) { return next }
+            occurrence += 1
+        }
+    }
 
     @inline(__always)
     private mutating func columnFor(

@@ -20,6 +20,8 @@ public struct SchemaPlanner: Sendable {
     public var declaredTypes: [String: ColumnType] = [:]
     /// Source columns without a declared type are ignored (an Airbyte catalog lists the fields).
     public var onlyDeclared = false
+    /// A child table of `--nested tables` may hold nothing but its links (`"orders":[{}]`).
+    public var systemColumnsSuffice = false
 
     public private(set) var tableExists: Bool
     public private(set) var columns: [TargetColumn]
@@ -161,7 +163,7 @@ public struct SchemaPlanner: Sendable {
         if !tableExists {
             tableExists = true
             created = true
-            if newColumns.isEmpty { throw PlanError(message: "the input has no columns to create \(table) from") }
+            if newColumns.isEmpty && !(systemColumnsSuffice && !missingSystem.isEmpty) { throw PlanError(message: "the input has no columns to create \(table) from") }
             return [.createTable(table, columns: newColumns + missingSystem, primaryKey: key)]
         }
         addedColumns += newColumns.map(\.name) + missingSystem.map(\.name)
