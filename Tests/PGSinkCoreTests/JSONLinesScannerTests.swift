@@ -105,10 +105,12 @@ struct JSONLinesScannerTests {
         #expect(r.rows[0][0].kind == .jsonString)
     }
 
-    @Test func keysAreUnescapedToo() throws {
+    /// A key repeated in one object (here once escaped) keeps both values: the second gets a
+    /// column of its own, as a repeated CSV header does, instead of overwriting the first.
+    @Test func keysAreUnescapedTooAndARepeatedKeyKeepsBothValues() throws {
         let r = try scan("{\"a\\u0062\":1,\"ab\":2}\n")
-        #expect(r.names == ["ab"])
-        #expect(r.texts == [["2"]])
+        #expect(r.names == ["ab", "ab"])
+        #expect(r.texts == [["1", "2"]])
     }
 
     @Test(arguments: ["12345678901234567890", "0.1", "-1.5e-7", "0", "-0", "1E+2", "3.14159265358979323846264338327950288"])

@@ -26,8 +26,9 @@ extension Loader {
         var connections = [connection]
         for _ in 1..<request.jobs { connections.append(try connect()) }
 
-        let pipeline = Pipeline(
-            producer: makeProducer(existing: nil, session: session, table: hidden, progress: progress))
+        let producer = makeProducer(existing: nil, session: session, table: hidden, progress: progress)
+        producer.serverInput = ServerInputCheck(like: connection, logger: logger)
+        let pipeline = Pipeline(producer: producer)
         let dispatch = StepDispatch(queue: pipeline.queue)
         let outcome = ParallelOutcome()
         let finished = DispatchGroup()

@@ -164,6 +164,7 @@ public struct Loader: Sendable {
         }
         if request.mode == .merge { try connection.execute(SQL.mergeSessionSettings) }
         let producer = makeProducer(existing: existing, session: session, progress: progress)
+        producer.serverInput = ServerInputCheck(like: connection, logger: logger)
         let pipeline = Pipeline(producer: producer)
         var rowsLoaded = 0
         try pipeline.drain { step in

@@ -47,6 +47,20 @@ public final class PGConnection: @unchecked Sendable {
         return connection
     }
 
+    /// The parameters libpq used for this connection (host, port, user, password, TLS …), to open
+    /// another one to the same server as the same user.
+    public var parameters: [ConnectionSettings.Parameter] {
+        guard let options = PQconninfo(handle) else { return [] }
+        defer { PQconninfoFree(options) }
+        var result: [ConnectionSettings.Parameter] = []
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if let value = option.pointee.val { result.append(.init(String(cString: keyword), String(cString: value))) }
+            option += 1
+        }
+        return result
+    }
+
     private init(handle: OpaquePointer, logger: Logger) {
         self.handle = handle
         self.notices = NoticeSink(logger: logger)

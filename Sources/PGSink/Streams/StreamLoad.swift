@@ -25,6 +25,7 @@ final class StreamLoad {
     ) {
         self.settings = settings
         engine = StreamTarget(settings: settings, logger: logger, queue: queue, keepEveryState: keepEveryState)
+        engine.serverInput = ServerInputCheck(connect: connector.connect, logger: logger)
         writer = StreamWriter(
             settings: settings, connection: connection, connector: connector, retries: retries, logger: logger,
             emitState: emitState)

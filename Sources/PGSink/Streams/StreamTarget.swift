@@ -127,6 +127,9 @@ final class StreamTarget: @unchecked Sendable {
     /// Steps went to the writer since the last commit (a batch full before a commit was due).
     private var sentSinceCommit = false
 
+    /// Asked before a stream's column widens (see `ServerInputCheck`); shared by the streams, on the encoder thread.
+    var serverInput: ServerInput?
+
     init(settings: StreamSettings, logger: Logger, queue: WorkQueue<StreamOp>, keepEveryState: Bool) {
         self.settings = settings
         self.logger = logger
@@ -324,6 +327,7 @@ final class StreamTarget: @unchecked Sendable {
         let producer = loader.makeProducer(
             existing: stream.table.existing, session: Loader.Session(loadId: 0, started: Date()), progress: nil)
         producer.root.planner.onlyDeclared = stream.definition.onlyDeclared
+        producer.serverInput = serverInput
         stream.redeclared = producer.root.planner.redeclare(stream.definition.declared)
         stream.producer = producer
         return producer

@@ -371,12 +371,18 @@ public struct BatchEncoder {
                 NumericEncoding.writeNaN(to: out)
                 return true
             }
+            // The server's own spelling (its answer for 'inf' or ' Infinity ').
+            if n == 8 || n == 9, ValueSyntax.equalsIgnoringCase(p + (n - 8), 8, "infinity") && (n == 8 || p[0] == 45) {
+                NumericEncoding.writeInfinity(negative: n == 9, to: out)
+                return true
+            }
             return false
         case .double, .real:
             guard kind != .jsonNested, let value = parseDouble(p, n) else { return false }
             // A finite value beyond the type's range would be stored as Infinity: widen instead.
             if value.isInfinite && !Self.spellsInfinity(p, n) { return false }
             if type == .real && Float(value).isInfinite && !value.isInfinite { return false }
+            if type == .real && value != 0 && Float(value) == 0 { return false }
             if type == .real {
                 out.appendInt32(4)
                 out.appendInt32(Int32(bitPattern: Float(value).bitPattern))
@@ -463,9 +469,12 @@ public struct BatchEncoder {
         scratch.update(from: p, count: n)
         scratch[n] = 0
         var end: UnsafeMutablePointer<CChar>? = nil
+        errno = 0
         let value = scratch.withMemoryRebound(to: CChar.self, capacity: n + 1) { strtod($0, &end) }
         let base = scratch
         guard let end, end.withMemoryRebound(to: UInt8.self, capacity: 1, { $0 == base + n }) else { return nil }
+        // Too small for the type (1e-400): PostgreSQL refuses what strtod would round to zero.
+        if errno == ERANGE && value == 0 { return nil }
         return value
     }
 

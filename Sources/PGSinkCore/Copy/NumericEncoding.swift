@@ -3,6 +3,8 @@ enum NumericEncoding {
     static let positive: Int16 = 0x0000
     static let negative: Int16 = 0x4000
     static let notANumber: Int16 = -0x4000  // 0xC000
+    static let positiveInfinity: Int16 = -0x3000  // 0xD000
+    static let negativeInfinity: Int16 = -0x1000  // 0xF000
 
     /// Writes the value's length-prefixed binary form to `out`. `scratch` needs room for `n` bytes.
     /// Returns false when the value is out of numeric's range.
@@ -63,11 +65,18 @@ enum NumericEncoding {
         return true
     }
 
-    static func writeNaN(to out: ByteStorage) {
+    static func writeNaN(to out: ByteStorage) { writeSpecial(notANumber, to: out) }
+
+    /// numeric 'Infinity' and '-Infinity' (PostgreSQL 14 and later).
+    static func writeInfinity(negative: Bool, to out: ByteStorage) {
+        writeSpecial(negative ? negativeInfinity : positiveInfinity, to: out)
+    }
+
+    private static func writeSpecial(_ sign: Int16, to out: ByteStorage) {
         out.appendInt32(8)
         out.appendInt16(0)
         out.appendInt16(0)
-        out.appendInt16(notANumber)
+        out.appendInt16(sign)
         out.appendInt16(0)
     }
 }

@@ -267,14 +267,7 @@ public struct SchemaPlanner: Sendable {
                 stuck.append(StuckColumn(index: index, column: column, reason: "--type fixes its type"))
                 continue
             }
-            var fits = Candidates.all
-            for row in 0..<batch.rowCount where !batch.isSkipped(row) {
-                let cell = batch.cell(row: row, column: slot)
-                if cell.isNull { continue }
-                fits.formIntersection(
-                    Candidates.of(batch.pointer(cell), Int(cell.length), kind: cell.kind, jsonStrict: false))
-            }
-            guard let wider = fits.widening(of: current) else {
+            guard let wider = Self.widening(of: current, slot: slot, in: batch) else {
                 stuck.append(StuckColumn(index: index, column: column, reason: "no wider type holds it"))
                 continue
             }
@@ -283,6 +276,17 @@ public struct SchemaPlanner: Sendable {
             columns[target].type = wider
         }
         return (statements, stuck)
+    }
+
+    /// The narrowest type above `current` that takes every value of the batch in `slot`, if any.
+    public static func widening(of current: ColumnType, slot: Int, in batch: RecordBatch) -> ColumnType? {
+        var fits = Candidates.all
+        for row in 0..<batch.rowCount where !batch.isSkipped(row) {
+            let cell = batch.cell(row: row, column: slot)
+            if cell.isNull { continue }
+            fits.formIntersection(Candidates.of(batch.pointer(cell), Int(cell.length), kind: cell.kind, jsonStrict: false))
+        }
+        return fits.widening(of: current)
     }
 
     /// Whether `--type` named the column (by its source or its table name).

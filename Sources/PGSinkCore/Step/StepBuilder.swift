@@ -30,6 +30,8 @@ open class StepBuilder: @unchecked Sendable {
     public private(set) var rejected = 0
     public private(set) var discarded = 0
     private var sequence: Int64 = 0
+    /// Asked before a column of the table widens: values the server takes as they are keep the type.
+    public var serverInput: ServerInput?
     private var random = SplitMix(seed: UInt64.random(in: 0...UInt64.max))
 
     public init(
@@ -141,6 +143,7 @@ open class StepBuilder: @unchecked Sendable {
         -> ([SchemaChange], BatchEncoder.EncodedBatch)
     {
         var statements: [SchemaChange] = []
+        var asked = Set<String>()
         while true {
             let columns = stream.planner.copyColumns
             let format = CopyFormat.best(for: columns)
@@ -148,12 +151,56 @@ open class StepBuilder: @unchecked Sendable {
             case .encoded(let encoded):
                 return (statements, encoded)
             case .misfits(let misfits):
+                if stream === root, acceptedByServer(misfits, columns: columns, of: stream, in: batch, asked: &asked) {
+                    continue
+                }
                 let (widened, stuck) = stream.planner.widen(misfits, in: batch)
                 statements += widened
                 for column in stuck { try setAside(column, of: stream, in: batch, &rejects) }
             }
         }
     }
+
+    /// Asks the server about the values of each misfit column that would otherwise become text
+    /// (once per column and batch): when its input function takes them all, they are replaced by
+    /// its spelling and the column keeps its type. Returns whether any column was mended.
+    private func acceptedByServer(
+        _ misfits: BatchEncoder.Misfits, columns: [CopyColumn], of stream: TableStream, in batch: RecordBatch,
+        asked: inout Set<String>
+    ) -> Bool {
+        guard let serverInput else { return false }
+        var replacements: [(row: Int, column: Int, text: [UInt8])] = []
+        for index in misfits.keys.sorted() {
+            let column = columns[index]
+            guard let slot = column.source, column.type.serverInputIsWider, asked.insert(column.name).inserted else {
+                continue
+            }
+            // A wider type that keeps every value (date → timestamp, integer → numeric) is better
+            // than the server's reading, which may drop a part (a date takes a timestamp and
+            // forgets its time); only a change to text, or none at all, is worth asking about.
+            let wider = SchemaPlanner.widening(of: column.type, slot: slot, in: batch)
+            guard wider == nil || wider == .text else { continue }
+            var rowsOf: [String: [Int]] = [:]
+            var order: [String] = []
+            for row in 0..<batch.rowCount where !batch.isSkipped(row) {
+                if stream.encoder.fits(batch, row: row, column: slot, as: column.type) { continue }
+                let value = batch.string(batch.cell(row: row, column: slot)) ?? ""
+                if rowsOf[value] == nil { order.append(value) }
+                rowsOf[value, default: []].append(row)
+            }
+            guard !order.isEmpty, order.count <= Self.maxAskedValues,
+                let spelled = serverInput.canonical(order, as: column.type), spelled.count == order.count
+            else { continue }
+            for (value, text) in zip(order, spelled) {
+                for row in rowsOf[value]! { replacements.append((row, slot, Array(text.utf8))) }
+            }
+        }
+        batch.replace(replacements)
+        return !replacements.isEmpty
+    }
+
+    /// Beyond this many different values in one batch, a column widens without asking the server.
+    static let maxAskedValues = 10_000
 
     /// Rows (or, under discard-value, values) of a column that may not widen and whose values do not fit.
     private func setAside(

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Parsers that judge a cell on its bytes: the same functions decide a column's type and
 /// produce the binary COPY value, so inference and encoding can never disagree.
 public enum ValueSyntax {
@@ -93,6 +99,23 @@ public enum ValueSyntax {
 
     /// `true`/`false` in any case; with `lenient`, also PostgreSQL's other spellings
     /// (t, f, yes, no, y, n, on, off, 1, 0) for columns that already are boolean.
+    /// A fraction of a second (`.1234565`, with its dot) in microseconds, rounded as the server
+    /// rounds it: `rint(strtod(fraction) * 1000000)`, so half-way values go to even, as far as the
+    /// double holds them (PostgreSQL's ParseFractionalSecond).
+    static func roundedMicroseconds(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
+        var text = [CChar](repeating: 0, count: n + 1)
+        for i in 0..<n { text[i] = CChar(bitPattern: p[i]) }
+        return Int((strtod(text, nil) * 1_000_000).rounded(.toNearestOrEven))
+    }
+
+    /// Whether the `n` bytes at `p` spell `word` (lowercase ASCII), in any case.
+    static func equalsIgnoringCase(_ p: UnsafePointer<UInt8>, _ n: Int, _ word: StaticString) -> Bool {
+        guard n == word.utf8CodeUnitCount else { return false }
+        let w = word.utf8Start
+        for i in 0..<n where p[i] | 0x20 != w[i] { return false }
+        return true
+    }
+
     public static func parseBool(_ p: UnsafePointer<UInt8>, _ n: Int, lenient: Bool = false) -> Bool? {
         @inline(__always) func lower(_ i: Int) -> UInt8 { p[i] | 0x20 }
         switch n {
@@ -181,7 +204,7 @@ public enum ValueSyntax {
     }
 
     /// ISO 8601 `YYYY-MM-DD[T ]HH:MM[:SS[.fraction]][Z|±HH[:MM]]`. A zone offset is applied, so
-    /// the result is UTC when `hasZone`. Fractions beyond microseconds round half up, as the server does.
+    /// the result is UTC when `hasZone`. Fractions beyond microseconds round as the server rounds them.
     public static func parseTimestamp(_ p: UnsafePointer<UInt8>, _ n: Int) -> Timestamp? {
         guard n >= 16, let days = parseDatePrefix(p, n), p[10] == 84 || p[10] == 116 || p[10] == 32,
             p[13] == 58, let hour = digits(p, 11, 2), let minute = digits(p, 14, 2), hour < 24, minute < 60
@@ -197,19 +220,15 @@ public enum ValueSyntax {
                 i += 1
                 let start = i
                 var scale = 100_000
-                var roundUp = false
                 while i < n && isDigit(p[i]) {
-                    let d = Int(p[i] - 48)
                     if scale > 0 {
-                        micros += d * scale
+                        micros += Int(p[i] - 48) * scale
                         scale /= 10
-                    } else if i - start == 6 {
-                        roundUp = d >= 5
                     }
                     i += 1
                 }
                 guard i > start else { return nil }
-                if roundUp { micros += 1 }
+                if i - start > 6 { micros = roundedMicroseconds(p + start - 1, i - start + 1) }
             }
         }
         var offsetSeconds = 0

@@ -1,0 +1,38 @@
+/// The server's own input functions, asked before a column changes type: a value pgsink's
+/// parsers refuse (`' 12 '` for an integer, `epoch` for a timestamp, `{6f96…}` for a uuid) may be
+/// one the column takes as it is. Implemented over a connection in PGSink; the core only asks.
+public protocol ServerInput: AnyObject {
+    /// The server's text for each value read by `type`'s input function (in the order given), or
+    /// nil when it refuses any of them (or cannot be asked).
+    func canonical(_ values: [String], as type: ColumnType) -> [String]?
+}
+
+extension ColumnType {
+    /// Whether the server's input function may take values pgsink's parsers refuse: every
+    /// built-in type pgsink encodes itself (text takes anything; other types go to the server as text).
+    public var serverInputIsWider: Bool {
+        switch self {
+        case .text, .other: false
+        default: true
+        }
+    }
+}
+
+extension RecordBatch {
+    /// Replaces cells with new text (the server's spelling of a value), kept in the batch's own
+    /// bytes. The bytes not scanned yet stay at the end, where the next batch takes them from.
+    public func replace(_ replacements: [(row: Int, column: Int, text: [UInt8])]) {
+        guard !replacements.isEmpty else { return }
+        let tail = Array(UnsafeBufferPointer(start: bytes.base + scanned, count: bytes.count - scanned))
+        bytes.count = scanned
+        for (row, column, text) in replacements {
+            let offset = bytes.count
+            text.withUnsafeBufferPointer { if let base = $0.baseAddress { bytes.append(base, count: $0.count) } }
+            let start = Int(rowStarts[row])
+            guard column < Int(rowStarts[row + 1]) - start else { continue }
+            cells[start + column] = Cell(offset: UInt32(offset), length: UInt32(text.count), kind: .quoted)
+        }
+        scanned = bytes.count
+        tail.withUnsafeBufferPointer { if let base = $0.baseAddress { bytes.append(base, count: $0.count) } }
+    }
+}
