@@ -15,9 +15,24 @@ public enum SQL {
         "ALTER TABLE \(table.quoted) ADD COLUMN \(quoteIdentifier(column.name)) \(column.type.sqlName)"
     }
 
-    public static func alterType(_ table: TableName, column: String, to type: ColumnType) -> String {
+    public static func alterType(_ table: TableName, column: String, from: ColumnType? = nil, to type: ColumnType) -> String {
         let name = quoteIdentifier(column)
-        return "ALTER TABLE \(table.quoted) ALTER COLUMN \(name) TYPE \(type.sqlName) USING \(name)::\(type.sqlName)"
+        return "ALTER TABLE \(table.quoted) ALTER COLUMN \(name) TYPE \(type.sqlName) USING "
+            + ((type == .text ? from.flatMap { timeAsText(name, $0) } : nil) ?? "\(name)::\(type.sqlName)")
+    }
+
+    /// A time column's values as text in the form later values get too (`ISOTime.textForm`):
+    /// `2024-01-04T08:00:00Z`, not the session's `2024-01-04 08:00:00+00`.
+    static func timeAsText(_ name: String, _ from: ColumnType) -> String? {
+        let pattern: String
+        switch from {
+        case .date: return "CASE WHEN isfinite(\(name)) THEN to_char(\(name), 'YYYY-MM-DD') ELSE \(name)::text END"
+        case .timestamp: pattern = "to_char(\(name), 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+        case .timestamptz: pattern = "to_char(\(name) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+        default: return nil
+        }
+        let zone = from == .timestamptz ? " || 'Z'" : ""
+        return "CASE WHEN isfinite(\(name)) THEN regexp_replace(\(pattern), '\\.?0+$', '')\(zone) ELSE \(name)::text END"
     }
 
     public static func copy(_ table: TableName, columns: [String], format: CopyFormat) -> String {
@@ -396,6 +411,7 @@ public enum SQL {
         """
 
     // MARK: column sources
+
 
     /// Which source name each column was made for, when the two differ (`ID` → `id`, `id` → `id_2`),
     /// so the same source lands in the same column in every later load. Keyed by the table's oid:

@@ -15,7 +15,7 @@ public enum SchemaChange: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .createTable(let table, let columns, let key): SQL.createTable(table, columns: columns, primaryKey: key)
         case .addColumn(let table, let column): SQL.addColumn(table, column)
-        case .alterType(let table, let column, _, let type): SQL.alterType(table, column: column, to: type)
+        case .alterType(let table, let column, let from, let type): SQL.alterType(table, column: column, from: from, to: type)
         }
     }
 

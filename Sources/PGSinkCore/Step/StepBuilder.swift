@@ -144,7 +144,9 @@ open class StepBuilder: @unchecked Sendable {
     {
         var statements: [SchemaChange] = []
         var asked = Set<String>()
+        var retold = Set<String>()
         while true {
+            retellTimes(of: stream, in: batch, done: &retold)
             let columns = stream.planner.copyColumns
             let format = CopyFormat.best(for: columns)
             switch try stream.encoder.encode(batch, columns: columns, format: format, sequenceStart: numbered ? sequence : nil) {
@@ -197,6 +199,26 @@ open class StepBuilder: @unchecked Sendable {
         }
         batch.replace(replacements)
         return !replacements.isEmpty
+    }
+
+    /// A time column that became text in this load gets its later values in the form its earlier
+    /// ones were given (`ISOTime.textForm`), so the column does not mix two spellings of one time.
+    private func retellTimes(of stream: TableStream, in batch: RecordBatch, done: inout Set<String>) {
+        let times: Set<ColumnType> = [.date, .timestamp, .timestamptz]
+        let retyped = stream.planner.widenings.filter { $0.to == .text && times.contains($0.from) }.map(\.column)
+        guard !retyped.isEmpty else { return }
+        var replacements: [(row: Int, column: Int, text: [UInt8])] = []
+        for column in stream.planner.copyColumns where retyped.contains(column.name) && done.insert(column.name).inserted {
+            guard let slot = column.source else { continue }
+            for row in 0..<batch.rowCount where !batch.isSkipped(row) {
+                let cell = batch.cell(row: row, column: slot)
+                if cell.isNull { continue }
+                if let text = ISOTime.textForm(batch.pointer(cell), Int(cell.length)) {
+                    replacements.append((row, slot, Array(text.utf8)))
+                }
+            }
+        }
+        batch.replace(replacements)
     }
 
     /// Beyond this many different values in one batch, a column widens without asking the server.
