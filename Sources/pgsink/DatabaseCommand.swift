@@ -14,9 +14,9 @@ struct DatabaseCommand: ParsableCommand {
         func run() throws {
             let server = EmbeddedServer()
             if server.isRunning() {
-                print("running in \(server.directory.path)\nconnect with: \(server.psqlCommand)")
+                print("running in \(server.location)\nconnect with: \(server.psqlCommand)")
             } else {
-                print("not running (\(server.directory.path))")
+                print("not running (\(server.location))")
             }
         }
     }
@@ -30,7 +30,7 @@ struct DatabaseCommand: ParsableCommand {
             } catch {
                 throw CommandFailure(description: "\(error)")
             }
-            print("running in \(server.directory.path)\nconnect with: \(server.psqlCommand)")
+            print("running in \(server.location)\nconnect with: \(server.psqlCommand)")
         }
     }
 
@@ -43,7 +43,7 @@ struct DatabaseCommand: ParsableCommand {
             } catch {
                 throw CommandFailure(description: "\(error)")
             }
-            print("stopped (\(server.directory.path))")
+            print("stopped (\(server.location))")
         }
     }
 

@@ -50,7 +50,7 @@ struct ConnectionOptions: ParsableArguments {
         }
         let server = EmbeddedServer()
         if try server.start() {
-            FileHandle.standardError.write(Data("pgsink: started a private PostgreSQL in \(server.directory.path); connect with: \(server.psqlCommand)\n".utf8))
+            FileHandle.standardError.write(Data("pgsink: started a private PostgreSQL in \(server.location); connect with: \(server.psqlCommand)\n".utf8))
         }
         return try ConnectionSettings(string: server.connectionString)
     }

@@ -199,6 +199,21 @@ struct SSHTunnelTests {
         #expect(error.description.contains("not in"))
     }
 
+    /// An empty known_hosts lists no hosts: the bastion is unknown and refused with its fingerprint,
+    /// as for any host missing from the file (/dev/null is a character device, not a regular file).
+    @Test(arguments: ["/dev/null", "empty"])
+    func anEmptyKnownHostsRefusesTheBastionAsUnknown(_ source: String) throws {
+        let path = source == "empty" ? try TestDatabase.file("known_hosts", "") : source
+        var settings = server.settings
+        settings.knownHosts = path
+        let error = try server.failure(settings)
+        #expect(error.code == .unknownHost)
+        #expect(error.description.contains("host [\(settings.host)]:\(settings.port) is not in known_hosts file \(path) (empty)"),
+            "\(error.description)")
+        let fingerprint = try server.fingerprint(ofPublicKeyFile: server.path("DIR") + "/host_ed25519.pub")
+        #expect(error.description.contains(fingerprint))
+    }
+
     @Test func hostKeyCheckingCanBeTurnedOff() throws {
         var settings = server.settings
         settings.knownHosts = "/nonexistent/known_hosts"
@@ -359,6 +374,14 @@ struct SSHTunnelParsingTests {
         #expect(try verdict(lines, "evil.corp.example") == .unknown)
         #expect(try verdict(lines, "db1.example") == .trusted)
         #expect(try verdict(lines, "db12.example") == .unknown)
+    }
+
+    @Test func devNullListsNoHosts() throws {
+        let hosts = try KnownHosts.load("/dev/null")
+        #expect(hosts.entries.isEmpty)
+        #expect(hosts.origin == "known_hosts file /dev/null (empty)")
+        let error = #expect(throws: SSHTunnelError.self) { try KnownHosts.load(NSTemporaryDirectory()) }
+        #expect(error?.code == .knownHostsUnreadable, "a folder is not a known_hosts file")
     }
 
     @Test func missingKnownHostsFileIsAnError() {

@@ -27,10 +27,15 @@ public struct ConnectionSettings: Sendable {
 
     public init() {}
 
-    /// A URI or `key=value` string as the user gave it. `search_path` (and `schema`) in a URI's
-    /// query are taken out, because libpq refuses parameters it does not know.
+    /// A URI or `key=value` string as the user gave it. A URI's user and password are
+    /// percent-encoded first (`ConnectionString.encodingUserinfo`), so a password with `/` or `@`
+    /// reaches the server whole; `search_path` (and `schema`) in its query are taken out, because
+    /// libpq refuses parameters it does not know.
     public init(string: String) throws {
-        let (uri, extras) = ConnectionString.splitURIExtras(string)
+        if let password = ConnectionString.userinfo(of: string)?.password { Secrets.register(String(password)) }
+        let encoded = ConnectionString.encodingUserinfo(string)
+        if let password = ConnectionString.userinfo(of: encoded)?.password { Secrets.register(String(password)) }
+        let (uri, extras) = ConnectionString.splitURIExtras(encoded)
         base = uri
         if let path = extras["search_path"] ?? extras["schema"] {
             schema = path.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) }

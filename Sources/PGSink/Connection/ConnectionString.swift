@@ -75,7 +75,7 @@ public enum ConnectionString {
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1)
             let key = String(parts[0])
-            if ["search_path", "schema", "currentSchema"].contains(key) {
+            if uriExtras.contains(key) {
                 let raw = parts.count > 1 ? String(parts[1]) : ""
                 extras[key == "currentSchema" ? "schema" : key] = raw.removingPercentEncoding ?? raw
             } else {
@@ -96,6 +96,9 @@ public enum ConnectionString {
     static func secretsGuess(_ conninfo: String) -> [String] {
         var found: [String] = []
         if case .success(let parsed) = libpqParse(conninfo) { found += parsed.filter(\.isSecret).map(\.value) }
+        if let password = userinfo(of: conninfo)?.password {
+            found += [String(password), password.removingPercentEncoding ?? String(password)]
+        }
         if isURI(conninfo), let schemeEnd = conninfo.range(of: "://") {
             let rest = conninfo[schemeEnd.upperBound...]
             if let at = rest.lastIndex(of: "@"), let colon = rest[..<at].firstIndex(of: ":") {

@@ -1,17 +1,58 @@
+import Crypto
 import Foundation
 import PGSinkCore
 
 /// The private PostgreSQL pgsink starts when no connection is configured: a cluster under
 /// `./.pgsink/` listening only on a unix socket in that folder, trusted because only the folder's
 /// owner can reach the socket.
+///
+/// As root the server runs as `postgres`, which cannot enter a private folder such as /root; then
+/// the cluster lives in `/var/lib/pgsink/<folder>-<hash of its path>` instead, owned by `postgres`,
+/// so every run from the same folder finds the same cluster.
 public struct EmbeddedServer: Sendable {
+    /// Where the cluster, its log and its socket are.
     public let directory: URL
+    /// The `.pgsink` folder the data would have gone to, when the server's user cannot reach it.
+    public let unreachable: URL?
     public let user = "pgsink"
     public let database = "postgres"
     public let port = 5432
 
+    /// Clusters of folders the server's user cannot enter, one per folder.
+    public static let sharedRoot = URL(fileURLWithPath: "/var/lib/pgsink")
+
     public init(directory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".pgsink")) {
-        self.directory = directory.standardizedFileURL
+        let requested = directory.standardizedFileURL
+        let project = requested.deletingLastPathComponent()
+        if let user = Self.serverUser, !Self.canEnter(project.path, as: user) {
+            self.directory = Self.sharedRoot.appendingPathComponent(Self.key(for: project.path))
+            unreachable = requested
+        } else {
+            self.directory = requested
+            unreachable = nil
+        }
+    }
+
+    /// Where the data is, for messages; says why when it is not under the project folder.
+    public var location: String {
+        guard let unreachable, let user = Self.serverUser else { return directory.path }
+        return "\(directory.path) (the server runs as \(user), who cannot enter "
+            + "\(unreachable.deletingLastPathComponent().path), so its data is kept here)"
+    }
+
+    /// `<last path component>-<16 hex digits of SHA-256 of the path>`: readable, and one per folder.
+    static func key(for path: String) -> String {
+        let last = URL(fileURLWithPath: path).lastPathComponent
+        let name = String(last.filter { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }.prefix(40))
+        let digest = SHA256.hash(data: Data(path.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+        return (name.isEmpty || name.hasPrefix(".") ? "folder" : name) + "-" + digest
+    }
+
+    /// Whether `user` may search `path` and every folder above it (`test -x` run as that user, so
+    /// groups and ACLs count as the server will see them).
+    static func canEnter(_ path: String, as user: String) -> Bool {
+        guard getpwnam(user) != nil else { return true }  // start() explains a missing user
+        return (try? ChildProcess.run("/sbin/runuser", ["-u", user, "--", "/usr/bin/test", "-x", path]))?.status == 0
     }
 
     var dataDirectory: URL { directory.appendingPathComponent("data") }
@@ -71,6 +112,11 @@ public struct EmbeddedServer: Sendable {
         if isRunning() { return false }
         let bin = try Self.serverBinaries()
         let fm = FileManager.default
+        if unreachable != nil {
+            // The shared root must be searchable by the server's user; each cluster in it is private.
+            try fm.createDirectory(at: Self.sharedRoot, withIntermediateDirectories: true)
+            try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: Self.sharedRoot.path)
+        }
         try fm.createDirectory(at: directory, withIntermediateDirectories: true)
         if socketDirectory != directory.path {
             try fm.createDirectory(atPath: socketDirectory, withIntermediateDirectories: true)
@@ -98,7 +144,8 @@ public struct EmbeddedServer: Sendable {
 
     /// PostgreSQL refuses to run as root: as root, the folder goes to the `postgres` user and the
     /// server binaries run as that user.
-    private var runAsUser: String? { geteuid() == 0 ? "postgres" : nil }
+    static var serverUser: String? { geteuid() == 0 ? "postgres" : nil }
+    private var runAsUser: String? { Self.serverUser }
 
     private func handOverToServerUser(_ socketDirectory: String) throws {
         guard let user = runAsUser else { return }

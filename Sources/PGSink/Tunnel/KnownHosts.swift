@@ -32,17 +32,30 @@ struct KnownHosts: Sendable {
     }
 
     /// `source` is a path or inline known_hosts lines; nil means ~/.ssh/known_hosts (missing = empty).
+    /// An empty file, `/dev/null` included, lists no hosts, so every bastion is unknown.
     static func load(_ source: String?) throws -> KnownHosts {
         if let source, source.contains(where: \.isNewline) { return KnownHosts(text: source) }
         let path = NSString(string: source ?? "~/.ssh/known_hosts").expandingTildeInPath
-        if let data = FileManager.default.contents(atPath: path) {
-            return KnownHosts(text: String(decoding: data, as: UTF8.self), origin: "known_hosts file \(path)")
+        if let text = contents(ofFile: path) {
+            return KnownHosts(text: text, origin: "known_hosts file \(path)" + (text.isEmpty ? " (empty)" : ""))
         }
         guard let source else { return KnownHosts(text: "", origin: "known_hosts file \(path) (missing)") }
         // A single inline line has no newline; it is inline if it parses as an entry.
         let inline = KnownHosts(text: source)
         guard inline.entries.isEmpty else { return inline }
         throw SSHTunnelError(.knownHostsUnreadable, "cannot read the known_hosts file \(path)")
+    }
+
+    /// The text of a file, a character device such as /dev/null or a pipe; nil when it cannot be
+    /// opened or read (FileManager's `contents(atPath:)` answers nil for /dev/null).
+    private static func contents(ofFile path: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        do {
+            return String(decoding: try handle.readToEnd() ?? Data(), as: UTF8.self)
+        } catch {
+            return nil
+        }
     }
 
     private static func entry(_ line: Substring) -> Entry? {
