@@ -268,22 +268,62 @@ public struct Loader: Sendable {
             .joined(separator: ", ")
     }
 
-    /// Runs a step's schema changes (CREATE TABLE, ADD COLUMN, ALTER … TYPE), logging each.
+    /// Runs a step's schema changes (CREATE TABLE, ADD COLUMN, ALTER … TYPE), logging each. A
+    /// change of type runs under a savepoint, so that when the server refuses it the catalog can
+    /// still be read to name what blocks it.
     func applySchemaChanges(_ step: LoadStep, on connection: PGConnection) throws {
         for change in step.statements {
             logger.info("\(change.sql)", metadata: ["load.table": "\(request.table)"])
-            do {
+            guard case .alterType(let table, let column, let from, let to) = change else {
                 try connection.execute(change.sql)
                 try Catalog.recordColumnSources(change, on: connection)
-            } catch let error as PGError where error.sqlState == "0A000" {
-                guard case .alterType(let table, let column, let from, let to) = change else { throw error }
+                continue
+            }
+            let savepoint = connection.inTransaction
+            if savepoint { try connection.execute("SAVEPOINT pgsink_alter") }
+            do {
+                try connection.execute(change.sql)
+                if savepoint { try connection.execute("RELEASE SAVEPOINT pgsink_alter") }
+            } catch let error as PGError where error.kind == .server {
+                guard savepoint else { throw error }
+                try connection.execute("ROLLBACK TO SAVEPOINT pgsink_alter")
+                let dependents = (try? connection.query(SQL.columnDependents, [table.quoted, column]).rows) ?? []
                 throw LoadError(
-                    "cannot widen column \(column) of \(table) from \(from.sqlName) to \(to.sqlName): "
-                        + "\(error.detail ?? error.message). PostgreSQL cannot change "
-                        + "the type of a column a view uses; drop the view, run the load, and create the view again (or "
-                        + "keep the type with --schema-contract freeze and --max-rejects N, which sets such rows aside)")
+                    Self.refusedWidening(
+                        table: table, column: column, from: from, to: to, cause: step.causes[column], error: error,
+                        dependents: dependents.map { ($0[0] ?? "", $0[1] ?? "", $0[2]) }))
             }
         }
+    }
+
+    /// Why a column could not change type, naming what uses it and the ways out.
+    static func refusedWidening(
+        table: TableName, column: String, from: ColumnType, to: ColumnType, cause: String?, error: PGError,
+        dependents: [(kind: String, name: String, definition: String?)]
+    ) -> String {
+        var text = "cannot widen column \(column) of \(table) from \(from.sqlName) to \(to.sqlName)"
+        if let cause { text += " for the value on \(cause)" }
+        let escape = "or keep the type with --schema-contract freeze and --max-rejects N, which sets such rows aside, "
+            + "or fix the value"
+        guard let blocker = dependents.first else {
+            return text + ": \(error.message). Change the column yourself (ALTER TABLE \(table.quoted) ALTER COLUMN "
+                + "\(quoteIdentifier(column)) TYPE …) and load again, \(escape)"
+        }
+        let what = blocker.definition.map { "\(blocker.kind) \(blocker.name) (\($0))" } ?? "\(blocker.kind) \(blocker.name)"
+        let others = dependents.count > 1 ? " (and \(dependents.count - 1) more: "
+            + dependents.dropFirst().map { "\($0.kind) \($0.name)" }.joined(separator: ", ") + ")" : ""
+        let fix: String
+        switch blocker.kind {
+        case "view": fix = "drop the view, run the load, and create the view again"
+        case "CHECK constraint", "foreign key":
+            fix = "drop the constraint (ALTER TABLE \(table.quoted) DROP CONSTRAINT \(quoteIdentifier(blocker.name))), run "
+                + "the load, and add it again in a form that holds for \(to.sqlName)"
+        case "index": fix = "drop the index (DROP INDEX \(blocker.name)), run the load, and create it again for \(to.sqlName)"
+        case "generated column":
+            fix = "drop the generated column \(blocker.name) (or change its expression), run the load, and add it again"
+        default: fix = "a partition key column cannot change type; give the column the type the data needs when you create the table"
+        }
+        return text + ": \(what) uses it\(others), and PostgreSQL cannot change the type under it. \(fix.prefix(1).uppercased() + fix.dropFirst()), \(escape)"
     }
 
     private func refuseDuplicate(of producer: BatchProducer, into table: TableName, on connection: PGConnection) throws {

@@ -410,6 +410,37 @@ public enum SQL {
         SELECT 1 FROM pg_stat_activity WHERE pid = $1::int AND (backend_start IS NULL OR backend_start = $2::timestamptz)
         """
 
+    /// What keeps a column from changing type: views, CHECK constraints, foreign keys, expression
+    /// or partial indexes, generated columns and partition keys that use it. Rows: kind, name,
+    /// definition. Parameters: the quoted schema.table, the column.
+    public static let columnDependents = """
+        WITH col AS (SELECT attrelid, attnum FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2)
+        SELECT DISTINCT 'view', v.oid::regclass::text, NULL::text FROM col
+          JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.refobjid = col.attrelid AND d.refobjsubid = col.attnum
+          JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class AND v.oid <> col.attrelid
+        UNION ALL
+        SELECT 'CHECK constraint', c.conname::text, pg_get_constraintdef(c.oid) FROM col
+          JOIN pg_constraint c ON c.conrelid = col.attrelid AND c.contype = 'c' AND col.attnum = ANY(c.conkey)
+        UNION ALL
+        SELECT 'foreign key', c.conname::text, pg_get_constraintdef(c.oid) FROM col
+          JOIN pg_constraint c ON c.contype = 'f' AND ((c.conrelid = col.attrelid AND col.attnum = ANY(c.conkey))
+                                                    OR (c.confrelid = col.attrelid AND col.attnum = ANY(c.confkey)))
+        UNION ALL
+        SELECT 'index', i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM col
+          JOIN pg_index i ON i.indrelid = col.attrelid AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL)
+          WHERE EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
+                        AND d.refobjid = col.attrelid AND d.refobjsubid = col.attnum)
+        UNION ALL
+        SELECT 'generated column', a.attname::text, pg_get_expr(ad.adbin, ad.adrelid) FROM col
+          JOIN pg_attrdef ad ON ad.adrelid = col.attrelid
+          JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum AND a.attgenerated = 's'
+          WHERE EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid
+                        AND d.refobjid = col.attrelid AND d.refobjsubid = col.attnum)
+        UNION ALL
+        SELECT 'partition key', col.attrelid::regclass::text, pg_get_partkeydef(col.attrelid) FROM col
+          JOIN pg_partitioned_table p ON p.partrelid = col.attrelid AND col.attnum = ANY(p.partattrs::int2[])
+        """
+
     // MARK: column sources
 
 

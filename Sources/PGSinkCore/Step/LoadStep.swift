@@ -89,6 +89,9 @@ public struct LoadStep: @unchecked Sendable {
     public var rejectedSoFar: Int
     /// The input the batch came from, to name the line a server error points at.
     public var source: String
+    /// For each column a statement widens: the first value that did not fit, and where it is
+    /// (`line 3 of t.csv: "abc"`), so a widening the server refuses can say what asked for it.
+    public var causes: [String: String] = [:]
 
     public var rows: Int { root.encoded.rows.count }
 }

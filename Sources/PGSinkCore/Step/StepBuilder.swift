@@ -100,9 +100,10 @@ open class StepBuilder: @unchecked Sendable {
         let rootPart = parts.removeFirst()
         let keysRepeat = merge && Self.keysRepeat(in: batch, columns: rootPart.columns)
         sequence += Int64(rootPart.encoded.rows.count)
+        defer { causes = [:] }
         return LoadStep(
             statements: statements, root: rootPart, children: parts, keysRepeat: keysRepeat, rejects: rejects,
-            rejectedSoFar: rejected, source: batch.source)
+            rejectedSoFar: rejected, source: batch.source, causes: causes)
     }
 
     /// Plans the table for a batch and sets aside what the contract keeps out: rows or values of
@@ -157,6 +158,7 @@ open class StepBuilder: @unchecked Sendable {
                     continue
                 }
                 let (widened, stuck) = stream.planner.widen(misfits, in: batch)
+                for change in widened { noteCause(of: change, in: stream, batch: batch, columns: columns) }
                 statements += widened
                 for column in stuck { try setAside(column, of: stream, in: batch, &rejects) }
             }
@@ -199,6 +201,21 @@ open class StepBuilder: @unchecked Sendable {
         }
         batch.replace(replacements)
         return !replacements.isEmpty
+    }
+
+    /// Causes of this batch's widenings, by column (see `LoadStep.causes`).
+    private var causes: [String: String] = [:]
+
+    private func noteCause(of change: SchemaChange, in stream: TableStream, batch: RecordBatch, columns: [CopyColumn]) {
+        guard case .alterType(_, let name, let from, _) = change,
+            let slot = columns.first(where: { $0.name == name })?.source
+        else { return }
+        for row in 0..<batch.rowCount where !batch.isSkipped(row) {
+            if stream.encoder.fits(batch, row: row, column: slot, as: from) { continue }
+            let value = batch.string(batch.cell(row: row, column: slot)) ?? ""
+            causes[name] = "line \(batch.rowLines[row]) of \(batch.source): \(SchemaPlanner.excerpt(value))"
+            return
+        }
     }
 
     /// A time column that became text in this load gets its later values in the form its earlier
