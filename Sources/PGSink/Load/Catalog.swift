@@ -90,7 +90,8 @@ enum Catalog {
     /// columns): a partitioned table's unique keys must contain its partition columns, a table's
     /// primary key is never changed, and a merge needs a unique index on exactly the key.
     static func checkKey(
-        _ key: [String], of table: TableName, mode: LoadMode, on connection: PGConnection
+        _ key: [String], of table: TableName, mode: LoadMode, switching: Bool = false, on connection: PGConnection,
+        logger: Logger? = nil
     ) throws {
         let wanted = Set(key)
         if try kind(of: table, on: connection) == "p" {
@@ -107,6 +108,11 @@ enum Catalog {
         let indexes = try indexes(of: table, on: connection)
         if indexes.contains(where: { $0.unique && Set($0.columns) == wanted }) { return }
         if let primary = indexes.first(where: \.primary) {
+            if switching {
+                try switchPrimaryKey(of: table, from: primary.columns, to: key, on: connection)
+                logger?.notice("\(table): primary key moved from (\(primary.columns.joined(separator: ", "))) to (\(key.joined(separator: ", ")))")
+                return
+            }
             throw LoadError(
                 "\(table) has primary key (\(primary.columns.joined(separator: ", "))), and --primary-key asks for "
                     + "(\(key.joined(separator: ", "))); pgsink never drops or rebuilds a table to change its key. Load "
@@ -118,6 +124,47 @@ enum Catalog {
             "\(table) has no primary key or unique index on (\(key.joined(separator: ", "))), which --mode merge "
                 + "needs to find existing rows; create one, e.g. CREATE UNIQUE INDEX ON \(table.quoted) "
                 + "(\(SQL.list(key)))")
+    }
+
+    /// Moves a table's primary key to `key` in the load's transaction, after checking that the new
+    /// key holds for every row already there (no NULLs, no value twice); otherwise names the
+    /// values that break it.
+    static func switchPrimaryKey(of table: TableName, from old: [String], to key: [String], on connection: PGConnection) throws {
+        let columns = try Self.columns(of: table, on: connection)?.map(\.name) ?? []
+        let refused = "\(table) has primary key (\(old.joined(separator: ", "))), and the stream's key is now "
+            + "(\(key.joined(separator: ", ")))"
+        let missing = key.filter { !columns.contains($0) }
+        guard missing.isEmpty else {
+            throw LoadError(
+                refused + ", but the table has no column \(missing.joined(separator: ", ")) yet; load the stream's "
+                    + "records under the old key first, or add the column")
+        }
+        let list = SQL.list(key)
+        let nulls = try connection.query(
+            "SELECT count(*) FROM \(table.quoted) WHERE " + key.map { "\(quoteIdentifier($0)) IS NULL" }.joined(separator: " OR "),
+            []
+        ).rows.first?.first ?? "0"
+        if let nulls, nulls != "0" {
+            throw LoadError(
+                refused + ", and \(nulls) rows have no value for it; a primary key needs one in every row. Fill them, "
+                    + "or keep the old key_properties")
+        }
+        let repeated = try connection.query(
+            "SELECT concat_ws(', ', \(key.map { "\(quoteIdentifier($0))::text" }.joined(separator: ", "))), count(*) FROM "
+                + "\(table.quoted) GROUP BY \(list) HAVING count(*) > 1 ORDER BY count(*) DESC LIMIT 3", []
+        ).rows
+        if !repeated.isEmpty {
+            let values = repeated.map { "(\($0[0] ?? "")) \($0[1] ?? "?") times" }.joined(separator: "; ")
+            throw LoadError(
+                refused + ", which is not unique over the rows already there: \(values). pgsink never drops rows to "
+                    + "change a key; remove the duplicates, or keep the old key_properties")
+        }
+        let name = try connection.query(
+            "SELECT conname::text FROM pg_constraint WHERE conrelid = to_regclass($1) AND contype = 'p'", [table.quoted]
+        ).rows.first?.first ?? nil
+        guard let name else { return }
+        try connection.execute(
+            "ALTER TABLE \(table.quoted) DROP CONSTRAINT \(quoteIdentifier(name)), ADD PRIMARY KEY (\(list))")
     }
 
     /// The child tables of a `--nested tables` table that already exist, with their columns.

@@ -28,6 +28,9 @@ public struct LoadRequest: Sendable {
     public var typeOverrides: [String: ColumnType] = [:]
     public var createSchema = true
     public var force = false
+    /// A stream whose key changed (a Singer SCHEMA with new key_properties) moves the table's
+    /// primary key to it, when the new key is unique over the table's rows.
+    public var switchesKey = false
     public var batchRows = 50_000
     public var batchBytes = 16 << 20
     /// Connections that COPY in parallel into a new table (1 = the load's own connection only).

@@ -111,7 +111,9 @@ public struct Loader: Sendable {
         try Catalog.dropAbandonedHiddenTables(of: table, on: connection, logger: logger)
         let existing = try Catalog.columns(of: table, on: connection)
         if let existing, !request.primaryKey.isEmpty {
-            try Catalog.checkKey(keyNames(existing), of: table, mode: request.mode, on: connection)
+            try Catalog.checkKey(
+                keyNames(existing), of: table, mode: request.mode, switching: request.switchesKey, on: connection,
+                logger: logger)
         }
         if request.nested == .tables {
             session.existingChildren = try Catalog.childTables(of: table, separator: request.nestedSeparator, on: connection)

@@ -170,6 +170,7 @@ final class StreamTarget: @unchecked Sendable {
         request.nestedSeparator = settings.nestedSeparator
         request.newestBy = definition.newestBy
         request.force = true
+        request.switchesKey = true
         return request
     }
 
