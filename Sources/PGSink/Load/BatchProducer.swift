@@ -43,16 +43,17 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
             scanning: while true {
                 if queue.isCancelled { throw WorkQueue<LoadStep>.Cancelled() }
                 try Interrupt.check()
-                let status = try scanner.scan(into: batch, columns: root.sources, isEOF: eof, maxRows: request.batchRows)
+                let status = try scanner.scan(into: batch, columns: root.sources, isEOF: eof, maxRows: rowLimit(batch))
                 switch status {
                 case .needMore:
-                    if batch.bytes.count >= request.batchBytes && batch.rowCount > 0 {
+                    if batch.rowCount > 0 && batch.bytes.count >= request.batchBytes {
                         batch = try emit(batch, continuing: file, into: queue)
-                    } else if try file.read(into: batch.bytes, count: readSize) == 0 {
+                    } else if try readMore(file, into: batch) == 0 {
                         eof = true
                     }
                     progress?(LoadProgress(bytesRead: doneBefore + file.position, bytesTotal: total, rows: rows + batch.rowCount))
                 case .batchFull:
+                    if batch.rowCount < request.batchRows && batch.scanned < request.batchBytes { continue }
                     batch = try emit(batch, continuing: file, into: queue)
                 case .endOfInput:
                     if batch.rowCount > 0 || root.sources.count > root.planner.targetOf.count {
@@ -75,6 +76,20 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
         case .flatten(let depth): return Nesting(flattenDepth: depth, separator: separator, keepWhole: keep)
         case .tables: return Nesting(flattenDepth: 1000, separator: separator, keepWhole: keep, layout: layout)
         }
+    }
+
+    /// The next read: at most what the batch has room for under --batch-bytes, so small batches
+    /// stay small. A record longer than a whole batch is read in doubling steps (it is scanned
+    /// again from its start after each read).
+    private func readMore(_ file: InputFile, into batch: RecordBatch) throws -> Int {
+        let room = request.batchBytes - batch.bytes.count
+        return try file.read(into: batch.bytes, count: min(readSize, room > 0 ? room : max(batch.bytes.count, 1)))
+    }
+
+    /// A batch holding more than --batch-bytes (after a record longer than a batch was read) is
+    /// scanned a row at a time, so it goes out once its rows reach the limit.
+    private func rowLimit(_ batch: RecordBatch) -> Int {
+        batch.bytes.count > request.batchBytes ? min(request.batchRows, batch.rowCount + 1) : request.batchRows
     }
 
     private func newBatch(_ file: InputFile) -> RecordBatch {
