@@ -143,4 +143,57 @@ struct InputIntegrityTests {
         #expect(full.status == 0, "\(full.stderr)")
         #expect(try db.count("piped") == 4000)
     }
+
+    /// Sends the header and two rows, then waits for the file named by its second argument to
+    /// exist before it sends the last row; gzip (flushed after each write) when its first argument says so.
+    static let slowWriter = """
+        import os, sys, time, zlib
+        z = zlib.compressobj(6, zlib.DEFLATED, 31) if sys.argv[1] == 'gzip' else None
+        def put(text, last=False):
+            data = text.encode()
+            if z: data = z.compress(data) + z.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        put('id,label\\n1,a\\n2,b\\n')
+        while not os.path.exists(sys.argv[2]):
+            time.sleep(0.1)
+        put('3,c\\n', last=True)
+        """
+
+    @Test(arguments: [false, true])
+    func rowsFromASlowPipeReachTheServerAsTheyArrive(gzip: Bool) throws {
+        let db = try TestDatabase()
+        let table = db.table("slow").quoted
+        try db.connection.execute("CREATE TABLE \(table) (id bigint, label text)")
+        let writer = try TestDatabase.file("writer.py", Self.slowWriter)
+        let marker = writer + ".go"
+        // The shell makes the pipe, so pgsink holds no write end of it and sees the input end.
+        let pipeline = Process()
+        pipeline.executableURL = URL(fileURLWithPath: "/bin/sh")
+        pipeline.arguments = [
+            "-c", "python3 \"$0\" \"$1\" \"$2\" | \"$3\" load - --format csv --table \"$4\" --to \"$5\" --batch-timeout 0.3",
+            writer, gzip ? "gzip" : "plain", marker, CommandLineTests.executable.path, "\(db.schema).slow", db.url,
+        ]
+        pipeline.standardOutput = FileHandle.nullDevice
+        let errorPath = try TestDatabase.file("stderr.log", "")
+        pipeline.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
+        try pipeline.run()
+        defer {
+            _ = FileManager.default.createFile(atPath: marker, contents: nil)
+            pipeline.waitUntilExit()
+        }
+        // The rows are invisible to this session until pgsink commits, but COPY writes them into
+        // the table's heap at once, so the table grows on disk while the writer still holds the pipe.
+        let sent = try ExactlyOnceTests.eventually {
+            try db.column("SELECT pg_relation_size('\(table)')") != ["0"]
+        }
+        #expect(sent, "no row reached the server while the input was open")
+        #expect(pipeline.isRunning)
+        #expect(try db.count("slow") == 0)
+        _ = FileManager.default.createFile(atPath: marker, contents: nil)
+        pipeline.waitUntilExit()
+        let stderr = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
+        #expect(pipeline.terminationStatus == 0, "\(stderr)")
+        #expect(try db.column("SELECT string_agg(label, '' ORDER BY id) FROM \(table)") == ["abc"])
+    }
 }
