@@ -82,7 +82,8 @@ public final class InputFile {
 
     /// As `read(into:count:)`, but gives up with nil when nothing arrived within `seconds`.
     public func read(into storage: ByteStorage, count: Int, waitingAtMost seconds: Double) throws(InputError) -> Int? {
-        try read(into: storage, count: count, deadline: ContinuousClock.now + .milliseconds(Int(max(0, seconds) * 1000)))
+        let deadline = ContinuousClock.now + .milliseconds(Int(max(0, seconds) * 1000))
+        return try read(into: storage, count: count, deadline: deadline)
     }
 
     private func read(into storage: ByteStorage, count: Int, deadline: ContinuousClock.Instant?) throws(InputError)
@@ -133,7 +134,8 @@ public final class InputFile {
         // 15 + 16: a 32 KiB window, and a gzip header and trailer around the deflate data.
         guard inflateInit2_(stream, 15 + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             stream.deallocate()
-            throw InputError(source: name, line: 0, message: "cannot start decompressing the gzip input (out of memory)")
+            throw InputError(
+                source: name, line: 0, message: "cannot start decompressing the gzip input (out of memory)")
         }
         inflater = stream
         encoding = .gzip
@@ -179,7 +181,8 @@ public final class InputFile {
         while true {
             if let deadline {
                 let left = ContinuousClock.now.duration(to: deadline).components
-                let milliseconds = max(0, left.seconds * 1000 + (left.attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
+                let roundedUp = (left.attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+                let milliseconds = max(0, left.seconds * 1000 + roundedUp)
                 var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
                 let ready = poll(&poller, 1, Int32(min(milliseconds, 60_000)))
                 if ready < 0 && errno != EINTR { throw failure(errno) }
@@ -230,8 +233,8 @@ public final class InputFile {
                 if rawEOF {
                     throw InputError(
                         source: name, line: 0,
-                        message: "the gzip data is truncated (it ends inside a compressed stream, after \(bytesRead + produced) "
-                            + "bytes of content): the file is incomplete; download it again")
+                        message: "the gzip data is truncated (it ends inside a compressed stream, after "
+                            + "\(bytesRead + produced) bytes of content): the file is incomplete; download it again")
                 }
                 if produced > 0 && waitsForWriter { break }
                 guard try fillRaw(deadline: deadline) else { return produced > 0 ? produced : nil }
@@ -248,8 +251,8 @@ public final class InputFile {
                 let reason = stream.pointee.msg.map { String(cString: $0) } ?? "zlib error \(status)"
                 throw InputError(
                     source: name, line: 0,
-                    message: "the gzip data is corrupt (\(reason), at byte \(position - (rawEnd - rawStart)) of the file): "
-                        + "download it again")
+                    message: "the gzip data is corrupt (\(reason), at byte \(position - (rawEnd - rawStart)) "
+                        + "of the file): download it again")
             }
         }
         return produced
