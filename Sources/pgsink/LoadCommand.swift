@@ -63,6 +63,11 @@ struct LoadCommand: ParsableCommand {
     @Option(name: .customLong("batch-bytes"), help: "Input bytes per batch (default 16 MiB).")
     var batchBytes: Int?
 
+    @Option(name: .customLong("batch-timeout"), help: ArgumentHelp(
+        "Seconds rows from standard input or a pipe wait for their batch to fill before it is sent (default 1).",
+        valueName: "seconds"))
+    var batchTimeout: Double?
+
     @Option(help: ArgumentHelp(
         "Connections that COPY in parallel into a new table.",
         discussion: "The data goes to a hidden table that one final transaction renames to the target. "
@@ -147,6 +152,7 @@ struct LoadCommand: ParsableCommand {
         guard (batchRows ?? 1) > 0, (batchBytes ?? 1) > 0 else {
             throw ValidationError("--batch-rows and --batch-bytes must be positive")
         }
+        guard (batchTimeout ?? 1) > 0 else { throw ValidationError("--batch-timeout takes a positive number of seconds") }
         guard (1...32).contains(jobs ?? 1) else { throw ValidationError("--jobs takes 1 to 32 connections") }
         guard (maxRejects ?? 0) >= 0 else { throw ValidationError("--max-rejects takes 0 or more rows") }
         let nestedMode = NestedMode(parsing: nested ?? "jsonb")
@@ -174,6 +180,7 @@ struct LoadCommand: ParsableCommand {
         primaryKey = primaryKey ?? file.primaryKey?.joined(separator: ",")
         batchRows = batchRows ?? file.batchRows
         batchBytes = batchBytes ?? file.batchBytes
+        batchTimeout = batchTimeout ?? file.batchTimeout
         skipSchemaCreation = skipSchemaCreation || (file.skipSchemaCreation ?? false)
         keepCase = keepCase || file.lowerCase == false
         allowReservedWords = allowReservedWords || (file.allowReservedWords ?? false)
@@ -287,6 +294,7 @@ struct LoadCommand: ParsableCommand {
             request.force = force
             request.batchRows = batchRows ?? 50_000
             request.batchBytes = batchBytes ?? 16 << 20
+            request.batchSeconds = batchTimeout ?? 1
             request.jobs = jobs ?? 1
             request.contract = schemaContract ?? .evolve
             request.maxRejects = maxRejects ?? 0

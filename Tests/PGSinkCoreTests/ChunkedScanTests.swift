@@ -63,6 +63,8 @@ struct ChunkedScanTests {
         ("unterminated string", "{\"a\":1}\n{\"a\":\"abc}\n"),
         ("bad number", "{\"a\":1}\n{\"a\":01}\n"),
         ("invalid escape", "{\"a\":\"\\x\"}\n"),
+        ("BOM", "\u{FEFF}{\"a\":1}\n"),
+        ("BOM only", "\u{FEFF}"),
     ].map { Case(name: $0.0, format: .jsonl, text: $0.1) }
 
     @Test(arguments: csvCases + otherCSVCases + jsonlCases)

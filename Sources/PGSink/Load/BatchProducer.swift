@@ -44,20 +44,26 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
                 }
             var batch = newBatch(file)
             var eof = false
+            /// When the batch being filled from a pipe got its first row.
+            var firstRowAt: ContinuousClock.Instant? = nil
             scanning: while true {
                 if queue.isCancelled { throw WorkQueue<LoadStep>.Cancelled() }
                 try Interrupt.check()
-                let status = try scanner.scan(into: batch, columns: root.sources, isEOF: eof, maxRows: request.batchRows)
+                let status = try scanner.scan(into: batch, columns: root.sources, isEOF: eof, maxRows: rowLimit(batch))
                 switch status {
                 case .needMore:
-                    if batch.bytes.count >= request.batchBytes && batch.rowCount > 0 {
+                    if file.waitsForWriter && batch.rowCount > 0 && firstRowAt == nil { firstRowAt = .now }
+                    if batch.rowCount > 0 && (batch.bytes.count >= request.batchBytes || isDue(firstRowAt)) {
                         batch = try emit(batch, continuing: file, into: queue)
-                    } else if try file.read(into: batch.bytes, count: readSize) == 0 {
+                        firstRowAt = nil
+                    } else if try readMore(file, into: batch, rowsSince: firstRowAt) == 0 {
                         eof = true
                     }
                     progress?(LoadProgress(bytesRead: doneBefore + file.position, bytesTotal: total, rows: rows + batch.rowCount))
                 case .batchFull:
+                    if batch.rowCount < request.batchRows && batch.scanned < request.batchBytes { continue }
                     batch = try emit(batch, continuing: file, into: queue)
+                    firstRowAt = nil
                 case .endOfInput:
                     if batch.rowCount > 0 || root.sources.count > root.planner.targetOf.count {
                         _ = try emit(batch, continuing: nil, into: queue)
@@ -95,6 +101,39 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
         case .flatten(let depth): return Nesting(flattenDepth: depth, separator: separator, keepWhole: keep)
         case .tables: return Nesting(flattenDepth: 1000, separator: separator, keepWhole: keep, layout: layout)
         }
+    }
+
+    /// The next read: at most what the batch has room for under --batch-bytes, so small batches
+    /// stay small. A record longer than a whole batch is read in doubling steps (it is scanned
+    /// again from its start after each read). From a pipe, the read waits no longer than until
+    /// the batch's rows are due (and a quarter second at a time, so an interrupt is seen); nil
+    /// when it waited in vain.
+    private func readMore(_ file: InputFile, into batch: RecordBatch, rowsSince: ContinuousClock.Instant?) throws
+        -> Int?
+    {
+        let room = request.batchBytes - batch.bytes.count
+        let count = min(readSize, room > 0 ? room : max(batch.bytes.count, 1))
+        guard file.waitsForWriter else { return try file.read(into: batch.bytes, count: count) }
+        var wait = 0.25
+        if let rowsSince { wait = min(wait, max(0, request.batchSeconds - seconds(since: rowsSince))) }
+        return try file.read(into: batch.bytes, count: count, waitingAtMost: wait)
+    }
+
+    /// A batch holding more than --batch-bytes (after a record longer than a batch was read) is
+    /// scanned a row at a time, so it goes out once its rows reach the limit.
+    private func rowLimit(_ batch: RecordBatch) -> Int {
+        batch.bytes.count > request.batchBytes ? min(request.batchRows, batch.rowCount + 1) : request.batchRows
+    }
+
+    /// Rows from a pipe are sent once they waited --batch-timeout seconds for the batch to fill.
+    private func isDue(_ firstRowAt: ContinuousClock.Instant?) -> Bool {
+        guard let firstRowAt else { return false }
+        return seconds(since: firstRowAt) >= request.batchSeconds
+    }
+
+    private func seconds(since instant: ContinuousClock.Instant) -> Double {
+        let elapsed = instant.duration(to: .now).components
+        return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
     }
 
     private func newBatch(_ file: InputFile) -> RecordBatch {

@@ -33,6 +33,8 @@ public struct LoadRequest: Sendable {
     public var switchesKey = false
     public var batchRows = 50_000
     public var batchBytes = 16 << 20
+    /// Seconds rows read from a pipe or standard input wait for their batch to fill before it is sent.
+    public var batchSeconds: Double = 1
     /// Connections that COPY in parallel into a new table (1 = the load's own connection only).
     public var jobs = 1
     /// Written to the ledger row, so that a load retried after a lost connection can tell

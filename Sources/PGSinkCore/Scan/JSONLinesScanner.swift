@@ -8,7 +8,8 @@ import Darwin
 ///
 /// Strings are unescaped in place (an escape is never shorter than what it stands for), numbers
 /// keep their exact digits, nested objects and arrays stay one cell of JSON text. Blank lines
-/// are skipped; anything that is not one JSON object on a line is an error naming the line.
+/// are skipped, and so is a UTF-8 byte order mark at the start; anything that is not one JSON
+/// object on a line is an error naming the line.
 public struct JSONLinesScanner: RecordScanner {
     public let source: String
     public private(set) var line = 1
@@ -20,6 +21,7 @@ public struct JSONLinesScanner: RecordScanner {
     private let nests: Bool
     /// The column path being built while flattening.
     private var path: [UInt8] = []
+    private var atStart = true
 
     public init(source: String, nesting: Nesting = .none) {
         self.source = source
@@ -34,6 +36,11 @@ public struct JSONLinesScanner: RecordScanner {
         let end = batch.bytes.count
         var pos = batch.scanned
         defer { batch.scanned = pos }
+        if atStart {  // a UTF-8 byte order mark, as editors on Windows write, is skipped as in CSV
+            if end - pos < 3 && !isEOF { return .needMore }
+            if end - pos >= 3 && base[pos] == 0xEF && base[pos + 1] == 0xBB && base[pos + 2] == 0xBF { pos += 3 }
+            atStart = false
+        }
         while true {
             if batch.rowCount >= maxRows { return .batchFull }
             if pos >= end { return isEOF ? .endOfInput : .needMore }

@@ -1,0 +1,4 @@
+# The repro: the first half of a gzip file, as a broken download leaves it.
+import gzip
+data = gzip.compress(''.join(f'{i},val{i}\n' for i in range(20000)).encode())
+open('t.csv.gz', 'wb').write(data[:len(data) // 2])
