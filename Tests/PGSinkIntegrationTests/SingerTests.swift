@@ -260,4 +260,46 @@ struct SingerTests {
         #expect(run.status == 0, "\(run.stderr)")
         #expect(try db.count("ones") == 2)
     }
+
+    /// singer-sdk's `pk_updates`: a stream that changes key_properties mid-stream moves the
+    /// table's primary key in the same transaction when the new key is unique over its rows.
+    @Test func aChangedKeyMovesThePrimaryKeyWhenItIsUnique() throws {
+        let db = try TestDatabase()
+        let properties = #""id":{"type":"integer"},"code":{"type":"string"},"v":{"type":"string"}"#
+        let run = try Self.target(db, [
+            Self.schema("items", properties, keys: ["id"]),
+            Self.record("items", #"{"id":1,"code":"a","v":"one"}"#),
+            Self.record("items", #"{"id":2,"code":"b","v":"two"}"#),
+            #"{"type":"STATE","value":{"at":1}}"#,
+            Self.schema("items", properties, keys: ["code"]),
+            Self.record("items", #"{"id":3,"code":"a","v":"one again"}"#),
+            #"{"type":"STATE","value":{"at":2}}"#,
+        ], config: ["add_record_metadata": false])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains(#"{"at":2}"#))
+        let key = try db.column(
+            """
+            SELECT a.attname::text FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey)
+            WHERE c.conrelid = '\(db.schema).items'::regclass AND c.contype = 'p'
+            """)
+        #expect(key == ["code"])
+        #expect(try db.rows("SELECT code, id::text, v FROM \(db.table("items").quoted) ORDER BY code") == [["a", "3", "one again"], ["b", "2", "two"]])
+    }
+
+    @Test func aChangedKeyThatIsNotUniqueNamesTheRepeatedValues() throws {
+        let db = try TestDatabase()
+        let properties = #""id":{"type":"integer"},"grp":{"type":"string"}"#
+        let run = try Self.target(db, [
+            Self.schema("items", properties, keys: ["id"]),
+            Self.record("items", #"{"id":1,"grp":"x"}"#),
+            Self.record("items", #"{"id":2,"grp":"x"}"#),
+            #"{"type":"STATE","value":{"at":1}}"#,
+            Self.schema("items", properties, keys: ["grp"]),
+            Self.record("items", #"{"id":3,"grp":"y"}"#),
+        ], config: ["add_record_metadata": false])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("the stream's key is now (grp), which is not unique over the rows already there: (x) 2 times"), "\(run.stderr)")
+        #expect(!run.stderr.contains("never drops or rebuilds"))
+        #expect(try db.count("items") == 2)
+    }
 }
