@@ -163,6 +163,13 @@ struct LoadCommand: ParsableCommand {
         if !jsonColumns.isEmpty && nestedMode == .jsonb {
             throw ValidationError("--json-column applies with --nested flatten or --nested tables")
         }
+        let asked = plainIndexes.map { "--index \($0)" } + uniqueIndexes.map { "--unique \($0)" }
+            + (performanceIndexes ? ["--performance-indexes"] : [])
+        if noIndexes && !asked.isEmpty {
+            throw ValidationError(
+                "--no-indexes and \(asked.joined(separator: ", ")) contradict each other; drop one of them "
+                    + "(a config file's create_indexes: false counts as --no-indexes)")
+        }
         if sourceName != nil && !deleteStale {
             throw ValidationError("--source-name applies with --delete-stale")
         }
@@ -209,8 +216,12 @@ struct LoadCommand: ParsableCommand {
             guard let eq = entry.firstIndex(of: "=") else {
                 throw ValidationError("--type takes COLUMN=TYPE, e.g. --type zip=text (got \"\(entry)\")")
             }
-            let type = ColumnType(parsing: String(entry[entry.index(after: eq)...]))
-            guard type.isKnownSpelling else {
+            let spelling = String(entry[entry.index(after: eq)...])
+            var type = ColumnType(parsing: spelling)
+            // A length, precision or scale (varchar(3), numeric(12,2), timestamp(3)) is kept in the
+            // table's DDL; the server applies it, so such a column travels in text COPY.
+            if type.isKnownSpelling, let declared = ColumnType.withModifier(spelling) { type = .other(declared) }
+            guard type.isKnownSpelling || ColumnType.withModifier(spelling) != nil else {
                 throw ValidationError(
                     "--type \(entry): unknown type; use one of boolean, smallint, integer, bigint, numeric, real, "
                         + "double, date, timestamp, timestamptz, uuid, json, jsonb, text")

@@ -1,11 +1,12 @@
 import Foundation
 import PGSink
+import PGSinkCore
 
 /// The human summary of a load.
 enum SummaryText {
     static func render(_ s: LoadSummary, jobsRequested: Int = 1) -> String {
         var lines = [
-            "loaded \(s.rows) rows into \(s.table) (\(s.mode.rawValue)) in \(String(format: "%.2f", s.seconds)) s, "
+            "loaded \(Wording.count(s.rows, "row")) into \(s.table) (\(s.mode.rawValue)) in \(String(format: "%.2f", s.seconds)) s, "
                 + "\(Int(s.rowsPerSecond)) rows/s, load \(s.loadId)"
         ]
         if s.tableCreated { lines.append("  created the table with columns: \(s.columnsCreated.joined(separator: ", "))") }
@@ -15,20 +16,25 @@ enum SummaryText {
             lines.append("  renamed \"\(source)\" to \(name): another column already normalizes to that name")
         }
         for (table, rows) in s.childTables.sorted(by: { $0.key < $1.key }) {
-            lines.append("  child table \(table): \(rows) rows")
+            lines.append("  child table \(table): \(Wording.count(rows, "row"))")
         }
         if s.rejected > 0 || s.discarded > 0 {
             var parts: [String] = []
-            if s.rejected > 0 { parts.append("rejected \(s.rejected) rows") }
-            if s.discarded > 0 { parts.append("discarded \(s.discarded) rows or values (schema contract)") }
+            if s.rejected > 0 { parts.append("rejected \(Wording.count(s.rejected, "row"))") }
+            if s.discarded > 0 { parts.append("discarded \(Wording.count(s.discarded, "row or value", "rows or values")) (schema contract)") }
             let schema = s.table.split(separator: ".").first.map(String.init) ?? "public"
             lines.append(
                 "  \(parts.joined(separator: ", ")); see SELECT * FROM \(schema)._pgsink_rejects WHERE load_id = \(s.loadId)")
         }
-        if s.staleDeleted > 0 { lines.append("  deleted \(s.staleDeleted) stale rows") }
+        if s.staleDeleted > 0 { lines.append("  deleted \(Wording.count(s.staleDeleted, "stale row"))") }
         if !s.indexesCreated.isEmpty { lines.append("  created indexes: \(s.indexesCreated.joined(separator: ", "))") }
         if s.nulsRemoved > 0 {
-            lines.append("  removed \(s.nulsRemoved) NUL characters, which PostgreSQL cannot store in text")
+            lines.append("  removed \(Wording.count(s.nulsRemoved, "NUL character")), which PostgreSQL cannot store in text")
+        }
+        if s.surrogatesReplaced > 0 {
+            lines.append(
+                "  replaced \(Wording.count(s.surrogatesReplaced, "lone UTF-16 surrogate")) (\\ud800…\\udfff without its pair) "
+                    + "with U+FFFD, which is what PostgreSQL can store")
         }
         if s.connections > 1 {
             lines.append("  copied over \(s.connections) connections into a hidden table, then published it")

@@ -1,5 +1,6 @@
 import CLibPQ
 import Foundation
+import PGSinkCore
 
 /// libpq's own parser for connection strings: what pgsink accepts is exactly what psql accepts.
 public enum ConnectionString {
@@ -19,7 +20,7 @@ public enum ConnectionString {
         case .failure(let failure):
             let reason = Secrets.redact(failure.description, knownSecrets: secretsGuess(conninfo))
             throw ConnectionError(
-                "the connection string is not valid: \(reason). Use a postgresql://user@host:5432/db URI or "
+                "the connection string is not valid: \(Wording.clause(reason)). Use a postgresql://user@host:5432/db URI or "
                     + "libpq key=value pairs (put a value with spaces in single quotes)")
         }
     }

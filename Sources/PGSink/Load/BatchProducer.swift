@@ -11,6 +11,8 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
     /// duplicate guard compares (a file with a header and no rows is never "already loaded").
     var loadedFiles: [(name: String, fingerprint: String)] = []
     var sourceNames: [String] = []
+    /// Lone UTF-16 surrogates in JSON strings, replaced by U+FFFD.
+    var surrogatesReplaced = 0
     /// The content fingerprint of all inputs, for the ledger (known once every input is read).
     var fingerprint: String { fingerprints.joined(separator: "+") }
     /// The input names, for the ledger and messages.
@@ -72,6 +74,7 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
                 }
             }
             doneBefore += file.size ?? file.position
+            if let json = scanner as? JSONLinesScanner { surrogatesReplaced += json.surrogatesReplaced }
             let fingerprint = file.fingerprint
             fingerprints.append(fingerprint)
             if rows > rowsBefore { try noteLoaded(file.name, fingerprint) }

@@ -146,7 +146,7 @@ enum Catalog {
         ).rows.first?.first ?? "0"
         if let nulls, nulls != "0" {
             throw LoadError(
-                refused + ", and \(nulls) rows have no value for it; a primary key needs one in every row. Fill them, "
+                refused + ", and \(Wording.count(Int(nulls) ?? 0, "row")) have no value for it; a primary key needs one in every row. Fill them, "
                     + "or keep the old key_properties")
         }
         let repeated = try connection.query(

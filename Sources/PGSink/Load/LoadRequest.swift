@@ -107,6 +107,8 @@ public struct LoadSummary: Codable, Sendable {
     /// Source names that collided after normalization → the name they got.
     public var columnsRenamed: [String: String]
     public var nulsRemoved: Int
+    /// Lone UTF-16 surrogates (`\\ud800`) in JSON strings, stored as U+FFFD.
+    public var surrogatesReplaced: Int = 0
     /// Rows set aside because they could not be stored (counted against --max-rejects).
     public var rejected: Int
     /// Rows or values a schema contract kept out.

@@ -89,10 +89,14 @@ extension Loader {
                 let batchRow = encoded.rows[row - 1]
                 var reason = "the server refused the row: \(error.message)"
                 if let sqlState = error.sqlState { reason += " (SQLSTATE \(sqlState))" }
-                if let detail = error.detail { reason += "; \(detail)" }
+                if let detail = error.detail { reason += "; \(Wording.clause(detail))" }
+                // Binary COPY's error context names the column but not the value: read it back.
+                let field = error.copyColumn.flatMap { names.firstIndex(of: $0) }
+                let textual = field.map { part.columns.indices.contains($0) && WireTextual.is(part.columns[$0].type) } ?? false
+                let value = error.copyValue ?? (textual ? field.flatMap { encoded.binaryText(row: row - 1, field: $0) } : nil)
                 let reject = Reject(
                     source: step.source, line: part.lines[batchRow], column: error.copyColumn,
-                    value: error.copyValue, reason: reason, discarded: false)
+                    value: value, reason: reason, discarded: false)
                 session.serverRejected += 1
                 if step.rejectedSoFar + session.serverRejected > request.maxRejects {
                     throw RejectLimit(limit: request.maxRejects, last: reject)
@@ -100,6 +104,20 @@ extension Loader {
                 try writeRejects([reject], session: session, on: connection, table: target)
                 rejected(batchRow)
                 encoded = encoded.removing(row: row - 1)
+            }
+        }
+    }
+
+    static func rejectsName(_ table: TableName, target: TableName) -> String {
+        table.name.hasPrefix(Catalog.hiddenPrefix) ? target.name : table.name
+    }
+
+    /// Types whose binary COPY form is their text.
+    enum WireTextual {
+        static func `is`(_ type: ColumnType) -> Bool {
+            switch type {
+            case .text, .json, .other: true
+            default: false
             }
         }
     }
@@ -119,7 +137,7 @@ extension Loader {
         guard let row = error.copyRow, row >= 1, row <= encoded.rows.count, !error.isTransient else { return error }
         var message = "the server rejected the row: \(error.message)"
         if let sqlState = error.sqlState { message += " (SQLSTATE \(sqlState))" }
-        if let detail = error.detail { message += "; \(detail)" }
+        if let detail = error.detail { message += "; \(Wording.clause(detail))" }
         if Self.isRowLevel(error) { message += "; pass --max-rejects N to set up to N such rows aside" }
         return InputError(
             source: step.source, line: part.lines[encoded.rows[row - 1]], column: error.copyColumn, message: message)
@@ -135,7 +153,8 @@ extension Loader {
         let data = ByteStorage(capacity: 256 * rejects.count + 64)
         for reject in rejects {
             let fields: [String?] = [
-                String(session.loadId), (table ?? request.table).description, reject.source,
+                // As the ledger names it: no schema, and a parallel load's hidden table is its target.
+                String(session.loadId), Self.rejectsName(table ?? request.table, target: request.table), reject.source,
                 reject.line > 0 ? String(reject.line) : nil, reject.column, reject.value, reject.reason,
                 reject.discarded ? "discarded" : "rejected",
             ]

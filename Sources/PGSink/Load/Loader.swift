@@ -51,7 +51,7 @@ public struct Loader: Sendable {
                 if let committed {
                     // Committed: never loaded again, whatever is left to report.
                     guard let summary = error.summary else {
-                        throw LoadError("\(request.table): load \(committed.id) (\(committed.rows) rows) committed before the connection was lost")
+                        throw LoadError("\(request.table): load \(committed.id) (\(Wording.count(committed.rows, "row"))) committed before the connection was lost")
                     }
                     logger.warning("\(request.table): load \(summary.loadId) had committed; not loading again")
                     return summary
@@ -308,7 +308,7 @@ public struct Loader: Sendable {
         let escape = "or keep the type with --schema-contract freeze and --max-rejects N, which sets such rows aside, "
             + "or fix the value"
         guard let blocker = dependents.first else {
-            return text + ": \(error.message). Change the column yourself (ALTER TABLE \(table.quoted) ALTER COLUMN "
+            return text + ": \(Wording.clause(error.message)). Change the column yourself (ALTER TABLE \(table.quoted) ALTER COLUMN "
                 + "\(quoteIdentifier(column)) TYPE …) and load again, \(escape)"
         }
         let what = blocker.definition.map { "\(blocker.kind) \(blocker.name) (\($0))" } ?? "\(blocker.kind) \(blocker.name)"
@@ -380,7 +380,7 @@ public struct Loader: Sendable {
             columnsCreated: plan.created ? plan.columns.map(\.name) : [], columnsAdded: plan.addedColumns,
             columnsWidened: plan.widenings.map { "\($0.column): \($0.from.sqlName) → \($0.to.sqlName)" },
             columnsRenamed: Dictionary(plan.renamed.map { ($0.source, $0.name) }, uniquingKeysWith: { a, _ in a }),
-            nulsRemoved: producer.nulsRemoved, rejected: producer.rejected + session.serverRejected,
+            nulsRemoved: producer.nulsRemoved, surrogatesReplaced: producer.surrogatesReplaced, rejected: producer.rejected + session.serverRejected,
             discarded: producer.discarded, staleDeleted: staleDeleted, indexesCreated: session.indexesCreated,
             childTables: session.childRows, copyFormat: producer.format.rawValue, connections: connections,
             seconds: seconds, rowsPerSecond: seconds > 0 ? Double(rows) / seconds : 0, server: connection.endpoint)

@@ -206,7 +206,7 @@ final class StreamWriter {
         case .deleteOlderGenerations(let table, let minimum):
             guard try Catalog.columns(of: table, on: connection) != nil else { return }
             let deleted = try connection.query(SQL.deleteOlderGenerations(table), [String(minimum)]).affectedRows
-            logger.info("\(table): removed \(deleted) rows of generations before \(minimum)")
+            logger.info("\(table): removed \(Wording.count(deleted, "row")) of generations before \(minimum)")
         }
     }
 

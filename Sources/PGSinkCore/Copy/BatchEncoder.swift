@@ -26,6 +26,33 @@ public struct BatchEncoder {
         public var offsets: [Int]
         public var format: CopyFormat
 
+        /// The text of field `field` of COPY row `index` in a binary payload, for a column that
+        /// travels as text (text, json, a type without a binary encoder): what the server refused,
+        /// which its error does not quote in binary COPY. nil for NULL or another wire form.
+        public func binaryText(row index: Int, field: Int) -> String? {
+            guard format == .binary, index + 1 < offsets.count else { return nil }
+            var at = offsets[index]
+            let end = offsets[index + 1]
+            func int(_ width: Int) -> Int? {
+                guard at + width <= end else { return nil }
+                var value = 0
+                for k in 0..<width { value = value << 8 | Int(data.base[at + k]) }
+                at += width
+                return value
+            }
+            guard let count = int(2), field < count else { return nil }
+            for k in 0...field {
+                guard let raw = int(4) else { return nil }
+                let length = raw >= 0x8000_0000 ? -1 : raw
+                if k == field {
+                    guard length >= 0, at + length <= end else { return nil }
+                    return String(decoding: UnsafeBufferPointer(start: data.base + at, count: length), as: UTF8.self)
+                }
+                if length > 0 { at += length }
+            }
+            return nil
+        }
+
         /// The same payload without the COPY row at `index`.
         public func removing(row index: Int) -> EncodedBatch {
             let out = ByteStorage(capacity: data.count)

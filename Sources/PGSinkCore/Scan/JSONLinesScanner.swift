@@ -22,6 +22,13 @@ public struct JSONLinesScanner: RecordScanner {
     /// The column path being built while flattening.
     private var path: [UInt8] = []
     private var atStart = true
+    /// Lone UTF-16 surrogates (`\\ud800` with no pair) replaced by U+FFFD, for the summary.
+    public var surrogatesReplaced: Int { repairs.surrogates }
+    private let repairs = Repairs()
+
+    final class Repairs: @unchecked Sendable {
+        var surrogates = 0
+    }
 
     public init(source: String, nesting: Nesting = .none) {
         self.source = source
@@ -390,9 +397,11 @@ public struct JSONLinesScanner: RecordScanner {
                         i += 6
                     } else {
                         scalar = 0xFFFD
+                        repairs.surrogates += 1
                     }
                 } else if scalar >= 0xDC00 && scalar < 0xE000 {
                     scalar = 0xFFFD
+                    repairs.surrogates += 1
                 }
                 write += Self.writeUTF8(scalar, p + write)
                 continue

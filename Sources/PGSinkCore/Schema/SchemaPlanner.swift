@@ -151,6 +151,14 @@ public struct SchemaPlanner: Sendable {
             for system in systemColumns where !columns.contains(where: { $0.name == system.name }) {
                 missingSystem.append(TargetColumn(name: system.name, type: system.generated.type))
             }
+            if tableExists && contract == .freeze && !missingSystem.isEmpty {
+                let adds = missingSystem.map { "ADD COLUMN \(quoteIdentifier($0.name)) \($0.type.sqlName)" }
+                throw PlanError(
+                    message: "\(table) has no column \(missingSystem.map(\.name).joined(separator: ", ")), which pgsink "
+                        + "fills itself, and --schema-contract freeze adds no columns; add them with ALTER TABLE "
+                        + "\(table.quoted) \(adds.joined(separator: ", ")), or turn off what asks for them (--metadata, "
+                        + "add_record_metadata, --delete-stale), or load with --schema-contract evolve")
+            }
         }
         let total = columns.count + newColumns.count + missingSystem.count
         if total > Self.maxColumns {

@@ -128,7 +128,7 @@ public struct RejectLimit: Error, CustomStringConvertible {
     public var description: String {
         let place = last.line > 0 ? "\(last.source):\(last.line)" : last.source
         let column = last.column.map { ", column \"\($0)\"" } ?? ""
-        return "more than \(limit) rows were rejected (--max-rejects \(limit)); the last: \(place)\(column): "
-            + "\(last.reason). Fix the input or raise --max-rejects"
+        return "more than \(Wording.count(limit, "row")) \(limit == 1 ? "was" : "were") rejected (--max-rejects \(limit)); the last: \(place)\(column): "
+            + "\(Wording.clause(last.reason)). Fix the input or raise --max-rejects"
     }
 }

@@ -99,6 +99,25 @@ public enum ColumnType: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// A built-in type spelled with a modifier (`varchar(3)`, `numeric(12, 2)`, `timestamp(3) with
+    /// time zone`), lowercased and checked to be nothing else (it goes into DDL as written); nil
+    /// for a spelling without one.
+    public static func withModifier(_ raw: String) -> String? {
+        let name = raw.trimmingSpaces().lowercased()
+        guard let open = name.firstIndex(of: "("), let close = name.firstIndex(of: ")"), open < close else { return nil }
+        let base = String(name[..<open]).trimmingSpaces()
+        let digits = name[name.index(after: open)..<close].split(separator: ",", omittingEmptySubsequences: false)
+            .map { String($0).trimmingSpaces() }
+        let rest = String(name[name.index(after: close)...]).trimmingSpaces()
+        let known = ["varchar", "character varying", "char", "character", "bpchar", "numeric", "decimal", "timestamp",
+                     "timestamptz", "time", "timetz", "interval", "bit", "varbit", "bit varying"]
+        guard known.contains(base), (1...2).contains(digits.count),
+            digits.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) && $0.count < 6 }),
+            ["", "with time zone", "without time zone"].contains(rest)
+        else { return nil }
+        return base + "(" + digits.joined(separator: ",") + ")" + (rest.isEmpty ? "" : " " + rest)
+    }
+
     /// Whether `--type` may name this type for a new column.
     public var isKnownSpelling: Bool {
         if case .other = self { return false }
