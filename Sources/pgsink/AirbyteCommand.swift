@@ -96,6 +96,7 @@ struct AirbyteCommand: ParsableCommand {
                 let parsed = try AirbyteConfig(try AirbyteCommand.readJSON(config, what: "config"))
                 for warning in parsed.warnings { logger.warning("\(warning)") }
                 let configured = try AirbyteCommand.readJSON(catalog, what: "catalog")
+                let catalogText = FileManager.default.contents(atPath: catalog).map { [UInt8]($0) }
                 let connector = Connector(try parsed.settings(to: to), logger: logger)
                 defer { connector.close() }
                 let pg: PGConnection
@@ -105,7 +106,7 @@ struct AirbyteCommand: ParsableCommand {
                     throw AirbyteFailure(kind: .config, message: "\(error)")
                 }
                 let rows = try AirbyteDestination.run(
-                    config: parsed, catalog: configured, input: 0, connection: pg, connector: connector, retries: 5,
+                    config: parsed, catalog: configured, catalogText: catalogText, input: 0, connection: pg, connector: connector, retries: 5,
                     logger: logger
                 ) {
                     FileHandle.standardOutput.write(Data(($0 + "\n").utf8))

@@ -292,4 +292,25 @@ struct AirbyteTests {
         #expect(try db.count("products") == products)
         #expect(try db.count("purchases") == 2 * purchases)
     }
+
+    /// Columns come in the order the stream's json_schema lists its properties (as Singer's do),
+    /// and fields the schema does not list are ignored with one warning per stream.
+    @Test func columnsKeepSchemaOrderAndUndeclaredFieldsAreReported() throws {
+        let db = try TestDatabase()
+        let catalog = try TestDatabase.file(
+            "catalog.json",
+            #"{"streams":[{"stream":{"name":"s","json_schema":{"type":"object","properties":{"zeta":{"type":"string"},"alpha":{"type":"integer"},"mid":{"type":"string"}}}},"sync_mode":"full_refresh","destination_sync_mode":"append","primary_key":[]}]}"#)
+        let run = try Self.write(db, config: try Self.config(db), catalog: catalog, [
+            Self.record("s", #"{"alpha":1,"zeta":"z","mid":"m","extra":"dropped","more":2}"#),
+            Self.record("s", #"{"alpha":2,"zeta":"y","extra":"again"}"#),
+            Self.state(1),
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        let columns = try db.column(
+            "SELECT attname::text FROM pg_attribute WHERE attrelid = '\(db.schema).s'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum")
+        #expect(Array(columns.prefix(3)) == ["zeta", "alpha", "mid"])
+        #expect(run.stderr.contains("stream s: fields not in its schema are ignored: extra, more"), "\(run.stderr)")
+        #expect(run.stderr.components(separatedBy: "fields not in its schema").count == 2)
+        #expect(try db.count("s") == 2)
+    }
 }

@@ -84,7 +84,7 @@ struct CommandLineTests {
         ])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("loaded 2 rows"))
-        #expect(run.stdout.contains("rejected 1 rows"))
+        #expect(run.stdout.contains("rejected 1 row;"))
         #expect(run.stdout.contains("SELECT * FROM \(db.schema)._pgsink_rejects WHERE load_id = "))
         let over = try Self.run([
             "load", path, "--to", db.url, "--schema", db.schema, "--schema-contract", "freeze", "--force",

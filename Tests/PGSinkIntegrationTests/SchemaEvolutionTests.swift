@@ -114,7 +114,7 @@ struct SchemaEvolutionTests {
                 + "\(db.table("_pgsink_rejects").quoted)")
         #expect(rejects.count == 1)
         #expect(rejects.first?[2]?.hasSuffix("/c.csv") == true)
-        #expect(rejects.first.map { [$0[0], $0[1], $0[3], $0[4], $0[5], $0[6]] } == [String(summary.loadId), "\(db.schema).frozen", "3", "a", "nope", "rejected"])
+        #expect(rejects.first.map { [$0[0], $0[1], $0[3], $0[4], $0[5], $0[6]] } == [String(summary.loadId), "frozen", "3", "a", "nope", "rejected"])
     }
 
     @Test func discardRowSetsAsideRowsThatWouldChangeTheTable() throws {

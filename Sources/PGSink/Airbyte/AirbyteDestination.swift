@@ -40,11 +40,11 @@ public final class AirbyteDestination: StreamReading, @unchecked Sendable {
         var syncId: Int64?
     }
 
-    init(config: AirbyteConfig, catalog: [String: Any], engine: StreamTarget, logger: Logger) throws {
+    init(config: AirbyteConfig, catalog: [String: Any], catalogText: [UInt8]?, engine: StreamTarget, logger: Logger) throws {
         self.config = config
         self.logger = logger
         self.engine = engine
-        try configure(configuredCatalog: catalog)
+        try configure(configuredCatalog: catalog, order: catalogText.map(Self.propertyOrder) ?? [:])
         let overwritten = Set(self.catalog.filter { $0.value.mode == "overwrite" }.map(\.key))
         engine.holdsState = { state in Self.holds(state, overwritten: overwritten) }
         engine.batchColumns = { [catalog = self.catalog] stream, started, _ in
@@ -70,13 +70,14 @@ public final class AirbyteDestination: StreamReading, @unchecked Sendable {
 
     /// Runs an Airbyte sync from `input` into PostgreSQL; returns the rows committed per table.
     public static func run(
-        config: AirbyteConfig, catalog: [String: Any], input: Int32, connection: PGConnection, connector: Connector,
-        retries: Int, logger: Logger, emit: @escaping (String) -> Void
+        config: AirbyteConfig, catalog: [String: Any], catalogText: [UInt8]? = nil, input: Int32, connection: PGConnection,
+        connector: Connector, retries: Int, logger: Logger, emit: @escaping (String) -> Void
     ) throws -> [String: Int] {
         let load = StreamLoad(
             settings: config.streams, connection: connection, connector: connector, retries: retries, logger: logger,
             keepEveryState: true, emitState: emit)
-        let destination = try AirbyteDestination(config: config, catalog: catalog, engine: load.engine, logger: logger)
+        let destination = try AirbyteDestination(
+            config: config, catalog: catalog, catalogText: catalogText, engine: load.engine, logger: logger)
         try load.writer.prepare(schemas: destination.catalog.values.map(\.table.schema))
         try load.run(reader: destination, input: input)
         return load.writer.rowsByTable
@@ -97,7 +98,23 @@ public final class AirbyteDestination: StreamReading, @unchecked Sendable {
 
     static let metadataColumns = ["_airbyte_raw_id", "_airbyte_extracted_at", "_airbyte_meta", "_airbyte_generation_id"]
 
-    private func configure(configuredCatalog: [String: Any]) throws {
+    /// Each catalog stream's properties in the order its json_schema lists them, by stream key:
+    /// columns are created in that order, as Singer's are (Foundation's dictionaries have none).
+    static func propertyOrder(_ text: [UInt8]) -> [String: [String]] {
+        guard let streams = Message.member("streams", of: text).flatMap(Message.elements(ofArray:)) else { return [:] }
+        var result: [String: [String]] = [:]
+        for entry in streams {
+            guard let stream = Message.member("stream", of: entry),
+                let object = try? JSONSerialization.jsonObject(with: Data(stream)) as? [String: Any],
+                let name = object["name"] as? String,
+                let order = Message.keyOrder(in: stream, ["json_schema", "properties"])
+            else { continue }
+            result[key(object["namespace"] as? String, name)] = order
+        }
+        return result
+    }
+
+    private func configure(configuredCatalog: [String: Any], order: [String: [String]]) throws {
         guard let streams = configuredCatalog["streams"] as? [[String: Any]] else {
             throw AirbyteFailure(kind: .config, message: "the catalog has no \"streams\" list")
         }
@@ -130,7 +147,9 @@ public final class AirbyteDestination: StreamReading, @unchecked Sendable {
             let properties = schema["properties"] as? [String: Any] ?? [:]
             var definition = StreamDefinition(name: Self.key(namespace, name), table: table)
             definition.onlyDeclared = true
-            definition.properties = properties.keys.sorted().filter { !Self.metadataColumns.contains($0) }
+            let listed = order[Self.key(namespace, name)].map { $0.filter { properties[$0] != nil } }
+            definition.properties = (listed?.count == properties.count ? listed! : properties.keys.sorted())
+                .filter { !Self.metadataColumns.contains($0) }
             for property in definition.properties { definition.declared[property] = Self.columnType(properties[property]!) }
             let configured = ConfiguredStream(
                 name: name, table: table, mode: mode, generation: (entry["generation_id"] as? NSNumber)?.int64Value,

@@ -68,6 +68,51 @@ struct Message {
         try? JSONSerialization.jsonObject(with: Data(original)) as? [String: Any]
     }
 
+    /// The elements of a JSON array, as their JSON text (nil when `bytes` is no array).
+    static func elements(ofArray bytes: [UInt8]) -> [[UInt8]]? {
+        var i = 0
+        while i < bytes.count, bytes[i] == 32 || bytes[i] == 9 || bytes[i] == 10 || bytes[i] == 13 { i += 1 }
+        guard i < bytes.count, bytes[i] == 91 else { return nil }
+        var result: [[UInt8]] = []
+        var depth = 0, inString = false, escaped = false, start = i + 1
+        for k in (i + 1)..<bytes.count {
+            let c = bytes[k]
+            if inString {
+                if escaped { escaped = false } else if c == 92 { escaped = true } else if c == 34 { inString = false }
+                continue
+            }
+            switch c {
+            case 34: inString = true
+            case 91, 123: depth += 1
+            case 93, 125:
+                if depth == 0 {
+                    let element = Array(bytes[start..<k])
+                    if element.contains(where: { $0 != 32 && $0 != 9 && $0 != 10 && $0 != 13 }) { result.append(element) }
+                    return result
+                }
+                depth -= 1
+            case 44 where depth == 0:
+                result.append(Array(bytes[start..<k]))
+                start = k + 1
+            default: break
+            }
+        }
+        return nil
+    }
+
+    /// The keys of the object at `path` inside a JSON object's text, in the order it lists them.
+    static func keyOrder(in object: [UInt8], _ path: [String]) -> [String]? {
+        var text = object
+        for key in path {
+            guard let inner = member(key, of: text) else { return nil }
+            text = inner
+        }
+        let columns = SourceColumns()
+        guard let message = try? Message(text, line: 0, columns: columns), !message.isBlank else { return nil }
+        var seen = Set<String>()
+        return columns.names.filter { seen.insert($0).inserted }
+    }
+
     /// The keys of a nested object in the order the message lists them (`path` from the top).
     func keyOrder(_ path: String...) -> [String]? {
         var text = Array(raw(path[0]).utf8)
@@ -80,7 +125,7 @@ struct Message {
         return columns.names
     }
 
-    private static func member(_ key: String, of object: [UInt8]) -> [UInt8]? {
+    static func member(_ key: String, of object: [UInt8]) -> [UInt8]? {
         let columns = SourceColumns()
         guard let message = try? Message(object, line: 0, columns: columns) else { return nil }
         return message.cell(key).map { Array(message.bytes($0)) }

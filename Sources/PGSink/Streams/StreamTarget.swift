@@ -92,6 +92,8 @@ final class StreamTarget: @unchecked Sendable {
         @exclusivity(unchecked) var needsWrite = true
         /// Type changes a new definition asks of existing columns, sent with the next step.
         var redeclared: [SchemaChange] = []
+        /// Whether the fields its schema does not list were reported (once per stream).
+        var warnedUndeclared = false
         /// Records scanned so far (numbers `_sdc_sequence`).
         @exclusivity(unchecked) var records: Int64 = 0
         /// The slots of `definition.envelope`, in its order.
@@ -311,6 +313,13 @@ final class StreamTarget: @unchecked Sendable {
         if let batchColumns { producer.root.planner.systemColumns = batchColumns(stream, started, first) }
         try requireKeys(batch, stream, producer)
         var step = try producer.makeStep(batch)
+        // The envelope's own values (emitted_at, meta.changes) are cells the system columns read.
+        let undeclared = producer.root.planner.undeclared.filter { !stream.definition.envelope.contains($0) }
+        if !stream.warnedUndeclared && !undeclared.isEmpty {
+            stream.warnedUndeclared = true
+            logger.warning(
+                "stream \(stream.definition.name): fields not in its schema are ignored: \(undeclared.joined(separator: ", "))")
+        }
         if !stream.redeclared.isEmpty {
             step.statements = stream.redeclared + step.statements
             stream.redeclared = []

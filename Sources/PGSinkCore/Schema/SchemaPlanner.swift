@@ -20,6 +20,8 @@ public struct SchemaPlanner: Sendable {
     public var declaredTypes: [String: ColumnType] = [:]
     /// Source columns without a declared type are ignored (an Airbyte catalog lists the fields).
     public var onlyDeclared = false
+    /// The source columns `onlyDeclared` ignored, in order of appearance.
+    public private(set) var undeclared: [String] = []
     /// A child table of `--nested tables` may hold nothing but its links (`"orders":[{}]`).
     public var systemColumnsSuffice = false
 
@@ -121,6 +123,7 @@ public struct SchemaPlanner: Sendable {
             }
             if name != base { renamed.append((source, name)) }
             if onlyDeclared && declaredTypes[source] == nil {
+                undeclared.append(source)
                 targetOf.append(-1)
                 continue
             }
