@@ -103,38 +103,27 @@ public struct ConstantValue: Sendable, Equatable, Hashable {
 
 /// UTC timestamps as text without Foundation.
 public enum ISOTime {
+    /// `YYYY-MM-DD HH:MM:SS.ffffff+00`, PostgreSQL's own output form.
     public static func format(_ unixMicroseconds: Int64) -> String {
-        let micros = ((unixMicroseconds % 1_000_000) + 1_000_000) % 1_000_000
-        let seconds = (unixMicroseconds - micros) / 1_000_000
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = seconds - days * 86_400
-        let (y, m, d) = ValueSyntax.civil(fromDays: days)
-        func pad(_ v: Int64, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
-        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2)) \(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):"
-            + "\(pad(secondOfDay % 60, 2)).\(pad(micros, 6))+00"
+        text(unixMicroseconds, separator: " ", fullFraction: true) + "+00"
     }
-}
 
-extension ISOTime {
     /// The one form a time column's values take once the column has become text (docs/loading.md):
     /// ISO 8601 with a `T`, fractions only as long as they need to be, and `Z` for an instant
     /// (UTC). A date stays `YYYY-MM-DD`. nil when the text is no date or time pgsink reads.
     public static func textForm(_ p: UnsafePointer<UInt8>, _ n: Int) -> String? {
         if n == 10, let days = ValueSyntax.parseDate(p, n) {
-            return String(iso(Int64(days) * 86_400_000_000 + postgresEpochOffset).prefix(10))
+            return String(text(Int64(days) * 86_400_000_000 + postgresEpochOffset, separator: "T").prefix(10))
         }
         guard let ts = ValueSyntax.parseTimestamp(p, n) else { return nil }
-        return iso(ts.microseconds + postgresEpochOffset) + (ts.hasZone ? "Z" : "")
+        return text(ts.microseconds + postgresEpochOffset, separator: "T") + (ts.hasZone ? "Z" : "")
     }
 
     /// Microseconds from 1970-01-01 to 2000-01-01.
     static let postgresEpochOffset: Int64 = 946_684_800_000_000
 
-    /// `YYYY-MM-DDTHH:MM:SS[.ffffff without trailing zeros]` of Unix microseconds.
-    static func iso(_ unixMicroseconds: Int64) -> String {
+    /// `YYYY-MM-DD<separator>HH:MM:SS` and the fraction: all six digits, or only as many as needed.
+    private static func text(_ unixMicroseconds: Int64, separator: String, fullFraction: Bool = false) -> String {
         let micros = ((unixMicroseconds % 1_000_000) + 1_000_000) % 1_000_000
         let seconds = (unixMicroseconds - micros) / 1_000_000
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
@@ -144,11 +133,11 @@ extension ISOTime {
             let s = String(v)
             return String(repeating: "0", count: max(0, width - s.count)) + s
         }
-        var text = "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):"
-            + pad(secondOfDay % 60, 2)
-        if micros > 0 {
+        var text = "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))\(separator)\(pad(secondOfDay / 3600, 2)):"
+            + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))"
+        if fullFraction || micros > 0 {
             var fraction = pad(micros, 6)
-            while fraction.hasSuffix("0") { fraction.removeLast() }
+            while !fullFraction && fraction.hasSuffix("0") { fraction.removeLast() }
             text += "." + fraction
         }
         return text
