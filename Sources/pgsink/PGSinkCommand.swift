@@ -2,8 +2,10 @@ import ArgumentParser
 import Foundation
 import Logging
 import PGSink
+import ServiceLifecycle
+import UnixSignals
 
-struct PGSinkCommand: ParsableCommand {
+struct PGSinkCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pgsink",
         abstract: "Land CSV and JSON Lines in PostgreSQL: typed, deduplicated, evolving tables.",
@@ -65,17 +67,52 @@ struct CommandFailure: Error, CustomStringConvertible {
     var description: String
 }
 
+/// The process: the parsed command runs as one service of a `ServiceGroup`, beside a service that
+/// turns SIGINT and SIGTERM into `Interrupt.raise` (PQcancel on every connection, readers stop,
+/// the transaction rolls back, exit 130 or 143). The long-running server and scheduler to come
+/// are more services in the same group.
 @main
 enum Main {
-    static func main() {
-        SignalWatch.install()
+    static func main() async {
+        unblockSignals()
+        let command: ParsableCommand
         do {
-            var command = try PGSinkCommand.parseAsRoot()
-            try command.run()
+            command = try PGSinkCommand.parseAsRoot()
         } catch {
+            report(error)
+        }
+        let outcome = CommandService.Outcome()
+        var logger = Logger(label: "pgsink.lifecycle")
+        logger.logLevel = .critical
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(
+                        service: CommandService(command: command, outcome: outcome),
+                        successTerminationBehavior: .gracefullyShutdownGroup,
+                        failureTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: SignalService()),
+                ],
+                logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            outcome.fail(error)
+        }
+        if let error = outcome.error {
             if let signal = Interrupt.signal { interrupted(Interrupted(signal: signal)) }
             report(error)
         }
+    }
+
+    /// A parent's threads may have blocked SIGINT and SIGTERM (a test runner does); this process
+    /// wants them. Threads made later inherit the main thread's mask.
+    private static func unblockSignals() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     private static func report(_ error: Error) -> Never {
@@ -104,43 +141,53 @@ enum Main {
     }
 }
 
-/// Turns SIGINT and SIGTERM into `Interrupt.raise` on a thread of its own (a signal handler may do
-/// little: it writes the signal's number to a pipe). A second signal ends the process at once.
-enum SignalWatch {
-    nonisolated(unsafe) static var writeEnd: Int32 = -1
+/// Runs the parsed command. Commands block (libpq, file reads, COPY), so each runs on a thread of
+/// its own rather than on the concurrency pool; the service ends when the command does.
+struct CommandService: Service {
+    /// How the command ended; read by `Main` once the group has stopped.
+    final class Outcome: @unchecked Sendable {
+        private let lock = NSLock()
+        private var failure: Error?
+        var error: Error? { lock.withLock { failure } }
+        func fail(_ error: Error) { lock.withLock { if failure == nil { failure = error } } }
+    }
 
-    static func install() {
-        var ends: [Int32] = [0, 0]
-        guard pipe(&ends) == 0 else { return }
-        writeEnd = ends[1]
-        let readEnd = ends[0]
-        for signal in [SIGINT, SIGTERM] {
-            var action = sigaction()
-            action.__sigaction_handler.sa_handler = { number in
-                var byte = UInt8(truncatingIfNeeded: number)
-                _ = write(SignalWatch.writeEnd, &byte, 1)
+    private struct Box: @unchecked Sendable { var command: ParsableCommand }
+    private let box: Box
+    let outcome: Outcome
+
+    init(command: ParsableCommand, outcome: Outcome) {
+        self.box = Box(command: command)
+        self.outcome = outcome
+    }
+
+    func run() async throws {
+        let box = self.box
+        let outcome = self.outcome
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let thread = Thread {
+                var command = box.command
+                do {
+                    try command.run()
+                } catch {
+                    outcome.fail(error)
+                }
+                done.resume()
             }
-            sigemptyset(&action.sa_mask)
-            sigaction(signal, &action, nil)
+            thread.stackSize = 8 << 20
+            thread.start()
         }
-        // A parent's threads may have blocked them (a test runner does); this process wants them.
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGINT)
-        sigaddset(&set, SIGTERM)
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
-        let watcher = Thread {
-            var seen = false
-            while true {
-                var byte: UInt8 = 0
-                let n = read(readEnd, &byte, 1)
-                if n < 0 && errno == EINTR { continue }
-                guard n == 1 else { return }
-                if seen { _exit(128 + Int32(byte)) }
-                seen = true
-                Interrupt.raise(Int32(byte))
-            }
+    }
+}
+
+/// SIGINT and SIGTERM: the first cancels what runs (`Interrupt.raise`); a second ends the process
+/// at once. Ends when the group shuts down (the command finished).
+struct SignalService: Service {
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        for await signal in signals.cancelOnGracefulShutdown() {
+            if Interrupt.signal != nil { _exit(128 + signal.rawValue) }
+            Interrupt.raise(signal.rawValue)
         }
-        watcher.start()
     }
 }
