@@ -45,14 +45,16 @@ struct LoadCommand: ParsableCommand {
     @Option(name: .customLong("type"), help: ArgumentHelp("Column type override, e.g. --type zip=text.", valueName: "col=type"))
     var types: [String] = []
 
-    @Flag(name: .customLong("skip-schema-creation"), help: "Do not CREATE SCHEMA IF NOT EXISTS.")
-    var skipSchemaCreation = false
+    // On/off settings are optional, each with its opposite, so a flag can switch off what a config
+    // file switched on (and the other way round): flags beat the file.
+    @Flag var schemaCreation: SchemaCreation?
+    var skipSchemaCreation: Bool { schemaCreation == .skipSchemaCreation }
 
-    @Flag(name: .customLong("allow-reserved-words"), help: "Keep names like \"order\" instead of prefixing them with _.")
-    var allowReservedWords = false
+    @Flag(inversion: .prefixedNo, help: "Keep names like \"order\" instead of prefixing them with _.")
+    var allowReservedWords: Bool?
 
-    @Flag(name: .customLong("keep-case"), help: "Keep upper case in names (they are always quoted).")
-    var keepCase = false
+    @Flag var nameCase: NameCase?
+    var keepCase: Bool { nameCase == .keepCase }
 
     @Flag(help: "Load even if the same data was already appended to the table.")
     var force = false
@@ -96,19 +98,19 @@ struct LoadCommand: ParsableCommand {
         "Keep this path (a.b) as one jsonb column when flattening.", valueName: "path"))
     var jsonColumns: [String] = []
 
-    @Flag(help: "Add _pgsink_load_id and _pgsink_loaded_at columns.")
-    var metadata = false
+    @Flag(inversion: .prefixedNo, help: "Add _pgsink_load_id and _pgsink_loaded_at columns.")
+    var metadata: Bool?
 
-    @Flag(name: .customLong("delete-stale"), help: ArgumentHelp(
+    @Flag(inversion: .prefixedNo, help: ArgumentHelp(
         "After the load, delete rows of the same --source-name that this load did not write.",
         discussion: "Adds _pgsink_source and _pgsink_synced_at columns."))
-    var deleteStale = false
+    var deleteStale: Bool?
 
     @Option(name: .customLong("source-name"), help: "The source --delete-stale keeps apart. Default: the inputs' names.")
     var sourceName: String?
 
-    @Flag(name: .customLong("performance-indexes"), help: "Index (_pgsink_source, _pgsink_synced_at) for --delete-stale.")
-    var performanceIndexes = false
+    @Flag(inversion: .prefixedNo, help: "Index (_pgsink_source, _pgsink_synced_at) for --delete-stale.")
+    var performanceIndexes: Bool?
 
     @Option(name: .customLong("unique"), help: ArgumentHelp("Create a unique index (repeatable).", valueName: "col[,col...]"))
     var uniqueIndexes: [String] = []
@@ -116,8 +118,8 @@ struct LoadCommand: ParsableCommand {
     @Option(name: .customLong("index"), help: ArgumentHelp("Create an index (repeatable).", valueName: "col[,col...]"))
     var plainIndexes: [String] = []
 
-    @Flag(name: .customLong("no-indexes"), help: "Create no index (a merge's primary key is still created).")
-    var noIndexes = false
+    @Flag var indexing: Indexing?
+    var noIndexes: Bool { indexing == .noIndexes }
 
     @Flag(help: "No progress bar and no summary.")
     var quiet = false
@@ -139,7 +141,7 @@ struct LoadCommand: ParsableCommand {
 
     /// Checks that hold for flags and config file values alike (run again once the file is read).
     func checkCombination() throws {
-        if deleteStale && mode == .replace {
+        if deleteStale == true && mode == .replace {
             throw ValidationError("--delete-stale applies to --mode append and merge; replace already removes every old row")
         }
         if mode == .merge && (primaryKey ?? "").isEmpty {
@@ -164,13 +166,13 @@ struct LoadCommand: ParsableCommand {
             throw ValidationError("--json-column applies with --nested flatten or --nested tables")
         }
         let asked = plainIndexes.map { "--index \($0)" } + uniqueIndexes.map { "--unique \($0)" }
-            + (performanceIndexes ? ["--performance-indexes"] : [])
+            + (performanceIndexes == true ? ["--performance-indexes"] : [])
         if noIndexes && !asked.isEmpty {
             throw ValidationError(
                 "--no-indexes and \(asked.joined(separator: ", ")) contradict each other; drop one of them "
                     + "(a config file's create_indexes: false counts as --no-indexes)")
         }
-        if sourceName != nil && !deleteStale {
+        if sourceName != nil && deleteStale != true {
             throw ValidationError("--source-name applies with --delete-stale")
         }
     }
@@ -178,25 +180,24 @@ struct LoadCommand: ParsableCommand {
     /// Fills what no flag set from the config file's destination section.
     mutating func apply(_ file: DestinationConfig) {
         table = table ?? file.table
-        schema = schema ?? file.connection?.schema
         // The file's stale-row deletion goes with its mode: a --mode flag replaces both.
         if mode == nil {
             mode = file.mode
-            deleteStale = deleteStale || (file.deleteStale ?? false)
+            deleteStale = deleteStale ?? file.deleteStale
         }
         primaryKey = primaryKey ?? file.primaryKey?.joined(separator: ",")
         batchRows = batchRows ?? file.batchRows
         batchBytes = batchBytes ?? file.batchBytes
         batchTimeout = batchTimeout ?? file.batchTimeout
-        skipSchemaCreation = skipSchemaCreation || (file.skipSchemaCreation ?? false)
-        keepCase = keepCase || file.lowerCase == false
-        allowReservedWords = allowReservedWords || (file.allowReservedWords ?? false)
-        noIndexes = noIndexes || file.createIndexes == false
-        performanceIndexes = performanceIndexes || (file.createPerformanceIndexes ?? false)
+        schemaCreation = schemaCreation ?? file.skipSchemaCreation.map { $0 ? .skipSchemaCreation : .createSchema }
+        nameCase = nameCase ?? file.lowerCase.map { $0 ? .lowerCase : .keepCase }
+        allowReservedWords = allowReservedWords ?? file.allowReservedWords
+        indexing = indexing ?? file.createIndexes.map { $0 ? .indexes : .noIndexes }
+        performanceIndexes = performanceIndexes ?? file.createPerformanceIndexes
         schemaContract = schemaContract ?? file.schemaContract
         maxRejects = maxRejects ?? file.maxRejects
         nested = nested ?? file.nested
-        metadata = metadata || (file.metadata ?? false)
+        metadata = metadata ?? file.metadata
         jobs = jobs ?? file.jobs
         logging.logLevel = logging.logLevel ?? file.logLevel
         connection.connectRetries = connection.connectRetries ?? file.connectRetries
@@ -244,7 +245,7 @@ struct LoadCommand: ParsableCommand {
     private func load(configured: ConnectionSettings?) throws {
         let logger = LogSetup.bootstrap(logging.logLevel, fallback: verbose ? .info : .warning)
         let resolved = try withFailure { try connection.resolve(configured: configured) }
-        let rules = NamingRules(keepCase: keepCase, allowReservedWords: allowReservedWords)
+        let rules = NamingRules(keepCase: keepCase, allowReservedWords: allowReservedWords ?? false)
         let requests = try plannedRequests(rules: rules, connectionSchema: resolved.schema)
         for file in files where file != "-" && !FileManager.default.isReadableFile(atPath: file) {
             let reason = FileManager.default.fileExists(atPath: file) ? "it is not readable" : "no such file"
@@ -312,10 +313,10 @@ struct LoadCommand: ParsableCommand {
             request.nested = NestedMode(parsing: nested ?? "jsonb") ?? .jsonb
             request.nestedSeparator = nestedSeparator
             request.jsonColumns = jsonColumns
-            request.metadata = metadata
-            request.deleteStale = deleteStale
+            request.metadata = metadata ?? false
+            request.deleteStale = deleteStale ?? false
             request.sourceName = sourceName
-            request.performanceIndexes = performanceIndexes
+            request.performanceIndexes = performanceIndexes ?? false
             request.uniqueIndexes = uniqueIndexes.map(Self.columnList)
             request.plainIndexes = plainIndexes.map(Self.columnList)
             request.createIndexes = !noIndexes
@@ -357,3 +358,31 @@ struct LoadCommand: ParsableCommand {
 extension InputFormat: ExpressibleByArgument {}
 extension LoadMode: ExpressibleByArgument {}
 extension SchemaContract: ExpressibleByArgument {}
+
+/// `--skip-schema-creation` or `--create-schema` (the default).
+enum SchemaCreation: String, EnumerableFlag {
+    case skipSchemaCreation, createSchema
+
+    static func help(for value: SchemaCreation) -> ArgumentHelp? {
+        value == .skipSchemaCreation ? "Do not CREATE SCHEMA IF NOT EXISTS." : "Create the schema when it is missing (the default)."
+    }
+}
+
+/// `--keep-case` or `--lower-case` (the default).
+enum NameCase: String, EnumerableFlag {
+    case keepCase, lowerCase
+
+    static func help(for value: NameCase) -> ArgumentHelp? {
+        value == .keepCase ? "Keep upper case in names (they are always quoted)." : "Lower-case names (the default)."
+    }
+}
+
+/// `--no-indexes` or `--indexes` (the default).
+enum Indexing: String, EnumerableFlag {
+    case indexes, noIndexes
+
+    static func help(for value: Indexing) -> ArgumentHelp? {
+        value == .noIndexes
+            ? "Create no index (a merge's primary key is still created)." : "Create the indexes asked for (the default)."
+    }
+}

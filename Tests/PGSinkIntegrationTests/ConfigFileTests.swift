@@ -144,4 +144,44 @@ struct ServerVersionTests {
         let db = try TestDatabase()
         #expect(db.connection.serverVersion >= Connector.minimumServerVersion)
     }
+
+    /// A flag always beats the file: an on/off flag switches off what the file switched on, and a
+    /// `--to` URI's search_path beats the file's schema.
+    @Test func flagsBeatTheFileEvenToSwitchSomethingOff() throws {
+        let db = try TestDatabase()
+        try db.connection.execute("CREATE SCHEMA \(quoteIdentifier(db.schema + "_file"))")
+        let (host, port, user, database) = try ConfigFileTests.endpoint(db)
+        let config = try TestDatabase.file(
+            "pgsink.yaml",
+            """
+            destination:
+              host: \(host)
+              port: \(port)
+              database: \(database)
+              username: \(user)
+              schema: \(db.schema)_file
+              metadata: true
+              lower_case: false
+              create_performance_indexes: true
+              delete_stale: true
+            """)
+        let csv = try TestDatabase.file("Rows.csv", "Id,Name\n1,a\n")
+        let separator = db.url.contains("?") ? "&" : "?"
+        let run = try CommandLineTests.run([
+            "load", csv, "--config", config, "--to", db.url + separator + "search_path=" + db.schema, "--no-metadata",
+            "--lower-case", "--no-delete-stale", "--no-performance-indexes",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try db.exists("rows"))
+        #expect(try db.column("SELECT to_regclass('\(db.schema)_file.rows')::text")[0] == nil)
+        #expect(Set(try db.columnTypes("rows").keys) == ["id", "name"])
+        // And the file's value holds where no flag says otherwise.
+        let kept = try CommandLineTests.run(["load", csv, "--config", config, "--to", db.url, "--table", "kept"])
+        #expect(kept.status == 0, "\(kept.stderr)")
+        let columns = try db.rows(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = '\(db.schema)_file' AND table_name = 'kept'"
+        ).compactMap { $0[0] }
+        #expect(Set(columns) == ["Id", "Name", "_pgsink_load_id", "_pgsink_loaded_at", "_pgsink_source", "_pgsink_synced_at"])
+        try db.connection.execute("DROP SCHEMA \(quoteIdentifier(db.schema + "_file")) CASCADE")
+    }
 }
