@@ -49,6 +49,26 @@ struct BatchEncoderTests {
         #expect(try encode(batch, columns) == expected)
     }
 
+    /// A merge copying straight into its new table drops the load-order field: the payload is
+    /// then byte for byte the one encoded without it, in both COPY formats.
+    @Test(arguments: [CopyFormat.binary, .text])
+    func droppingTheSequenceGivesThePlainPayload(_ format: CopyFormat) throws {
+        let (batch, _) = try makeBatch("id,name\n1,a\tb\n,\n-2,\"\"\n")
+        let columns = [CopyColumn(name: "id", type: .bigint, source: 0), CopyColumn(name: "name", type: .text, source: 1)]
+        var encoder = BatchEncoder()
+        defer { encoder.release() }
+        guard case .encoded(let numbered) = try encoder.encode(batch, columns: columns, format: format, sequenceStart: 41),
+            case .encoded(let plain) = try encoder.encode(batch, columns: columns, format: format)
+        else {
+            Issue.record("misfits")
+            return
+        }
+        let dropped = numbered.droppingSequence()
+        #expect(dropped.data.copyBytes() == plain.data.copyBytes())
+        #expect(dropped.offsets == plain.offsets)
+        #expect(dropped.rows == plain.rows)
+    }
+
     @Test func missingSourceIsNullAndSequenceNumbersRows() throws {
         let (batch, _) = try makeBatch("a\nx\ny\n")
         let columns = [CopyColumn(name: "a", type: .text, source: 0), CopyColumn(name: "gone", type: .integer, source: nil)]

@@ -302,4 +302,26 @@ struct SingerTests {
         #expect(!run.stderr.contains("never drops or rebuilds"))
         #expect(try db.count("items") == 2)
     }
+
+    /// A keyed stream into a table the transaction creates is copied straight in and keyed once
+    /// before the commit: the last record of a key wins across batches, and the table ends with
+    /// its primary key and none of the load-order column.
+    @Test func aNewKeyedTableIsKeyedOnceAndTheLastRecordWinsAcrossBatches() throws {
+        let db = try TestDatabase()
+        let properties = #""id":{"type":"integer"},"v":{"type":"string"}"#
+        var messages = [Self.schema("keyed", properties)]
+        for n in 1...7 { messages.append(Self.record("keyed", #"{"id":\#(n % 3),"v":"v\#(n)"}"#)) }
+        messages.append(#"{"type":"STATE","value":{"at":1}}"#)
+        messages.append(Self.record("keyed", #"{"id":1,"v":"after the commit"}"#))
+        let run = try Self.target(db, messages, config: ["add_record_metadata": false, "batch_size_rows": 2])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try db.rows("SELECT id::text, v FROM \(db.table("keyed").quoted) ORDER BY id") == [["0", "v6"], ["1", "after the commit"], ["2", "v5"]])
+        let key = try db.column(
+            """
+            SELECT a.attname::text FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey)
+            WHERE c.conrelid = '\(db.schema).keyed'::regclass AND c.contype = 'p'
+            """)
+        #expect(key == ["id"])
+        #expect(try db.columnTypes("keyed")["_pgsink_seq"] == nil)
+    }
 }

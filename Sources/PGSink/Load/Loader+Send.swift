@@ -9,7 +9,7 @@ extension Loader {
         let table = step.root.table
         var rejectedRoots = Set<Int>()
         let rows: Int
-        if request.mode == .merge {
+        if request.mode == .merge && session.deferredKey == nil {
             let names = step.root.columns.map(\.name)
             let key = step.root.columns.filter(\.required).map(\.name)
             try connection.execute(SQL.createStage(Self.stage, like: table, columns: names))
@@ -30,7 +30,11 @@ extension Loader {
                     ignoredForChange: ignored, newestBy: request.newestBy))
             try connection.execute(SQL.dropTable(Self.stage))
         } else {
-            rows = try copy(step.root, into: table, sequence: false, step: step, session: session, on: connection) {
+            var root = step.root
+            // A merge whose key waits (see `settleKey`) copies straight in; its rows' physical
+            // order is the load order, so the numbering the staged upsert uses goes.
+            if request.mode == .merge { root.encoded = root.encoded.droppingSequence() }
+            rows = try copy(root, into: table, sequence: false, step: step, session: session, on: connection) {
                 rejectedRoots.insert($0)
             }
         }

@@ -141,6 +141,10 @@ public struct Loader: Sendable {
         var rejectsTableReady = false
         var indexesCreated: [String] = []
         var childRows: [String: Int] = [:]
+        /// A merge into a table this transaction created: rows are copied straight in, and the
+        /// primary key (and, only if keys repeat, the last-record-wins clean-up) comes once,
+        /// before the commit (`settleKey`), instead of a staged upsert per batch.
+        var deferredKey: [String]?
 
         init(loadId: Int64, started: Date) {
             self.loadId = loadId
@@ -170,9 +174,10 @@ public struct Loader: Sendable {
         let pipeline = Pipeline(producer: producer)
         var rowsLoaded = 0
         try pipeline.drain { step in
-            try applySchemaChanges(step, on: connection)
+            try applySchemaChanges(step, on: connection, session: session)
             rowsLoaded += try send(step, on: connection, session: session)
         }
+        try settleKey(session, on: connection)
         // Only data still in the table can be duplicated: a table created by this load has none.
         if request.mode == .append && !request.force && existing != nil {
             try refuseDuplicate(of: pipeline.producer, into: table, on: connection)
@@ -273,8 +278,12 @@ public struct Loader: Sendable {
     /// Runs a step's schema changes (CREATE TABLE, ADD COLUMN, ALTER … TYPE), logging each. A
     /// change of type runs under a savepoint, so that when the server refuses it the catalog can
     /// still be read to name what blocks it.
-    func applySchemaChanges(_ step: LoadStep, on connection: PGConnection) throws {
-        for change in step.statements {
+    func applySchemaChanges(_ step: LoadStep, on connection: PGConnection, session: Session? = nil) throws {
+        for var change in step.statements {
+            if let session, case .createTable(let table, let columns, let key) = change, defersKey(of: table, key) {
+                change = .createTable(table, columns: columns, primaryKey: [])
+                session.deferredKey = key
+            }
             logger.info("\(change.sql)", metadata: ["load.table": "\(request.table)"])
             guard case .alterType(let table, let column, let from, let to) = change else {
                 try connection.execute(change.sql)
@@ -295,6 +304,31 @@ public struct Loader: Sendable {
                         table: table, column: column, from: from, to: to, cause: step.causes[column], error: error,
                         dependents: dependents.map { ($0[0] ?? "", $0[1] ?? "", $0[2]) }))
             }
+        }
+    }
+
+    /// Whether a merge into a table being created may copy straight in and key the table at the
+    /// end: the top-level table, no child tables, and last record wins (no --newest-by ordering).
+    private func defersKey(of table: TableName, _ key: [String]) -> Bool {
+        request.mode == .merge && !key.isEmpty && table == request.table && request.nested != .tables
+            && request.newestBy.isEmpty
+    }
+
+    /// Gives a table created with its key deferred that primary key, first removing earlier rows
+    /// of a repeated key when there are any (the index build finds them). Runs before anything
+    /// that reads the table as keyed: deletes, ledger row, commit.
+    func settleKey(_ session: Session, on connection: PGConnection) throws {
+        guard let key = session.deferredKey else { return }
+        session.deferredKey = nil
+        let table = request.table
+        try connection.execute("SAVEPOINT pgsink_key")
+        do {
+            try connection.execute(SQL.addPrimaryKey(table, key))
+            try connection.execute("RELEASE SAVEPOINT pgsink_key")
+        } catch let error as PGError where error.sqlState == "23505" {
+            try connection.execute("ROLLBACK TO SAVEPOINT pgsink_key")
+            try connection.execute(SQL.deleteEarlierDuplicates(table, key))
+            try connection.execute(SQL.addPrimaryKey(table, key))
         }
     }
 

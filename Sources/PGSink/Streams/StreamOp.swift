@@ -85,4 +85,10 @@ enum TableOperation: Sendable {
     case activateVersion(TableName, stream: String, version: String, hard: Bool)
     /// Airbyte refreshes: rows of generations before `minimum` go.
     case deleteOlderGenerations(TableName, minimum: Int64)
+
+    var table: TableName {
+        switch self {
+        case .activateVersion(let table, _, _, _), .deleteOlderGenerations(let table, _): table
+        }
+    }
 }

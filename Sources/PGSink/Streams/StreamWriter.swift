@@ -136,7 +136,7 @@ final class StreamWriter {
         case .step(let table, let step):
             let connection = try connection(for: table)
             let session = try open(table, on: connection, readColumns: false).session
-            try table.loader.applySchemaChanges(step, on: connection)
+            try table.loader.applySchemaChanges(step, on: connection, session: session)
             table.rowsInTransaction += try table.loader.send(step, on: connection, session: session)
         case .operation(let operation):
             try run(operation, on: try mainConnection())
@@ -195,6 +195,10 @@ final class StreamWriter {
     }
 
     private func run(_ operation: TableOperation, on connection: PGConnection) throws {
+        // A table still waiting for its key gets it first: these deletes read it as keyed.
+        for table in touched where table.table == operation.table {
+            if let session = table.session { try table.loader.settleKey(session, on: connection) }
+        }
         switch operation {
         case .activateVersion(let table, let stream, let version, let hard):
             guard let columns = try Catalog.columns(of: table, on: connection),
@@ -257,6 +261,7 @@ final class StreamWriter {
 
     private func writeLedgerRow(_ table: WriterTable, on connection: PGConnection, runId: String) throws {
         guard let session = table.session else { return }
+        try table.loader.settleKey(session, on: connection)
         for statement in table.afterWrite { try connection.execute(statement) }
         _ = try table.loader.writeLedgerRow(
             session: session, table: table.table, source: table.name, fingerprint: "", rows: table.rowsInTransaction,

@@ -53,6 +53,34 @@ public struct BatchEncoder {
             return nil
         }
 
+        /// The same payload without the trailing load-order field `encode(sequenceStart:)` added
+        /// to each row (a merge that copies straight into its table).
+        public func droppingSequence() -> EncodedBatch {
+            let out = ByteStorage(capacity: data.count)
+            let start = offsets.first ?? data.count
+            out.append(data.base, count: start)
+            var newOffsets: [Int] = []
+            newOffsets.reserveCapacity(offsets.count)
+            for index in 0..<(offsets.count - 1) {
+                newOffsets.append(out.count)
+                let from = offsets[index], to = offsets[index + 1]
+                if format == .binary {
+                    let count = Int16(bitPattern: UInt16(data.base[from]) << 8 | UInt16(data.base[from + 1]))
+                    out.appendInt16(count - 1)
+                    out.append(data.base + from + 2, count: to - from - 2 - 12)
+                } else {
+                    var tab = to - 2
+                    while tab > from && data.base[tab] != 9 { tab -= 1 }
+                    out.append(data.base + from, count: tab - from)
+                    out.append(10)
+                }
+            }
+            newOffsets.append(out.count)
+            let last = offsets.last ?? data.count
+            out.append(data.base + last, count: data.count - last)
+            return EncodedBatch(data: out, rows: rows, offsets: newOffsets, format: format)
+        }
+
         /// The same payload without the COPY row at `index`.
         public func removing(row index: Int) -> EncodedBatch {
             let out = ByteStorage(capacity: data.count)

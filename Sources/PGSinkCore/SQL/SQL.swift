@@ -11,6 +11,19 @@ public enum SQL {
         return "CREATE TABLE \(table.quoted) (\(parts.joined(separator: ", ")))"
     }
 
+    public static func addPrimaryKey(_ table: TableName, _ key: [String]) -> String {
+        "ALTER TABLE \(table.quoted) ADD PRIMARY KEY (\(list(key)))"
+    }
+
+    /// Of rows that share a key, all but the last written go: for a table this transaction
+    /// created and only appended to, physical order (ctid) is the order of writing.
+    public static func deleteEarlierDuplicates(_ table: TableName, _ key: [String]) -> String {
+        """
+        DELETE FROM \(table.quoted) WHERE ctid IN (SELECT ctid FROM (SELECT ctid, row_number() OVER \
+        (PARTITION BY \(list(key)) ORDER BY ctid DESC) AS n FROM \(table.quoted)) AS d WHERE d.n > 1)
+        """
+    }
+
     public static func addColumn(_ table: TableName, _ column: TargetColumn) -> String {
         "ALTER TABLE \(table.quoted) ADD COLUMN \(quoteIdentifier(column.name)) \(column.type.sqlName)"
     }
