@@ -244,16 +244,17 @@ struct LoadCommand: ParsableCommand {
 
     private func load(configured: ConnectionSettings?) throws {
         let logger = LogSetup.bootstrap(logging.logLevel, fallback: verbose ? .info : .warning)
-        let resolved = try withFailure { try connection.resolve(configured: configured) }
+        let resolved = try beforeLoading { try connection.resolve(configured: configured) }
         let rules = NamingRules(keepCase: keepCase, allowReservedWords: allowReservedWords ?? false)
-        let requests = try plannedRequests(rules: rules, connectionSchema: resolved.schema)
+        let requests = try beforeLoading { try plannedRequests(rules: rules, connectionSchema: resolved.schema) }
         for file in files where file != "-" && !FileManager.default.isReadableFile(atPath: file) {
             let reason = FileManager.default.fileExists(atPath: file) ? "it is not readable" : "no such file"
+            if json { print(FailureReport(InputError(source: file, line: 0, message: "cannot read the input: \(reason)")).json) }
             throw CommandFailure(description: "cannot read \(file): \(reason); nothing was loaded")
         }
         let connector = Connector(resolved, logger: logger, retries: connection.retries)
         defer { connector.close() }
-        var pg = try withFailure { try connector.connect() }
+        var pg = try beforeLoading { try connector.connect() }
         let showProgress = !quiet && !json && isatty(2) == 1
         for request in requests {
             let bar = showProgress ? ProgressBar() : nil
@@ -343,6 +344,17 @@ struct LoadCommand: ParsableCommand {
     }
 
     /// Turns any failure into the one-line message the user sees.
+    /// A failure before any load starts (the connection, a missing file): under --json it is
+    /// printed as JSON too, as a failed load is.
+    private func beforeLoading<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            if json { print(FailureReport(error).json) }
+            return try withFailure { throw error }
+        }
+    }
+
     private func withFailure<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
