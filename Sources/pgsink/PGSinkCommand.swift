@@ -42,19 +42,25 @@ struct ConnectionOptions: ParsableArguments {
             }
             return settings
         }
-        if let configured { return configured }
+        if let configured, configured.namesAServer { return configured }
+        // The file named no server (only a schema, say): the environment's server, the file's schema.
+        func withFileSchema(_ settings: ConnectionSettings) -> ConnectionSettings {
+            var settings = settings
+            settings.schema = settings.schema ?? configured?.schema
+            return settings
+        }
         let env = ProcessInfo.processInfo.environment
         for name in ["PGSINK_URL", "DATABASE_URL"] {
-            if let value = env[name], !value.isEmpty { return try ConnectionSettings(string: value) }
+            if let value = env[name], !value.isEmpty { return withFileSchema(try ConnectionSettings(string: value)) }
         }
         if env["PGHOST"] != nil || env["PGDATABASE"] != nil || env["PGSERVICE"] != nil {
-            return try ConnectionSettings(string: "")
+            return withFileSchema(try ConnectionSettings(string: ""))
         }
         let server = EmbeddedServer()
         if try server.start() {
             FileHandle.standardError.write(Data("pgsink: started a private PostgreSQL in \(server.location); connect with: \(server.psqlCommand)\n".utf8))
         }
-        return try ConnectionSettings(string: server.connectionString)
+        return withFileSchema(try ConnectionSettings(string: server.connectionString))
     }
 
     func connector(configured: ConnectionSettings? = nil, logger: Logger) throws -> Connector {

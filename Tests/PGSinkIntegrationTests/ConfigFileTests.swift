@@ -145,6 +145,20 @@ struct ServerVersionTests {
         #expect(db.connection.serverVersion >= Connector.minimumServerVersion)
     }
 
+    /// A file that names no server (only a schema and options) leaves the server to the
+    /// environment: PGSINK_URL is used, with the file's schema.
+    @Test func aFileWithOnlyASchemaUsesTheEnvironmentsServer() throws {
+        let db = try TestDatabase()
+        let dir = try TestDatabase.file("x", "").replacingOccurrences(of: "/x", with: "")
+        try "destination:\n  schema: \(db.schema)\n  write_mode: append\n".write(
+            toFile: dir + "/pgsink.yaml", atomically: true, encoding: .utf8)
+        let csv = try TestDatabase.file("only_schema.csv", "id\n1\n")
+        let run = try CommandLineTests.run(
+            ["load", csv], environment: ["PGSINK_URL": db.url], removing: ["DATABASE_URL"], in: URL(fileURLWithPath: dir))
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try db.count("only_schema") == 1)
+    }
+
     /// A flag always beats the file: an on/off flag switches off what the file switched on, and a
     /// `--to` URI's search_path beats the file's schema.
     @Test func flagsBeatTheFileEvenToSwitchSomethingOff() throws {

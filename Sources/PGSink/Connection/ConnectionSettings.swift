@@ -44,6 +44,10 @@ public struct ConnectionSettings: Sendable {
         for option in options where option.isSecret { Secrets.register(option.value) }
     }
 
+    /// Whether these settings say where to connect (a URI, a field, a tunnel), rather than only
+    /// which schema to use: a config file with just `schema:` leaves the server to the environment.
+    public var namesAServer: Bool { base != nil || !parameters.isEmpty || ssh != nil }
+
     public mutating func set(_ keyword: String, _ value: String) {
         parameters.removeAll { $0.keyword == keyword }
         parameters.append(Parameter(keyword, value))
