@@ -15,13 +15,8 @@ enum Catalog {
     /// object exists now. A savepoint keeps the load's transaction alive through it.
     /// Outside a transaction (a parallel load's setup) the statement fails alone and needs none.
     static func createConcurrently(_ sql: String, on connection: PGConnection) throws {
-        let inTransaction = connection.inTransaction
-        if inTransaction { try connection.execute("SAVEPOINT pgsink_create") }
-        do {
-            try connection.execute(sql)
-            if inTransaction { try connection.execute("RELEASE SAVEPOINT pgsink_create") }
-        } catch let error as PGError where ["23505", "42P06", "42P07", "42710"].contains(error.sqlState ?? "") {
-            if inTransaction { try connection.execute("ROLLBACK TO SAVEPOINT pgsink_create") }
+        try Transaction.savepoint("pgsink_create", on: connection, { _ = try connection.execute(sql) }) { error in
+            guard ["23505", "42P06", "42P07", "42710"].contains(error.sqlState ?? "") else { throw error }
         }
     }
 

@@ -80,23 +80,18 @@ extension Loader {
             }
         }
         while true {
-            try connection.execute("SAVEPOINT pgsink_batch")
-            do {
-                let rows = try connection.copyIn(sql, data: encoded.data)
-                try connection.execute("RELEASE SAVEPOINT pgsink_batch")
-                return rows
-            } catch let error as PGError {
+            let copied: Int? = try Transaction.savepoint("pgsink_batch", on: connection, { try connection.copyIn(sql, data: encoded.data) }) {
+                error in
                 guard let row = error.copyRow, row >= 1, row <= encoded.rows.count, Self.isRowLevel(error) else {
                     throw located(error, part, encoded, step)
                 }
-                try connection.execute("ROLLBACK TO SAVEPOINT pgsink_batch")
                 let batchRow = encoded.rows[row - 1]
                 var reason = "the server refused the row: \(error.message)"
                 if let sqlState = error.sqlState { reason += " (SQLSTATE \(sqlState))" }
                 if let detail = error.detail { reason += "; \(Wording.clause(detail))" }
                 // Binary COPY's error context names the column but not the value: read it back.
                 let field = error.copyColumn.flatMap { names.firstIndex(of: $0) }
-                let textual = field.map { part.columns.indices.contains($0) && WireTextual.is(part.columns[$0].type) } ?? false
+                let textual = field.map { part.columns.indices.contains($0) && part.columns[$0].type.binaryFormIsText } ?? false
                 let value = error.copyValue ?? (textual ? field.flatMap { encoded.binaryText(row: row - 1, field: $0) } : nil)
                 let reject = Reject(
                     source: step.source, line: part.lines[batchRow], column: error.copyColumn,
@@ -108,21 +103,9 @@ extension Loader {
                 try writeRejects([reject], session: session, on: connection, table: target)
                 rejected(batchRow)
                 encoded = encoded.removing(row: row - 1)
+                return nil
             }
-        }
-    }
-
-    static func rejectsName(_ table: TableName, target: TableName) -> String {
-        table.name.hasPrefix(Catalog.hiddenPrefix) ? target.name : table.name
-    }
-
-    /// Types whose binary COPY form is their text.
-    enum WireTextual {
-        static func `is`(_ type: ColumnType) -> Bool {
-            switch type {
-            case .text, .json, .other: true
-            default: false
-            }
+            if let copied { return copied }
         }
     }
 
@@ -157,8 +140,8 @@ extension Loader {
         let data = ByteStorage(capacity: 256 * rejects.count + 64)
         for reject in rejects {
             let fields: [String?] = [
-                // As the ledger names it: no schema, and a parallel load's hidden table is its target.
-                String(session.loadId), Self.rejectsName(table ?? request.table, target: request.table), reject.source,
+                // As the ledger names it: without the schema.
+                String(session.loadId), (table ?? request.table).name, reject.source,
                 reject.line > 0 ? String(reject.line) : nil, reject.column, reject.value, reject.reason,
                 reject.discarded ? "discarded" : "rejected",
             ]

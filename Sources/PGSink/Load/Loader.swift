@@ -290,14 +290,9 @@ public struct Loader: Sendable {
                 try Catalog.recordColumnSources(change, on: connection)
                 continue
             }
-            let savepoint = connection.inTransaction
-            if savepoint { try connection.execute("SAVEPOINT pgsink_alter") }
-            do {
-                try connection.execute(change.sql)
-                if savepoint { try connection.execute("RELEASE SAVEPOINT pgsink_alter") }
-            } catch let error as PGError where error.kind == .server {
-                guard savepoint else { throw error }
-                try connection.execute("ROLLBACK TO SAVEPOINT pgsink_alter")
+            try Transaction.savepoint("pgsink_alter", on: connection, { _ = try connection.execute(change.sql) }) { error in
+                // Outside a transaction (a parallel load's hidden table) the server's own words stand.
+                guard connection.inTransaction else { throw error }
                 let dependents = (try? connection.query(SQL.columnDependents, [table.quoted, column]).rows) ?? []
                 throw LoadError(
                     Self.refusedWidening(
@@ -321,12 +316,9 @@ public struct Loader: Sendable {
         guard let key = session.deferredKey else { return }
         session.deferredKey = nil
         let table = request.table
-        try connection.execute("SAVEPOINT pgsink_key")
-        do {
-            try connection.execute(SQL.addPrimaryKey(table, key))
-            try connection.execute("RELEASE SAVEPOINT pgsink_key")
-        } catch let error as PGError where error.sqlState == "23505" {
-            try connection.execute("ROLLBACK TO SAVEPOINT pgsink_key")
+        try Transaction.savepoint("pgsink_key", on: connection, { _ = try connection.execute(SQL.addPrimaryKey(table, key)) }) {
+            error in
+            guard error.sqlState == "23505" else { throw error }
             try connection.execute(SQL.deleteEarlierDuplicates(table, key))
             try connection.execute(SQL.addPrimaryKey(table, key))
         }

@@ -21,6 +21,25 @@ enum Transaction {
 
     static func begin(on connection: PGConnection) throws { try connection.execute("BEGIN") }
 
+    /// `body` under a savepoint named `name`: kept when it succeeds. When the server refuses it,
+    /// the transaction goes back to the savepoint (alive again) and `recover` decides: its result
+    /// stands, or it throws. Outside a transaction the failed statement undid itself, and
+    /// `recover` runs all the same. A lost connection is no refusal: it passes through.
+    static func savepoint<T>(
+        _ name: String, on connection: PGConnection, _ body: () throws -> T, recover: (PGError) throws -> T
+    ) throws -> T {
+        let inTransaction = connection.inTransaction
+        if inTransaction { try connection.execute("SAVEPOINT \(name)") }
+        do {
+            let value = try body()
+            if inTransaction { try connection.execute("RELEASE SAVEPOINT \(name)") }
+            return value
+        } catch let error as PGError where error.kind == .server {
+            if inTransaction { try connection.execute("ROLLBACK TO SAVEPOINT \(name)") }
+            return try recover(error)
+        }
+    }
+
     static func rollback(on connection: PGConnection) { _ = try? connection.execute("ROLLBACK") }
 
     /// COMMIT. A connection lost while it ran becomes `CommitUncertain`: the server may have

@@ -26,11 +26,10 @@ extension RecordBatch {
         let tail = Array(UnsafeBufferPointer(start: bytes.base + scanned, count: bytes.count - scanned))
         bytes.count = scanned
         for (row, column, text) in replacements {
-            let offset = bytes.count
-            text.withUnsafeBufferPointer { if let base = $0.baseAddress { bytes.append(base, count: $0.count) } }
             let start = Int(rowStarts[row])
             guard column < Int(rowStarts[row + 1]) - start else { continue }
-            cells[start + column] = Cell(offset: UInt32(offset), length: UInt32(text.count), kind: .quoted)
+            cells[start + column] = Cell(offset: UInt32(bytes.count), length: UInt32(text.count), kind: .quoted)
+            text.withUnsafeBufferPointer { if let base = $0.baseAddress { bytes.append(base, count: $0.count) } }
         }
         scanned = bytes.count
         tail.withUnsafeBufferPointer { if let base = $0.baseAddress { bytes.append(base, count: $0.count) } }

@@ -47,6 +47,15 @@ public enum ColumnType: Hashable, Sendable, CustomStringConvertible {
         return true
     }
 
+    /// Whether the value's binary COPY form is its text (text and json, and types pgsink sends as
+    /// text), so a payload can be read back as the value the server saw.
+    public var binaryFormIsText: Bool {
+        switch self {
+        case .text, .json, .other: true
+        default: false
+        }
+    }
+
     /// Whether `IS DISTINCT FROM` works on the type (json and unknown types have no `=`).
     public var hasEquality: Bool {
         switch self {
