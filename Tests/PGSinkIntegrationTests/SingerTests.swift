@@ -324,4 +324,56 @@ struct SingerTests {
         #expect(key == ["id"])
         #expect(try db.columnTypes("keyed")["_pgsink_seq"] == nil)
     }
+
+    /// Once a keyed table the stream created is committed, a batch of keys it has never written
+    /// is copied straight in rather than upserted; a key someone else wrote meanwhile sends that
+    /// batch the upsert way after all, and a key written before is upserted as always.
+    @Test func newKeysAreCopiedStraightInAndAForeignRowFallsBackToTheUpsert() throws {
+        let db = try TestDatabase()
+        let config = try TestDatabase.file(
+            "direct.json",
+            try JSONSerialization.data(withJSONObject: [
+                "default_target_schema": db.schema, "batch_size_rows": 2, "add_record_metadata": false,
+            ]))
+        let process = Process()
+        process.executableURL = CommandLineTests.executable
+        process.arguments = ["singer", "--config", config, "--to", db.url, "--log-level", "debug"]
+        let input = Pipe(), output = Pipe()
+        let logPath = try TestDatabase.file("direct.log", "")
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        try process.run()
+        func send(_ lines: [String]) { input.fileHandleForWriting.write(Data((lines.joined(separator: "\n") + "\n").utf8)) }
+        var echoed = ""
+        func waitForState(_ n: Int) {
+            while !echoed.contains(#""at":\#(n)"#) {
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { return }
+                echoed += String(decoding: chunk, as: UTF8.self)
+            }
+        }
+        let properties = #""id":{"type":"integer"},"v":{"type":"string"}"#
+        send([Self.schema("direct", properties), Self.record("direct", #"{"id":1,"v":"a"}"#),
+            Self.record("direct", #"{"id":2,"v":"a"}"#), #"{"type":"STATE","value":{"at":1}}"#])
+        waitForState(1)
+        // Committed and keyed; another writer adds a row the stream is about to bring.
+        try db.connection.execute("INSERT INTO \(db.table("direct").quoted) (id, v) VALUES (4, 'theirs')")
+        send([Self.record("direct", #"{"id":3,"v":"b"}"#), Self.record("direct", #"{"id":5,"v":"b"}"#),
+            #"{"type":"STATE","value":{"at":2}}"#])
+        waitForState(2)
+        send([Self.record("direct", #"{"id":4,"v":"b"}"#), Self.record("direct", #"{"id":6,"v":"b"}"#),
+            Self.record("direct", #"{"id":1,"v":"c"}"#), Self.record("direct", #"{"id":7,"v":"c"}"#)])
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        let log = try String(contentsOfFile: logPath, encoding: .utf8)
+        #expect(process.terminationStatus == 0, "\(log)")
+        #expect(
+            try db.rows("SELECT id::text, v FROM \(db.table("direct").quoted) ORDER BY id")
+                == [["1", "c"], ["2", "a"], ["3", "b"], ["4", "b"], ["5", "b"], ["6", "b"], ["7", "c"]])
+        // (3, 5) went straight in; (4, 6) tried and fell back on the foreign row 4; (1, 7) holds a
+        // key written before, so it never tried.
+        #expect(log.components(separatedBy: "with new keys copied straight into").count - 1 == 1, "\(log)")
+        #expect(log.components(separatedBy: "upserting the batch instead").count - 1 == 1, "\(log)")
+    }
 }

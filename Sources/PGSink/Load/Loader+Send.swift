@@ -9,7 +9,9 @@ extension Loader {
         let table = step.root.table
         var rejectedRoots = Set<Int>()
         let rows: Int
-        if request.mode == .merge && session.deferredKey == nil {
+        if request.mode == .merge && session.deferredKey == nil, let direct = try copyNewKeys(step, on: connection, session: session) {
+            rows = direct
+        } else if request.mode == .merge && session.deferredKey == nil {
             let names = step.root.columns.map(\.name)
             let key = step.root.columns.filter(\.required).map(\.name)
             try connection.execute(SQL.createStage(Self.stage, like: table, columns: names))
@@ -38,6 +40,7 @@ extension Loader {
                 rejectedRoots.insert($0)
             }
         }
+        if request.mode == .merge { keysWritten.add(step.keyHashes) }
         for var child in step.children {
             // Child rows of a top-level row the server refused go with it.
             if !rejectedRoots.isEmpty, let rootRows = child.rootRows {
@@ -49,6 +52,26 @@ extension Loader {
             session.childRows[child.table.description, default: 0] += copied
         }
         return rows
+    }
+
+    /// A merge batch into a table this load created, whose keys the table has never held and
+    /// which holds no key twice, needs no upsert: it is copied straight in, under a savepoint.
+    /// When the COPY fails anyway (a row someone else wrote meanwhile, a value the server refuses),
+    /// the savepoint undoes it and nil sends the batch the staged way, which handles both.
+    private func copyNewKeys(_ step: LoadStep, on connection: PGConnection, session: Session) throws -> Int? {
+        guard step.children.isEmpty, session.existingChildren.isEmpty, !step.keysRepeat,
+            keysWritten.areNew(step.keyHashes)
+        else { return nil }
+        let encoded = step.root.encoded.droppingSequence()
+        let sql = SQL.copy(step.root.table, columns: step.root.columns.map(\.name), format: encoded.format)
+        return try Transaction.savepoint("pgsink_new_keys", on: connection, {
+            let rows = try connection.copyIn(sql, data: encoded.data)
+            logger.debug("\(Wording.count(rows, "row")) with new keys copied straight into \(step.root.table)")
+            return rows
+        }) { error in
+            logger.debug("copying new keys straight in failed (\(error.message)); upserting the batch instead")
+            return nil
+        }
     }
 
     /// The child tables a merge must clear for the records of a step: those of earlier loads and

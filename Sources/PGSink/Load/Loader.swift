@@ -15,6 +15,8 @@ public struct LoadError: Error, CustomStringConvertible, Sendable {
 public struct Loader: Sendable {
     public let request: LoadRequest
     public let logger: Logger
+    /// The keys written into a merge table this loader created (see `KeysWritten`).
+    let keysWritten = KeysWritten()
 
     public init(request: LoadRequest, logger: Logger = Logger(label: "pgsink.load")) {
         self.request = request
@@ -283,6 +285,7 @@ public struct Loader: Sendable {
             if let session, case .createTable(let table, let columns, let key) = change, defersKey(of: table, key) {
                 change = .createTable(table, columns: columns, primaryKey: [])
                 session.deferredKey = key
+                keysWritten.start()
             }
             logger.info("\(change.sql)", metadata: ["load.table": "\(request.table)"])
             guard case .alterType(let table, let column, let from, let to) = change else {

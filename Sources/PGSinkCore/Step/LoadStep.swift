@@ -83,6 +83,9 @@ public struct LoadStep: @unchecked Sendable {
     public var children: [StepPart]
     /// Merge: whether a key occurs more than once in the batch (the upsert must then pick the last).
     public var keysRepeat: Bool
+    /// Merge: a hash of each written row's key (`StepBuilder.keyHashes`), so the writer can tell a
+    /// batch of keys a table it created has never held.
+    public var keyHashes: [Int] = []
     /// Rows and values the producer set aside in this batch.
     public var rejects: [Reject]
     /// Rejected rows (not discards) the producer has set aside so far in the whole load.

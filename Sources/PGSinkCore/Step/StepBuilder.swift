@@ -45,11 +45,12 @@ open class StepBuilder: @unchecked Sendable {
         self.childPlanner = childPlanner
     }
 
-    /// Whether two rows of the batch may share a key: compares hashes of the key bytes, so a
-    /// collision only costs the server a sort, never a wrong answer.
-    public static func keysRepeat(in batch: RecordBatch, columns: [CopyColumn]) -> Bool {
+    /// A hash of each written row's key bytes, in row order. Equal keys hash equal; different
+    /// keys almost never do, so a repeat found by hash only costs work, never a wrong answer.
+    public static func keyHashes(in batch: RecordBatch, columns: [CopyColumn]) -> [Int] {
         let keySlots = columns.filter(\.required).compactMap(\.source)
-        var seen = Set<Int>(minimumCapacity: batch.rowCount)
+        var hashes: [Int] = []
+        hashes.reserveCapacity(batch.rowCount)
         for row in 0..<batch.rowCount where !batch.isSkipped(row) {
             var hasher = Hasher()
             for slot in keySlots {
@@ -57,8 +58,20 @@ open class StepBuilder: @unchecked Sendable {
                 hasher.combine(Int(cell.length))
                 hasher.combine(bytes: UnsafeRawBufferPointer(start: batch.pointer(cell), count: Int(cell.length)))
             }
-            if !seen.insert(hasher.finalize()).inserted { return true }
+            hashes.append(hasher.finalize())
         }
+        return hashes
+    }
+
+    /// Whether two rows of the batch may share a key: compares hashes of the key bytes, so a
+    /// collision only costs the server a sort, never a wrong answer.
+    public static func keysRepeat(in batch: RecordBatch, columns: [CopyColumn]) -> Bool {
+        repeats(keyHashes(in: batch, columns: columns))
+    }
+
+    static func repeats(_ hashes: [Int]) -> Bool {
+        var seen = Set<Int>(minimumCapacity: hashes.count)
+        for hash in hashes where !seen.insert(hash).inserted { return true }
         return false
     }
 
@@ -98,11 +111,12 @@ open class StepBuilder: @unchecked Sendable {
                     rootRows: index == 0 ? nil : (0..<part.rowCount).map { part.rootRow(of: $0) }))
         }
         let rootPart = parts.removeFirst()
-        let keysRepeat = merge && Self.keysRepeat(in: batch, columns: rootPart.columns)
+        let keyHashes = merge ? Self.keyHashes(in: batch, columns: rootPart.columns) : []
         sequence += Int64(rootPart.encoded.rows.count)
         defer { causes = [:] }
         return LoadStep(
-            statements: statements, root: rootPart, children: parts, keysRepeat: keysRepeat, rejects: rejects,
+            statements: statements, root: rootPart, children: parts, keysRepeat: Self.repeats(keyHashes), keyHashes: keyHashes,
+            rejects: rejects,
             rejectedSoFar: rejected, source: batch.source, causes: causes)
     }
 

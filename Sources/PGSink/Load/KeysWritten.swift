@@ -1,0 +1,34 @@
+/// The keys a stream has merged into a table it created itself, as hashes of their bytes
+/// (`LoadStep.keyHashes`). A later batch none of whose keys were written before, and none twice,
+/// cannot conflict with the table's rows, so it is copied straight in instead of through a
+/// staging table and an upsert. The table's primary key still decides: a row someone else wrote
+/// meanwhile makes that COPY fail, and the batch goes the staged way after all.
+///
+/// Hashes only ever err towards "seen" (a collision), which costs a staged batch, never a wrong
+/// row. Past `limit` keys the set is dropped and every batch is staged, so memory stays bounded
+/// (8 bytes and some per key).
+final class KeysWritten: @unchecked Sendable {
+    static let limit = 4_000_000
+    private var hashes: Set<Int>?
+
+    /// The table was just created: every key in it will pass through here.
+    func start() {
+        if hashes == nil { hashes = Set(minimumCapacity: 1 << 16) }
+    }
+
+    /// Whether none of the keys was written before (and tracking is on).
+    func areNew(_ keys: [Int]) -> Bool {
+        guard let hashes, !keys.isEmpty else { return false }
+        return !keys.contains { hashes.contains($0) }
+    }
+
+    /// Records keys that were written (directly or staged).
+    func add(_ keys: [Int]) {
+        guard hashes != nil else { return }
+        if hashes!.count + keys.count > Self.limit {
+            hashes = nil
+            return
+        }
+        hashes!.formUnion(keys)
+    }
+}
