@@ -22,6 +22,30 @@ struct JSONLinesScannerTests {
         #expect(r.lines == [1, 2, 3])
     }
 
+    /// Strings are searched eight bytes at a time: a quote or backslash at every position of a
+    /// word, in strings shorter and longer than a word, in values and in skipped nested objects.
+    @Test func quotesAndEscapesAreFoundAtEveryPositionOfAWord() throws {
+        for length in 0...19 {
+            for position in 0...length {
+                var plain = String(repeating: "a", count: length)
+                let at = plain.index(plain.startIndex, offsetBy: position)
+                plain.insert(contentsOf: #"\""#, at: at)
+                var expected = String(repeating: "a", count: length)
+                expected.insert("\"", at: expected.index(expected.startIndex, offsetBy: position))
+                let simple = String(repeating: "b", count: length)
+                let line = #"{"s":"\#(plain)","t":"\#(simple)","n":{"k":"\#(plain)","m":"\#(simple)"},"\#(simple)":1}"# + "\n"
+                let r = try scan(line)
+                #expect(r.names == ["s", "t", "n", simple], "length \(length) position \(position)")
+                #expect(r.texts.first?[0] == expected, "length \(length) position \(position)")
+                #expect(r.texts.first?[1] == simple)
+                #expect(r.texts.first?[2] == #"{"k":"\#(plain)","m":"\#(simple)"}"#)
+            }
+        }
+        // An unclosed string is still an error, however long.
+        #expect(try failure(#"{"s":"aaaaaaaaaaaaaaaaaaaaaaaa"# + "\n").message.contains("not closed"))
+        #expect(try failure(#"{"n":{"s":"aaaaaaaaaaaaaaaaaaaaaaa\"}"# + "\n").message.contains("not"))
+    }
+
     @Test func utf8ByteOrderMarkIsSkippedAsInCSV() throws {
         let r = try scan("\u{FEFF}{\"id\":1}\n{\"id\":2}\n")
         #expect(r.names == ["id"])

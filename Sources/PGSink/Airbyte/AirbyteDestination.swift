@@ -24,6 +24,8 @@ public final class AirbyteDestination: StreamReading, @unchecked Sendable {
     let config: AirbyteConfig
     let engine: StreamTarget
     let logger: Logger
+    /// Walks every message's envelope (`MessageWalk`).
+    private let envelope = JSONLinesScanner(source: "stdin")
     private let messageColumns = SourceColumns()
     /// Catalog streams by "namespace.name" (namespace may be empty).
     private var catalog: [String: ConfiguredStream] = [:]
@@ -210,7 +212,7 @@ public final class AirbyteDestination: StreamReading, @unchecked Sendable {
     /// "namespace":…,"data":{…},"emitted_at":…,"meta":{"changes":[…]}}}`. Returns false, with the
     /// bytes untouched, for any other message.
     private func readRecord(_ bytes: UnsafeMutablePointer<UInt8>, count: Int) throws -> Bool {
-        var walk = MessageWalk(bytes, count: count, number: line)
+        var walk = MessageWalk(bytes, count: count, number: line, scanner: envelope)
         guard try walk.enter() else { return false }
         var isRecord = false
         var sawRecord = false
@@ -289,7 +291,7 @@ public final class AirbyteDestination: StreamReading, @unchecked Sendable {
         }
         do {
             if case .token(let start, let end) = meta, bytes[start] == 123 {
-                var inner = MessageWalk(bytes + start, count: end - start, number: line)
+                var inner = MessageWalk(bytes + start, count: end - start, number: line, scanner: envelope)
                 inner.move(into: stream.pending)
                 _ = try inner.enter()
                 meta = try changesMembers(&inner)

@@ -21,6 +21,8 @@ public final class SingerTarget: StreamReading, @unchecked Sendable {
     public let settings: SingerSettings
     let engine: StreamTarget
     let logger: Logger
+    /// Walks every message's envelope (`MessageWalk`).
+    private let envelope = JSONLinesScanner(source: "stdin")
     private let sequenceBase: Int64
     private var warnedTypes = Set<String>()
     private let messageColumns = SourceColumns()
@@ -76,7 +78,7 @@ public final class SingerTarget: StreamReading, @unchecked Sendable {
     /// A RECORD, read in place (see `MessageWalk`). Returns false, with the bytes untouched, for
     /// any other message.
     private func readRecord(_ bytes: UnsafeMutablePointer<UInt8>, count: Int) throws -> Bool {
-        var walk = MessageWalk(bytes, count: count, number: line)
+        var walk = MessageWalk(bytes, count: count, number: line, scanner: envelope)
         guard try walk.enter() else { return false }
         var isRecord = false
         var stream: StreamTarget.Stream?

@@ -18,12 +18,14 @@ struct MessageWalk {
     let line: UnsafeMutablePointer<UInt8>
     var scanner: JSONLinesScanner
 
-    init(_ line: UnsafeMutablePointer<UInt8>, count: Int, number: Int) {
+    /// `scanner` is the reader's envelope scanner, reused for every line (a fresh one per
+    /// message would cost an allocation each).
+    init(_ line: UnsafeMutablePointer<UInt8>, count: Int, number: Int, scanner: JSONLinesScanner) {
         self.p = line
         self.end = count
         self.line = line
-        scanner = JSONLinesScanner(source: "stdin")
-        scanner.setLine(number)
+        self.scanner = scanner
+        self.scanner.setLine(number)
     }
 
     /// A value of the message: a cell of the batch, or (still in the reader's buffer) its token.

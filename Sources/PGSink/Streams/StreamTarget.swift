@@ -86,7 +86,7 @@ final class StreamTarget: @unchecked Sendable {
         var definition: StreamDefinition
         let table: WriterTable
         let sources = SourceColumns()
-        var scanner: JSONLinesScanner
+        @exclusivity(unchecked) var scanner: JSONLinesScanner
         var producer: BatchProducer?
         @exclusivity(unchecked) var pending: RecordBatch
         @exclusivity(unchecked) var needsWrite = true

@@ -354,6 +354,7 @@ public struct JSONLinesScanner: RecordScanner {
     {
         i += 1
         let start = i
+        Self.skipPlainString(p, &i, end)
         while i < end {
             let c = p[i]
             if c == 34 {
@@ -411,6 +412,27 @@ public struct JSONLinesScanner: RecordScanner {
             write += 1
         }
         throw fail("a JSON string is not closed before the end of the line")
+    }
+
+    /// Moves `i` to the first `"` or `\\` at or after it, eight bytes at a time while eight
+    /// remain (the rest, and what it stops on, is for the caller's byte loop). A byte equal to
+    /// the quote or the backslash is found as a zero byte of the word XORed with it; the lowest
+    /// flagged byte of that test is always a true match.
+    @inline(__always)
+    static func skipPlainString(_ p: UnsafeMutablePointer<UInt8>, _ i: inout Int, _ end: Int) {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        while end - i >= 8 {
+            let word = UInt64(littleEndian: UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
+            let quote = word ^ (ones &* 34)
+            let backslash = word ^ (ones &* 92)
+            let found = (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)) & highs
+            if found != 0 {
+                i += found.trailingZeroBitCount >> 3
+                return
+            }
+            i += 8
+        }
     }
 
     private func hex4(_ p: UnsafeMutablePointer<UInt8>, _ i: Int, _ end: Int) throws(InputError) -> UInt32 {
@@ -496,6 +518,8 @@ public struct JSONLinesScanner: RecordScanner {
     private func skipString(_ p: UnsafeMutablePointer<UInt8>, _ i: inout Int, _ end: Int) throws(InputError) {
         i += 1
         while i < end {
+            Self.skipPlainString(p, &i, end)
+            guard i < end else { break }
             let c = p[i]
             if c == 34 {
                 i += 1

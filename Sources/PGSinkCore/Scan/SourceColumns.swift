@@ -5,7 +5,7 @@
 public final class SourceColumns: @unchecked Sendable {
     public private(set) var names: [String] = []
     /// UTF-8 bytes of each name, for matching JSON keys without making a `String`.
-    private(set) var nameBytes: [[UInt8]] = []
+    @exclusivity(unchecked) private(set) var nameBytes: [[UInt8]] = []
     private var slots: [[UInt8]: [Int]] = [:]
 
     public init() {}
@@ -43,9 +43,8 @@ public final class SourceColumns: @unchecked Sendable {
 
     @inline(__always)
     func matches(_ index: Int, _ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
-        let bytes = nameBytes[index]
-        guard bytes.count == n else { return false }
-        return bytes.withUnsafeBufferPointer { memcmpEqual($0.baseAddress!, p, n) }
+        // Borrowed in place: no copy of the name (and no reference counting) per key.
+        nameBytes[index].withUnsafeBufferPointer { $0.count == n && (n == 0 || memcmpEqual($0.baseAddress!, p, n)) }
     }
 }
 
