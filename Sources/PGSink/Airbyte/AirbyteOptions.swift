@@ -39,4 +39,7 @@ public enum CDCDeletionMode: String, SettingText {
 
     public var settingText: String { rawValue }
     public static let expected = "takes Hard delete or Soft delete"
+
+    public init(from decoder: any Decoder) throws { try self.init(text: decoder) }
+    public func encode(to encoder: any Encoder) throws { try encodeText(to: encoder) }
 }

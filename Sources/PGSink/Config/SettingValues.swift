@@ -2,7 +2,8 @@ import Foundation
 import PGSinkCore
 
 /// A setting written as a word or phrase (`merge`, `flatten:2`, `500ms`): parsed from text (a
-/// number counts as its text), written back as text.
+/// number counts as its text), written back as text. Conforming types implement Codable with
+/// `init(text:)` and `encodeText(to:)` (Swift would otherwise synthesize a keyed form).
 public protocol SettingText: Codable, Sendable, Equatable {
     init?(setting text: String)
     var settingText: String { get }
@@ -25,9 +26,7 @@ extension SettingText {
 
     public static func invalid(_ text: String) -> String { "\(expected) (got \"\(text)\")" }
 
-    public init(from decoder: any Decoder) throws { try self.init(text: decoder) }
-
-    public func encode(to encoder: any Encoder) throws {
+    public func encodeText(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(settingText)
     }
@@ -56,6 +55,9 @@ public struct WriteMode: SettingText {
 
     public var settingText: String { deletesStale ? "overwrite-delete-stale" : mode.rawValue }
     public static let expected = "takes append, replace, merge or overwrite-delete-stale"
+
+    public init(from decoder: any Decoder) throws { try self.init(text: decoder) }
+    public func encode(to encoder: any Encoder) throws { try encodeText(to: encoder) }
 }
 
 /// A duration in seconds: a number, or `500ms`, `60s`, `5m`, `1h`.
@@ -80,6 +82,9 @@ public struct Seconds: SettingText {
 
     public var settingText: String { seconds == seconds.rounded() ? "\(Int(seconds))s" : "\(seconds)s" }
     public static let expected = "must be a duration such as 60s, 5m or 500ms"
+
+    public init(from decoder: any Decoder) throws { try self.init(text: decoder) }
+    public func encode(to encoder: any Encoder) throws { try encodeText(to: encoder) }
 }
 
 /// Column names: a list, or one text `a,b`.
@@ -118,6 +123,9 @@ public enum LogLevel: String, SettingText, CaseIterable {
     public init?(setting text: String) { self.init(rawValue: text) }
     public var settingText: String { rawValue }
     public static let expected = "takes error, warn, info, debug or trace"
+
+    public init(from decoder: any Decoder) throws { try self.init(text: decoder) }
+    public func encode(to encoder: any Encoder) throws { try encodeText(to: encoder) }
 }
 
 /// The log levels `--log-level` and `log_level` take.
@@ -135,4 +143,7 @@ extension NestedMode: SettingText {
     public init?(setting text: String) { self.init(parsing: text) }
     public var settingText: String { description }
     public static let expected = "takes jsonb, flatten, flatten:DEPTH (DEPTH ≥ 1) or tables"
+
+    public init(from decoder: any Decoder) throws { try self.init(text: decoder) }
+    public func encode(to encoder: any Encoder) throws { try encodeText(to: encoder) }
 }

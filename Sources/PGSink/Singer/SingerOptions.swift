@@ -54,6 +54,9 @@ public enum LoadMethod: String, SettingText {
     public static func invalid(_ text: String) -> String {
         "\(expected) (got \"\(text)\"); for a full refresh, have the tap send ACTIVATE_VERSION and set hard_delete"
     }
+
+    public init(from decoder: any Decoder) throws { try self.init(text: decoder) }
+    public func encode(to encoder: any Encoder) throws { try encodeText(to: encoder) }
 }
 
 extension SingerSettings {

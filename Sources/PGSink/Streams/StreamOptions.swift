@@ -41,6 +41,9 @@ public struct StreamNesting: SettingText {
 
     public var settingText: String { mode.description }
     public static let expected = "takes jsonb, flatten or flatten:DEPTH"
+
+    public init(from decoder: any Decoder) throws { try self.init(text: decoder) }
+    public func encode(to encoder: any Encoder) throws { try encodeText(to: encoder) }
 }
 
 extension StreamSettings {
