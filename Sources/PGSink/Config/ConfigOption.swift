@@ -55,7 +55,8 @@ public struct ConfigOption<Root: Sendable>: Sendable {
             let inner = try container.superDecoder(forKey: SettingKey(name))
             let value = try read(inner)
             if let check, !check.passes(value) {
-                throw DecodingError.dataCorrupted(DecodingError.Context(codingPath: inner.codingPath, debugDescription: check.message))
+                throw DecodingError.dataCorrupted(
+                    DecodingError.Context(codingPath: inner.codingPath, debugDescription: check.message))
             }
             root[keyPath: path] = value
         }

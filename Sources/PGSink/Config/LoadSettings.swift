@@ -30,7 +30,9 @@ public struct LoadSettings: Settings, Equatable {
     public static let options: [ConfigOption<LoadSettings>] = [
         // Nilus's dest_table is schema.table.
         ConfigOption(\.table, "table", aliases: ["dest_table"]),
-        ConfigOption(\.writeMode, "write_mode", aliases: ["incremental_strategy", "write_disposition", "mode"], default: WriteMode(.append)),
+        ConfigOption(
+            \.writeMode, "write_mode", aliases: ["incremental_strategy", "write_disposition", "mode"],
+            default: WriteMode(.append)),
         ConfigOption(\.deleteStale, "delete_stale", default: false, goesWith: "write_mode"),
         ConfigOption(\.primaryKey, "primary_key", default: ColumnList([])),
         ConfigOption(\.batchRows, "batch_size", default: 50_000, check: .positive),

@@ -30,7 +30,9 @@ extension Settings {
     public func overlaid(on lower: Self) -> Self {
         var result = self
         for option in Self.options {
-            if let leader = option.leader, Self.options.contains(where: { $0.keys == [leader] && $0.isSet(self) }) { continue }
+            if let leader = option.leader, Self.options.contains(where: { $0.keys == [leader] && $0.isSet(self) }) {
+                continue
+            }
             option.fill(&result, lower)
         }
         return result
@@ -98,7 +100,8 @@ public struct SettingError: Error, CustomStringConvertible, Sendable {
     init(_ error: DecodingError, naming: (String) -> String) {
         let context: DecodingError.Context
         switch error {
-        case .typeMismatch(_, let c), .valueNotFound(_, let c), .keyNotFound(_, let c), .dataCorrupted(let c): context = c
+        case .typeMismatch(_, let c), .valueNotFound(_, let c), .keyNotFound(_, let c), .dataCorrupted(let c):
+            context = c
         @unknown default: self.init(description: "\(error)"); return
         }
         let path = context.codingPath.reduce("") { text, key in

@@ -29,7 +29,9 @@ struct TreeNode: Decoder, SingleValueDecodingContainer {
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
-        guard let fields = value as? [String: Any] else { throw mismatch([String: Any].self, "must be a section of keys") }
+        guard let fields = value as? [String: Any] else {
+            throw mismatch([String: Any].self, "must be a section of keys")
+        }
         return KeyedDecodingContainer(TreeKeyedContainer<Key>(fields: fields, codingPath: codingPath))
     }
 
@@ -103,7 +105,8 @@ struct TreeKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
     func node(_ key: Key) throws -> TreeNode {
         guard let value = fields[key.stringValue] else {
-            throw DecodingError.keyNotFound(key, DecodingError.Context(codingPath: codingPath, debugDescription: "is missing"))
+            throw DecodingError.keyNotFound(
+                key, DecodingError.Context(codingPath: codingPath, debugDescription: "is missing"))
         }
         return TreeNode(value: value, codingPath: codingPath + [key])
     }

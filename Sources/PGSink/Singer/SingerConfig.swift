@@ -56,7 +56,9 @@ public struct SingerConfig {
     }
 
     /// The connection the config's keys describe (nil when there are none).
-    private static func connectionSettings(_ object: [String: Any], _ options: SingerOptions) throws -> ConnectionSettings? {
+    private static func connectionSettings(_ object: [String: Any], _ options: SingerOptions) throws
+        -> ConnectionSettings?
+    {
         var fields: [String: Any] = [:]
         for key in ["host", "port", "user", "username", "password", "database", "dbname", "sqlalchemy_url"] {
             fields[key] = object[key]
