@@ -55,6 +55,12 @@ let package = Package(
         ),
         .target(name: "PGSinkTestSupport", dependencies: ["PGSinkCore"], path: "Tests/PGSinkTestSupport"),
         .testTarget(name: "PGSinkCoreTests", dependencies: ["PGSinkCore", "PGSinkTestSupport"]),
+        // PGSink and the command line without a server: settings, configs, flags.
+        .testTarget(
+            name: "PGSinkTests",
+            dependencies: [
+                "PGSink", "PGSinkCore", "pgsink", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .testTarget(name: "PGSinkIntegrationTests", dependencies: ["PGSink", "PGSinkCore", "PGSinkTestSupport"]),
     ]
 )

@@ -30,7 +30,18 @@ struct CheckCommand: ParsableCommand {
 
     func run() throws {
         let file = try config.load()
-        let logger = LogSetup.bootstrap(logging.logLevel ?? file?.logLevel, fallback: .error)
+        var flags = LoadSettings()
+        flags.table = table
+        flags.writeMode = mode.map { WriteMode($0) }
+        flags.deleteStale = deleteStale ? true : nil
+        flags.logLevel = logging.logLevel.flatMap(LogLevel.init(rawValue:))
+        let settings: LoadSettings
+        do {
+            settings = try LoadSettings.resolve(flags: flags, file: file?.settings, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw CommandFailure(description: "\(error)")
+        }
+        let logger = LogSetup.bootstrap(settings.logLevel?.rawValue, fallback: .error)
         let resolved: ConnectionSettings
         do {
             resolved = try connection.resolve(configured: file?.connection)
@@ -39,7 +50,7 @@ struct CheckCommand: ParsableCommand {
             throw ExitCode(1)
         }
         var schemaName = schema ?? resolved.schema ?? "public"
-        var tableName = table ?? file?.table
+        var tableName = settings.table
         if let name = tableName, let dot = name.firstIndex(of: ".") {
             schemaName = schema ?? String(name[..<dot])
             tableName = String(name[name.index(after: dot)...])
@@ -47,8 +58,8 @@ struct CheckCommand: ParsableCommand {
         let connector = Connector(resolved, logger: logger, retries: 0)
         defer { connector.close() }
         let target = ConnectionCheck.Target(
-            schema: schemaName, table: tableName, mode: mode ?? file?.mode ?? .append,
-            deleteStale: deleteStale || file?.deleteStale == true)
+            schema: schemaName, table: tableName, mode: settings.effective(\.writeMode).mode,
+            deleteStale: settings.effective(\.deleteStale))
         let results = ConnectionCheck.run(connector, target: target)
         for result in results { print(result.text) }
         if results.contains(where: { !$0.passed }) { throw ExitCode(1) }

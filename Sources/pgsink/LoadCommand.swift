@@ -48,13 +48,11 @@ struct LoadCommand: ParsableCommand {
     // On/off settings are optional, each with its opposite, so a flag can switch off what a config
     // file switched on (and the other way round): flags beat the file.
     @Flag var schemaCreation: SchemaCreation?
-    var skipSchemaCreation: Bool { schemaCreation == .skipSchemaCreation }
 
     @Flag(inversion: .prefixedNo, help: "Keep names like \"order\" instead of prefixing them with _.")
     var allowReservedWords: Bool?
 
     @Flag var nameCase: NameCase?
-    var keepCase: Bool { nameCase == .keepCase }
 
     @Flag(help: "Load even if the same data was already appended to the table.")
     var force = false
@@ -119,7 +117,6 @@ struct LoadCommand: ParsableCommand {
     var plainIndexes: [String] = []
 
     @Flag var indexing: Indexing?
-    var noIndexes: Bool { indexing == .noIndexes }
 
     @Flag(help: "No progress bar and no summary.")
     var quiet = false
@@ -135,72 +132,74 @@ struct LoadCommand: ParsableCommand {
         if delimiter != nil && parseDelimiter() == nil {
             throw ValidationError("--delimiter must be one ASCII character, or \\t")
         }
+        if let nested, NestedMode(parsing: nested) == nil {
+            throw ValidationError("--nested \(NestedMode.expected) (got \"\(nested)\")")
+        }
         _ = try parseTypes()
-        try checkCombination()
     }
 
-    /// Checks that hold for flags and config file values alike (run again once the file is read).
-    func checkCombination() throws {
-        if deleteStale == true && mode == .replace {
+    /// What the flags say, as settings: nil where no flag was given.
+    var flagSettings: LoadSettings {
+        var flags = LoadSettings()
+        flags.table = table
+        flags.writeMode = mode.map { WriteMode($0) }
+        flags.deleteStale = deleteStale
+        flags.primaryKey = primaryKey.map(ColumnList.init(parsing:))
+        flags.batchRows = batchRows
+        flags.batchBytes = batchBytes
+        flags.batchTimeout = batchTimeout.map(Seconds.init)
+        flags.skipSchemaCreation = schemaCreation.map { $0 == .skipSchemaCreation }
+        flags.lowerCase = nameCase.map { $0 == .lowerCase }
+        flags.allowReservedWords = allowReservedWords
+        flags.createIndexes = indexing.map { $0 == .indexes }
+        flags.createPerformanceIndexes = performanceIndexes
+        flags.schemaContract = schemaContract
+        flags.maxRejects = maxRejects
+        flags.nested = nested.flatMap(NestedMode.init(parsing:))
+        flags.metadata = metadata
+        flags.jobs = jobs
+        flags.connectRetries = connection.connectRetries
+        flags.logLevel = logging.logLevel.flatMap(LogLevel.init(rawValue:))
+        return flags
+    }
+
+    /// Checks that hold for flags, the config file and the environment alike, run once on the
+    /// resolved settings.
+    func checkCombination(_ settings: LoadSettings) throws {
+        let mode = settings.effective(\.writeMode).mode
+        let deleteStale = settings.effective(\.deleteStale)
+        if deleteStale && mode == .replace {
             throw ValidationError("--delete-stale applies to --mode append and merge; replace already removes every old row")
         }
-        if mode == .merge && (primaryKey ?? "").isEmpty {
+        if mode == .merge && settings.effective(\.primaryKey).names.isEmpty {
             throw ValidationError("--mode merge needs --primary-key COL[,COL...] to know which rows are the same")
         }
         if files.contains("-") {
             guard format != nil else { throw ValidationError("reading standard input needs --format csv or --format jsonl") }
-            guard table != nil else { throw ValidationError("reading standard input needs --table") }
+            guard settings.table != nil else { throw ValidationError("reading standard input needs --table") }
         }
-        guard (batchRows ?? 1) > 0, (batchBytes ?? 1) > 0 else {
+        guard settings.effective(\.batchRows) > 0, settings.effective(\.batchBytes) > 0 else {
             throw ValidationError("--batch-rows and --batch-bytes must be positive")
         }
-        guard (batchTimeout ?? 1) > 0 else { throw ValidationError("--batch-timeout takes a positive number of seconds") }
-        guard (1...32).contains(jobs ?? 1) else { throw ValidationError("--jobs takes 1 to 32 connections") }
-        guard (maxRejects ?? 0) >= 0 else { throw ValidationError("--max-rejects takes 0 or more rows") }
-        let nestedMode = NestedMode(parsing: nested ?? "jsonb")
-        guard nestedMode != nil else {
-            throw ValidationError("--nested takes jsonb, flatten, flatten:DEPTH (DEPTH ≥ 1) or tables (got \"\(nested ?? "")\")")
+        guard settings.effective(\.batchTimeout).seconds > 0 else {
+            throw ValidationError("--batch-timeout takes a positive number of seconds")
         }
+        guard (1...32).contains(settings.effective(\.jobs)) else { throw ValidationError("--jobs takes 1 to 32 connections") }
+        guard settings.effective(\.maxRejects) >= 0 else { throw ValidationError("--max-rejects takes 0 or more rows") }
         guard !nestedSeparator.isEmpty else { throw ValidationError("--nested-separator cannot be empty") }
-        if !jsonColumns.isEmpty && nestedMode == .jsonb {
+        if !jsonColumns.isEmpty && settings.effective(\.nested) == .jsonb {
             throw ValidationError("--json-column applies with --nested flatten or --nested tables")
         }
         let asked = plainIndexes.map { "--index \($0)" } + uniqueIndexes.map { "--unique \($0)" }
-            + (performanceIndexes == true ? ["--performance-indexes"] : [])
-        if noIndexes && !asked.isEmpty {
+            + (settings.effective(\.createPerformanceIndexes) ? ["--performance-indexes"] : [])
+        if !settings.effective(\.createIndexes) && !asked.isEmpty {
             throw ValidationError(
                 "--no-indexes and \(asked.joined(separator: ", ")) contradict each other; drop one of them "
                     + "(a config file's create_indexes: false counts as --no-indexes)")
         }
-        if sourceName != nil && deleteStale != true {
+        if sourceName != nil && !deleteStale {
             throw ValidationError("--source-name applies with --delete-stale")
         }
-    }
-
-    /// Fills what no flag set from the config file's destination section.
-    mutating func apply(_ file: DestinationConfig) {
-        table = table ?? file.table
-        // The file's stale-row deletion goes with its mode: a --mode flag replaces both.
-        if mode == nil {
-            mode = file.mode
-            deleteStale = deleteStale ?? file.deleteStale
-        }
-        primaryKey = primaryKey ?? file.primaryKey?.joined(separator: ",")
-        batchRows = batchRows ?? file.batchRows
-        batchBytes = batchBytes ?? file.batchBytes
-        batchTimeout = batchTimeout ?? file.batchTimeout
-        schemaCreation = schemaCreation ?? file.skipSchemaCreation.map { $0 ? .skipSchemaCreation : .createSchema }
-        nameCase = nameCase ?? file.lowerCase.map { $0 ? .lowerCase : .keepCase }
-        allowReservedWords = allowReservedWords ?? file.allowReservedWords
-        indexing = indexing ?? file.createIndexes.map { $0 ? .indexes : .noIndexes }
-        performanceIndexes = performanceIndexes ?? file.createPerformanceIndexes
-        schemaContract = schemaContract ?? file.schemaContract
-        maxRejects = maxRejects ?? file.maxRejects
-        nested = nested ?? file.nested
-        metadata = metadata ?? file.metadata
-        jobs = jobs ?? file.jobs
-        logging.logLevel = logging.logLevel ?? file.logLevel
-        connection.connectRetries = connection.connectRetries ?? file.connectRetries
     }
 
     private func parseDelimiter() -> UInt8? {
@@ -233,26 +232,33 @@ struct LoadCommand: ParsableCommand {
     }
 
     func run() throws {
-        var command = self
         let file = try config.load()
-        if let file {
-            command.apply(file)
-            try command.checkCombination()
+        let settings: LoadSettings
+        do {
+            settings = try LoadSettings.resolve(
+                flags: flagSettings, file: file?.settings, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw CommandFailure(description: "\(error)")
         }
-        try command.load(configured: file?.connection)
+        do {
+            try checkCombination(settings)
+        } catch let error as ValidationError {
+            throw UsageFailure(command: Self.self, error: error)
+        }
+        try load(settings, configured: file?.connection)
     }
 
-    private func load(configured: ConnectionSettings?) throws {
-        let logger = LogSetup.bootstrap(logging.logLevel, fallback: verbose ? .info : .warning)
+    private func load(_ settings: LoadSettings, configured: ConnectionSettings?) throws {
+        let logger = LogSetup.bootstrap(settings.logLevel?.rawValue, fallback: verbose ? .info : .warning)
+        let retries = max(0, settings.effective(\.connectRetries))
         let resolved = try beforeLoading { try connection.resolve(configured: configured) }
-        let rules = NamingRules(keepCase: keepCase, allowReservedWords: allowReservedWords ?? false)
-        let requests = try beforeLoading { try plannedRequests(rules: rules, connectionSchema: resolved.schema) }
+        let requests = try beforeLoading { try plannedRequests(settings, connectionSchema: resolved.schema) }
         for file in files where file != "-" && !FileManager.default.isReadableFile(atPath: file) {
             let reason = FileManager.default.fileExists(atPath: file) ? "it is not readable" : "no such file"
             if json { print(FailureReport(InputError(source: file, line: 0, message: "cannot read the input: \(reason)")).json) }
             throw CommandFailure(description: "cannot read \(file): \(reason); nothing was loaded")
         }
-        let connector = Connector(resolved, logger: logger, retries: connection.retries)
+        let connector = Connector(resolved, logger: logger, retries: retries)
         defer { connector.close() }
         var pg = try beforeLoading { try connector.connect() }
         let showProgress = !quiet && !json && isatty(2) == 1
@@ -265,7 +271,7 @@ struct LoadCommand: ParsableCommand {
             let loader = Loader(request: request, logger: logger)
             let summary: LoadSummary
             do {
-                summary = try loader.run(on: &pg, connector: connector, retries: connection.retries, progress: report)
+                summary = try loader.run(on: &pg, connector: connector, retries: retries, progress: report)
             } catch {
                 bar?.clear()
                 if json { print(FailureReport(error).json) }
@@ -278,49 +284,35 @@ struct LoadCommand: ParsableCommand {
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                 print(Secrets.redact(String(decoding: try encoder.encode(summary), as: UTF8.self)))
             } else if !quiet {
-                print(Secrets.redact(SummaryText.render(summary, jobsRequested: jobs ?? 1)))
+                print(Secrets.redact(SummaryText.render(summary, jobsRequested: settings.effective(\.jobs))))
             }
         }
     }
 
     /// One request per target table: files that land in the same table load in one transaction.
-    private func plannedRequests(rules: NamingRules, connectionSchema: String?) throws -> [LoadRequest] {
+    private func plannedRequests(_ settings: LoadSettings, connectionSchema: String?) throws -> [LoadRequest] {
         let overrides = try parseTypes()
-        let key = (primaryKey ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
         var order: [TableName] = []
         var grouped: [TableName: [String]] = [:]
         for file in files {
-            let target = targetTable(for: file, rules: rules, defaultSchema: schema ?? connectionSchema ?? "public")
+            let target = targetTable(
+                for: file, table: settings.table, rules: settings.naming, defaultSchema: schema ?? connectionSchema ?? "public")
             if grouped[target] == nil { order.append(target) }
             grouped[target, default: []].append(file)
         }
         return order.map { target in
-            var request = LoadRequest(inputs: grouped[target]!, table: target)
+            var request = LoadRequest(inputs: grouped[target]!, table: target, settings: settings)
+            // What only flags say.
             request.format = format
-            request.mode = mode ?? .append
-            request.primaryKey = key
             request.delimiter = parseDelimiter()
             request.header = !noHeader
-            request.naming = rules
             request.typeOverrides = overrides
-            request.createSchema = !skipSchemaCreation
             request.force = force
-            request.batchRows = batchRows ?? 50_000
-            request.batchBytes = batchBytes ?? 16 << 20
-            request.batchSeconds = batchTimeout ?? 1
-            request.jobs = jobs ?? 1
-            request.contract = schemaContract ?? .evolve
-            request.maxRejects = maxRejects ?? 0
-            request.nested = NestedMode(parsing: nested ?? "jsonb") ?? .jsonb
             request.nestedSeparator = nestedSeparator
             request.jsonColumns = jsonColumns
-            request.metadata = metadata ?? false
-            request.deleteStale = deleteStale ?? false
             request.sourceName = sourceName
-            request.performanceIndexes = performanceIndexes ?? false
             request.uniqueIndexes = uniqueIndexes.map(Self.columnList)
             request.plainIndexes = plainIndexes.map(Self.columnList)
-            request.createIndexes = !noIndexes
             return request
         }
     }
@@ -329,7 +321,7 @@ struct LoadCommand: ParsableCommand {
         text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
     }
 
-    private func targetTable(for file: String, rules: NamingRules, defaultSchema: String) -> TableName {
+    private func targetTable(for file: String, table: String?, rules: NamingRules, defaultSchema: String) -> TableName {
         var schemaName = defaultSchema
         var tableName = TableName.baseName(ofPath: file)
         if let table {

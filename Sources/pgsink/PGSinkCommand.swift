@@ -73,6 +73,19 @@ struct CommandFailure: Error, CustomStringConvertible {
     var description: String
 }
 
+/// A usage error found after parsing (once the config file and the environment are read),
+/// reported as one found while parsing: the message, the command's usage; exit status 2.
+struct UsageFailure: Error {
+    var command: ParsableCommand.Type
+    var error: ValidationError
+
+    var text: String {
+        let usage = PGSinkCommand.usageString(for: command).replacingOccurrences(of: "\n", with: "\n       ")
+        let name = "pgsink " + (command.configuration.commandName ?? "")
+        return "Error: \(error.message)\nUsage: \(usage)\n  See '\(name) --help' for more information."
+    }
+}
+
 /// The process: the parsed command runs as one service of a `ServiceGroup`, beside a service that
 /// turns SIGINT and SIGTERM into `Interrupt.raise` (PQcancel on every connection, readers stop,
 /// the transaction rolls back, exit 130 or 143). The long-running server and scheduler to come
@@ -126,6 +139,9 @@ enum Main {
         case let error as CommandFailure:
             FileHandle.standardError.write(Data("pgsink: \(Secrets.redact(error.description))\n".utf8))
             exit(1)
+        case let usage as UsageFailure:
+            FileHandle.standardError.write(Data((Secrets.redact(usage.text) + "\n").utf8))
+            exit(2)
         case let code as ExitCode:
             // Already reported (an Airbyte TRACE message).
             exit(code.rawValue)

@@ -123,6 +123,31 @@ struct ConfigFileTests {
         #expect(throws: ConnectionError.self) { try ConnectionSettings(fields: ["sslmode": "strict"], where: "test") }
     }
 
+    /// `PGSINK_<KEY>` gives any load option, below the file and the flags.
+    @Test func theEnvironmentGivesOptionsBelowTheFileAndTheFlags() throws {
+        let db = try TestDatabase()
+        let config = try TestDatabase.file("pgsink.yaml", "destination:\n  metadata: true\n")
+        let csv = try TestDatabase.file("env.csv", "id\n1\n")
+        let environment = ["PGSINK_TABLE": "from_env", "PGSINK_METADATA": "false", "PGSINK_WRITE_MODE": "replace"]
+        for _ in 0..<2 {
+            let run = try CommandLineTests.run(
+                ["load", csv, "--config", config, "--to", db.url, "--schema", db.schema, "--quiet"], environment: environment)
+            #expect(run.status == 0, "\(run.stderr)")
+        }
+        #expect(try db.count("from_env") == 1, "replace, from PGSINK_WRITE_MODE")
+        #expect(try db.columnTypes("from_env")["_pgsink_load_id"] == "bigint", "the file's metadata: true beats PGSINK_METADATA")
+        let flagged = try CommandLineTests.run(
+            ["load", csv, "--to", db.url, "--schema", db.schema, "--table", "from_flag", "--quiet"], environment: environment)
+        #expect(flagged.status == 0, "\(flagged.stderr)")
+        #expect(try db.count("from_flag") == 1)
+        #expect(try db.columnTypes("from_flag")["_pgsink_load_id"] == nil)
+        let bad = try CommandLineTests.run(
+            ["load", csv, "--to", db.url, "--schema", db.schema], environment: ["PGSINK_BATCH_SIZE": "lots"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("environment: PGSINK_BATCH_SIZE must be a whole number"), "\(bad.stderr)")
+        #expect(try !db.exists("env"))
+    }
+
     @Test func secretsAreMaskedInEveryForm() {
         Secrets.register("hunter2-long")
         #expect(Secrets.redact("password=hunter2-long here") == "password=*** here")

@@ -9,41 +9,31 @@ public struct AirbyteConfig {
     public var hardDeleteCDC = true
     public var warnings: [String] = []
 
-    static let knownKeys: Set<String> = [
-        "host", "port", "database", "schema", "username", "password", "ssl", "ssl_mode", "jdbc_url_params",
-        "tunnel_method", "drop_cascade", "unconstrained_number", "cdc_deletion_mode", "raw_data_schema",
-        "disable_type_dedupe", "batch_size_rows", "batch_size_bytes", "batch_timeout", "schema_contract", "max_rejects",
-        "nested", "state_id",
+    /// Connection keys, read into `ConnectionSettings`.
+    static let connectionKeys: Set<String> = [
+        "host", "port", "database", "username", "password", "ssl", "ssl_mode", "jdbc_url_params", "tunnel_method",
     ]
+    /// Accepted and ignored: overwrite never drops the table (drop_cascade), numbers are always
+    /// unconstrained numeric, and there are no raw tables.
+    static let acceptedKeys: Set<String> = ["drop_cascade", "unconstrained_number", "raw_data_schema"]
 
     public init(_ object: [String: Any]) throws {
-        for key in object.keys.sorted() where !Self.knownKeys.contains(key) {
-            let near = Self.knownKeys.min { editDistance($0, key) < editDistance($1, key) } ?? ""
+        let others = Self.connectionKeys.union(Self.acceptedKeys)
+        for (key, near) in AirbyteOptions.unknownKeys(in: object, known: others.contains, otherNames: others.sorted()) {
             warnings.append("unknown config key \"\(key)\" ignored (did you mean \"\(near)\"?)")
         }
-        streams.stateId = "airbyte"
-        if let schema = object["schema"] as? String { streams.schema = schema }
-        // drop_cascade is accepted and means nothing: overwrite never drops the table.
-        if let mode = object["cdc_deletion_mode"] as? String { hardDeleteCDC = !mode.lowercased().contains("soft") }
-        if let v = object["disable_type_dedupe"] as? Bool, v {
+        let options: AirbyteOptions
+        do {
+            options = try AirbyteOptions.decode(object) { "config key \"\($0)\"" }
+        } catch {
+            throw AirbyteFailure(kind: .config, message: error.description)
+        }
+        streams = StreamSettings(options.stream)
+        streams.schema = options.effective(\.schema)
+        streams.stateId = options.effective(\.stateId)
+        hardDeleteCDC = options.effective(\.cdcDeletionMode) == .hard
+        if options.effective(\.disableTypeDedupe) {
             warnings.append("disable_type_dedupe is ignored: pgsink writes typed tables directly")
-        }
-        if let v = (object["batch_size_rows"] as? NSNumber)?.intValue, v > 0 { streams.batchRows = v }
-        if let v = (object["batch_size_bytes"] as? NSNumber)?.intValue, v > 0 { streams.batchBytes = v }
-        if let v = (object["batch_timeout"] as? NSNumber)?.doubleValue, v > 0 { streams.batchSeconds = v }
-        if let v = object["state_id"] as? String { streams.stateId = v }
-        if let text = object["schema_contract"] as? String {
-            guard let contract = SchemaContract(rawValue: text) else {
-                throw LoadError("config key \"schema_contract\" takes evolve, freeze, discard-row or discard-value")
-            }
-            streams.contract = contract
-        }
-        if let v = (object["max_rejects"] as? NSNumber)?.intValue { streams.maxRejects = max(0, v) }
-        if let text = object["nested"] as? String {
-            guard let mode = NestedMode(parsing: text), mode != .tables else {
-                throw LoadError("config key \"nested\" takes jsonb, flatten or flatten:DEPTH")
-            }
-            streams.nested = mode
         }
         var fields: [String: Any] = [:]
         for key in ["host", "port", "database", "username", "password", "ssl", "ssl_mode"] { fields[key] = object[key] }

@@ -23,7 +23,7 @@ public struct FailureReport: Codable, Sendable, Equatable {
         case is LoadError: (code, transient) = ("load", false)
         case let error as PGError:
             (code, transient) = (error.kind == .connection ? "connection" : "server", error.isTransient)
-        case is ConnectionError: (code, transient) = ("config", false)
+        case is ConnectionError, is SettingError: (code, transient) = ("config", false)
         case let error as SSHTunnelError: (code, transient) = ("ssh", error.isTransient)
         case let error as AirbyteFailure: (code, transient) = (error.kind == .config ? "config" : "failure", error.kind == .transient)
         default: (code, transient) = ("failure", false)

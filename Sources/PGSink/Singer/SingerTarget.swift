@@ -3,7 +3,7 @@ import Logging
 import PGSinkCore
 
 /// Settings of a Singer run: the keys of MeltanoLabs target-postgres and pgsink's own.
-public struct SingerSettings: Sendable {
+public struct SingerSettings: Sendable, Equatable {
     public var streams = StreamSettings()
     public var addRecordMetadata = true
     public var hardDelete = false

@@ -3,7 +3,7 @@ import Logging
 import PGSinkCore
 
 /// Settings shared by the protocol front ends (Singer, Airbyte).
-public struct StreamSettings: Sendable {
+public struct StreamSettings: Sendable, Equatable {
     /// The schema streams without a namespace of their own land in.
     public var schema = "public"
     public var createSchema = true
