@@ -313,4 +313,42 @@ struct AirbyteTests {
         #expect(run.stderr.components(separatedBy: "fields not in its schema").count == 2)
         #expect(try db.count("s") == 2)
     }
+
+    /// `_airbyte_meta` is the same for every record of a batch without `meta.changes`: such a
+    /// batch leaves it to the column's default (a function that returns what the sync set for its
+    /// transaction), so the server parses it once, not per row. The values are those of a batch
+    /// that sends it: each sync's own sync_id, a record's changes.
+    @Test func metaOfABatchWithoutChangesComesFromTheDefault() throws {
+        let db = try TestDatabase()
+        let config = try Self.config(db, ["batch_size_rows": 2])
+        func catalog(sync: Int) throws -> String {
+            var stream = Self.stream("ev", mode: "append", properties: ["id": ["type": "integer"]])
+            stream["sync_id"] = sync
+            return try Self.catalog([stream])
+        }
+        let change = #","meta":{"changes":[{"field":"id","change":"NULLED","reason":"SOURCE_RETRIEVAL_ERROR"}]}"#
+        let lines = [1, 2, 3, 4, 5].map { Self.record("ev", #"{"id":\#($0)}"#, meta: $0 == 3 ? change : "") }
+        let first = try CommandLineTests.run(
+            ["airbyte", "write", "--config", config, "--catalog", try catalog(sync: 7), "--log-level", "debug"],
+            stdin: lines.joined(separator: "\n") + "\n")
+        #expect(first.status == 0, "\(first.stderr)")
+        // Batches (1, 2) and (5) leave it out; (3, 4) sends it, for record 3's changes.
+        #expect(first.stderr.components(separatedBy: "leaves to the column default").count - 1 == 2, "\(first.stderr)")
+        let second = try Self.write(db, config: config, catalog: try catalog(sync: 8), [Self.record("ev", #"{"id":6}"#)])
+        #expect(second.status == 0, "\(second.stderr)")
+        try db.connection.execute("INSERT INTO \(db.table("ev").quoted) (id) VALUES (99)")
+        let empty = #"{"changes": [], "sync_id": 7}"#
+        #expect(
+            try db.rows("SELECT id::text, _airbyte_meta::text FROM \(db.table("ev").quoted) ORDER BY id") == [
+                ["1", empty], ["2", empty],
+                ["3", #"{"changes": [{"field": "id", "change": "NULLED", "reason": "SOURCE_RETRIEVAL_ERROR"}], "sync_id": 7}"#],
+                ["4", empty], ["5", empty], ["6", #"{"changes": [], "sync_id": 8}"#], ["99", #"{"changes": []}"#],
+            ])
+        #expect(
+            try db.column(
+                """
+                SELECT column_default FROM information_schema.columns
+                WHERE table_schema = '\(db.schema)' AND table_name = 'ev' AND column_name = '_airbyte_meta'
+                """) == ["\(db.schema)._pgsink_airbyte_meta()"])
+    }
 }

@@ -62,7 +62,8 @@ public final class AirbyteDestination: StreamReading, @unchecked Sendable {
                     name: "_airbyte_meta",
                     generated: .json(
                         prefix: Array("{\(sync)\"changes\":".utf8), slot: stream.envelope[1],
-                        ifNull: Array("[]".utf8), suffix: [125])),
+                        ifNull: Array("[]".utf8), suffix: [125]),
+                    batchDefault: Self.metaDefault(schema: stream.definition.table.schema)),
                 SystemColumn(
                     name: "_airbyte_generation_id",
                     generated: .constant(configured?.generation.map { .bigint($0) } ?? .null(.bigint))),
@@ -80,7 +81,8 @@ public final class AirbyteDestination: StreamReading, @unchecked Sendable {
             keepEveryState: true, emitState: emit)
         let destination = try AirbyteDestination(
             config: config, catalog: catalog, catalogText: catalogText, engine: load.engine, logger: logger)
-        try load.writer.prepare(schemas: destination.catalog.values.map(\.table.schema))
+        let schemas = Set(destination.catalog.values.map(\.table.schema)).sorted()
+        try load.writer.prepare(schemas: schemas, statements: schemas.map(Self.createMetaFunction))
         try load.run(reader: destination, input: input)
         return load.writer.rowsByTable
     }
@@ -99,6 +101,36 @@ public final class AirbyteDestination: StreamReading, @unchecked Sendable {
     }
 
     static let metadataColumns = ["_airbyte_raw_id", "_airbyte_extracted_at", "_airbyte_meta", "_airbyte_generation_id"]
+
+    /// `_airbyte_meta`'s default in the tables pgsink creates: a function that returns the meta a
+    /// sync set for its transaction, so a batch without `meta.changes` leaves the column out of
+    /// its COPY and the server parses the jsonb once per batch instead of once per row.
+    static func metaDefault(schema: String) -> BatchDefault {
+        BatchDefault(
+            expression: "\(quoteIdentifier(schema)).\(quoteIdentifier(metaFunction))()", function: metaFunction,
+            setting: metaSetting)
+    }
+
+    static let metaFunction = "_pgsink_airbyte_meta"
+    static let metaSetting = "pgsink.airbyte_meta"
+
+    /// Creates the meta function in a schema unless it is there (also when another load creates
+    /// it at the same moment). It is declared IMMUTABLE, although it reads a setting, so that the
+    /// server evaluates a default that calls it once when it plans a COPY or INSERT, not per row;
+    /// pgsink sets the setting before each such statement. Outside a sync it returns
+    /// `{"changes": []}`.
+    static func createMetaFunction(schema: String) -> String {
+        let name = "\(quoteIdentifier(schema)).\(quoteIdentifier(metaFunction))()"
+        return """
+            DO $do$ BEGIN
+            CREATE FUNCTION \(name) RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+            SELECT COALESCE(NULLIF(current_setting('\(metaSetting)', true), ''), '{"changes": []}')::jsonb $fn$;
+            COMMENT ON FUNCTION \(name) IS 'pgsink: the default of _airbyte_meta; returns the meta pgsink set for the '
+                'running sync (setting \(metaSetting)), so the server reads it once per batch, not per row';
+            EXCEPTION WHEN duplicate_function OR unique_violation THEN NULL;
+            END $do$
+            """
+    }
 
     /// Each catalog stream's properties in the order its json_schema lists them, by stream key:
     /// columns are created in that order, as Singer's are (Foundation's dictionaries have none).

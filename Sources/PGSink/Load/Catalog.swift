@@ -29,7 +29,8 @@ enum Catalog {
         let sources = try columnSources(of: table, on: connection)
         return try connection.query(SQL.tableColumns, [table.schema, table.name]).rows.map {
             let name = $0[0] ?? ""
-            return TargetColumn(name: name, type: ColumnType(parsing: $0[1] ?? "text"), source: sources[name])
+            return TargetColumn(
+                name: name, type: ColumnType(parsing: $0[1] ?? "text"), source: sources[name], defaultExpression: $0[2])
         }
     }
 

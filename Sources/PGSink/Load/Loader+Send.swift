@@ -6,6 +6,10 @@ extension Loader {
     /// one upsert), then the child tables' rows. Returns the top-level rows copied.
     func send(_ step: LoadStep, on connection: PGConnection, session: Session) throws -> Int {
         if !step.rejects.isEmpty { try writeRejects(step.rejects, session: session, on: connection) }
+        for (name, value) in step.settings { try connection.query(SQL.setLocal, [name, value]) }
+        if !step.settings.isEmpty {
+            logger.debug("\(step.root.table): the batch's COPY leaves to the column default what \(step.settings.map(\.0).joined(separator: ", ")) holds")
+        }
         let table = step.root.table
         var rejectedRoots = Set<Int>()
         let rows: Int

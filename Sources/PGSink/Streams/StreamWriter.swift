@@ -49,13 +49,15 @@ final class StreamWriter {
     }
 
     /// Creates what the long overwrite transaction would otherwise create while the main
-    /// connection waits on it: the schemas, their ledgers and the state table, each committed at once.
-    func prepare(schemas: [String]) throws {
+    /// connection waits on it: the schemas, their ledgers and the state table, then a front end's
+    /// own `statements`, each committed at once.
+    func prepare(schemas: [String], statements: [String] = []) throws {
         for schema in Set(schemas + [stateSchema]).sorted() {
             if settings.createSchema { try Catalog.ensureSchema(schema, on: main) }
             try Loader.prepareLedger(schema: schema, on: main)
         }
         try main.execute(SQL.createStateTable(schema: stateSchema))
+        for statement in statements { try main.execute(statement) }
     }
 
     private var stateSchema: String { settings.naming.normalize(settings.schema) }

@@ -6,7 +6,7 @@ public enum SQL {
     }
 
     public static func createTable(_ table: TableName, columns: [TargetColumn], primaryKey: [String]) -> String {
-        var parts = columns.map { "\(quoteIdentifier($0.name)) \($0.type.sqlName)" }
+        var parts = columns.map { definition(of: $0) }
         if !primaryKey.isEmpty { parts.append("PRIMARY KEY (\(list(primaryKey)))") }
         return "CREATE TABLE \(table.quoted) (\(parts.joined(separator: ", ")))"
     }
@@ -25,8 +25,16 @@ public enum SQL {
     }
 
     public static func addColumn(_ table: TableName, _ column: TargetColumn) -> String {
-        "ALTER TABLE \(table.quoted) ADD COLUMN \(quoteIdentifier(column.name)) \(column.type.sqlName)"
+        "ALTER TABLE \(table.quoted) ADD COLUMN \(definition(of: column))"
     }
+
+    /// `name type [DEFAULT expression]`.
+    static func definition(of column: TargetColumn) -> String {
+        "\(quoteIdentifier(column.name)) \(column.type.sqlName)" + (column.defaultExpression.map { " DEFAULT \($0)" } ?? "")
+    }
+
+    /// Sets a server setting until the end of the transaction. Parameters: name, value.
+    public static let setLocal = "SELECT set_config($1, $2, true)"
 
     public static func alterType(_ table: TableName, column: String, from: ColumnType? = nil, to type: ColumnType) -> String {
         let name = quoteIdentifier(column)
@@ -308,8 +316,9 @@ public enum SQL {
 
     /// Columns of a table with their declared types, in order. Parameters: schema, table.
     public static let tableColumns = """
-        SELECT a.attname, format_type(a.atttypid, a.atttypmod)
+        SELECT a.attname, format_type(a.atttypid, a.atttypmod), pg_get_expr(d.adbin, d.adrelid)
         FROM pg_attribute a
+        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
         JOIN pg_class c ON c.oid = a.attrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped

@@ -152,7 +152,9 @@ public struct SchemaPlanner: Sendable {
         if !systemReady {
             systemReady = true
             for system in systemColumns where !columns.contains(where: { $0.name == system.name }) {
-                missingSystem.append(TargetColumn(name: system.name, type: system.generated.type))
+                missingSystem.append(
+                    TargetColumn(
+                        name: system.name, type: system.generated.type, defaultExpression: system.batchDefault?.expression))
             }
             if tableExists && contract == .freeze && !missingSystem.isEmpty {
                 let adds = missingSystem.map { "ADD COLUMN \(quoteIdentifier($0.name)) \($0.type.sqlName)" }
@@ -247,6 +249,23 @@ public struct SchemaPlanner: Sendable {
         return result
     }
 
+    /// The system columns a batch leaves out of its COPY, with the setting and value their
+    /// default then returns: columns whose table column has the system column's batch default
+    /// and whose value is the same in every row of the batch (`BatchDefault`).
+    public func batchDefaults(in batch: RecordBatch) -> [(column: String, setting: String, value: String)] {
+        var result: [(column: String, setting: String, value: String)] = []
+        for system in systemColumns {
+            guard let batchDefault = system.batchDefault, case .json(let prefix, let slot, let ifNull, let suffix) = system.generated,
+                let column = columns.first(where: { $0.name == system.name }), batchDefault.isDefault(of: column)
+            else { continue }
+            let empty = slot >= batch.columnCount
+                || (0..<batch.rowCount).allSatisfy { batch.isSkipped($0) || batch.cell(row: $0, column: slot).isNull }
+            guard empty else { continue }
+            result.append((system.name, batchDefault.setting, String(decoding: prefix + ifNull + suffix, as: UTF8.self)))
+        }
+        return result
+    }
+
     /// A column whose values did not all fit and that may not change type: the contract is not
     /// evolve, `--type` pinned it, or no wider type holds the values.
     public struct StuckColumn: Sendable {
@@ -327,10 +346,41 @@ public enum SchemaContract: String, Sendable, CaseIterable, Codable {
 public struct SystemColumn: Sendable, Equatable {
     public var name: String
     public var generated: Generated
+    /// A DEFAULT the column gets when pgsink creates it, which lets a batch whose rows would all
+    /// get the same value leave the column out of its COPY.
+    public var batchDefault: BatchDefault?
 
-    public init(name: String, generated: Generated) {
+    public init(name: String, generated: Generated, batchDefault: BatchDefault? = nil) {
         self.name = name
         self.generated = generated
+        self.batchDefault = batchDefault
+    }
+}
+
+/// A column default that returns a transaction-local server setting: a batch whose rows would all
+/// get the same value (a `Generated.json` column whose slot is empty in every row) leaves the
+/// column out of its COPY and sets the setting instead, so the server reads the value once per
+/// statement rather than once per row. (Airbyte's `_airbyte_meta`: parsing a jsonb value per row
+/// costs the server as much as the rest of a row.)
+public struct BatchDefault: Sendable, Equatable {
+    /// The DEFAULT expression: a call of `function` without arguments.
+    public var expression: String
+    /// The function's own name, to recognise the default in a table pgsink created before.
+    public var function: String
+    /// The setting the function returns.
+    public var setting: String
+
+    public init(expression: String, function: String, setting: String) {
+        self.expression = expression
+        self.function = function
+        self.setting = setting
+    }
+
+    /// Whether a column's DEFAULT, as the catalog prints it (qualified or not, quoted or not), is this one.
+    public func isDefault(of column: TargetColumn) -> Bool {
+        guard let expression = column.defaultExpression else { return false }
+        let bare = String(expression.filter { $0 != "\"" })
+        return bare == "\(function)()" || bare.hasSuffix(".\(function)()")
     }
 }
 

@@ -95,6 +95,9 @@ public struct LoadStep: @unchecked Sendable {
     /// For each column a statement widens: the first value that did not fit, and where it is
     /// (`line 3 of t.csv: "abc"`), so a widening the server refuses can say what asked for it.
     public var causes: [String: String] = [:]
+    /// Server settings (name, value) to set for the transaction before the step's COPY: what the
+    /// defaults of columns the COPY leaves out return (`BatchDefault`).
+    public var settings: [(String, String)] = []
 
     public var rows: Int { root.encoded.rows.count }
 }

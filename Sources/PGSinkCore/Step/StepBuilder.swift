@@ -95,18 +95,24 @@ open class StepBuilder: @unchecked Sendable {
             if merge { supersedeRepeatedKeys(batch) }
             assignRowIds(batch)
         }
+        // Columns whose default gives every row of this batch its value stay out of the COPY (not
+        // in a merge: its upsert sets only the columns it copies).
+        let defaulted = merge ? [] : root.planner.batchDefaults(in: batch)
+        let leftOut = Set(defaulted.map(\.column))
         var parts: [StepPart] = []
         for (index, stream) in ([root] + children).enumerated() {
             let part = index == 0 ? batch : batch.children[index - 1]
             guard let part else { continue }
+            let omitted = index == 0 ? leftOut : []
             // The top-level table of a merge carries the load order; child rows are appended.
-            let (more, encoded) = try encode(stream, part, numbered: merge && index == 0, &rejects)
+            let (more, encoded) = try encode(stream, part, numbered: merge && index == 0, leaving: omitted, &rejects)
             statements += more
             if encoded.format == .text { stream.format = .text }
             stream.rows += encoded.rows.count
             parts.append(
                 StepPart(
-                    table: stream.table, columns: stream.planner.copyColumns, encoded: encoded, lines: part.rowLines,
+                    table: stream.table, columns: stream.planner.copyColumns.filter { !omitted.contains($0.name) },
+                    encoded: encoded, lines: part.rowLines,
                     child: index == 0 ? nil : index - 1,
                     rootRows: index == 0 ? nil : (0..<part.rowCount).map { part.rootRow(of: $0) }))
         }
@@ -116,8 +122,8 @@ open class StepBuilder: @unchecked Sendable {
         defer { causes = [:] }
         return LoadStep(
             statements: statements, root: rootPart, children: parts, keysRepeat: Self.repeats(keyHashes), keyHashes: keyHashes,
-            rejects: rejects,
-            rejectedSoFar: rejected, source: batch.source, causes: causes)
+            rejects: rejects, rejectedSoFar: rejected, source: batch.source, causes: causes,
+            settings: defaulted.map { ($0.setting, $0.value) })
     }
 
     /// Plans the table for a batch and sets aside what the contract keeps out: rows or values of
@@ -154,15 +160,18 @@ open class StepBuilder: @unchecked Sendable {
 
     /// Encodes a batch for its table, widening columns whose values no longer fit and setting
     /// aside the values of columns that may not widen.
-    private func encode(_ stream: TableStream, _ batch: RecordBatch, numbered: Bool, _ rejects: inout [Reject]) throws
-        -> ([SchemaChange], BatchEncoder.EncodedBatch)
-    {
+    /// Encodes a table's rows, widening columns until they fit; `leaving` names system columns
+    /// the COPY leaves to their default (they come after every data column, so the misfits'
+    /// column numbers stay those of `copyColumns`).
+    private func encode(
+        _ stream: TableStream, _ batch: RecordBatch, numbered: Bool, leaving: Set<String>, _ rejects: inout [Reject]
+    ) throws -> ([SchemaChange], BatchEncoder.EncodedBatch) {
         var statements: [SchemaChange] = []
         var asked = Set<String>()
         var retold = Set<String>()
         while true {
             retellTimes(of: stream, in: batch, done: &retold)
-            let columns = stream.planner.copyColumns
+            let columns = stream.planner.copyColumns.filter { !leaving.contains($0.name) }
             let format = CopyFormat.best(for: columns)
             switch try stream.encoder.encode(batch, columns: columns, format: format, sequenceStart: numbered ? sequence : nil) {
             case .encoded(let encoded):
