@@ -46,6 +46,17 @@ struct JSONLinesScannerTests {
         #expect(try failure(#"{"n":{"s":"aaaaaaaaaaaaaaaaaaaaaaa\"}"# + "\n").message.contains("not"))
     }
 
+    /// A key is first matched in the raw text against the key the previous record had at the
+    /// same position: a longer key, an escaped spelling of the same key, or a key holding a quote
+    /// must still land in its own (or the same) column.
+    @Test func keysMatchedInTheRawTextStillLandInTheirColumns() throws {
+        let r = try scan(
+            #"{"id":1,"na\"me":"a"}"# + "\n" + #"{"id2":2,"na\"me":"b"}"# + "\n" + #"{"i\u0064":3,"na\"me":"c"}"# + "\n"
+                + #"{"id":4,"i":5}"# + "\n")
+        #expect(r.names == ["id", "na\"me", "id2", "i"])
+        #expect(r.texts == [["1", "a", nil, nil], [nil, "b", "2", nil], ["3", "c", nil, nil], ["4", nil, nil, "5"]])
+    }
+
     @Test func utf8ByteOrderMarkIsSkippedAsInCSV() throws {
         let r = try scan("\u{FEFF}{\"id\":1}\n{\"id\":2}\n")
         #expect(r.names == ["id"])

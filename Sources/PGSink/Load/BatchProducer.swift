@@ -151,6 +151,7 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
         try queue.push(try makeStep(batch))
         guard let file else { return batch }
         let next = newBatch(file)
+        next.reserve(rows: batch.rowCount, cells: batch.cells.count)
         batch.handOverUnscanned(to: next)
         return next
     }

@@ -111,10 +111,12 @@ final class StreamTarget: @unchecked Sendable {
             envelope = definition.envelope.map { sources.slot(for: $0) }
         }
 
-        /// A fresh batch, as big as the last one was.
+        /// A fresh batch, as big as the last one was (bytes, rows and cells).
         func renew() {
             lastBatchBytes = max(pending.bytes.count, 64 << 10)
+            let rows = pending.rowCount, cells = pending.cells.count
             pending = RecordBatch(source: "stdin", bytes: ByteStorage(capacity: lastBatchBytes + lastBatchBytes / 8))
+            pending.reserve(rows: rows + rows / 8, cells: cells + cells / 8)
         }
     }
 

@@ -57,6 +57,14 @@ public final class RecordBatch: @unchecked Sendable {
 
     public var rowCount: Int { rowLines.count }
 
+    /// Room for `rows` rows of `cells` cells in all, so that a batch about as big as the last
+    /// one never copies its cells while it grows.
+    public func reserve(rows: Int, cells count: Int) {
+        cells.reserveCapacity(count)
+        rowStarts.reserveCapacity(rows + 1)
+        rowLines.reserveCapacity(rows)
+    }
+
     @inline(__always)
     public func cell(row: Int, column: Int) -> Cell {
         let start = Int(rowStarts[row])

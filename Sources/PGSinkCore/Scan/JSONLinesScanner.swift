@@ -115,13 +115,23 @@ public struct JSONLinesScanner: RecordScanner {
         while true {
             Self.skipSpace(p, &i, end)
             guard i < end && p[i] == 34 else { throw fail("expected a quoted key in the JSON object") }
-            let (keyStart, keyLength) = try scanString(p, &i, end)
+            // The usual case: the key the last record had at this position, matched in the raw text.
+            var known: Int? = nil
+            if keyIndex < lastKeyColumns.count,
+                let n = columns.rawKeyLength(lastKeyColumns[keyIndex], p + i + 1, available: end - i - 1)
+            {
+                known = lastKeyColumns[keyIndex]
+                i += n + 2
+            }
+            var keyStart = 0
+            var keyLength = 0
+            if known == nil { (keyStart, keyLength) = try scanString(p, &i, end) }
             Self.skipSpace(p, &i, end)
             guard i < end && p[i] == 58 else { throw fail("expected ':' after a key in the JSON object") }
             i += 1
             Self.skipSpace(p, &i, end)
             let cell = try scanValue(p, &i, end)
-            let column = columnFor(key: p + keyStart, keyLength, position: keyIndex, columns: columns)
+            let column = known ?? columnFor(key: p + keyStart, keyLength, position: keyIndex, columns: columns)
             batch.set(cell, column: Self.unfilled(column, in: batch, columns: columns))
             keyIndex += 1
             Self.skipSpace(p, &i, end)

@@ -6,6 +6,9 @@ public final class SourceColumns: @unchecked Sendable {
     public private(set) var names: [String] = []
     /// UTF-8 bytes of each name, for matching JSON keys without making a `String`.
     @exclusivity(unchecked) private(set) var nameBytes: [[UInt8]] = []
+    /// Whether a name is written in JSON exactly as its bytes are (no quote, backslash or
+    /// control character), so a key can be matched in the raw line.
+    @exclusivity(unchecked) private var plain: [Bool] = []
     private var slots: [[UInt8]: [Int]] = [:]
 
     public init() {}
@@ -18,6 +21,7 @@ public final class SourceColumns: @unchecked Sendable {
         let index = names.count
         names.append(String(decoding: name, as: UTF8.self))
         nameBytes.append(name)
+        plain.append(!name.contains { $0 == 34 || $0 == 92 || $0 < 32 })
         slots[name, default: []].append(index)
         return index
     }
@@ -38,6 +42,18 @@ public final class SourceColumns: @unchecked Sendable {
         while count < names.count {
             let name = names[count]
             _ = slot(for: name, occurrence: slots[name]?.count ?? 0)
+        }
+    }
+
+    /// The length of column `index`'s name when the JSON text at `p` (just after a key's opening
+    /// quote, `available` bytes) is that name and its closing quote; nil otherwise.
+    @inline(__always)
+    func rawKeyLength(_ index: Int, _ p: UnsafePointer<UInt8>, available: Int) -> Int? {
+        guard plain[index] else { return nil }
+        return nameBytes[index].withUnsafeBufferPointer { name in
+            let n = name.count
+            guard n < available, p[n] == 34, n == 0 || memcmpEqual(name.baseAddress!, p, n) else { return nil }
+            return n
         }
     }
 
