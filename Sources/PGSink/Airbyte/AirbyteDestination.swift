@@ -115,7 +115,8 @@ public final class AirbyteDestination: StreamReading, @unchecked Sendable {
     static let metaSetting = "pgsink.airbyte_meta"
 
     /// Creates the meta function in a schema unless it is there (also when another load creates
-    /// it at the same moment). It is declared IMMUTABLE, although it reads a setting, so that the
+    /// it at the same moment, or when the role may not create in the schema: it then creates no
+    /// table there either, and existing tables are written without the default). It is declared IMMUTABLE, although it reads a setting, so that the
     /// server evaluates a default that calls it once when it plans a COPY or INSERT, not per row;
     /// pgsink sets the setting before each such statement. Outside a sync it returns
     /// `{"changes": []}`.
@@ -127,7 +128,7 @@ public final class AirbyteDestination: StreamReading, @unchecked Sendable {
             SELECT COALESCE(NULLIF(current_setting('\(metaSetting)', true), ''), '{"changes": []}')::jsonb $fn$;
             COMMENT ON FUNCTION \(name) IS 'pgsink: the default of _airbyte_meta; returns the meta pgsink set for the '
                 'running sync (setting \(metaSetting)), so the server reads it once per batch, not per row';
-            EXCEPTION WHEN duplicate_function OR unique_violation THEN NULL;
+            EXCEPTION WHEN duplicate_function OR unique_violation OR insufficient_privilege THEN NULL;
             END $do$
             """
     }
