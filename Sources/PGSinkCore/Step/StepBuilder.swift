@@ -159,10 +159,9 @@ open class StepBuilder: @unchecked Sendable {
     }
 
     /// Encodes a batch for its table, widening columns whose values no longer fit and setting
-    /// aside the values of columns that may not widen.
-    /// Encodes a table's rows, widening columns until they fit; `leaving` names system columns
-    /// the COPY leaves to their default (they come after every data column, so the misfits'
-    /// column numbers stay those of `copyColumns`).
+    /// aside the values of columns that may not widen. `leaving` names system columns the COPY
+    /// leaves to their default (they come after every data column, so the misfits' column
+    /// numbers stay those of `copyColumns`).
     private func encode(
         _ stream: TableStream, _ batch: RecordBatch, numbered: Bool, leaving: Set<String>, _ rejects: inout [Reject]
     ) throws -> ([SchemaChange], BatchEncoder.EncodedBatch) {
