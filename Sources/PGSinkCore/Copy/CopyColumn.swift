@@ -119,6 +119,9 @@ public enum ISOTime {
         return text(ts.microseconds + postgresEpochOffset, separator: "T") + (ts.hasZone ? "Z" : "")
     }
 
+    /// `YYYY-MM-DDTHH:MM:SS` and a fraction only as long as it needs to be, without a zone.
+    public static func iso(_ unixMicroseconds: Int64) -> String { text(unixMicroseconds, separator: "T") }
+
     /// Microseconds from 1970-01-01 to 2000-01-01.
     static let postgresEpochOffset: Int64 = 946_684_800_000_000
 
