@@ -350,5 +350,14 @@ struct AirbyteTests {
                 SELECT column_default FROM information_schema.columns
                 WHERE table_schema = '\(db.schema)' AND table_name = 'ev' AND column_name = '_airbyte_meta'
                 """) == ["\(db.schema)._pgsink_airbyte_meta()"])
+        // An overwrite writes on a connection of its own: its batches set the meta there.
+        var overwrite = Self.stream("ev", mode: "overwrite", properties: ["id": ["type": "integer"]])
+        overwrite["sync_id"] = 9
+        let third = try Self.write(
+            db, config: config, catalog: try Self.catalog([overwrite]), [Self.record("ev", #"{"id":7}"#), Self.record("ev", #"{"id":8}"#)])
+        #expect(third.status == 0, "\(third.stderr)")
+        #expect(
+            try db.rows("SELECT id::text, _airbyte_meta::text FROM \(db.table("ev").quoted) ORDER BY id")
+                == [["7", #"{"changes": [], "sync_id": 9}"#], ["8", #"{"changes": [], "sync_id": 9}"#]])
     }
 }
