@@ -5,10 +5,11 @@
 /// meanwhile makes that COPY fail, and the batch goes the staged way after all.
 ///
 /// Hashes only ever err towards "seen" (a collision), which costs a staged batch, never a wrong
-/// row. Past `limit` keys the set is dropped and every batch is staged, so memory stays bounded
-/// (8 bytes and some per key).
+/// row. Past `limit` keys the set is dropped and every later batch is staged, so memory stays
+/// bounded (about 12 bytes per key: some 25 MB at the limit). Only a load that commits more than
+/// once keeps it: a file load's one transaction keys its new table once, at the end.
 final class KeysWritten: @unchecked Sendable {
-    static let limit = 4_000_000
+    static let limit = 2_000_000
     private var hashes: Set<Int>?
 
     /// The table was just created: every key in it will pass through here.

@@ -31,6 +31,9 @@ public struct LoadRequest: Sendable {
     /// A stream whose key changed (a Singer SCHEMA with new key_properties) moves the table's
     /// primary key to it, when the new key is unique over the table's rows.
     public var switchesKey = false
+    /// The load commits more than once (a stream): a merge into a table it created remembers the
+    /// keys it wrote (`KeysWritten`), so later batches of new keys skip the upsert.
+    public var commitsInBatches = false
     public var batchRows = 50_000
     public var batchBytes = 16 << 20
     /// Seconds rows read from a pipe or standard input wait for their batch to fill before it is sent.

@@ -285,7 +285,7 @@ public struct Loader: Sendable {
             if let session, case .createTable(let table, let columns, let key) = change, defersKey(of: table, key) {
                 change = .createTable(table, columns: columns, primaryKey: [])
                 session.deferredKey = key
-                keysWritten.start()
+                if request.commitsInBatches { keysWritten.start() }
             }
             logger.info("\(change.sql)", metadata: ["load.table": "\(request.table)"])
             guard case .alterType(let table, let column, let from, let to) = change else {

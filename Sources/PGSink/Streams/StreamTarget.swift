@@ -175,6 +175,7 @@ final class StreamTarget: @unchecked Sendable {
         request.newestBy = definition.newestBy
         request.force = true
         request.switchesKey = true
+        request.commitsInBatches = true
         return request
     }
 
