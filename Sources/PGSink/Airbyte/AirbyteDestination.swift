@@ -106,10 +106,11 @@ public final class AirbyteDestination: StreamReading, @unchecked Sendable {
     /// sync set for its transaction, so a batch without `meta.changes` leaves the column out of
     /// its COPY and the server parses the jsonb once per batch instead of once per row.
     static func metaDefault(schema: String) -> BatchDefault {
-        BatchDefault(
-            expression: "\(quoteIdentifier(schema)).\(quoteIdentifier(metaFunction))()", function: metaFunction,
-            setting: metaSetting)
+        BatchDefault(expression: metaCall(schema: schema), function: metaFunction, setting: metaSetting)
     }
+
+    /// `"schema"."_pgsink_airbyte_meta"()`.
+    static func metaCall(schema: String) -> String { TableName(schema: schema, name: metaFunction).quoted + "()" }
 
     static let metaFunction = "_pgsink_airbyte_meta"
     static let metaSetting = "pgsink.airbyte_meta"
@@ -121,7 +122,7 @@ public final class AirbyteDestination: StreamReading, @unchecked Sendable {
     /// pgsink sets the setting before each such statement. Outside a sync it returns
     /// `{"changes": []}`.
     static func createMetaFunction(schema: String) -> String {
-        let name = "\(quoteIdentifier(schema)).\(quoteIdentifier(metaFunction))()"
+        let name = metaCall(schema: schema)
         return """
             DO $do$ BEGIN
             CREATE FUNCTION \(name) RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$

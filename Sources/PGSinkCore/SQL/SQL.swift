@@ -266,13 +266,13 @@ public enum SQL {
     public static let stateName = "_pgsink_state"
 
     public static func createStateTable(schema: String) -> String {
-        "CREATE TABLE IF NOT EXISTS \(quoteIdentifier(schema)).\(quoteIdentifier(stateName)) (id text PRIMARY KEY, "
+        "CREATE TABLE IF NOT EXISTS \(own(stateName, in: schema)) (id text PRIMARY KEY, "
             + "state jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT clock_timestamp())"
     }
 
     /// Parameters: id, state (JSON text).
     public static func saveState(schema: String) -> String {
-        "INSERT INTO \(quoteIdentifier(schema)).\(quoteIdentifier(stateName)) (id, state) VALUES ($1, $2::jsonb) "
+        "INSERT INTO \(own(stateName, in: schema)) (id, state) VALUES ($1, $2::jsonb) "
             + "ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, updated_at = clock_timestamp()"
     }
 
@@ -282,7 +282,7 @@ public enum SQL {
 
     public static func createRejects(schema: String) -> String {
         """
-        CREATE TABLE IF NOT EXISTS \(quoteIdentifier(schema)).\(quoteIdentifier(rejectsName)) (
+        CREATE TABLE IF NOT EXISTS \(own(rejectsName, in: schema)) (
             id bigserial PRIMARY KEY,
             load_id bigint NOT NULL,
             table_name text NOT NULL,
@@ -298,7 +298,7 @@ public enum SQL {
     }
 
     public static func copyRejects(schema: String) -> String {
-        "COPY \(quoteIdentifier(schema)).\(quoteIdentifier(rejectsName)) "
+        "COPY \(own(rejectsName, in: schema)) "
             + "(load_id, table_name, source, line, column_name, value, reason, kind) FROM STDIN (FORMAT text)"
     }
 
@@ -348,9 +348,12 @@ public enum SQL {
 
     public static let ledgerName = "_pgsink_loads"
 
+    /// One of pgsink's own tables (ledger, state, rejects, column sources) in `schema`, quoted.
+    static func own(_ name: String, in schema: String) -> String { TableName(schema: schema, name: name).quoted }
+
     public static func createLedger(schema: String) -> String {
         """
-        CREATE TABLE IF NOT EXISTS \(quoteIdentifier(schema)).\(quoteIdentifier(ledgerName)) (
+        CREATE TABLE IF NOT EXISTS \(own(ledgerName, in: schema)) (
             id bigserial PRIMARY KEY,
             table_name text NOT NULL,
             mode text NOT NULL,
@@ -375,13 +378,13 @@ public enum SQL {
 
     /// Brings an older ledger up to date: run ids, then per-file fingerprints and the table's oid.
     public static func upgradeLedger(schema: String) -> String {
-        "ALTER TABLE \(quoteIdentifier(schema)).\(quoteIdentifier(ledgerName)) ADD COLUMN IF NOT EXISTS run_id text, "
+        "ALTER TABLE \(own(ledgerName, in: schema)) ADD COLUMN IF NOT EXISTS run_id text, "
             + "ADD COLUMN IF NOT EXISTS files text[], ADD COLUMN IF NOT EXISTS table_oid oid"
     }
 
     /// The load a run wrote, if it committed. Parameter: the run id.
     public static func loadOfRun(schema: String) -> String {
-        "SELECT id, rows FROM \(quoteIdentifier(schema)).\(quoteIdentifier(ledgerName)) WHERE run_id = $1"
+        "SELECT id, rows FROM \(own(ledgerName, in: schema)) WHERE run_id = $1"
     }
 
     /// The latest earlier load into this very table (its oid: a table dropped and created again
@@ -389,7 +392,7 @@ public enum SQL {
     /// Returns id, mode, finish time and the fingerprints it shares (space-separated). Parameters:
     /// table, the new load's file fingerprints (text[]), the quoted schema.table.
     public static func earlierLoad(schema: String) -> String {
-        let ledger = quoteIdentifier(schema) + "." + quoteIdentifier(ledgerName)
+        let ledger = own(ledgerName, in: schema)
         return """
             SELECT id, mode, to_char(finished_at, 'YYYY-MM-DD HH24:MI:SS TZ'),
                    array_to_string(ARRAY(SELECT f FROM unnest(files) f WHERE f = ANY($2::text[])), ' ')
@@ -405,7 +408,7 @@ public enum SQL {
     /// fingerprint, rows, started_at, run id (or NULL), the files' fingerprints (text[]), the
     /// table (its oid is looked up).
     public static func recordLoad(schema: String) -> String {
-        let ledger = quoteIdentifier(schema) + "." + quoteIdentifier(ledgerName)
+        let ledger = own(ledgerName, in: schema)
         return """
             INSERT INTO \(ledger) (id, table_name, mode, source, fingerprint, rows, started_at, run_id, files, table_oid)
             VALUES ($1::bigint, $2, $3, $4, $5, $6::bigint, $7::timestamptz, $8, $9::text[], to_regclass($10)::oid)
@@ -416,7 +419,7 @@ public enum SQL {
     /// Takes the next load id from the ledger's sequence (rows and rejects carry it before the
     /// ledger row is written).
     public static func reserveLoadId(schema: String) -> String {
-        let ledger = quoteIdentifier(schema) + "." + quoteIdentifier(ledgerName)
+        let ledger = own(ledgerName, in: schema)
         return "SELECT nextval(pg_get_serial_sequence('\(ledger.replacing("'", with: "''"))', 'id'))"
     }
 
@@ -473,7 +476,7 @@ public enum SQL {
 
     public static func createColumnSources(schema: String) -> String {
         """
-        CREATE TABLE IF NOT EXISTS \(quoteIdentifier(schema)).\(quoteIdentifier(columnSourcesName)) (
+        CREATE TABLE IF NOT EXISTS \(own(columnSourcesName, in: schema)) (
             table_oid oid NOT NULL,
             column_name text NOT NULL,
             source_name text NOT NULL,
@@ -484,18 +487,18 @@ public enum SQL {
 
     /// Column → source name of a table. Parameter: the quoted schema.table.
     public static func readColumnSources(schema: String) -> String {
-        "SELECT column_name, source_name FROM \(quoteIdentifier(schema)).\(quoteIdentifier(columnSourcesName)) "
+        "SELECT column_name, source_name FROM \(own(columnSourcesName, in: schema)) "
             + "WHERE table_oid = to_regclass($1)::oid"
     }
 
     /// Forgets what an earlier table with the same oid recorded. Parameter: the quoted schema.table.
     public static func clearColumnSources(schema: String) -> String {
-        "DELETE FROM \(quoteIdentifier(schema)).\(quoteIdentifier(columnSourcesName)) WHERE table_oid = to_regclass($1)::oid"
+        "DELETE FROM \(own(columnSourcesName, in: schema)) WHERE table_oid = to_regclass($1)::oid"
     }
 
     /// Records a column's source name. Parameters: the quoted schema.table, column, source.
     public static func recordColumnSource(schema: String) -> String {
-        "INSERT INTO \(quoteIdentifier(schema)).\(quoteIdentifier(columnSourcesName)) (table_oid, column_name, source_name) "
+        "INSERT INTO \(own(columnSourcesName, in: schema)) (table_oid, column_name, source_name) "
             + "VALUES (to_regclass($1)::oid, $2, $3) "
             + "ON CONFLICT (table_oid, column_name) DO UPDATE SET source_name = EXCLUDED.source_name"
     }
