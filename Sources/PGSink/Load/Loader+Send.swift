@@ -29,11 +29,20 @@ extension Loader {
                         SQL.deleteChildren(of: table, child: child.table, stage: Self.stage, key: key))
                 }
             }
-            let ignored: Set<String> = [SQL.loadIdColumn, SQL.loadedAtColumn]
-            try connection.execute(
-                SQL.mergeFromStage(
-                    Self.stage, into: table, columns: step.root.columns, key: key, deduplicate: step.keysRepeat,
-                    ignoredForChange: ignored, newestBy: request.newestBy))
+            if let changes = request.changes {
+                for statement in SQL.applyChanges(
+                    Self.stage, into: table, columns: step.root.columns, key: key, reduce: step.keysRepeat,
+                    application: changes)
+                {
+                    try connection.execute(statement)
+                }
+            } else {
+                let ignored: Set<String> = [SQL.loadIdColumn, SQL.loadedAtColumn]
+                try connection.execute(
+                    SQL.mergeFromStage(
+                        Self.stage, into: table, columns: step.root.columns, key: key, deduplicate: step.keysRepeat,
+                        ignoredForChange: ignored, newestBy: request.newestBy))
+            }
             try connection.execute(SQL.dropTable(Self.stage))
         } else {
             var root = step.root
@@ -63,8 +72,9 @@ extension Loader {
     /// When the COPY fails anyway (a row someone else wrote meanwhile, a value the server refuses),
     /// the savepoint undoes it and nil sends the batch the staged way, which handles both.
     private func copyNewKeys(_ step: LoadStep, on connection: PGConnection, session: Session) throws -> Int? {
+        // A hard delete must not arrive as a row (a soft one may: it is the row the upsert would add).
         guard step.children.isEmpty, session.existingChildren.isEmpty, !step.keysRepeat,
-            keysWritten.areNew(step.keyHashes)
+            !(step.hasDeletes && request.changes?.deletes == .hard), keysWritten.areNew(step.keyHashes)
         else { return nil }
         let encoded = step.root.encoded.droppingSequence()
         let sql = SQL.copy(step.root.table, columns: step.root.columns.map(\.name), format: encoded.format)

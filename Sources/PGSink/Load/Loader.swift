@@ -309,7 +309,7 @@ public struct Loader: Sendable {
     /// end: the top-level table, no child tables, and last record wins (no --newest-by ordering).
     private func defersKey(of table: TableName, _ key: [String]) -> Bool {
         request.mode == .merge && !key.isEmpty && table == request.table && request.nested != .tables
-            && request.newestBy.isEmpty
+            && request.newestBy.isEmpty && request.changes == nil
     }
 
     /// Gives a table created with its key deferred that primary key, first removing earlier rows

@@ -85,10 +85,12 @@ enum TableOperation: Sendable {
     case activateVersion(TableName, stream: String, version: String, hard: Bool)
     /// Airbyte refreshes: rows of generations before `minimum` go.
     case deleteOlderGenerations(TableName, minimum: Int64)
+    /// A change feed's truncate (Debezium `op: t`): every row goes.
+    case truncate(TableName)
 
     var table: TableName {
         switch self {
-        case .activateVersion(let table, _, _, _), .deleteOlderGenerations(let table, _): table
+        case .activateVersion(let table, _, _, _), .deleteOlderGenerations(let table, _), .truncate(let table): table
         }
     }
 }

@@ -44,6 +44,15 @@ public struct StreamDefinition {
     /// Source names of the values a reader takes from the message around the record
     /// (`time_extracted` → `_sdc_extracted_at`), given slots once (`Stream.envelope`).
     public var envelope: [String] = []
+    /// Source names that never become columns (values the reader keeps for itself), and a prefix
+    /// of such names.
+    public var ignored: Set<String> = []
+    public var ignoredPrefix: String?
+    /// Encodings to undo before a batch is planned, by source name (Debezium's dates, decimals …).
+    public var decodings: [String: DebeziumType.Decoding] = [:]
+    /// A change feed: batches hold deletes, marked by a value in the source column `deleteMark`.
+    public var changes: ChangeApplication?
+    public var deleteMark: String?
 
     public init(name: String, table: TableName) {
         self.name = name
@@ -101,11 +110,15 @@ final class StreamTarget: @unchecked Sendable {
         /// Bytes of the last batch sent, to size the next one.
         private var lastBatchBytes = 1 << 20
 
-        init(_ definition: StreamDefinition, table: WriterTable, nesting: Nesting) {
+        /// The input errors name.
+        let source: String
+
+        init(_ definition: StreamDefinition, table: WriterTable, nesting: Nesting, source: String) {
             self.definition = definition
             self.table = table
-            self.scanner = JSONLinesScanner(source: "stdin", nesting: nesting)
-            self.pending = RecordBatch(source: "stdin", bytes: ByteStorage(capacity: 1 << 20))
+            self.source = source
+            self.scanner = JSONLinesScanner(source: source, nesting: nesting)
+            self.pending = RecordBatch(source: source, bytes: ByteStorage(capacity: 1 << 20))
             let sources = self.sources
             for property in definition.properties { _ = sources.slot(for: property) }
             envelope = definition.envelope.map { sources.slot(for: $0) }
@@ -115,7 +128,7 @@ final class StreamTarget: @unchecked Sendable {
         func renew() {
             lastBatchBytes = max(pending.bytes.count, 64 << 10)
             let rows = pending.rowCount, cells = pending.cells.count
-            pending = RecordBatch(source: "stdin", bytes: ByteStorage(capacity: lastBatchBytes + lastBatchBytes / 8))
+            pending = RecordBatch(source: source, bytes: ByteStorage(capacity: lastBatchBytes + lastBatchBytes / 8))
             pending.reserve(rows: rows + rows / 8, cells: cells + cells / 8)
         }
     }
@@ -133,6 +146,10 @@ final class StreamTarget: @unchecked Sendable {
 
     /// Asked before a stream's column widens (see `ServerInputCheck`); shared by the streams, on the encoder thread.
     var serverInput: ServerInput?
+    /// The input errors name (a file, or stdin).
+    var inputName = "stdin"
+    /// A reader whose position is its state (a change feed): the state each commit saves.
+    var checkpoint: (() -> String?)?
 
     init(settings: StreamSettings, logger: Logger, queue: WorkQueue<StreamOp>, keepEveryState: Bool) {
         self.settings = settings
@@ -159,7 +176,7 @@ final class StreamTarget: @unchecked Sendable {
         let loader = Loader(request: request(for: definition), logger: logger)
         let table = WriterTable(
             loader: loader, name: definition.name, afterWrite: definition.afterWrite, replaces: replaces)
-        streams[definition.name] = Stream(definition, table: table, nesting: nesting)
+        streams[definition.name] = Stream(definition, table: table, nesting: nesting, source: inputName)
     }
 
     private func request(for definition: StreamDefinition) -> LoadRequest {
@@ -173,6 +190,7 @@ final class StreamTarget: @unchecked Sendable {
         request.nested = settings.nested
         request.nestedSeparator = settings.nestedSeparator
         request.newestBy = definition.newestBy
+        request.changes = definition.changes
         request.force = true
         request.switchesKey = true
         request.commitsInBatches = true
@@ -248,6 +266,7 @@ final class StreamTarget: @unchecked Sendable {
         let dirty = allStreams.filter(\.needsWrite)
         guard !dirty.isEmpty || !pendingStates.isEmpty || sentSinceCommit else { return }
         for stream in dirty { try send(stream) }
+        if let checkpoint, let position = checkpoint() { pendingStates = [position] }
         // Once one state waits for the overwrite, every later one waits too: states keep their order.
         if !holding, let firstHeld = pendingStates.firstIndex(where: holdsState) {
             holding = true
@@ -315,7 +334,15 @@ final class StreamTarget: @unchecked Sendable {
         producer.root.sources.catchUp(to: columns)
         if let batchColumns { producer.root.planner.systemColumns = batchColumns(stream, started, first) }
         try requireKeys(batch, stream, producer)
+        for (name, decoding) in stream.definition.decodings {
+            if let slot = columns.firstIndex(of: Array(name.utf8)) {
+                try ChangeDecoding.apply(decoding, column: slot, name: name, to: batch)
+            }
+        }
         var step = try producer.makeStep(batch)
+        if let mark = stream.definition.deleteMark, let slot = columns.firstIndex(of: Array(mark.utf8)) {
+            step.hasDeletes = (0..<batch.rowCount).contains { !batch.cell(row: $0, column: slot).isNull }
+        }
         // The envelope's own values (emitted_at, meta.changes) are cells the system columns read.
         let undeclared = producer.root.planner.undeclared.filter { !stream.definition.envelope.contains($0) }
         if !stream.warnedUndeclared && !undeclared.isEmpty {
@@ -340,6 +367,8 @@ final class StreamTarget: @unchecked Sendable {
         let producer = loader.makeProducer(
             existing: stream.table.existing, session: Loader.Session(loadId: 0, started: Date()), progress: nil)
         producer.root.planner.onlyDeclared = stream.definition.onlyDeclared
+        producer.root.planner.ignored = stream.definition.ignored
+        producer.root.planner.ignoredPrefix = stream.definition.ignoredPrefix
         producer.serverInput = serverInput
         stream.redeclared = producer.root.planner.redeclare(stream.definition.declared)
         stream.producer = producer
@@ -353,7 +382,7 @@ final class StreamTarget: @unchecked Sendable {
         for row in 0..<batch.rowCount {
             for (key, slot) in keys where slot.map({ batch.cell(row: row, column: $0).isNull }) ?? true {
                 throw InputError(
-                    source: "stdin", line: batch.rowLines[row], column: key,
+                    source: stream.source, line: batch.rowLines[row], column: key,
                     message: "the record for stream \"\(stream.definition.name)\" has no value for key property "
                         + "\"\(key)\"; every record of a stream with a primary key needs it")
             }

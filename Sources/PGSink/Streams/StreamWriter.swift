@@ -213,6 +213,10 @@ final class StreamWriter {
             guard try Catalog.columns(of: table, on: connection) != nil else { return }
             let deleted = try connection.query(SQL.deleteOlderGenerations(table), [String(minimum)]).affectedRows
             logger.info("\(table): removed \(Wording.count(deleted, "row")) of generations before \(minimum)")
+        case .truncate(let table):
+            guard try Catalog.columns(of: table, on: connection) != nil else { return }
+            try connection.execute(SQL.truncate(table))
+            logger.info("\(table): truncated, as the source's truncate asked")
         }
     }
 

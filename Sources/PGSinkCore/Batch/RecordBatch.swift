@@ -170,6 +170,16 @@ public final class RecordBatch: @unchecked Sendable {
         self.columnCount = columnCount
     }
 
+    /// Replaces a value of a finished row with `bytes`, appended to the batch's bytes (a reader's
+    /// conversion of a value's encoding, e.g. Debezium's days since 1970 to a date).
+    public func replace(row: Int, column: Int, with bytes: [UInt8], kind: CellKind) {
+        let start = Int(rowStarts[row])
+        guard column < Int(rowStarts[row + 1]) - start else { return }
+        let offset = self.bytes.count
+        self.bytes.append(contentsOf: bytes)
+        cells[start + column] = Cell(offset: UInt32(offset), length: UInt32(bytes.count), kind: kind)
+    }
+
     // MARK: setting rows and values aside
 
     /// Rows set aside (rejected or discarded); the encoder leaves them out. Empty until the first.

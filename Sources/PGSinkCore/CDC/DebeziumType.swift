@@ -24,6 +24,8 @@ public struct DebeziumType: Sendable, Equatable {
         case variableScaleDecimal
         /// Bytes in base64, to bytea.
         case base64Bytes
+        /// JSON text in a JSON string (`io.debezium.data.Json`): the text is the value.
+        case jsonText
     }
 
     public var columnType: ColumnType
@@ -64,7 +66,7 @@ public struct DebeziumType: Sendable, Equatable {
         case "io.debezium.data.VariableScaleDecimal":
             self.init(columnType: .numeric, decoding: .variableScaleDecimal)
         case "io.debezium.data.Json":
-            self.init(columnType: .jsonb)
+            self.init(columnType: .jsonb, decoding: .jsonText)
         case "io.debezium.data.Uuid":
             self.init(columnType: .uuid)
         default:

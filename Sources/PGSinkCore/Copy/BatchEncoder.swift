@@ -123,7 +123,8 @@ public struct BatchEncoder {
     /// Where a column's values come from, without payloads, for the row loop.
     private enum ValueOrigin {
         case source(Int), null, constant(Int), rowId, parentId, rootId, listIndex, sequence(Int64), randomId
-        case epochMilliseconds(slot: Int, fallback: Int64)
+        case epochMilliseconds(slot: Int, fallback: Int64?)
+        case integer(slot: Int)
         case json(Int)
     }
 
@@ -159,6 +160,7 @@ public struct BatchEncoder {
             case .sequence(let start)?: return .sequence(start)
             case .randomId?: return .randomId
             case .epochMilliseconds(let slot, let fallback)?: return .epochMilliseconds(slot: slot, fallback: fallback)
+            case .integer(let slot)?: return .integer(slot: slot)
             case .json(let prefix, let slot, let ifNull, let suffix)?:
                 templates.append((prefix, slot, ifNull, suffix))
                 return .json(templates.count - 1)
@@ -283,13 +285,39 @@ public struct BatchEncoder {
         case .epochMilliseconds(let slot, let fallback):
             let cell = batch.cell(row: row, column: slot)
             let millis = cell.kind == .jsonNumber ? Self.wholeMilliseconds(batch.pointer(cell), Int(cell.length)) : nil
-            let micros = millis.map { $0 &* 1000 } ?? fallback
+            guard let micros = millis.map({ $0 &* 1000 }) ?? fallback else {
+                if format == .binary {
+                    out.appendInt32(-1)
+                } else {
+                    if !first { out.append(9) }
+                    out.append(contentsOf: [92, 78] as [UInt8])
+                }
+                return
+            }
             if format == .binary {
                 out.appendInt32(8)
                 out.appendInt64(micros &- 946_684_800_000_000)
             } else {
                 if !first { out.append(9) }
                 out.append(contentsOf: ISOTime.format(micros).utf8)
+            }
+        case .integer(let slot):
+            let cell = batch.cell(row: row, column: slot)
+            guard cell.kind == .jsonNumber, let value = Self.wholeNumber(batch.pointer(cell), Int(cell.length)) else {
+                if format == .binary {
+                    out.appendInt32(-1)
+                } else {
+                    if !first { out.append(9) }
+                    out.append(contentsOf: [92, 78] as [UInt8])
+                }
+                return
+            }
+            if format == .binary {
+                out.appendInt32(8)
+                out.appendInt64(value)
+            } else {
+                if !first { out.append(9) }
+                out.append(contentsOf: String(value).utf8)
             }
         case .json(let k):
             let template = templates[k]
@@ -319,6 +347,24 @@ public struct BatchEncoder {
 
     /// A JSON number of milliseconds as a whole number (a fraction is dropped); nil when it is
     /// not a plain number that fits.
+    /// A JSON integer that fits 64 bits.
+    static func wholeNumber(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int64? {
+        var i = n > 0 && p[0] == 45 ? 1 : 0
+        guard i < n else { return nil }
+        var value: Int64 = 0
+        while i < n {
+            let digit = p[i] &- 48
+            guard digit < 10 else { return nil }
+            let (times, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times.subtractingReportingOverflow(Int64(digit))
+            if o1 || o2 { return nil }
+            value = sum
+            i += 1
+        }
+        if p[0] == 45 { return value }
+        return value == .min ? nil : -value
+    }
+
     static func wholeMilliseconds(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int64? {
         var i = 0
         let negative = n > 0 && p[0] == 45

@@ -36,8 +36,12 @@ public enum Generated: Sendable, Equatable, Hashable {
     /// A fresh random uuid per row (Airbyte's `_airbyte_raw_id`).
     case randomId
     /// A point in time from the source slot's number of milliseconds since the Unix epoch
-    /// (Airbyte's `emitted_at`); `fallback` when the slot is empty or not such a number.
-    case epochMilliseconds(slot: Int, fallback: Int64)
+    /// (Airbyte's `emitted_at`, Debezium's `source.ts_ms`); `fallback` when the slot is empty or
+    /// not such a number, NULL when there is no fallback.
+    case epochMilliseconds(slot: Int, fallback: Int64?)
+    /// The source slot's whole number as a bigint, NULL when it is empty or not one (a change
+    /// event's `source.lsn`).
+    case integer(slot: Int)
     /// jsonb text made of `prefix`, the slot's JSON text (or `ifNull`) and `suffix`
     /// (Airbyte's `_airbyte_meta` around a record's `meta.changes`).
     case json(prefix: [UInt8], slot: Int, ifNull: [UInt8], suffix: [UInt8])
@@ -48,7 +52,7 @@ public enum Generated: Sendable, Equatable, Hashable {
         case .constant(let value): value.type
         case .rowId, .parentId, .rootId, .randomId: .uuid
         case .listIndex: .integer
-        case .sequence: .bigint
+        case .sequence, .integer: .bigint
         case .epochMilliseconds: .timestamptz
         case .json: .jsonb
         }

@@ -20,6 +20,11 @@ public struct SchemaPlanner: Sendable {
     public var declaredTypes: [String: ColumnType] = [:]
     /// Source columns without a declared type are ignored (an Airbyte catalog lists the fields).
     public var onlyDeclared = false
+    /// Source names a reader keeps for itself (values of a message's envelope, a flattened change
+    /// event's `__op`): never columns.
+    public var ignored: Set<String> = []
+    /// Source names with this prefix are ignored too (Debezium's flattened `__` metadata).
+    public var ignoredPrefix: String?
     /// The source columns `onlyDeclared` ignored, in order of appearance.
     public private(set) var undeclared: [String] = []
     /// A child table of `--nested tables` may hold nothing but its links (`"orders":[{}]`).
@@ -88,11 +93,15 @@ public struct SchemaPlanner: Sendable {
         }
         var usedNames = Set(columns.map(\.name)).union(systemNames)
         for slot in newSlots {
+            let source = sources.names[slot]
+            if ignored.contains(source) || ignoredPrefix.map(source.hasPrefix) == true {
+                targetOf.append(-1)
+                continue
+            }
             if let index = matched[slot] {
                 targetOf.append(index)
                 continue
             }
-            let source = sources.names[slot]
             let base = rules.normalize(source)
             // Then by folded name, when no other source of this load holds that column.
             if let index = columns.firstIndex(where: { $0.name == base && !systemNames.contains(base) }),

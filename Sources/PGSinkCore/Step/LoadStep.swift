@@ -86,6 +86,8 @@ public struct LoadStep: @unchecked Sendable {
     /// Merge: a hash of each written row's key (`StepBuilder.keyHashes`), so the writer can tell a
     /// batch of keys a table it created has never held.
     public var keyHashes: [Int] = []
+    /// A change feed's batch holds deletes (rows that must not be copied straight in).
+    public var hasDeletes = false
     /// Rows and values the producer set aside in this batch.
     public var rejects: [Reject]
     /// Rejected rows (not discards) the producer has set aside so far in the whole load.

@@ -1,0 +1,99 @@
+/// How a change feed's deletes reach the table.
+public enum DeleteMode: String, Sendable, CaseIterable, Codable {
+    /// The row goes.
+    case hard
+    /// The row stays, with `_pgsink_deleted_at` set (a later re-create clears it).
+    case soft
+}
+
+/// A change feed's batch (CDC): upserts and deletes of keys, in one staged COPY. Rows whose
+/// `_pgsink_deleted_at` is set are deletes; the others are upserts. (docs/cdc.md)
+public struct ChangeApplication: Sendable, Equatable {
+    public var deletes: DeleteMode
+
+    public init(deletes: DeleteMode) { self.deletes = deletes }
+
+    /// The source position of a row's last change (`source.lsn`).
+    public static let lsnColumn = "_pgsink_lsn"
+    /// The source's commit time of a row's last change (`source.ts_ms`).
+    public static let sourceTimeColumn = "_pgsink_source_ts"
+    /// When the source deleted the row (soft deletes); in the staging table, the mark of a delete.
+    public static let deletedColumn = "_pgsink_deleted_at"
+}
+
+extension SQL {
+    /// The statements that apply a staged batch of changes (COPYed with its load order in
+    /// `_pgsink_seq`) to `table`, in one transaction:
+    /// 1. with `reduce` (a key occurs more than once), every key keeps only its newest change: by
+    ///    position (`_pgsink_lsn`, then `_pgsink_source_ts`; unknown is oldest), then load order;
+    /// 2. the deletes: hard removes the rows, soft marks them (and keeps a marked row for a key
+    ///    the table never had, so that an older replayed change cannot bring it back);
+    /// 3. the upserts, `INSERT … ON CONFLICT (key) DO UPDATE`.
+    /// Neither a delete nor an upsert touches a row whose stored position is newer than the
+    /// change's (an at-least-once feed's replay of an older change).
+    public static func applyChanges(
+        _ stage: String, into table: TableName, columns: [CopyColumn], key: [String], reduce: Bool,
+        application: ChangeApplication
+    ) -> [String] {
+        let names = columns.map(\.name)
+        let has = Set(names)
+        let lsn = ChangeApplication.lsnColumn, time = ChangeApplication.sourceTimeColumn
+        let deleted = ChangeApplication.deletedColumn
+        let s = quoteIdentifier(stage)
+        var statements: [String] = []
+        if reduce {
+            var order: [String] = []
+            if has.contains(lsn) { order.append("\(quoteIdentifier(lsn)) DESC NULLS LAST") }
+            if has.contains(time) { order.append("\(quoteIdentifier(time)) DESC NULLS LAST") }
+            order.append("\(quoteIdentifier(sequenceColumn)) DESC")
+            let seq = quoteIdentifier(sequenceColumn)
+            statements.append(
+                "DELETE FROM \(s) USING (SELECT \(seq), row_number() OVER (PARTITION BY \(list(key)) ORDER BY "
+                    + "\(order.joined(separator: ", "))) AS n FROM \(s)) AS r WHERE \(s).\(seq) = r.\(seq) AND r.n > 1")
+        }
+        let notOlder = notOlder(has: has, stored: "t", incoming: "EXCLUDED")
+        let isDelete = has.contains(deleted) ? "\(quoteIdentifier(deleted)) IS NOT NULL" : "false"
+        if has.contains(deleted) {
+            switch application.deletes {
+            case .hard:
+                let match = key.map { "t.\(quoteIdentifier($0)) = d.\(quoteIdentifier($0))" }.joined(separator: " AND ")
+                statements.append(
+                    "DELETE FROM \(table.quoted) AS t USING \(s) AS d WHERE d.\(quoteIdentifier(deleted)) IS NOT NULL AND "
+                        + "\(match) AND \(self.notOlder(has: has, stored: "t", incoming: "d"))")
+            case .soft:
+                let marks = [deleted, lsn, time].filter(has.contains)
+                    .map { "\(quoteIdentifier($0)) = EXCLUDED.\(quoteIdentifier($0))" }
+                statements.append(
+                    "INSERT INTO \(table.quoted) AS t (\(list(names))) SELECT \(list(names)) FROM \(s) WHERE \(isDelete) "
+                        + "ON CONFLICT (\(list(key))) DO UPDATE SET \(marks.joined(separator: ", ")) WHERE \(notOlder)")
+            }
+        }
+        let updated = names.filter { !key.contains($0) }
+        let action =
+            updated.isEmpty
+            ? "DO NOTHING"
+            : "DO UPDATE SET "
+                + updated.map { "\(quoteIdentifier($0)) = EXCLUDED.\(quoteIdentifier($0))" }.joined(separator: ", ")
+                + " WHERE \(notOlder)"
+        statements.append(
+            "INSERT INTO \(table.quoted) AS t (\(list(names))) SELECT \(list(names)) FROM \(s) WHERE NOT (\(isDelete)) "
+                + "ON CONFLICT (\(list(key))) \(action)")
+        return statements
+    }
+
+    /// Whether the incoming change is not older than the stored row: by `_pgsink_lsn` when both
+    /// have one, else by `_pgsink_source_ts`; with neither known, the change applies.
+    static func notOlder(has: Set<String>, stored: String, incoming: String) -> String {
+        var cases: [String] = []
+        for column in [ChangeApplication.lsnColumn, ChangeApplication.sourceTimeColumn] where has.contains(column) {
+            let c = quoteIdentifier(column)
+            cases.append("WHEN \(stored).\(c) IS NOT NULL AND \(incoming).\(c) IS NOT NULL THEN \(stored).\(c) <= \(incoming).\(c)")
+        }
+        return cases.isEmpty ? "true" : "(CASE \(cases.joined(separator: " ")) ELSE true END)"
+    }
+
+    /// Parameter: the state's id. The table may not exist yet (`createStateTable` first).
+    public static func readState(schema: String) -> String {
+        "SELECT state::text FROM \(own(stateName, in: schema)) WHERE id = $1"
+    }
+}

@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PGSink
+import PGSinkCore
+
+/// `pgsink cdc …`: change feeds.
+struct CDCCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cdc",
+        abstract: "Keep tables in sync with change feeds (Debezium change events).",
+        subcommands: [CDCApplyCommand.self]
+    )
+}
+
+struct CDCApplyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Apply Debezium change events (JSON Lines files or stdin) to PostgreSQL tables.",
+        discussion: """
+            kafka-console-consumer --topic db.public.customers --property print.key=true \\
+              --property key.separator=… | pgsink cdc apply - --to postgresql://…
+            Accepts bare envelopes, the JSON converter's {"schema","payload"} wrapper, {"key","value"} lines,
+            tombstones and flattened rows (__deleted). See docs/cdc.md.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("JSON Lines files of change events; - or nothing reads stdin.", valueName: "file"))
+    var inputs: [String] = []
+
+    @Option(name: .customLong("table-format"), help: ArgumentHelp(
+        "The destination table of an event, from {db}, {schema}, {table} (the event's source) and {topic} "
+            + "(default {schema}.{table}). Without a schema part, tables land in --schema.",
+        valueName: "format"))
+    var tableFormat = "{schema}.{table}"
+
+    @Option(help: ArgumentHelp(
+        "The schema for table names without one, and of pgsink's state and ledger (default: the connection's, else public).",
+        valueName: "name"))
+    var schema: String?
+
+    @Option(name: .customLong("primary-key"), help: ArgumentHelp(
+        "Key columns of every table (comma-separated), instead of the Kafka key's fields.", valueName: "columns"))
+    var primaryKey: String?
+
+    @Option(help: ArgumentHelp("hard (delete the row, the default) or soft (keep it, set _pgsink_deleted_at).", valueName: "mode"))
+    var deletes: String = "hard"
+
+    @Flag(help: "Apply truncate events (op t) as TRUNCATE; without it they are skipped with a warning.")
+    var truncate = false
+
+    @Option(name: .customLong("batch-size"), help: ArgumentHelp("Changes per transaction at most (default 100000).", valueName: "n"))
+    var batchSize: Int?
+
+    @Option(name: .customLong("batch-seconds"), help: ArgumentHelp(
+        "Seconds a change may wait before its transaction commits (default 1).", valueName: "s"))
+    var batchSeconds: Double?
+
+    @Option(name: .customLong("state-id"), help: ArgumentHelp(
+        "The row of _pgsink_state the positions are kept in (default cdc): one per feed.", valueName: "id"))
+    var stateId: String?
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard DeleteMode(rawValue: deletes) != nil else { throw ValidationError("--deletes takes hard or soft (got \"\(deletes)\")") }
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if let batchSeconds, batchSeconds <= 0 { throw ValidationError("--batch-seconds must be more than 0") }
+        if !tableFormat.contains("{") { throw ValidationError("--table-format needs a placeholder: {table}, {schema}, {db} or {topic}") }
+    }
+
+    func run() throws {
+        let logger = LogSetup.bootstrap(logging.logLevel, fallback: .notice)
+        let connector = try failing { try connection.connector(logger: logger) }
+        defer { connector.close() }
+        let pg = try failing { try connector.connect() }
+        var settings = CDCSettings()
+        settings.tableFormat = tableFormat
+        settings.streams.schema = schema ?? connector.settings.schema ?? "public"
+        settings.primaryKey = primaryKey.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
+        settings.deletes = DeleteMode(rawValue: deletes) ?? .hard
+        settings.truncate = truncate
+        settings.streams.batchSeconds = batchSeconds ?? 1
+        if let batchSize { settings.streams.batchRows = batchSize }
+        if let stateId { settings.streams.stateId = stateId }
+        let summary = try failing {
+            try ChangeApply.run(
+                settings: settings, inputs: inputs, connection: pg, connector: connector, retries: connection.retries,
+                logger: logger)
+        }
+        let tables = summary.rows.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+        var text = "pgsink cdc apply: \(Wording.count(summary.upserts, "upsert")) and \(Wording.count(summary.deletes, "delete"))"
+        text += tables.isEmpty ? "" : " (changes per table: \(tables.joined(separator: ", ")))"
+        if summary.skipped > 0 { text += "; \(Wording.count(summary.skipped, "line")) already applied by an earlier run" }
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    private func failing<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as CommandFailure {
+            throw error
+        } catch {
+            let committed = error is InputError || error is PGError || error is PlanError || error is RejectLimit
+                || error is LoadError || error is CommitUncertain
+            throw CommandFailure(
+                description: "\(error)" + (committed ? "; the batch in progress was rolled back, changes committed before it stay (a rerun goes on after them)" : ""))
+        }
+    }
+}
