@@ -73,6 +73,8 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
     /// The highest position seen: a tombstone (which has none) gets it.
     private var highLsn: Int64?
     private var highTime: Int64?
+    /// The last delete's key (its JSON text) and position: the tombstone after it takes them.
+    private var lastDelete: (key: [UInt8], lsn: Int64?, time: Int64?)?
     /// Counts for the summary.
     private(set) var upserts = 0
     private(set) var deletes = 0
@@ -367,6 +369,12 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
             guard let row else { throw fail("the delete has neither a \"before\" row nor a key; nothing says which row went") }
             let table = try self.table(p, sourceInfo, topic: topic, key: key, row: row, schema: schema, flat: false)
             try record(p, table, row: row, lsn: sourceInfo.lsn, time: time, delete: true)
+            if let key {
+                lastDelete = (
+                    Array(UnsafeBufferPointer(start: p + key.start, count: key.end - key.start)),
+                    sourceInfo.lsn.flatMap { integer(p, $0) }, time.flatMap { integer(p, $0) }
+                )
+            }
         case UInt8(ascii: "t"):
             let name = try tableName(p, sourceInfo, topic: topic)
             if settings.truncate {
@@ -656,9 +664,18 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
         if let timeValue { highTime = max(highTime ?? timeValue, timeValue) }
         try MessageWalk.beginRecord(row.start, row.end, of: p, number: line, stream: stream)
         let batch = stream.pending
-        // A tombstone has no position of its own: it follows its delete, so the newest seen is its.
-        let positionLsn = tombstone ? highLsn : lsnValue
-        let positionTime = tombstone ? highTime : timeValue
+        // A tombstone has no position of its own: right after the delete of its key it takes the
+        // delete's; alone (a flattened feed that drops deletes) it follows the newest change seen.
+        var positionLsn = lsnValue, positionTime = timeValue
+        if tombstone {
+            if let lastDelete, lastDelete.key.count == row.end - row.start,
+                memcmp(p + row.start, lastDelete.key, lastDelete.key.count) == 0
+            {
+                (positionLsn, positionTime) = (lastDelete.lsn, lastDelete.time)
+            } else {
+                (positionLsn, positionTime) = (highLsn, highTime)
+            }
+        }
         if let positionLsn { batch.setCell(number(positionLsn, in: batch), column: stream.envelope[0]) }
         if let positionTime { batch.setCell(number(positionTime, in: batch), column: stream.envelope[1]) }
         if delete {

@@ -25,10 +25,11 @@ extension SQL {
     /// The statements that apply a staged batch of changes (COPYed with its load order in
     /// `_pgsink_seq`) to `table`, in one transaction:
     /// 1. with `reduce` (a key occurs more than once), every key keeps only its newest change: by
-    ///    position (`_pgsink_lsn`, then `_pgsink_source_ts`; unknown is oldest), then load order;
-    /// 2. the deletes: hard removes the rows, soft marks them (and keeps a marked row for a key
-    ///    the table never had, so that an older replayed change cannot bring it back);
-    /// 3. the upserts, `INSERT … ON CONFLICT (key) DO UPDATE`.
+    ///    position (`_pgsink_lsn`, then `_pgsink_source_ts`; unknown is oldest), then load order
+    ///    (soft deletes also keep the newest upsert before a final delete: the row's last values);
+    /// 2. hard deletes remove the rows, then the upserts, `INSERT … ON CONFLICT (key) DO UPDATE`;
+    ///    or the upserts, then soft deletes mark the rows (and keep a marked row for a key the
+    ///    table never had, so that an older replayed change cannot bring it back).
     /// Neither a delete nor an upsert touches a row whose stored position is newer than the
     /// change's (an at-least-once feed's replay of an older change).
     public static func applyChanges(
@@ -41,33 +42,30 @@ extension SQL {
         let deleted = ChangeApplication.deletedColumn
         let s = quoteIdentifier(stage)
         var statements: [String] = []
+        let isDelete = has.contains(deleted) ? "\(quoteIdentifier(deleted)) IS NOT NULL" : "false"
         if reduce {
             var order: [String] = []
             if has.contains(lsn) { order.append("\(quoteIdentifier(lsn)) DESC NULLS LAST") }
             if has.contains(time) { order.append("\(quoteIdentifier(time)) DESC NULLS LAST") }
             order.append("\(quoteIdentifier(sequenceColumn)) DESC")
             let seq = quoteIdentifier(sequenceColumn)
-            statements.append(
-                "DELETE FROM \(s) USING (SELECT \(seq), row_number() OVER (PARTITION BY \(list(key)) ORDER BY "
-                    + "\(order.joined(separator: ", "))) AS n FROM \(s)) AS r WHERE \(s).\(seq) = r.\(seq) AND r.n > 1")
-        }
-        let notOlder = notOlder(has: has, stored: "t", incoming: "EXCLUDED")
-        let isDelete = has.contains(deleted) ? "\(quoteIdentifier(deleted)) IS NOT NULL" : "false"
-        if has.contains(deleted) {
-            switch application.deletes {
-            case .hard:
-                let match = key.map { "t.\(quoteIdentifier($0)) = d.\(quoteIdentifier($0))" }.joined(separator: " AND ")
+            let newest = "ORDER BY \(order.joined(separator: ", "))"
+            if application.deletes == .soft && has.contains(deleted) {
+                // A soft delete keeps the row's last values: when a key's newest change is a delete,
+                // its newest upsert stays too, applied before the delete marks the row.
                 statements.append(
-                    "DELETE FROM \(table.quoted) AS t USING \(s) AS d WHERE d.\(quoteIdentifier(deleted)) IS NOT NULL AND "
-                        + "\(match) AND \(self.notOlder(has: has, stored: "t", incoming: "d"))")
-            case .soft:
-                let marks = [deleted, lsn, time].filter(has.contains)
-                    .map { "\(quoteIdentifier($0)) = EXCLUDED.\(quoteIdentifier($0))" }
+                    "DELETE FROM \(s) USING (SELECT \(seq), row_number() OVER (PARTITION BY \(list(key)) \(newest)) AS n, "
+                        + "row_number() OVER (PARTITION BY \(list(key)), \(isDelete) \(newest)) AS m, "
+                        + "first_value(\(isDelete)) OVER (PARTITION BY \(list(key)) \(newest)) AS newest_deletes, "
+                        + "\(isDelete) AS deletes FROM \(s)) AS r WHERE \(s).\(seq) = r.\(seq) AND r.n > 1 "
+                        + "AND NOT (r.newest_deletes AND NOT r.deletes AND r.m = 1)")
+            } else {
                 statements.append(
-                    "INSERT INTO \(table.quoted) AS t (\(list(names))) SELECT \(list(names)) FROM \(s) WHERE \(isDelete) "
-                        + "ON CONFLICT (\(list(key))) DO UPDATE SET \(marks.joined(separator: ", ")) WHERE \(notOlder)")
+                    "DELETE FROM \(s) USING (SELECT \(seq), row_number() OVER (PARTITION BY \(list(key)) \(newest)) AS n "
+                        + "FROM \(s)) AS r WHERE \(s).\(seq) = r.\(seq) AND r.n > 1")
             }
         }
+        let notOlder = notOlder(has: has, stored: "t", incoming: "EXCLUDED")
         let updated = names.filter { !key.contains($0) }
         let action =
             updated.isEmpty
@@ -75,9 +73,25 @@ extension SQL {
             : "DO UPDATE SET "
                 + updated.map { "\(quoteIdentifier($0)) = EXCLUDED.\(quoteIdentifier($0))" }.joined(separator: ", ")
                 + " WHERE \(notOlder)"
-        statements.append(
+        let upserts =
             "INSERT INTO \(table.quoted) AS t (\(list(names))) SELECT \(list(names)) FROM \(s) WHERE NOT (\(isDelete)) "
-                + "ON CONFLICT (\(list(key))) \(action)")
+            + "ON CONFLICT (\(list(key))) \(action)"
+        guard has.contains(deleted) else { return statements + [upserts] }
+        switch application.deletes {
+        case .hard:
+            let match = key.map { "t.\(quoteIdentifier($0)) = d.\(quoteIdentifier($0))" }.joined(separator: " AND ")
+            statements.append(
+                "DELETE FROM \(table.quoted) AS t USING \(s) AS d WHERE d.\(quoteIdentifier(deleted)) IS NOT NULL AND "
+                    + "\(match) AND \(self.notOlder(has: has, stored: "t", incoming: "d"))")
+            statements.append(upserts)
+        case .soft:
+            let marks = [deleted, lsn, time].filter(has.contains)
+                .map { "\(quoteIdentifier($0)) = EXCLUDED.\(quoteIdentifier($0))" }
+            statements.append(upserts)
+            statements.append(
+                "INSERT INTO \(table.quoted) AS t (\(list(names))) SELECT \(list(names)) FROM \(s) WHERE \(isDelete) "
+                    + "ON CONFLICT (\(list(key))) DO UPDATE SET \(marks.joined(separator: ", ")) WHERE \(notOlder)")
+        }
         return statements
     }
 
