@@ -33,7 +33,9 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
     let logger: Logger
     /// The input errors name.
     let source: String
-    @exclusivity(unchecked) private var scanner: JSONLinesScanner
+    /// Walks every line in place (a `let`: calls borrow it, no copy per call). Its errors get the
+    /// line's number in `process`.
+    private let scanner: JSONLinesScanner
 
     /// The hidden slots an event's position and delete mark travel in (never columns).
     static let lsnSlot = "\u{1}lsn"
@@ -59,11 +61,11 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
     }
 
     private var tables: [[UInt8]: Table] = [:]
-    private var lastRoute: [UInt8] = []
+    @exclusivity(unchecked) private var lastRoute: [UInt8] = []
     private var lastTable: Table?
-    private var route: [UInt8] = []
+    @exclusivity(unchecked) private var route: [UInt8] = []
     private var warnedTruncate = Set<String>()
-    private var levels: [Level] = []
+    @exclusivity(unchecked) private var levels: [Level] = []
 
     @exclusivity(unchecked) private(set) var line = 0
     /// Lines before this one were applied in an earlier run (resume).
@@ -117,7 +119,12 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
             skipped += 1
             return
         }
-        try event(bytes, count: count)
+        do {
+            try event(bytes, count: count)
+        } catch var error as InputError where error.line == 0 {
+            error.line = line
+            throw error
+        }
         appliedThrough = line
         try engine.flushIfDue()
     }
@@ -308,7 +315,6 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
     /// Handles one line.
     private func event(_ p: UnsafeMutablePointer<UInt8>, count: Int) throws {
         levels.removeAll(keepingCapacity: true)
-        scanner.setLine(line)
         var i = 0
         while i < count, p[i] == 32 || p[i] == 9 || p[i] == 13 { i += 1 }
         if i == count { return }
@@ -331,9 +337,16 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
     /// The key's payload (unwrapped from `{"schema", "payload"}`), when it is an object.
     private func keyPayload(_ p: UnsafeMutablePointer<UInt8>, _ span: Span?) throws -> Span? {
         guard let span, handle(p, span), p[span.start] == 123 else { return nil }
+        // Only an object whose first member is "schema" or "payload" may be the converter's wrapper.
+        var i = span.start
+        _ = try scanner.enterObject(p, &i, span.end)
+        guard let first = try scanner.nextKey(p, &i, span.end, first: true, inPlace: false),
+            (first.length == 6 && memcmp(p + first.start, "schema", 6) == 0)
+                || (first.length == 7 && memcmp(p + first.start, "payload", 7) == 0)
+        else { return span }
         let mark = levels.count
         defer { levels.removeSubrange(mark...) }
-        var i = span.start
+        i = span.start
         let index = try walk(p, &i, span.end, depth: 3)
         let level = levels[index]
         if level.wrapper, let payload = level.payload {
@@ -521,10 +534,14 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
         _ p: UnsafeMutablePointer<UInt8>, _ info: SourceInfo, topic: Span?, key: Span?, row: Span, schema: Span?, flat: Bool
     ) throws -> Table {
         route.removeAll(keepingCapacity: true)
-        for span in [info.db, info.schema, info.table, topic] {
+        func add(_ span: Span?) {
             if let span { route.append(contentsOf: UnsafeBufferPointer(start: p + span.start, count: span.end - span.start)) }
             route.append(0)
         }
+        add(info.db)
+        add(info.schema)
+        add(info.table)
+        add(topic)
         let known: Table?
         if let lastTable, route == lastRoute {
             known = lastTable

@@ -282,6 +282,12 @@ public struct Loader: Sendable {
     /// still be read to name what blocks it.
     func applySchemaChanges(_ step: LoadStep, on connection: PGConnection, session: Session? = nil) throws {
         for var change in step.statements {
+            // A change feed's merge into a table it creates remembers the keys it writes (see `copyNewKeys`).
+            if session != nil, request.changes != nil, request.commitsInBatches, case .createTable(let table, _, let key) = change,
+                table == request.table, !key.isEmpty
+            {
+                keysWritten.start()
+            }
             if let session, case .createTable(let table, let columns, let key) = change, defersKey(of: table, key) {
                 change = .createTable(table, columns: columns, primaryKey: [])
                 session.deferredKey = key
