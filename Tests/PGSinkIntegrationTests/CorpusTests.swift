@@ -19,7 +19,8 @@ import Testing
 /// ```
 /// `{dir}` is a private copy of the case folder, `{schema}` a fresh schema, `{url}` the test server,
 /// `{env:NAME}` a variable of the tests' environment (`{env:PGSINK_TEST_TLS_PORT}`: the server that
-/// checks passwords).
+/// checks passwords). `{{` and `}}` stand for literal braces, so `{{schema}}` passes pgsink's own
+/// `{schema}` placeholder (`cdc apply --table-format`) through unfilled.
 /// `generate` (optional) is a Python script in the folder run first (in the copy) to write inputs
 /// that are easier to describe than to store.
 struct CorpusCase: CustomTestStringConvertible, Sendable {
@@ -81,14 +82,16 @@ struct CorpusTests {
         try FileManager.default.copyItem(at: corpus.folder, to: dir)
         defer { try? FileManager.default.removeItem(at: dir) }
         func fill(_ text: String) -> String {
-            var filled = text.replacingOccurrences(of: "{dir}", with: dir.path)
+            var filled = text.replacingOccurrences(of: "{{", with: "\u{1}")
+                .replacingOccurrences(of: "}}", with: "\u{2}")
+                .replacingOccurrences(of: "{dir}", with: dir.path)
                 .replacingOccurrences(of: "{schema}", with: db.schema)
                 .replacingOccurrences(of: "{url}", with: db.url)
             while let range = filled.range(of: #"\{env:[A-Za-z0-9_]+\}"#, options: .regularExpression) {
                 let name = String(filled[range].dropFirst(5).dropLast())
                 filled.replaceSubrange(range, with: ProcessInfo.processInfo.environment[name] ?? "<\(name) is not set>")
             }
-            return filled
+            return filled.replacingOccurrences(of: "\u{1}", with: "{").replacingOccurrences(of: "\u{2}", with: "}")
         }
         if let script = spec.generate {
             let process = Process()
