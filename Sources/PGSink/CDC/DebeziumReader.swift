@@ -121,7 +121,9 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
         }
         do {
             try event(bytes, count: count)
-        } catch var error as InputError where error.line == 0 {
+        } catch var error as InputError where error.source == source {
+            // Whatever went wrong while this line was read is about this line (the walking
+            // scanner does not count lines).
             error.line = line
             throw error
         }
