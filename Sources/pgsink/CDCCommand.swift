@@ -49,12 +49,21 @@ struct CDCApplyCommand: ParsableCommand {
     @Flag(help: "Apply truncate events (op t) as TRUNCATE; without it they are skipped with a warning.")
     var truncate = false
 
+    @Option(name: .customLong("unavailable-value"), help: ArgumentHelp(
+        "Debezium's unavailable.value.placeholder: a column of an update holding it keeps its stored value "
+            + "(default __debezium_unavailable_value; empty turns this off).",
+        valueName: "text"))
+    var unavailableValue = "__debezium_unavailable_value"
+
     @Option(name: .customLong("batch-size"), help: ArgumentHelp("Changes per transaction at most (default 100000).", valueName: "n"))
     var batchSize: Int?
 
     @Option(name: .customLong("batch-seconds"), help: ArgumentHelp(
         "Seconds a change may wait before its transaction commits (default 1).", valueName: "s"))
     var batchSeconds: Double?
+
+    @Flag(name: .customLong("from-beginning"), help: "Apply each file from its first line, even lines an earlier run applied.")
+    var fromBeginning = false
 
     @Option(name: .customLong("state-id"), help: ArgumentHelp(
         "The row of _pgsink_state the positions are kept in (default cdc): one per feed.", valueName: "id"))
@@ -82,6 +91,8 @@ struct CDCApplyCommand: ParsableCommand {
         settings.primaryKey = primaryKey.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
         settings.deletes = DeleteMode(rawValue: deletes) ?? .hard
         settings.truncate = truncate
+        settings.unavailableValue = unavailableValue
+        settings.fromBeginning = fromBeginning
         settings.streams.batchSeconds = batchSeconds ?? 1
         if let batchSize { settings.streams.batchRows = batchSize }
         if let stateId { settings.streams.stateId = stateId }

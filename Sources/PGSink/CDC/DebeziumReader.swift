@@ -16,6 +16,10 @@ public struct CDCSettings: Sendable, Equatable {
     public var deletes: DeleteMode = .hard
     /// Apply `t` events (TRUNCATE); without it they are skipped with a warning.
     public var truncate = false
+    /// Debezium's `unavailable.value.placeholder`: an update's column holding it keeps its value.
+    public var unavailableValue = "__debezium_unavailable_value"
+    /// Apply every input from its first line, even one an earlier run applied.
+    public var fromBeginning = false
 
     public init() {}
 }
@@ -155,7 +159,7 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
         var hash = StableHash(key0: 0x7067_7369_6e6b_6364, key1: 0x6465_6265_7a69_756d)
         if let base = firstLine.baseAddress { hash.combine(base, firstLine.count) }
         head = String(hash.finalize(), radix: 16)
-        guard let saved = (state["inputs"] as? [String: Any])?[path] as? [String: Any],
+        guard !settings.fromBeginning, let saved = (state["inputs"] as? [String: Any])?[path] as? [String: Any],
             saved["head"] as? String == head, let through = saved["line"] as? Int, through > 0
         else { return }
         skipThrough = through
@@ -610,7 +614,7 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
         var definition = StreamDefinition(name: name.description, table: name)
         definition.keys = keys
         definition.mode = .merge
-        definition.changes = ChangeApplication(deletes: settings.deletes)
+        definition.changes = ChangeApplication(deletes: settings.deletes, unavailable: settings.unavailableValue)
         definition.envelope = [Self.lsnSlot, Self.timeSlot, Self.deleteSlot]
         definition.ignored = Set(definition.envelope)
         definition.deleteMark = Self.deleteSlot

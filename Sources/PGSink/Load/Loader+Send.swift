@@ -32,7 +32,7 @@ extension Loader {
             if let changes = request.changes {
                 for statement in SQL.applyChanges(
                     Self.stage, into: table, columns: step.root.columns, key: key, reduce: step.keysRepeat,
-                    application: changes)
+                    application: changes, keepsUnavailable: step.keepsUnavailable)
                 {
                     try connection.execute(statement)
                 }
@@ -74,7 +74,7 @@ extension Loader {
     private func copyNewKeys(_ step: LoadStep, on connection: PGConnection, session: Session) throws -> Int? {
         // A hard delete must not arrive as a row (a soft one may: it is the row the upsert would add).
         guard step.children.isEmpty, session.existingChildren.isEmpty, !step.keysRepeat,
-            !(step.hasDeletes && request.changes?.deletes == .hard), keysWritten.areNew(step.keyHashes)
+            !(step.hasDeletes && request.changes?.deletes == .hard), !step.keepsUnavailable, keysWritten.areNew(step.keyHashes)
         else { return nil }
         let encoded = step.root.encoded.droppingSequence()
         let sql = SQL.copy(step.root.table, columns: step.root.columns.map(\.name), format: encoded.format)

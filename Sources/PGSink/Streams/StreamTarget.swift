@@ -336,12 +336,18 @@ final class StreamTarget: @unchecked Sendable {
         try requireKeys(batch, stream, producer)
         for (name, decoding) in stream.definition.decodings {
             if let slot = columns.firstIndex(of: Array(name.utf8)) {
-                try ChangeDecoding.apply(decoding, column: slot, name: name, to: batch)
+                try ChangeDecoding.apply(
+                    decoding, column: slot, name: name, to: batch, keeping: stream.definition.changes?.unavailable.map { Array($0.utf8) })
             }
         }
         var step = try producer.makeStep(batch)
         if let mark = stream.definition.deleteMark, let slot = columns.firstIndex(of: Array(mark.utf8)) {
             step.hasDeletes = (0..<batch.rowCount).contains { !batch.cell(row: $0, column: slot).isNull }
+        }
+        if let placeholder = stream.definition.changes?.unavailable, !placeholder.isEmpty {
+            // As text, or (bytea) its bytes in base64.
+            let base64 = Data(placeholder.utf8).base64EncodedString().prefix { $0 != "=" }
+            step.keepsUnavailable = [Array(placeholder.utf8), Array(base64.utf8)].contains { Self.contains(batch.bytes, $0) }
         }
         // The envelope's own values (emitted_at, meta.changes) are cells the system columns read.
         let undeclared = producer.root.planner.undeclared.filter { !stream.definition.envelope.contains($0) }
@@ -387,6 +393,22 @@ final class StreamTarget: @unchecked Sendable {
                         + "\"\(key)\"; every record of a stream with a primary key needs it")
             }
         }
+    }
+
+    /// Whether `needle` occurs in `bytes`.
+    static func contains(_ bytes: ByteStorage, _ needle: [UInt8]) -> Bool {
+        guard !needle.isEmpty, bytes.count >= needle.count else { return false }
+        // memchr looks for a byte of the needle that text rarely holds ("_" is in every other key).
+        let rare = Array("zqxjZQXJKVkv".utf8)
+        let anchor = needle.firstIndex { rare.contains($0) } ?? 0
+        var start = anchor
+        let last = bytes.count - needle.count + anchor
+        while start <= last, let hit = memchr(bytes.base + start, Int32(needle[anchor]), last - start + 1) {
+            let at = bytes.base.distance(to: hit.assumingMemoryBound(to: UInt8.self)) - anchor
+            if memcmp(bytes.base + at, needle, needle.count) == 0 { return true }
+            start = at + anchor + 1
+        }
+        return false
     }
 
     /// A string as a JSON string literal.

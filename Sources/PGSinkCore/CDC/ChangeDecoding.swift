@@ -120,14 +120,18 @@ extension DebeziumType.Decoding {
 public enum ChangeDecoding {
     /// Replaces every value of column `slot` (source name `name`) in `batch` by its decoded text.
     /// A value not in the encoding fails with the input line and the column.
-    public static func apply(_ decoding: DebeziumType.Decoding, column slot: Int, name: String, to batch: RecordBatch)
-        throws(InputError)
-    {
+    /// A value equal to `keeping` (a source's placeholder for a value it did not read) stays as it is.
+    public static func apply(
+        _ decoding: DebeziumType.Decoding, column slot: Int, name: String, to batch: RecordBatch, keeping: [UInt8]? = nil
+    ) throws(InputError) {
         guard decoding != .asIs else { return }
         for row in 0..<batch.rowCount {
             let cell = batch.cell(row: row, column: slot)
             if cell.isNull { continue }
             let bytes = UnsafeBufferPointer(start: batch.pointer(cell), count: Int(cell.length))
+            if let keeping, cell.kind == .jsonString, bytes.elementsEqual(keeping) {
+                continue
+            }
             guard let text = decoding.text(bytes, kind: cell.kind) else {
                 let value = String(decoding: bytes.prefix(80), as: UTF8.self)
                 throw InputError(

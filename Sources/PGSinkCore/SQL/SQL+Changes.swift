@@ -10,8 +10,29 @@ public enum DeleteMode: String, Sendable, CaseIterable, Codable {
 /// `_pgsink_deleted_at` is set are deletes; the others are upserts. (docs/cdc.md)
 public struct ChangeApplication: Sendable, Equatable {
     public var deletes: DeleteMode
+    /// The value a source sends for a column it did not read (Debezium's
+    /// `unavailable.value.placeholder`: an unchanged TOASTed value of an update); an upsert keeps
+    /// the stored value of such a column.
+    public var unavailable: String?
 
-    public init(deletes: DeleteMode) { self.deletes = deletes }
+    public init(deletes: DeleteMode, unavailable: String? = "__debezium_unavailable_value") {
+        self.deletes = deletes
+        self.unavailable = unavailable
+    }
+
+    /// The text forms of the placeholder, as `column::text` shows it: plain text, a JSON string,
+    /// bytea (its UTF-8 bytes), its bytes in base64 (a bytes column without a schema is text), and
+    /// a one-element array (PostgreSQL's, or JSON's: an array column lands in jsonb).
+    public var unavailableForms: [String] {
+        guard let unavailable, !unavailable.isEmpty else { return [] }
+        let bytes = Array(unavailable.utf8)
+        let digits = Array("0123456789abcdef".utf8)
+        let hex = "\\x" + String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
+        return [
+            unavailable, "\"\(unavailable)\"", hex, Base64.encode(bytes), "{\(unavailable)}", "{\"\(unavailable)\"}",
+            "[\"\(unavailable)\"]",
+        ]
+    }
 
     /// The source position of a row's last change (`source.lsn`).
     public static let lsnColumn = "_pgsink_lsn"
@@ -34,7 +55,7 @@ extension SQL {
     /// change's (an at-least-once feed's replay of an older change).
     public static func applyChanges(
         _ stage: String, into table: TableName, columns: [CopyColumn], key: [String], reduce: Bool,
-        application: ChangeApplication
+        application: ChangeApplication, keepsUnavailable: Bool = false
     ) -> [String] {
         let names = columns.map(\.name)
         let has = Set(names)
@@ -71,7 +92,14 @@ extension SQL {
             updated.isEmpty
             ? "DO NOTHING"
             : "DO UPDATE SET "
-                + updated.map { "\(quoteIdentifier($0)) = EXCLUDED.\(quoteIdentifier($0))" }.joined(separator: ", ")
+                + updated.map { name in
+                    let c = quoteIdentifier(name)
+                    let forms = application.unavailableForms
+                    guard keepsUnavailable, !forms.isEmpty, ![lsn, time, deleted].contains(name) else { return "\(c) = EXCLUDED.\(c)" }
+                    // A value the source did not send (an unchanged TOASTed column) keeps the stored one.
+                    let literals = forms.map { "'" + $0.replacing("'", with: "''") + "'" }.joined(separator: ", ")
+                    return "\(c) = CASE WHEN EXCLUDED.\(c)::text IN (\(literals)) THEN t.\(c) ELSE EXCLUDED.\(c) END"
+                }.joined(separator: ", ")
                 + " WHERE \(notOlder)"
         let upserts =
             "INSERT INTO \(table.quoted) AS t (\(list(names))) SELECT \(list(names)) FROM \(s) WHERE NOT (\(isDelete)) "
@@ -109,5 +137,23 @@ extension SQL {
     /// Parameter: the state's id. The table may not exist yet (`createStateTable` first).
     public static func readState(schema: String) -> String {
         "SELECT state::text FROM \(own(stateName, in: schema)) WHERE id = $1"
+    }
+}
+
+/// Standard base64 with padding (for the few places the core writes it).
+enum Base64 {
+    static func encode(_ bytes: [UInt8]) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        var out: [UInt8] = []
+        var i = 0
+        while i < bytes.count {
+            let n = min(3, bytes.count - i)
+            var chunk = UInt32(bytes[i]) << 16
+            if n > 1 { chunk |= UInt32(bytes[i + 1]) << 8 }
+            if n > 2 { chunk |= UInt32(bytes[i + 2]) }
+            for k in 0..<4 { out.append(k <= n ? alphabet[Int((chunk >> UInt32(18 - 6 * k)) & 63)] : UInt8(ascii: "=")) }
+            i += 3
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

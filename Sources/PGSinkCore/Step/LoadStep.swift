@@ -88,6 +88,9 @@ public struct LoadStep: @unchecked Sendable {
     public var keyHashes: [Int] = []
     /// A change feed's batch holds deletes (rows that must not be copied straight in).
     public var hasDeletes = false
+    /// A change feed's batch holds a source's placeholder for values it did not read
+    /// (`ChangeApplication.unavailable`): its upsert keeps the stored values there.
+    public var keepsUnavailable = false
     /// Rows and values the producer set aside in this batch.
     public var rejects: [Reject]
     /// Rejected rows (not discards) the producer has set aside so far in the whole load.
