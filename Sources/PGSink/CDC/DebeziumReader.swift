@@ -190,6 +190,7 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
         var before: Span?
         var after: Span?
         var source: Span?
+        var info: SourceInfo?
         var op: Span?
         var time: Span?
         // Flattened rows' metadata (ExtractNewRecordState `add.fields`).
@@ -230,6 +231,11 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
             if (named("value") || named("payload")) && depth < 3 && i < end && p[i] == 123 {
                 let inner = try walk(p, &i, end, depth: depth + 1)
                 levels[index].inner = inner
+            } else if named("after"), let target = speculating, speculation == nil, i < end, p[i] == 123 {
+                try speculate(target, p, &i, end)
+            } else if named("source") && i < end && p[i] == 123 {
+                // Read once, in place: its lsn, ts_ms and names.
+                levels[index].info = try sourceInfo(p, &i, end)
             } else {
                 try scanner.skip(p, &i, end)
             }
@@ -324,11 +330,14 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
         var i = 0
         while i < count, p[i] == 32 || p[i] == 9 || p[i] == 13 { i += 1 }
         if i == count { return }
+        speculating = lastTable.flatMap { $0.flat ? nil : $0 }
+        defer { if speculation != nil { abandonSpeculation() } }
         _ = try walk(p, &i, count, depth: 0)
         try scanner.expectEnd(p, &i, count)
         let event = try resolve(p)
         let key = try keyPayload(p, event.key)
         guard let index = event.level else {
+            abandonSpeculation()
             try tombstone(p, key: key, topic: event.topic)
             return
         }
@@ -336,6 +345,7 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
         if level.isEnvelope {
             try change(p, level, key: key, topic: event.topic, schema: event.schema)
         } else {
+            abandonSpeculation()
             try flat(p, level, key: key, topic: event.topic, schema: event.schema)
         }
     }
@@ -368,14 +378,25 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
             throw fail("unknown op \(text(p, opSpan) ?? "?"); Debezium's are c, r, u, d, t and m")
         }
         let op = p[opSpan.start + 1]
+        // Only a create, read or update may keep the row scanned on the way (see `speculate`).
+        if op != UInt8(ascii: "c") && op != UInt8(ascii: "r") && op != UInt8(ascii: "u") { abandonSpeculation() }
         var sourceInfo = SourceInfo()
-        if let source = level.source, handle(p, source) { sourceInfo = try self.sourceInfo(p, source) }
+        if let info = level.info {
+            sourceInfo = info
+        } else if let source = level.source, handle(p, source) {
+            throw fail("\"source\" must be an object")
+        }
         let time = sourceInfo.time ?? level.time
         switch op {
         case UInt8(ascii: "c"), UInt8(ascii: "r"), UInt8(ascii: "u"):
             guard let after = level.after, handle(p, after), p[after.start] == 123 else {
                 throw fail("the \(Character(UnicodeScalar(op))) event has no \"after\" row")
             }
+            if let kept = try keepSpeculation(p, after: after, sourceInfo, topic: topic, schema: schema, op: op, before: level.before) {
+                try record(p, kept, row: after, lsn: sourceInfo.lsn, time: time, delete: false, scanned: true)
+                return
+            }
+            if speculation != nil { abandonSpeculation() }
             let table = try self.table(p, sourceInfo, topic: topic, key: key, row: after, schema: schema, flat: false)
             if op == UInt8(ascii: "u"), let before = level.before, handle(p, before), p[before.start] == 123,
                 try keyChanged(p, table, before: before, after: after)
@@ -465,16 +486,15 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
         var table: Span?
     }
 
-    private func sourceInfo(_ p: UnsafeMutablePointer<UInt8>, _ span: Span) throws -> SourceInfo {
-        guard p[span.start] == 123 else { throw fail("\"source\" must be an object") }
+    /// The members of the `source` object at `i` that say where a change comes from, leaving `i` after it.
+    private func sourceInfo(_ p: UnsafeMutablePointer<UInt8>, _ i: inout Int, _ end: Int) throws -> SourceInfo {
         var info = SourceInfo()
-        var i = span.start
-        _ = try scanner.enterObject(p, &i, span.end)
+        _ = try scanner.enterObject(p, &i, end)
         var first = true
-        while let key = try scanner.nextKey(p, &i, span.end, first: first, inPlace: false) {
+        while let key = try scanner.nextKey(p, &i, end, first: first, inPlace: false) {
             first = false
             let start = i
-            try scanner.skip(p, &i, span.end)
+            try scanner.skip(p, &i, end)
             let value = Span(start: start, end: i)
             func named(_ word: StaticString) -> Bool {
                 key.length == word.utf8CodeUnitCount && memcmp(p + key.start, word.utf8Start, key.length) == 0
@@ -540,14 +560,7 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
         _ p: UnsafeMutablePointer<UInt8>, _ info: SourceInfo, topic: Span?, key: Span?, row: Span, schema: Span?, flat: Bool
     ) throws -> Table {
         route.removeAll(keepingCapacity: true)
-        func add(_ span: Span?) {
-            if let span { route.append(contentsOf: UnsafeBufferPointer(start: p + span.start, count: span.end - span.start)) }
-            route.append(0)
-        }
-        add(info.db)
-        add(info.schema)
-        add(info.table)
-        add(topic)
+        addRoute(p, info, topic: topic)
         let known: Table?
         if let lastTable, route == lastRoute {
             known = lastTable
@@ -579,6 +592,18 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
         tables[route] = defined
         remember(defined)
         return defined
+    }
+
+    /// The bytes that name an event's table, appended to `route`.
+    private func addRoute(_ p: UnsafeMutablePointer<UInt8>, _ info: SourceInfo, topic: Span?) {
+        func add(_ span: Span?) {
+            if let span { route.append(contentsOf: UnsafeBufferPointer(start: p + span.start, count: span.end - span.start)) }
+            route.append(0)
+        }
+        add(info.db)
+        add(info.schema)
+        add(info.table)
+        add(topic)
     }
 
     private func remember(_ table: Table) {
@@ -672,20 +697,72 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
         return old != (try members(p, after, table.keys))
     }
 
+    // MARK: scanning `after` while walking
+
+    /// The table of the line before, whose batch the next `after` is scanned into on the way.
+    @exclusivity(unchecked) private var speculating: Table?
+    /// A row begun that way: its table and where its bytes start in the batch.
+    @exclusivity(unchecked) private var speculation: (table: Table, offset: Int, start: Int)?
+
+    /// Copies the rest of the line into the table's batch and scans the `after` object at `i` there
+    /// as an open row, so that it is read once (most feeds send one table's changes in a row). The
+    /// walk goes on after it in the line; `keepSpeculation` decides once the line is read.
+    private func speculate(_ table: Table, _ p: UnsafeMutablePointer<UInt8>, _ i: inout Int, _ end: Int) throws {
+        let stream = table.stream
+        let batch = stream.pending
+        let offset = batch.bytes.count
+        batch.bytes.append(p + i, count: end - i)
+        var j = offset
+        do {
+            try stream.scanner.beginRecord(in: batch, &j, batch.bytes.count, line: line, columns: stream.sources)
+        } catch {
+            batch.bytes.count = offset
+            throw error
+        }
+        batch.bytes.count = j
+        speculation = (table, offset, i)
+        i += j - offset
+    }
+
+    /// The row scanned on the way, when the line is a create, read or update of that same table,
+    /// with the same schema and no key change to look at.
+    private func keepSpeculation(
+        _ p: UnsafeMutablePointer<UInt8>, after: Span, _ info: SourceInfo, topic: Span?, schema: Span?, op: UInt8,
+        before: Span?
+    ) throws -> Table? {
+        guard let speculation, speculation.start == after.start, speculation.table === lastTable,
+            op != UInt8(ascii: "u") || !handle(p, before)
+        else { return nil }
+        if let schema, handle(p, schema), !sameText(p, schema, speculation.table.schemaText) { return nil }
+        route.removeAll(keepingCapacity: true)
+        addRoute(p, info, topic: topic)
+        guard route == lastRoute else { return nil }
+        self.speculation = nil
+        return speculation.table
+    }
+
+    private func abandonSpeculation() {
+        guard let speculation else { return }
+        self.speculation = nil
+        let batch = speculation.table.stream.pending
+        batch.abandonRecord()
+        batch.bytes.count = speculation.offset
+    }
+
     // MARK: records
 
     /// The row object at `row` as a record of the table's stream, with the change's position and
     /// (for a delete) its mark.
     private func record(
         _ p: UnsafeMutablePointer<UInt8>, _ table: Table, row: Span, lsn: Span?, time: Span?, delete: Bool,
-        tombstone: Bool = false
+        tombstone: Bool = false, scanned: Bool = false
     ) throws {
         let stream = table.stream
         let lsnValue = lsn.flatMap { integer(p, $0) }
         let timeValue = time.flatMap { integer(p, $0) }
         if let lsnValue { highLsn = max(highLsn ?? lsnValue, lsnValue) }
         if let timeValue { highTime = max(highTime ?? timeValue, timeValue) }
-        try MessageWalk.beginRecord(row.start, row.end, of: p, number: line, stream: stream)
+        if !scanned { try MessageWalk.beginRecord(row.start, row.end, of: p, number: line, stream: stream) }
         let batch = stream.pending
         // A tombstone has no position of its own: right after the delete of its key it takes the
         // delete's; alone (a flattened feed that drops deletes) it follows the newest change seen.
@@ -742,9 +819,24 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
 
     /// A number cell of `batch` holding `value`.
     private func number(_ value: Int64, in batch: RecordBatch) -> Cell {
-        let digits = Array(String(value).utf8)
-        let offset = batch.bytes.count
-        batch.bytes.append(contentsOf: digits)
-        return Cell(offset: UInt32(offset), length: UInt32(digits.count), kind: .jsonNumber)
+        // The digits, written backwards into a small buffer: no String per value.
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        return withUnsafeMutableBytes(of: &digits) { raw -> Cell in
+            let buffer = raw.bindMemory(to: UInt8.self)
+            var k = buffer.count
+            var rest = value.magnitude
+            repeat {
+                k -= 1
+                buffer[k] = UInt8(48 + rest % 10)
+                rest /= 10
+            } while rest > 0
+            if value < 0 {
+                k -= 1
+                buffer[k] = 45
+            }
+            let offset = batch.bytes.count
+            batch.bytes.append(buffer.baseAddress! + k, count: buffer.count - k)
+            return Cell(offset: UInt32(offset), length: UInt32(buffer.count - k), kind: .jsonNumber)
+        }
     }
 }
