@@ -9,7 +9,7 @@ struct CDCCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cdc",
         abstract: "Keep tables in sync with change feeds (Debezium change events).",
-        subcommands: [CDCApplyCommand.self]
+        subcommands: [CDCApplyCommand.self, CDCStreamCommand.self, CDCStatusCommand.self, CDCDropCommand.self]
     )
 }
 
@@ -118,6 +118,156 @@ struct CDCApplyCommand: ParsableCommand {
                 || error is LoadError || error is CommitUncertain
             throw CommandFailure(
                 description: "\(error)" + (committed ? "; the batch in progress was rolled back, changes committed before it stay (a rerun goes on after them)" : ""))
+        }
+    }
+}
+
+/// `--from`: the source server of a logical replication stream.
+struct SourceOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "The source PostgreSQL: a postgresql:// URI or a libpq key=value string (its role needs the REPLICATION attribute).",
+        valueName: "conn"))
+    var from: String
+
+    func connector(logger: Logger, retries: Int) throws -> Connector {
+        Connector(try ConnectionSettings(string: from), logger: logger, retries: retries)
+    }
+}
+
+struct CDCStreamCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stream",
+        abstract: "Replicate a PostgreSQL source's tables into the destination (logical replication, pgoutput).",
+        discussion: """
+            pgsink cdc stream --from postgresql://replicator@source/shop --to postgresql://loader@warehouse/dw \\
+              --publication shop --slot shop_to_dw --tables public.orders,public.customers
+            A new slot's snapshot is copied first; then changes stream until interrupted (or, with --once, up to the
+            source's WAL position at the start). See docs/cdc.md.
+            """
+    )
+
+    @OptionGroup var source: SourceOptions
+
+    @Option(help: ArgumentHelp("The publication to read (created for --tables, or FOR ALL TABLES, when missing).", valueName: "name"))
+    var publication = "pgsink"
+
+    @Option(help: ArgumentHelp("The replication slot (created when missing).", valueName: "name"))
+    var slot = "pgsink"
+
+    @Option(help: ArgumentHelp("schema.table names to replicate (comma-separated); default: all of the publication's.", valueName: "list"))
+    var tables: String?
+
+    @Option(name: .customLong("schema-map"), help: ArgumentHelp(
+        "Source schema to destination schema, e.g. public=mirror (repeatable).", valueName: "src=dst"))
+    var schemaMap: [String] = []
+
+    @Flag(inversion: .prefixedNo, help: "Copy the existing rows at the new slot's snapshot first (default: when the slot is new).")
+    var snapshot: Bool?
+
+    @Flag(help: "Apply everything up to the source's current WAL position, then exit.")
+    var once = false
+
+    @Option(help: ArgumentHelp("hard (the default) or soft (keep the row, set _pgsink_deleted_at).", valueName: "mode"))
+    var deletes: String = "hard"
+
+    @Option(help: ArgumentHelp("Schema of pgsink's state and ledger (default: the connection's, else public).", valueName: "name"))
+    var schema: String?
+
+    @Option(name: .customLong("batch-seconds"), help: ArgumentHelp(
+        "Seconds a change may wait before its transaction commits (default 1).", valueName: "s"))
+    var batchSeconds: Double?
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard DeleteMode(rawValue: deletes) != nil else { throw ValidationError("--deletes takes hard or soft (got \"\(deletes)\")") }
+        for pair in schemaMap where pair.split(separator: "=").count != 2 {
+            throw ValidationError("--schema-map takes src=dst (got \"\(pair)\")")
+        }
+    }
+
+    func run() throws {
+        let logger = LogSetup.bootstrap(logging.logLevel, fallback: .notice)
+        let sourceConnector = try CDCFailure.wrap { try source.connector(logger: logger, retries: connection.retries) }
+        defer { sourceConnector.close() }
+        let connector = try CDCFailure.wrap { try connection.connector(logger: logger) }
+        defer { connector.close() }
+        let pg = try CDCFailure.wrap { try connector.connect() }
+        var settings = LogicalSettings()
+        settings.slot = slot
+        settings.publication = publication
+        settings.tables = tables.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
+        for pair in schemaMap {
+            let parts = pair.split(separator: "=").map(String.init)
+            settings.schemaMap[parts[0]] = parts[1]
+        }
+        settings.snapshot = snapshot
+        settings.once = once
+        settings.deletes = DeleteMode(rawValue: deletes) ?? .hard
+        settings.streams.schema = schema ?? connector.settings.schema ?? "public"
+        if let batchSeconds { settings.streams.batchSeconds = batchSeconds }
+        let summary = try CDCFailure.wrap {
+            try LogicalReplication.run(
+                settings: settings, source: sourceConnector, connection: pg, connector: connector, retries: connection.retries,
+                logger: logger)
+        }
+        let tables = summary.rows.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+        var text = "pgsink cdc stream: \(Wording.count(summary.changes, "change")) applied"
+        if summary.snapshot { text += " (with the snapshot)" }
+        text += ", up to source LSN \(summary.lastLSN)"
+        if !tables.isEmpty { text += " (rows per table: \(tables.joined(separator: ", ")))" }
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+}
+
+struct CDCStatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "A replication slot's lag on the source.")
+
+    @OptionGroup var source: SourceOptions
+
+    @Option(help: ArgumentHelp("The replication slot.", valueName: "name"))
+    var slot = "pgsink"
+
+    func run() throws {
+        let logger = LogSetup.bootstrap(nil, fallback: .warning)
+        let connector = try CDCFailure.wrap { try source.connector(logger: logger, retries: 2) }
+        defer { connector.close() }
+        for (name, value) in try CDCFailure.wrap({ try LogicalReplication.status(slot: slot, source: connector) }) {
+            print("\(name): \(value)")
+        }
+    }
+}
+
+struct CDCDropCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drop", abstract: "Drop a replication slot, so the source keeps no more WAL for it.")
+
+    @OptionGroup var source: SourceOptions
+
+    @Option(help: ArgumentHelp("The replication slot.", valueName: "name"))
+    var slot = "pgsink"
+
+    func run() throws {
+        let logger = LogSetup.bootstrap(nil, fallback: .warning)
+        let connector = try CDCFailure.wrap { try source.connector(logger: logger, retries: 2) }
+        defer { connector.close() }
+        let dropped = try CDCFailure.wrap { try LogicalReplication.drop(slot: slot, source: connector) }
+        print(dropped ? "dropped replication slot \(slot)" : "no replication slot \(slot); nothing to drop")
+    }
+}
+
+/// Errors of the cdc commands as one line each.
+enum CDCFailure {
+    static func wrap<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as CommandFailure {
+            throw error
+        } catch {
+            throw CommandFailure(description: "\(error)" + (ProcessInfo.processInfo.environment["PGSINK_DEBUG_ERRORS"] != nil ? " [\(String(reflecting: error))]" : ""))
         }
     }
 }

@@ -24,8 +24,11 @@ public final class Connector: @unchecked Sendable {
     deinit { close() }
 
     /// A new connection (each caller thread gets its own).
-    public func connect() throws -> PGConnection {
-        let parameters = try parametersWithTunnel()
+    public func connect() throws -> PGConnection { try connect(adding: []) }
+
+    /// A new connection with more libpq parameters (`replication=database`).
+    public func connect(adding extra: [ConnectionSettings.Parameter]) throws -> PGConnection {
+        let parameters = try parametersWithTunnel() + extra
         var attempt = 0
         while true {
             do {

@@ -150,7 +150,7 @@ public final class PGConnection: @unchecked Sendable {
         guard let raw else { throw PGError(kind: .server, message: Self.trimmed(PQerrorMessage(handle))) }
         let result = PGResult(raw)
         switch PQresultStatus(raw) {
-        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_COPY_IN, PGRES_EMPTY_QUERY:
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_COPY_IN, PGRES_COPY_OUT, PGRES_COPY_BOTH, PGRES_EMPTY_QUERY:
             return result
         default:
             throw result.error(fallback: Self.trimmed(PQerrorMessage(handle)))
@@ -243,4 +243,127 @@ private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeP
     var pointers = duplicated.map { UnsafePointer($0) }
     pointers.append(nil)
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+// MARK: COPY out and the replication protocol
+
+extension PGConnection {
+    /// Runs a `COPY … TO STDOUT` and hands each chunk (a row, as libpq delivers it) to `body`.
+    /// Returns the rows the server sent.
+    @discardableResult
+    public func copyOut(_ sql: String, _ body: (UnsafeBufferPointer<UInt8>) throws -> Void) throws -> Int {
+        let start = try execute(sql)
+        guard start.status == PGRES_COPY_OUT else {
+            throw PGError(kind: .server, message: "the server did not start COPY for: \(sql)")
+        }
+        var failure: Error?
+        while true {
+            var buffer: UnsafeMutablePointer<CChar>?
+            let n = PQgetCopyData(handle, &buffer, 0)
+            if n > 0, let buffer {
+                defer { PQfreemem(buffer) }
+                if failure == nil {
+                    do {
+                        try buffer.withMemoryRebound(to: UInt8.self, capacity: Int(n)) {
+                            try body(UnsafeBufferPointer(start: $0, count: Int(n)))
+                        }
+                    } catch {
+                        // Keep reading to the end so the connection stays usable; the error wins.
+                        failure = error
+                    }
+                }
+                continue
+            }
+            if n == -2 { throw PGError(kind: .connection, message: Self.trimmed(PQerrorMessage(handle))) }
+            break
+        }
+        var rows = 0
+        var serverFailure: PGError?
+        while let raw = PQgetResult(handle) {
+            let result = PGResult(raw)
+            if result.status == PGRES_COMMAND_OK {
+                rows = Int(result.commandTuples) ?? 0
+            } else if serverFailure == nil {
+                serverFailure = result.error(fallback: Self.trimmed(PQerrorMessage(handle)))
+            }
+        }
+        if let failure { throw failure }
+        if let serverFailure { throw serverFailure }
+        return rows
+    }
+
+    /// Starts a command that answers with CopyBoth (`START_REPLICATION`).
+    public func startCopyBoth(_ sql: String) throws {
+        let start = try execute(sql)
+        guard start.status == PGRES_COPY_BOTH else {
+            throw PGError(kind: .server, message: "the server did not start streaming for: \(sql)")
+        }
+    }
+
+    public enum CopyData {
+        /// One message, valid until the next call.
+        case data(UnsafeBufferPointer<UInt8>)
+        case timeout
+        /// The server ended the stream.
+        case end
+    }
+
+    /// The next CopyData message of a CopyBoth stream, waiting at most `timeout` seconds. The bytes
+    /// are copied into `into` (reused), so they stay valid until the next call.
+    public func readCopyData(timeout: Double, into buffer: ByteStorage) throws -> CopyData {
+        let deadline = timeout
+        var waited = false
+        while true {
+            var raw: UnsafeMutablePointer<CChar>?
+            let n = PQgetCopyData(handle, &raw, 1)
+            if n > 0, let raw {
+                defer { PQfreemem(raw) }
+                buffer.count = 0
+                raw.withMemoryRebound(to: UInt8.self, capacity: Int(n)) { buffer.append($0, count: Int(n)) }
+                return .data(UnsafeBufferPointer(start: buffer.base, count: Int(n)))
+            }
+            if n == -1 {
+                var failure: PGError?
+                while let result = PQgetResult(handle).map(PGResult.init) {
+                    if result.status != PGRES_COMMAND_OK && result.status != PGRES_COPY_OUT && failure == nil {
+                        failure = result.error(fallback: Self.trimmed(PQerrorMessage(handle)))
+                    }
+                }
+                if let failure { throw failure }
+                return .end
+            }
+            if n == -2 {
+                notices.logger.trace("PQgetCopyData failed; status \(PQstatus(handle)), transaction \(PQtransactionStatus(handle))")
+                throw PGError(kind: .connection, message: Self.trimmed(PQerrorMessage(handle)))
+            }
+            if waited { return .timeout }
+            var poller = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, Int32(deadline * 1000))
+            if ready < 0 && errno != EINTR {
+                throw PGError(kind: .connection, message: "waiting for the replication stream failed: \(String(cString: strerror(errno)))")
+            }
+            if PQconsumeInput(handle) != 1 {
+                throw PGError(kind: .connection, message: Self.trimmed(PQerrorMessage(handle)))
+            }
+            waited = ready == 0
+        }
+    }
+
+    /// Sends one CopyData message (a standby status update) and flushes it.
+    public func putCopyData(_ bytes: [UInt8]) throws {
+        let sent = bytes.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+                PQputCopyData(handle, $0, Int32(buffer.count))
+            }
+        }
+        guard sent == 1, PQflush(handle) == 0 else {
+            throw PGError(kind: .connection, message: Self.trimmed(PQerrorMessage(handle)))
+        }
+    }
+
+    /// Ends the client's side of a CopyBoth stream.
+    public func endCopy() {
+        _ = PQputCopyEnd(handle, nil)
+        _ = PQflush(handle)
+    }
 }

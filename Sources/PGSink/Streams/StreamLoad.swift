@@ -34,12 +34,17 @@ final class StreamLoad {
     /// Reads `input` to its end on a thread of its own, plans and encodes on a second, and writes
     /// on this one.
     func run(reader: StreamReading, input: Int32) throws {
+        try run(reader: reader, source: MessageInput(fd: input))
+    }
+
+    /// The same with messages from any source (a replication stream).
+    func run(reader: StreamReading, source: some MessageSource) throws {
         let done = DispatchSemaphore(value: 0)
         let stage = engine.stage
         let wait = min(settings.batchSeconds, 0.25)
         let reading = Thread {
             defer { done.signal() }
-            var lines = MessageInput(fd: input)
+            var lines = source
             do {
                 while true {
                     if stage.isCancelled { return }
@@ -81,8 +86,13 @@ final class StreamLoad {
     }
 }
 
+/// Where a stream load's messages come from, one at a time, each valid until the next.
+protocol MessageSource: Sendable {
+    mutating func next(timeout: Double) throws -> MessageInput.Next
+}
+
 /// Lines of a file descriptor, handed out in place, waiting at most a timeout for the next one.
-struct MessageInput {
+struct MessageInput: MessageSource, @unchecked Sendable {
     enum Next {
         case line(UnsafeMutablePointer<UInt8>, Int)
         case timeout

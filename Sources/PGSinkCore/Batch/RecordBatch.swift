@@ -127,6 +127,9 @@ public final class RecordBatch: @unchecked Sendable {
         rowLines.removeLast()
     }
 
+    /// Starts an empty record that a reader fills with `setCell` (a replication stream's tuple).
+    public func beginRecord(line: Int) { beginRow(line: line, width: 0) }
+
     /// Sets a cell of the record a protocol reader is building (see `JSONLinesScanner.beginRecord`).
     @inline(__always)
     public func setCell(_ cell: Cell, column: Int) { set(cell, column: column) }

@@ -1,0 +1,183 @@
+import Foundation
+import Logging
+import PGSinkCore
+
+/// `pgsink cdc stream`: a source PostgreSQL's changes, through a logical replication slot with the
+/// built-in pgoutput plugin and a publication, applied to the destination by the shared writer
+/// (`StreamLoad`). A new slot's exported snapshot is copied first. The destination's
+/// `_pgsink_state` row `cdc-stream:<slot>` holds the last source transaction applied, committed
+/// with it; the slot is told only what the destination committed.
+public enum LogicalReplication {
+    public struct Summary: Sendable {
+        public var rows: [String: Int] = [:]
+        public var changes = 0
+        public var lastLSN = ""
+        public var snapshot = false
+    }
+
+    public static func run(
+        settings: LogicalSettings, source: Connector, connection: PGConnection, connector: Connector, retries: Int,
+        logger: Logger
+    ) throws -> Summary {
+        let catalog = try source.connect()
+        try requireLogical(catalog)
+        try ensurePublication(settings, on: catalog, logger: logger)
+        var streams = settings.streams
+        streams.stateId = "cdc-stream:\(settings.slot)"
+        var resume: UInt64 = 0
+        let stateSchema = streams.naming.normalize(streams.schema)
+        if try Catalog.columns(of: TableName(schema: stateSchema, name: SQL.stateName), on: connection) != nil,
+            let text = try connection.query(SQL.readState(schema: stateSchema), [streams.stateId]).rows.first?[0],
+            let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+            let lsn = (object["lsn"] as? String).flatMap(LSN.parse)
+        {
+            resume = lsn
+        }
+        let target: UInt64? = settings.once
+            ? try catalog.execute("SELECT pg_current_wal_lsn()::text").value(0, 0).flatMap(LSN.parse) : nil
+        let replication = try source.connect(adding: [.init("replication", "database")])
+        let existing = try catalog.query(
+            "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", [settings.slot]
+        ).rows.first
+        var snapshotTables: [SourceTable] = []
+        var snapshotLSN: UInt64 = 0
+        var summary = Summary()
+        if existing == nil {
+            let created = try replication.execute(
+                "CREATE_REPLICATION_SLOT \(quoteIdentifier(settings.slot)) LOGICAL pgoutput EXPORT_SNAPSHOT")
+            snapshotLSN = created.value(0, 1).flatMap(LSN.parse) ?? 0
+            logger.notice("created replication slot \(settings.slot) at \(LSN.format(snapshotLSN))")
+            if settings.snapshot ?? true, let name = created.value(0, 2) {
+                try catalog.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+                try catalog.execute("SET TRANSACTION SNAPSHOT '\(name.replacing("'", with: "''"))'")
+                snapshotTables = try tables(settings, on: catalog)
+                summary.snapshot = true
+            }
+            resume = max(resume, snapshotLSN)
+        } else if settings.snapshot == true {
+            throw LoadError(
+                "--snapshot needs a new slot: slot \(settings.slot) exists and has no snapshot to copy from; drop it "
+                    + "(pgsink cdc drop --slot \(settings.slot)) to start over")
+        }
+        let publication = settings.publication.replacing("'", with: "''")
+        let start = "START_REPLICATION SLOT \(quoteIdentifier(settings.slot)) LOGICAL \(LSN.format(resume)) "
+            + "(proto_version '1', publication_names '\"\(publication.replacing("\"", with: "\"\""))\"')"
+        let messages = LogicalSource(
+            replication: replication, catalog: catalog, snapshot: snapshotTables, startCommand: start, logger: logger)
+        var readerRef: LogicalReader?
+        let load = StreamLoad(
+            settings: streams, connection: connection, connector: connector, retries: retries, logger: logger,
+            keepEveryState: false
+        ) { state in readerRef?.committedState(state) }
+        let reader = LogicalReader(
+            settings: settings, engine: load.engine, logger: logger, source: messages, resumeAfter: resume,
+            snapshotLSN: snapshotLSN, target: target)
+        readerRef = reader
+        try reader.defineSnapshot(snapshotTables)
+        try load.run(reader: reader, source: messages)
+        // What the destination committed, acknowledged before leaving.
+        try? reader.acknowledge()
+        replication.endCopy()
+        summary.rows = load.writer.rowsByTable
+        summary.changes = reader.changes
+        summary.lastLSN = reader.lastApplied
+        return summary
+    }
+
+    static func requireLogical(_ catalog: PGConnection) throws {
+        let level = try catalog.execute("SHOW wal_level").value(0, 0) ?? ""
+        guard level == "logical" else {
+            throw LoadError(
+                "the source's wal_level is \(level), and logical replication needs logical: run ALTER SYSTEM SET wal_level = "
+                    + "logical on the source and restart it")
+        }
+    }
+
+    static func ensurePublication(_ settings: LogicalSettings, on catalog: PGConnection, logger: Logger) throws {
+        guard try catalog.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [settings.publication]).rows.isEmpty else {
+            return
+        }
+        let what: String
+        if settings.tables.isEmpty {
+            what = "FOR ALL TABLES"
+        } else {
+            what = "FOR TABLE " + settings.tables.map(qualified).joined(separator: ", ")
+        }
+        let statement = "CREATE PUBLICATION \(quoteIdentifier(settings.publication)) \(what)"
+        do {
+            try catalog.execute(statement)
+        } catch let error as PGError {
+            throw LoadError("cannot create the publication (\(error.message)); run on the source as its owner: \(statement)")
+        }
+        logger.notice("created publication \(settings.publication) (\(what))")
+    }
+
+    /// `schema.table` as a quoted name (`table` alone is in public).
+    static func qualified(_ name: String) -> String {
+        let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
+        return parts.count == 2 ? "\(quoteIdentifier(parts[0])).\(quoteIdentifier(parts[1]))" : "public.\(quoteIdentifier(name))"
+    }
+
+    /// The publication's tables (those of --tables), with their columns, types and keys.
+    static func tables(_ settings: LogicalSettings, on catalog: PGConnection) throws -> [SourceTable] {
+        let listed = try catalog.query(
+            "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2", [settings.publication]
+        ).rows
+        let wanted = Set(settings.tables.map { $0.contains(".") ? $0 : "public.\($0)" })
+        var result: [SourceTable] = []
+        for row in listed {
+            guard let schema = row[0], let name = row[1] else { continue }
+            if !wanted.isEmpty && !wanted.contains("\(schema).\(name)") { continue }
+            let relation = "\(quoteIdentifier(schema)).\(quoteIdentifier(name))"
+            let columns = try catalog.query(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = $1::regclass "
+                    + "AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum", [relation]
+            ).rows.map { ($0[0] ?? "", ColumnType(parsing: $0[1] ?? "text")) }
+            var key = try catalog.query(
+                "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+                    + "WHERE i.indrelid = $1::regclass AND (i.indisprimary OR i.indisreplident) "
+                    + "ORDER BY i.indisprimary DESC, array_position(i.indkey::int2[], a.attnum)", [relation]
+            ).rows.compactMap { $0[0] }
+            if key.isEmpty {
+                let identity = try catalog.query("SELECT relreplident::text FROM pg_class WHERE oid = $1::regclass", [relation])
+                    .rows.first?[0]
+                guard identity == "f" else {
+                    throw LoadError(
+                        "\(schema).\(name) has no primary key; replicating it needs one, or on the source: ALTER TABLE "
+                            + "\(relation) REPLICA IDENTITY FULL")
+                }
+                key = columns.map(\.0)
+            }
+            var seen = Set<String>()
+            result.append(SourceTable(schema: schema, name: name, columns: columns, key: key.filter { seen.insert($0).inserted }))
+        }
+        return result
+    }
+
+    /// `pgsink cdc status`: the slot, its lag, and what the destination applied.
+    public static func status(slot: String, source: Connector) throws -> [(String, String)] {
+        let catalog = try source.connect()
+        guard
+            let row = try catalog.query(
+                "SELECT plugin, active::text, restart_lsn::text, confirmed_flush_lsn::text, "
+                    + "pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint::text, "
+                    + "pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)) "
+                    + "FROM pg_replication_slots WHERE slot_name = $1", [slot]
+            ).rows.first
+        else { throw LoadError("the source has no replication slot \(slot)") }
+        return [
+            ("plugin", row[0] ?? ""), ("active", row[1] ?? ""), ("restart_lsn", row[2] ?? ""),
+            ("confirmed_flush_lsn", row[3] ?? ""), ("lag_bytes", row[4] ?? ""), ("retained_wal", row[5] ?? ""),
+        ]
+    }
+
+    /// `pgsink cdc drop`: the slot goes (the source keeps no more WAL for it).
+    public static func drop(slot: String, source: Connector) throws -> Bool {
+        let catalog = try source.connect()
+        guard try !catalog.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", [slot]).rows.isEmpty else {
+            return false
+        }
+        try catalog.query("SELECT pg_drop_replication_slot($1)", [slot])
+        return true
+    }
+}

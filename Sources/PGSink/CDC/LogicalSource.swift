@@ -1,0 +1,135 @@
+import CLibPQ
+import Foundation
+import Logging
+import PGSinkCore
+
+/// Settings of `pgsink cdc stream`.
+public struct LogicalSettings: Sendable, Equatable {
+    public var streams: StreamSettings = {
+        var settings = StreamSettings()
+        settings.batchSeconds = 1
+        return settings
+    }()
+    public var slot = "pgsink"
+    public var publication = "pgsink"
+    /// `schema.table` names to replicate (all of the publication's when empty).
+    public var tables: [String] = []
+    /// Source schema → destination schema.
+    public var schemaMap: [String: String] = [:]
+    /// Copy the existing rows first; nil: only when the slot is created by this run.
+    public var snapshot: Bool?
+    /// Stop once everything up to the source's WAL position at the start is applied.
+    public var once = false
+    public var deletes: DeleteMode = .hard
+
+    public init() {}
+}
+
+/// A table of the source as the snapshot copies it and the stream names it.
+struct SourceTable {
+    var schema: String
+    var name: String
+    var columns: [(name: String, type: ColumnType)]
+    var key: [String]
+
+    var qualified: String { "\(quoteIdentifier(schema)).\(quoteIdentifier(name))" }
+}
+
+/// The messages of `pgsink cdc stream`, one at a time, on the reader's thread: first the rows of
+/// the snapshot (each table's `COPY … TO STDOUT` at the slot's exported snapshot), then the
+/// replication stream (`START_REPLICATION … LOGICAL`, pgoutput), as the raw CopyData of each.
+/// A snapshot row is handed out as `S` + the table's index (4 bytes) + the row in COPY's text
+/// format; the end of the snapshot as `E`. Replication messages are handed out as they come
+/// (`w` XLogData, `k` keepalive).
+final class LogicalSource: MessageSource, @unchecked Sendable {
+    let replication: PGConnection
+    let catalog: PGConnection
+    let logger: Logger
+    private let buffer = ByteStorage(capacity: 1 << 20)
+    private let row = ByteStorage(capacity: 1 << 16)
+
+    /// The snapshot still to copy (empty when there is none), and the table being copied.
+    let snapshotTables: [SourceTable]
+    private var copying: Int?
+    private var snapshotDone: Bool
+    /// What `START_REPLICATION` runs once the snapshot is in.
+    private let startCommand: String
+    /// `START_REPLICATION` ran: status updates may go out.
+    private(set) var streaming = false
+    /// Set by the reader (`--once` reached its end): `next` ends the input.
+    var finished = false
+
+    init(
+        replication: PGConnection, catalog: PGConnection, snapshot: [SourceTable], startCommand: String, logger: Logger
+    ) {
+        self.replication = replication
+        self.catalog = catalog
+        self.snapshotTables = snapshot
+        self.snapshotDone = snapshot.isEmpty
+        self.startCommand = startCommand
+        self.logger = logger
+    }
+
+    func next(timeout: Double) throws -> MessageInput.Next {
+        if finished { return .end }
+        if !snapshotDone { return try nextSnapshotRow() }
+        if !streaming {
+            try replication.startCopyBoth(startCommand)
+            streaming = true
+        }
+        switch try replication.readCopyData(timeout: timeout, into: buffer) {
+        case .data(let bytes): return .line(UnsafeMutablePointer(mutating: bytes.baseAddress!), bytes.count)
+        case .timeout: return .timeout
+        case .end: return .end
+        }
+    }
+
+    private func nextSnapshotRow() throws -> MessageInput.Next {
+        while true {
+            let index: Int
+            if let copying {
+                index = copying
+            } else {
+                index = 0
+                try catalog.startCopyOut(copySQL(snapshotTables[0]))
+                copying = 0
+            }
+            switch try catalog.readCopyData(timeout: 60, into: buffer) {
+            case .data(let bytes):
+                row.count = 0
+                row.append(UInt8(ascii: "S"))
+                row.appendInt32(Int32(index))
+                row.append(bytes.baseAddress!, count: bytes.count)
+                return .line(row.base, row.count)
+            case .timeout:
+                continue
+            case .end:
+                logger.info("snapshot: copied \(snapshotTables[index].qualified)")
+                if index + 1 < snapshotTables.count {
+                    try catalog.startCopyOut(copySQL(snapshotTables[index + 1]))
+                    copying = index + 1
+                    continue
+                }
+                try catalog.execute("COMMIT")
+                snapshotDone = true
+                row.count = 0
+                row.append(UInt8(ascii: "E"))
+                return .line(row.base, row.count)
+            }
+        }
+    }
+
+    private func copySQL(_ table: SourceTable) -> String {
+        "COPY (SELECT \(table.columns.map { quoteIdentifier($0.name) }.joined(separator: ", ")) FROM \(table.qualified)) TO STDOUT"
+    }
+}
+
+extension PGConnection {
+    /// Starts a `COPY … TO STDOUT` whose rows `readCopyData` hands out.
+    func startCopyOut(_ sql: String) throws {
+        let start = try execute(sql)
+        guard start.status == PGRES_COPY_OUT else {
+            throw PGError(kind: .server, message: "the server did not start COPY for: \(sql)")
+        }
+    }
+}
