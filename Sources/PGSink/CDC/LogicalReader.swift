@@ -273,9 +273,16 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
         let cacheKey = "\(oid) \(typmod)"
         if let known = typeNames[cacheKey] { return known }
         let name = try source.catalog.query("SELECT format_type($1::oid, $2::int)", [String(oid), String(typmod)]).rows.first?[0]
-        let type = ColumnType(parsing: name ?? "text")
+        let type = Self.exactType(name ?? "text")
         typeNames[cacheKey] = type
         return type
+    }
+
+    /// The source's type, exactly: `numeric(10,2)` and `varchar(20)` stay themselves (a replica
+    /// keeps the source's types), the plain types keep their binary encoders.
+    static func exactType(_ name: String) -> ColumnType {
+        let parsed = ColumnType(parsing: name)
+        return parsed.sqlName == name ? parsed : .other(name)
     }
 
     private func define(_ schema: String, _ name: String, columns: [(name: String, type: ColumnType)], key: [String]) throws

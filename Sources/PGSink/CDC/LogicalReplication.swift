@@ -132,7 +132,7 @@ public enum LogicalReplication {
             let columns = try catalog.query(
                 "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = $1::regclass "
                     + "AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum", [relation]
-            ).rows.map { ($0[0] ?? "", ColumnType(parsing: $0[1] ?? "text")) }
+            ).rows.map { ($0[0] ?? "", LogicalReader.exactType($0[1] ?? "text")) }
             var key = try catalog.query(
                 "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
                     + "WHERE i.indrelid = $1::regclass AND (i.indisprimary OR i.indisreplident) "

@@ -64,6 +64,23 @@ extension SQL {
         let s = quoteIdentifier(stage)
         var statements: [String] = []
         let isDelete = has.contains(deleted) ? "\(quoteIdentifier(deleted)) IS NOT NULL" : "false"
+        let forms = application.unavailableForms.map { "'" + $0.replacing("'", with: "''") + "'" }.joined(separator: ", ")
+        let plain = names.filter { !key.contains($0) && ![lsn, time, deleted].contains($0) }
+        if reduce && keepsUnavailable && !forms.isEmpty {
+            // A value the source did not send takes the key's latest earlier value in the batch,
+            // before the batch is reduced to each key's newest change.
+            let seq = quoteIdentifier(sequenceColumn)
+            let sameKey = { (a: String, b: String) in
+                key.map { "\(a).\(quoteIdentifier($0)) = \(b).\(quoteIdentifier($0))" }.joined(separator: " AND ")
+            }
+            for name in plain {
+                let c = quoteIdentifier(name)
+                statements.append(
+                    "UPDATE \(s) AS s SET \(c) = p.\(c) FROM \(s) AS p WHERE s.\(c)::text IN (\(forms)) AND \(sameKey("p", "s")) "
+                        + "AND p.\(seq) = (SELECT max(q.\(seq)) FROM \(s) AS q WHERE \(sameKey("q", "s")) AND q.\(seq) < s.\(seq) "
+                        + "AND q.\(c)::text NOT IN (\(forms)))")
+            }
+        }
         if reduce {
             var order: [String] = []
             if has.contains(lsn) { order.append("\(quoteIdentifier(lsn)) DESC NULLS LAST") }
@@ -94,11 +111,9 @@ extension SQL {
             : "DO UPDATE SET "
                 + updated.map { name in
                     let c = quoteIdentifier(name)
-                    let forms = application.unavailableForms
-                    guard keepsUnavailable, !forms.isEmpty, ![lsn, time, deleted].contains(name) else { return "\(c) = EXCLUDED.\(c)" }
+                    guard keepsUnavailable, !forms.isEmpty, plain.contains(name) else { return "\(c) = EXCLUDED.\(c)" }
                     // A value the source did not send (an unchanged TOASTed column) keeps the stored one.
-                    let literals = forms.map { "'" + $0.replacing("'", with: "''") + "'" }.joined(separator: ", ")
-                    return "\(c) = CASE WHEN EXCLUDED.\(c)::text IN (\(literals)) THEN t.\(c) ELSE EXCLUDED.\(c) END"
+                    return "\(c) = CASE WHEN EXCLUDED.\(c)::text IN (\(forms)) THEN t.\(c) ELSE EXCLUDED.\(c) END"
                 }.joined(separator: ", ")
                 + " WHERE \(notOlder)"
         let upserts =

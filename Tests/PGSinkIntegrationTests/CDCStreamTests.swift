@@ -1,0 +1,186 @@
+import Foundation
+import PGSink
+import PGSinkCore
+import Testing
+
+/// `pgsink cdc stream` between two real clusters: the source (`wal_level=logical`, started by
+/// scripts/test as PGSINK_TEST_SOURCE_URL) and the destination test server. After each run the
+/// destination must equal the source, compared as multisets of rows (EXCEPT ALL both ways).
+@Suite("CDC stream", .serialized)
+struct CDCStreamTests {
+    /// A private schema on the source, with its own publication and slot, dropped at the end.
+    final class Source {
+        let url: String
+        let schema: String
+        let connection: PGConnection
+        var slot: String { "pgsink_\(schema)" }
+        var publication: String { "pub_\(schema)" }
+
+        struct Missing: Error, CustomStringConvertible {
+            var description: String {
+                "PGSINK_TEST_SOURCE_URL is not set: run the tests with `make test`, which starts a source cluster with wal_level=logical"
+            }
+        }
+
+        init() throws {
+            guard let url = ProcessInfo.processInfo.environment["PGSINK_TEST_SOURCE_URL"], !url.isEmpty else { throw Missing() }
+            self.url = url
+            schema = "s_" + UUID().uuidString.prefix(8).lowercased()
+            connection = try PGConnection.connect(url)
+            try connection.execute("CREATE SCHEMA \(schema)")
+        }
+
+        func sql(_ statements: String...) throws {
+            for statement in statements { try connection.execute(statement) }
+        }
+
+        deinit {
+            _ = try? connection.query(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", [slot])
+            _ = try? connection.execute("DROP PUBLICATION IF EXISTS \(publication)")
+            _ = try? connection.execute("DROP SCHEMA \(schema) CASCADE")
+        }
+    }
+
+    static func stream(_ source: Source, _ db: TestDatabase, _ extra: [String] = []) throws -> CommandLineTests.Run {
+        try CommandLineTests.run(
+            ["cdc", "stream", "--from", source.url, "--to", db.url, "--publication", source.publication, "--slot", source.slot,
+             "--tables", "\(source.schema).items", "--schema-map", "\(source.schema)=\(db.schema)", "--schema", db.schema,
+             "--once"] + extra)
+    }
+
+    /// The rows of `columns` in a table, as text, sorted.
+    static func rows(_ connection: PGConnection, _ table: String, _ columns: String) throws -> [String] {
+        try connection.execute("SELECT \(columns) FROM \(table)").rows.map { row in
+            row.map { $0 ?? "<null>" }.joined(separator: "|")
+        }.sorted()
+    }
+
+    static func expectSame(_ source: Source, _ db: TestDatabase, _ columns: String, sourceLocation: SourceLocation = #_sourceLocation)
+        throws
+    {
+        let theirs = try rows(source.connection, "\(source.schema).items", columns)
+        let ours = try rows(db.connection, db.table("items").quoted, columns)
+        // EXCEPT ALL in both directions: the same rows, as often.
+        var missing = theirs, extra = ours
+        for row in ours { if let i = missing.firstIndex(of: row) { missing.remove(at: i) } }
+        for row in theirs { if let i = extra.firstIndex(of: row) { extra.remove(at: i) } }
+        #expect(missing.isEmpty, "rows of the source missing at the destination: \(missing.prefix(5))", sourceLocation: sourceLocation)
+        #expect(extra.isEmpty, "rows at the destination the source does not have: \(extra.prefix(5))", sourceLocation: sourceLocation)
+        #expect(theirs.count == ours.count, sourceLocation: sourceLocation)
+    }
+
+    @Test func aSnapshotThenEveryKindOfChangeLeavesTheDestinationEqualToTheSource() throws {
+        let source = try Source()
+        let db = try TestDatabase()
+        let items = "\(source.schema).items"
+        try source.sql(
+            "CREATE TABLE \(items) (id int PRIMARY KEY, name text, qty int, price numeric(10,2), at timestamptz, tags text[], doc jsonb, big text)",
+            "ALTER TABLE \(items) ALTER COLUMN big SET STORAGE EXTERNAL",
+            "INSERT INTO \(items) SELECT g, 'item ' || g, g, g * 1.25, '2024-01-01'::timestamptz + g * interval '1 minute', "
+                + "ARRAY['a', 'b\tc'], jsonb_build_object('k', g), CASE WHEN g % 100 = 0 THEN repeat('x', 9000) END "
+                + "FROM generate_series(1, 2000) g")
+        let first = try Self.stream(source, db)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stderr.contains("with the snapshot"), "\(first.stderr)")
+        let columns = "id, name, qty, price, at, tags, doc, md5(big)"
+        try Self.expectSame(source, db, columns)
+        // The source's exact types.
+        #expect(
+            try db.column(
+                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '\(db.table("items").quoted)'::regclass "
+                    + "AND attname IN ('price', 'tags', 'at') ORDER BY attname")
+                == ["timestamp with time zone", "numeric(10,2)", "text[]"])
+
+        try source.sql(
+            "INSERT INTO \(items) (id, name, qty) VALUES (5000, 'new', 1)",
+            "UPDATE \(items) SET qty = qty + 1000 WHERE id <= 50",
+            "DELETE FROM \(items) WHERE id BETWEEN 51 AND 80",
+            "UPDATE \(items) SET id = 6000 WHERE id = 90",
+            // An unchanged TOASTed value (pgoutput sends 'u'): the destination keeps it.
+            "UPDATE \(items) SET qty = 7 WHERE id = 100",
+            "BEGIN; INSERT INTO \(items) (id, name) VALUES (7000, 'in a transaction'); UPDATE \(items) SET name = 'changed' WHERE id = 7000; COMMIT",
+            "ALTER TABLE \(items) ADD COLUMN note text",
+            "UPDATE \(items) SET note = 'noted ' || id WHERE id BETWEEN 200 AND 210")
+        let second = try Self.stream(source, db)
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(!second.stderr.contains("with the snapshot"))
+        try Self.expectSame(source, db, columns + ", note")
+        // The slot was told what the destination committed.
+        let lag = try source.connection.query(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn) < 1000000 FROM pg_replication_slots WHERE slot_name = $1",
+            [source.slot]
+        ).rows.first?[0]
+        #expect(lag == "t")
+
+        try source.sql("TRUNCATE \(items)", "INSERT INTO \(items) (id, name) VALUES (1, 'after the truncate')")
+        let third = try Self.stream(source, db)
+        #expect(third.status == 0, "\(third.stderr)")
+        try Self.expectSame(source, db, columns + ", note")
+        #expect(try db.count("items") == 1)
+    }
+
+    @Test func killedMidStreamAResumeAppliesEverythingOnce() throws {
+        let source = try Source()
+        let db = try TestDatabase()
+        let items = "\(source.schema).items"
+        try source.sql("CREATE TABLE \(items) (id int PRIMARY KEY, v int)", "INSERT INTO \(items) VALUES (0, 0)")
+        #expect(try Self.stream(source, db).status == 0)
+        // Many small source transactions, then pgsink killed while it applies them.
+        for block in 0..<20 {
+            try source.sql(
+                "INSERT INTO \(items) SELECT g, g FROM generate_series(\(block * 1000 + 1), \(block * 1000 + 1000)) g",
+                "UPDATE \(items) SET v = v + 1 WHERE id % 7 = 0", "DELETE FROM \(items) WHERE id % 11 = 0 AND id > \(block * 500)")
+        }
+        let (process, _, _) = try InterruptTests.start(
+            ["cdc", "stream", "--from", source.url, "--to", db.url, "--publication", source.publication, "--slot", source.slot,
+             "--tables", "\(source.schema).items", "--schema-map", "\(source.schema)=\(db.schema)", "--schema", db.schema,
+             "--once", "--batch-seconds", "0.05"])
+        #expect(try ExactlyOnceTests.eventually { try db.count("items") > 1 })
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let resumed = try Self.stream(source, db)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        try Self.expectSame(source, db, "id, v")
+    }
+
+    @Test func aTableWithoutAKeyIsRefusedWithTheFix() throws {
+        let source = try Source()
+        let db = try TestDatabase()
+        try source.sql("CREATE TABLE \(source.schema).items (a int, b text)", "INSERT INTO \(source.schema).items VALUES (1, 'x')")
+        let run = try Self.stream(source, db)
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("REPLICA IDENTITY FULL"), "\(run.stderr)")
+        // With it, the table replicates (all columns are its key).
+        try source.sql("ALTER TABLE \(source.schema).items REPLICA IDENTITY FULL")
+        _ = try source.connection.query("SELECT pg_drop_replication_slot($1)", [source.slot])
+        let again = try Self.stream(source, db)
+        #expect(again.status == 0, "\(again.stderr)")
+        try source.sql("UPDATE \(source.schema).items SET b = 'y'", "INSERT INTO \(source.schema).items VALUES (2, 'z')")
+        #expect(try Self.stream(source, db).status == 0)
+        try Self.expectSame(source, db, "a, b")
+    }
+
+    @Test func aSourceWithoutLogicalWALSaysHowToTurnItOn() throws {
+        let db = try TestDatabase()
+        let level = try db.column("SHOW wal_level").first ?? nil
+        try #require(level != "logical", "the destination test server must not have wal_level=logical for this test")
+        let run = try CommandLineTests.run(["cdc", "stream", "--from", db.url, "--to", db.url, "--once"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("wal_level = logical"), "\(run.stderr)")
+    }
+
+    @Test func statusAndDropNameTheSlot() throws {
+        let source = try Source()
+        let db = try TestDatabase()
+        try source.sql("CREATE TABLE \(source.schema).items (id int PRIMARY KEY)")
+        #expect(try Self.stream(source, db).status == 0)
+        let status = try CommandLineTests.run(["cdc", "status", "--from", source.url, "--slot", source.slot])
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("confirmed_flush_lsn: "), "\(status.stdout)")
+        #expect(status.stdout.contains("lag_bytes: "), "\(status.stdout)")
+        let drop = try CommandLineTests.run(["cdc", "drop", "--from", source.url, "--slot", source.slot])
+        #expect(drop.status == 0, "\(drop.stderr)")
+        #expect(try source.connection.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", [source.slot]).rows.isEmpty)
+    }
+}
