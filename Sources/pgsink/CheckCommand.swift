@@ -28,7 +28,34 @@ struct CheckCommand: ParsableCommand {
     @Flag(name: .customLong("delete-stale"), help: "Also check what --delete-stale needs (DELETE).")
     var deleteStale = false
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Also check a logical replication source (pgsink cdc stream): wal_level, the REPLICATION attribute, slots, the publication.",
+        valueName: "conn"))
+    var from: String?
+
+    @Option(help: ArgumentHelp("With --from: the publication to check (default pgsink).", valueName: "name"))
+    var publication = "pgsink"
+
+    @Option(help: ArgumentHelp("With --from: the replication slot to check (default pgsink).", valueName: "name"))
+    var slot = "pgsink"
+
     func run() throws {
+        if let from {
+            let logger = LogSetup.bootstrap(logging.logLevel, fallback: .error)
+            let source: ConnectionSettings
+            do {
+                source = try ConnectionSettings(string: from)
+            } catch {
+                print(CheckResult(passed: false, name: "source", detail: "\(error)").text)
+                throw ExitCode(1)
+            }
+            let connector = Connector(source, logger: logger, retries: 0)
+            defer { connector.close() }
+            let results = SourceCheck.run(connector, publication: publication, slot: slot)
+            for result in results { print(result.text) }
+            if results.contains(where: { !$0.passed }) { throw ExitCode(1) }
+            if connection.to == nil { return }
+        }
         let file = try config.load()
         var flags = LoadSettings()
         flags.table = table

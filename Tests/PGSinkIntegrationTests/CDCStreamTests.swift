@@ -170,6 +170,19 @@ struct CDCStreamTests {
         #expect(run.stderr.contains("wal_level = logical"), "\(run.stderr)")
     }
 
+    @Test func checkFromSaysWhatTheSourceLacks() throws {
+        let source = try Source()
+        let db = try TestDatabase()
+        let good = try CommandLineTests.run(["check", "--from", source.url, "--slot", source.slot, "--publication", source.publication])
+        #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
+        #expect(good.stdout.contains("✓ wal_level: logical"), "\(good.stdout)")
+        #expect(good.stdout.contains("✓ replication role"), "\(good.stdout)")
+        let bad = try CommandLineTests.run(["check", "--from", db.url])
+        #expect(bad.status == 1)
+        #expect(bad.stdout.contains("✗ wal_level"), "\(bad.stdout)")
+        #expect(bad.stdout.contains("fix: on the source: ALTER SYSTEM SET wal_level = logical"), "\(bad.stdout)")
+    }
+
     @Test func statusAndDropNameTheSlot() throws {
         let source = try Source()
         let db = try TestDatabase()
