@@ -776,11 +776,11 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
                 (positionLsn, positionTime) = (highLsn, highTime)
             }
         }
-        if let positionLsn { batch.setCell(number(positionLsn, in: batch), column: stream.envelope[0]) }
-        if let positionTime { batch.setCell(number(positionTime, in: batch), column: stream.envelope[1]) }
+        if let positionLsn { batch.setCell(batch.numberCell(positionLsn), column: stream.envelope[0]) }
+        if let positionTime { batch.setCell(batch.numberCell(positionTime), column: stream.envelope[1]) }
         if delete {
             let when = positionTime ?? Int64((Date().timeIntervalSince1970 * 1000).rounded())
-            batch.setCell(number(when, in: batch), column: stream.envelope[2])
+            batch.setCell(batch.numberCell(when), column: stream.envelope[2])
             deletes += 1
         } else {
             upserts += 1
@@ -817,26 +817,4 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
         return negative ? -value : value
     }
 
-    /// A number cell of `batch` holding `value`.
-    private func number(_ value: Int64, in batch: RecordBatch) -> Cell {
-        // The digits, written backwards into a small buffer: no String per value.
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        return withUnsafeMutableBytes(of: &digits) { raw -> Cell in
-            let buffer = raw.bindMemory(to: UInt8.self)
-            var k = buffer.count
-            var rest = value.magnitude
-            repeat {
-                k -= 1
-                buffer[k] = UInt8(48 + rest % 10)
-                rest /= 10
-            } while rest > 0
-            if value < 0 {
-                k -= 1
-                buffer[k] = 45
-            }
-            let offset = batch.bytes.count
-            batch.bytes.append(buffer.baseAddress! + k, count: buffer.count - k)
-            return Cell(offset: UInt32(offset), length: UInt32(buffer.count - k), kind: .jsonNumber)
-        }
-    }
 }

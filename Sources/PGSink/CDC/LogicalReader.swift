@@ -39,6 +39,9 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
     }
 
     private var relations: [UInt32: Relation] = [:]
+    private var decoder = PgOutputDecoder()
+    /// The decoder's tuple values, reused for every message.
+    private var values: [PgOutput.TupleValue] = []
     private var snapshotRelations: [Relation] = []
     private var typeNames: [String: ColumnType] = [:]
     @exclusivity(unchecked) private var messages = 0
@@ -51,8 +54,9 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
     /// The last source transaction read whole: its commit LSN and the LSN after it.
     private var lastCommit: UInt64
     private var lastCommitEnd: UInt64
-    /// What the source has sent up to (XLogData and keepalives).
+    /// What the source has sent up to (XLogData and keepalives), and decoded up to (keepalives).
     private var received: UInt64 = 0
+    private var decoded: UInt64 = 0
     /// What the destination has committed (the writer's thread sets it).
     private let committed = Mutex(UInt64(0))
     private var lastStatus = Date.distantPast
@@ -89,14 +93,14 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
     /// The destination committed a state: the source may let go of the WAL before it.
     func committedState(_ text: String) {
         guard let data = text.data(using: .utf8), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let end = (object["end_lsn"] as? String).flatMap(LSN.parse)
+            let end = (object["end_lsn"] as? String).flatMap(LSN.init)?.rawValue
         else { return }
         committed.withLock { $0 = max($0, end) }
     }
 
     private func checkpoint() -> String? {
         let object: [String: Any] = [
-            "slot": settings.slot, "lsn": LSN.format(lastCommit), "end_lsn": LSN.format(lastCommitEnd),
+            "slot": settings.slot, "lsn": LSN(lastCommit).description, "end_lsn": LSN(lastCommitEnd).description,
         ]
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return nil }
         return String(decoding: data, as: UTF8.self)
@@ -113,29 +117,34 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
 
     func process(_ bytes: UnsafeMutablePointer<UInt8>, count: Int) throws {
         messages += 1
-        var reader = Bytes(p: bytes, count: count)
-        switch try reader.byte() {
+        guard count > 0 else { return }
+        switch bytes[0] {
         case UInt8(ascii: "S"):
-            let index = Int(try reader.int32())
-            try snapshotRow(snapshotRelations[index], row: bytes + reader.i, count: count - reader.i)
+            guard count >= 5 else { throw fail("a snapshot row without its table") }
+            let index = Int(UInt32(bytes[1]) << 24 | UInt32(bytes[2]) << 16 | UInt32(bytes[3]) << 8 | UInt32(bytes[4]))
+            try snapshotRow(snapshotRelations[index], row: bytes + 5, count: count - 5)
         case UInt8(ascii: "E"):
             // The snapshot is in: commit it (with its position) before the stream starts.
             lastCommit = snapshotLSN
             lastCommitEnd = snapshotLSN
             try engine.flush()
-        case UInt8(ascii: "w"):
-            _ = try reader.uint64()
-            received = max(received, try reader.uint64())
-            _ = try reader.uint64()
-            try change(&reader)
-        case UInt8(ascii: "k"):
-            received = max(received, try reader.uint64())
-            _ = try reader.uint64()
-            let reply = try reader.byte()
-            if reply == 1 { try sendStatus(requestReply: false) }
-            try checkDone()
         default:
-            break
+            let frame = try ReplicationFrame.decode(UnsafeRawBufferPointer(start: bytes, count: count))
+            switch frame {
+            case .xLogData(let data):
+                received = max(received, data.walEnd.rawValue)
+                let header = ReplicationFrame.XLogData.headerLength
+                let message = UnsafeRawBufferPointer(start: bytes + header, count: count - header)
+                try change(try decoder.decode(message, values: &values), message)
+            case .keepalive(let keepalive):
+                received = max(received, keepalive.walEnd.rawValue)
+                // A keepalive's position is how far the source has decoded: every transaction
+                // that committed before it has been sent.
+                decoded = max(decoded, keepalive.walEnd.rawValue)
+                logger.debug("keepalive at \(keepalive.walEnd) (target \(target.map { LSN($0).description } ?? "none"), in a transaction: \(inTransaction))")
+                if keepalive.replyRequested { try sendStatus(requestReply: false) }
+                try checkDone()
+            }
         }
         if Date().timeIntervalSince(lastStatus) > 5 { try sendStatus(requestReply: false) }
     }
@@ -151,13 +160,13 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
 
     /// `--once`: everything up to the target is read, and nothing is half read.
     private func checkDone() throws {
-        guard let target, !inTransaction, received >= target || lastCommitEnd >= target else { return }
+        guard let target, !inTransaction, decoded >= target || lastCommitEnd >= target else { return }
         try engine.flush()
         source.finished = true
     }
 
     /// The commit LSN of the last source transaction read whole.
-    var lastApplied: String { LSN.format(lastCommit) }
+    var lastApplied: String { LSN(lastCommit).description }
 
     /// Tells the source what the destination has committed.
     func acknowledge() throws { try sendStatus(requestReply: false) }
@@ -166,71 +175,54 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
         guard source.streaming else { return }
         let flushed = committed.withLock { $0 }
         try source.replication.putCopyData(
-            LogicalStatus.update(written: max(received, flushed), flushed: flushed, applied: flushed, requestReply: requestReply))
+            StandbyStatusUpdate(
+                written: LSN(max(received, flushed)), flushed: LSN(flushed), applied: LSN(flushed), clock: PostgresClock.now(),
+                replyRequested: requestReply
+            ).bytes)
         lastStatus = Date()
     }
 
     // MARK: pgoutput
 
-    private func change(_ r: inout Bytes) throws {
-        let kind = try r.byte()
-        switch kind {
-        case UInt8(ascii: "B"):
-            transactionLSN = try r.uint64()
-            transactionTime = try r.int64()
+    private func change(_ message: PgOutput.Message, _ bytes: UnsafeRawBufferPointer) throws {
+        switch message {
+        case .begin(let begin):
+            transactionLSN = begin.finalLSN.rawValue
+            transactionTime = begin.commitTime
             inTransaction = true
             skipping = transactionLSN <= lastCommit
-        case UInt8(ascii: "C"):
-            _ = try r.byte()
-            let commitLSN = try r.uint64()
-            let end = try r.uint64()
+        case .commit(let commit):
             inTransaction = false
             if skipping {
                 skipping = false
                 return
             }
-            lastCommit = commitLSN
-            lastCommitEnd = end
+            lastCommit = commit.commitLSN.rawValue
+            lastCommitEnd = commit.endLSN.rawValue
             try engine.flushIfDue()
             try checkDone()
-        case UInt8(ascii: "R"):
-            try relation(&r)
-        case UInt8(ascii: "I"):
+        case .relation(let relation):
+            try self.relation(relation)
+        case .insert(let insert):
             guard !skipping else { return }
-            let relation = try self.relation(id: try r.uint32())
-            guard try r.byte() == UInt8(ascii: "N") else { throw fail("an INSERT without a new tuple") }
-            try record(relation, &r, delete: false, old: nil)
-        case UInt8(ascii: "U"):
+            try record(try self.relation(id: insert.relationID), values[insert.new], bytes, delete: false, old: nil)
+        case .update(let update):
             guard !skipping else { return }
-            let relation = try self.relation(id: try r.uint32())
-            var tag = try r.byte()
-            var old: [Value]?
-            if tag == UInt8(ascii: "K") || tag == UInt8(ascii: "O") {
-                old = try tuple(&r)
-                tag = try r.byte()
+            let relation = try self.relation(id: update.relationID)
+            let old = update.old.map { values[$0.values] }
+            let new = values[update.new]
+            if let old, keyChanged(relation, old: old, new: new, bytes) {
+                try record(relation, old, bytes, delete: true, old: nil)
             }
-            guard tag == UInt8(ascii: "N") else { throw fail("an UPDATE without a new tuple") }
-            let new = try tuple(&r)
-            if let old, keyChanged(relation, old: old, new: new, r.p) {
-                try record(relation, values: old, bytes: r.p, delete: true, old: nil)
-            }
-            try record(relation, values: new, bytes: r.p, delete: false, old: old)
-        case UInt8(ascii: "D"):
+            try record(relation, new, bytes, delete: false, old: old)
+        case .delete(let delete):
             guard !skipping else { return }
-            let relation = try self.relation(id: try r.uint32())
-            let tag = try r.byte()
-            guard tag == UInt8(ascii: "K") || tag == UInt8(ascii: "O") else { throw fail("a DELETE without its old key") }
-            try record(relation, &r, delete: true, old: nil)
-        case UInt8(ascii: "T"):
+            try record(try self.relation(id: delete.relationID), values[delete.old.values], bytes, delete: true, old: nil)
+        case .truncate(let truncate):
             guard !skipping else { return }
-            let count = Int(try r.int32())
-            _ = try r.byte()
-            for _ in 0..<count {
-                let relation = try self.relation(id: try r.uint32())
-                try engine.operation(.truncate(relation.table))
-            }
-        default:
-            // Origin, Type, Message: nothing to apply.
+            for id in truncate.relationIDs { try engine.operation(.truncate(try relation(id: id).table)) }
+        case .origin, .type, .message, .streamStart, .streamStop, .streamCommit, .streamAbort:
+            // Nothing to apply (streaming of in-progress transactions is not asked for).
             break
         }
     }
@@ -244,29 +236,19 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
         return relation
     }
 
-    private func relation(_ r: inout Bytes) throws {
-        let id = try r.uint32()
-        let namespace = try r.cString()
-        let name = try r.cString()
-        let identity = try r.byte()
-        let count = Int(try r.int16())
+    private func relation(_ message: PgOutput.Relation) throws {
         var columns: [(name: String, type: ColumnType)] = []
-        var key: [String] = []
-        for _ in 0..<count {
-            let flags = try r.byte()
-            let column = try r.cString()
-            let oid = try r.uint32()
-            let typmod = try r.int32()
-            columns.append((column, try type(oid: oid, typmod: typmod)))
-            if flags & 1 == 1 { key.append(column) }
+        for column in message.columns {
+            columns.append((column.name, try type(oid: column.typeOID, typmod: column.typeModifier)))
         }
+        let key = message.columns.filter(\.isKey).map(\.name)
         if key.isEmpty {
+            let table = "\(quoteIdentifier(message.namespace)).\(quoteIdentifier(message.name))"
             throw fail(
-                "\(namespace).\(name) has no primary key and its replica identity (\(identity == UInt8(ascii: "n") ? "nothing" : "default")) "
-                    + "gives none; on the source run ALTER TABLE \(quoteIdentifier(namespace)).\(quoteIdentifier(name)) REPLICA IDENTITY FULL "
-                    + "(or add a primary key)")
+                "\(message.namespace).\(message.name) has no primary key and its replica identity gives none; on the source run "
+                    + "ALTER TABLE \(table) REPLICA IDENTITY FULL (or add a primary key)")
         }
-        relations[id] = try define(namespace, name, columns: columns, key: key)
+        relations[message.id] = try define(message.namespace, message.name, columns: columns, key: key)
     }
 
     private func type(oid: UInt32, typmod: Int32) throws -> ColumnType {
@@ -307,61 +289,31 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
 
     // MARK: tuples
 
-    /// A value of a tuple: NULL, unchanged TOAST, or text at `start` with `length` bytes.
-    struct Value: Equatable {
-        var kind: UInt8
-        var start: Int
-        var length: Int
-    }
+    typealias Tuple = ArraySlice<PgOutput.TupleValue>
 
-    private func tuple(_ r: inout Bytes) throws -> [Value] {
-        let count = Int(try r.int16())
-        var values: [Value] = []
-        values.reserveCapacity(count)
-        for _ in 0..<count {
-            let kind = try r.byte()
-            switch kind {
-            case UInt8(ascii: "n"), UInt8(ascii: "u"):
-                values.append(Value(kind: kind, start: 0, length: 0))
-            case UInt8(ascii: "t"), UInt8(ascii: "b"):
-                let length = Int(try r.int32())
-                guard length >= 0, r.i + length <= r.count else { throw fail("a value runs past the message") }
-                values.append(Value(kind: kind, start: r.i, length: length))
-                r.i += length
-            default:
-                throw fail("unknown tuple value kind \(kind)")
-            }
-        }
-        return values
-    }
-
-    private func keyChanged(_ relation: Relation, old: [Value], new: [Value], _ p: UnsafeMutablePointer<UInt8>) -> Bool {
+    private func keyChanged(_ relation: Relation, old: Tuple, new: Tuple, _ bytes: UnsafeRawBufferPointer) -> Bool {
         for (index, column) in relation.columns.enumerated() where relation.key.contains(column.name) {
             guard index < old.count, index < new.count else { continue }
-            let a = old[index], b = new[index]
-            if a.kind == UInt8(ascii: "u") || b.kind == UInt8(ascii: "u") || a.kind == UInt8(ascii: "n") { continue }
-            if a.length != b.length || memcmp(p + a.start, p + b.start, a.length) != 0 { return true }
+            let a = old[old.startIndex + index], b = new[new.startIndex + index]
+            guard a.kind == .text || a.kind == .binary, b.kind == .text || b.kind == .binary else { continue }
+            if a.length != b.length || memcmp(bytes.baseAddress! + Int(a.offset), bytes.baseAddress! + Int(b.offset), Int(a.length)) != 0 {
+                return true
+            }
         }
         return false
     }
 
-    private func record(_ relation: Relation, _ r: inout Bytes, delete: Bool, old: [Value]?) throws {
-        let values = try tuple(&r)
-        try record(relation, values: values, bytes: r.p, delete: delete, old: old)
-    }
-
-    private func record(_ relation: Relation, values: [Value], bytes p: UnsafeMutablePointer<UInt8>, delete: Bool, old: [Value]?)
-        throws
-    {
+    private func record(_ relation: Relation, _ values: Tuple, _ bytes: UnsafeRawBufferPointer, delete: Bool, old: Tuple?) throws {
         let stream = relation.stream
         let batch = stream.pending
+        let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
         batch.beginRecord(line: messages)
-        for (index, value) in values.enumerated() where index < relation.slots.count {
-            var value = value
-            if value.kind == UInt8(ascii: "u") {
+        for (index, original) in values.enumerated() where index < relation.slots.count {
+            var value = original
+            if value.kind == .unchanged {
                 // Unchanged TOAST: the old tuple's value (REPLICA IDENTITY FULL), else a mark the upsert keeps the stored value for.
-                if let old, index < old.count, old[index].kind == UInt8(ascii: "t") {
-                    value = old[index]
+                if let old, index < old.count, old[old.startIndex + index].kind == .text {
+                    value = old[old.startIndex + index]
                 } else {
                     let offset = batch.bytes.count
                     batch.bytes.append(contentsOf: Self.unchangedForm(relation.columns[index].type))
@@ -371,12 +323,13 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
                     continue
                 }
             }
-            guard value.kind == UInt8(ascii: "t") else { continue }
+            guard value.kind == .text else { continue }
             let offset = batch.bytes.count
-            batch.bytes.append(p + value.start, count: value.length)
+            batch.bytes.append(base + Int(value.offset), count: Int(value.length))
             batch.setCell(Cell(offset: UInt32(offset), length: UInt32(value.length), kind: .quoted), column: relation.slots[index])
         }
-        try endRecord(stream, lsn: transactionLSN, time: transactionTime / 1000 + 946_684_800_000, delete: delete, bytes: 64)
+        try endRecord(
+            stream, lsn: transactionLSN, time: PostgresClock.unixMicroseconds(transactionTime) / 1000, delete: delete, bytes: 64)
     }
 
     /// The unchanged mark as the column's type reads it.
@@ -391,9 +344,9 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
 
     private func endRecord(_ stream: StreamTarget.Stream, lsn: UInt64, time: Int64, delete: Bool, bytes: Int) throws {
         let batch = stream.pending
-        batch.setCell(number(Int64(bitPattern: lsn), in: batch), column: stream.envelope[0])
-        batch.setCell(number(time, in: batch), column: stream.envelope[1])
-        if delete { batch.setCell(number(time, in: batch), column: stream.envelope[2]) }
+        batch.setCell(batch.numberCell(Int64(bitPattern: lsn)), column: stream.envelope[0])
+        batch.setCell(batch.numberCell(time), column: stream.envelope[1])
+        if delete { batch.setCell(batch.numberCell(time), column: stream.envelope[2]) }
         batch.endRecord()
         changes += 1
         try engine.recorded(stream, bytes: bytes)
@@ -441,92 +394,4 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
         try endRecord(stream, lsn: snapshotLSN, time: Int64(Date().timeIntervalSince1970 * 1000), delete: false, bytes: count)
     }
 
-    /// A number cell of `batch` holding `value`.
-    private func number(_ value: Int64, in batch: RecordBatch) -> Cell {
-        let digits = Array(String(value).utf8)
-        let offset = batch.bytes.count
-        batch.bytes.append(contentsOf: digits)
-        return Cell(offset: UInt32(offset), length: UInt32(digits.count), kind: .jsonNumber)
-    }
-}
-
-/// Big-endian fields of a replication message.
-struct Bytes {
-    let p: UnsafeMutablePointer<UInt8>
-    let count: Int
-    var i = 0
-
-    init(p: UnsafeMutablePointer<UInt8>, count: Int) {
-        self.p = p
-        self.count = count
-    }
-
-    struct Short: Error {}
-
-    mutating func byte() throws -> UInt8 {
-        guard i < count else { throw Short() }
-        defer { i += 1 }
-        return p[i]
-    }
-
-    mutating func uint64() throws -> UInt64 {
-        guard i + 8 <= count else { throw Short() }
-        var value: UInt64 = 0
-        for k in 0..<8 { value = value << 8 | UInt64(p[i + k]) }
-        i += 8
-        return value
-    }
-
-    mutating func int64() throws -> Int64 { Int64(bitPattern: try uint64()) }
-
-    mutating func uint32() throws -> UInt32 {
-        guard i + 4 <= count else { throw Short() }
-        var value: UInt32 = 0
-        for k in 0..<4 { value = value << 8 | UInt32(p[i + k]) }
-        i += 4
-        return value
-    }
-
-    mutating func int32() throws -> Int32 { Int32(bitPattern: try uint32()) }
-
-    mutating func int16() throws -> Int16 {
-        guard i + 2 <= count else { throw Short() }
-        defer { i += 2 }
-        return Int16(bitPattern: UInt16(p[i]) << 8 | UInt16(p[i + 1]))
-    }
-
-    mutating func cString() throws -> String {
-        guard let end = memchr(p + i, 0, count - i) else { throw Short() }
-        let length = (p + i).distance(to: end.assumingMemoryBound(to: UInt8.self))
-        defer { i += length + 1 }
-        return String(decoding: UnsafeBufferPointer(start: p + i, count: length), as: UTF8.self)
-    }
-}
-
-/// LSNs as PostgreSQL writes them (`16/B374D848`).
-enum LSN {
-    static func format(_ value: UInt64) -> String {
-        String(value >> 32, radix: 16, uppercase: true) + "/" + String(value & 0xFFFF_FFFF, radix: 16, uppercase: true)
-    }
-
-    static func parse(_ text: String) -> UInt64? {
-        let parts = text.split(separator: "/")
-        guard parts.count == 2, let high = UInt64(parts[0], radix: 16), let low = UInt64(parts[1], radix: 16) else { return nil }
-        return high << 32 | low
-    }
-}
-
-/// The standby status update a replication client sends.
-enum LogicalStatus {
-    static func update(written: UInt64, flushed: UInt64, applied: UInt64, requestReply: Bool) -> [UInt8] {
-        var bytes: [UInt8] = [UInt8(ascii: "r")]
-        func put(_ value: UInt64) { for k in (0..<8).reversed() { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(8 * k))) } }
-        put(written)
-        put(flushed)
-        put(applied)
-        let micros = Int64((Date().timeIntervalSince1970 - 946_684_800) * 1_000_000)
-        put(UInt64(bitPattern: micros))
-        bytes.append(requestReply ? 1 : 0)
-        return bytes
-    }
 }

@@ -29,12 +29,14 @@ public enum LogicalReplication {
         if try Catalog.columns(of: TableName(schema: stateSchema, name: SQL.stateName), on: connection) != nil,
             let text = try connection.query(SQL.readState(schema: stateSchema), [streams.stateId]).rows.first?[0],
             let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-            let lsn = (object["lsn"] as? String).flatMap(LSN.parse)
+            let lsn = (object["lsn"] as? String).flatMap(LSN.init)?.rawValue
         {
             resume = lsn
         }
+        // --once: what is committed now, flushed or not (the insert position: with asynchronous
+        // commit, the flushed one lags behind the commits).
         let target: UInt64? = settings.once
-            ? try catalog.execute("SELECT pg_current_wal_lsn()::text").value(0, 0).flatMap(LSN.parse) : nil
+            ? try catalog.execute("SELECT pg_current_wal_insert_lsn()::text").value(0, 0).flatMap(LSN.init)?.rawValue : nil
         let replication = try source.connect(adding: [.init("replication", "database")])
         let existing = try catalog.query(
             "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", [settings.slot]
@@ -45,8 +47,8 @@ public enum LogicalReplication {
         if existing == nil {
             let created = try replication.execute(
                 "CREATE_REPLICATION_SLOT \(quoteIdentifier(settings.slot)) LOGICAL pgoutput EXPORT_SNAPSHOT")
-            snapshotLSN = created.value(0, 1).flatMap(LSN.parse) ?? 0
-            logger.notice("created replication slot \(settings.slot) at \(LSN.format(snapshotLSN))")
+            snapshotLSN = created.value(0, 1).flatMap(LSN.init)?.rawValue ?? 0
+            logger.notice("created replication slot \(settings.slot) at \(LSN(snapshotLSN))")
             if settings.snapshot ?? true, let name = created.value(0, 2) {
                 try catalog.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
                 try catalog.execute("SET TRANSACTION SNAPSHOT '\(name.replacing("'", with: "''"))'")
@@ -60,7 +62,7 @@ public enum LogicalReplication {
                     + "(pgsink cdc drop --slot \(settings.slot)) to start over")
         }
         let publication = settings.publication.replacing("'", with: "''")
-        let start = "START_REPLICATION SLOT \(quoteIdentifier(settings.slot)) LOGICAL \(LSN.format(resume)) "
+        let start = "START_REPLICATION SLOT \(quoteIdentifier(settings.slot)) LOGICAL \(LSN(resume)) "
             + "(proto_version '1', publication_names '\"\(publication.replacing("\"", with: "\"\""))\"')"
         let messages = LogicalSource(
             replication: replication, catalog: catalog, snapshot: snapshotTables, startCommand: start, logger: logger)

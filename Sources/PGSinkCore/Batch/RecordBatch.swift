@@ -183,6 +183,29 @@ public final class RecordBatch: @unchecked Sendable {
         cells[start + column] = Cell(offset: UInt32(offset), length: UInt32(bytes.count), kind: kind)
     }
 
+    /// A number cell holding `value`, its digits appended to the batch's bytes (a reader's
+    /// position values), without a String per value.
+    public func numberCell(_ value: Int64) -> Cell {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        return withUnsafeMutableBytes(of: &digits) { raw -> Cell in
+            let buffer = raw.bindMemory(to: UInt8.self)
+            var k = buffer.count
+            var rest = value.magnitude
+            repeat {
+                k -= 1
+                buffer[k] = UInt8(48 + rest % 10)
+                rest /= 10
+            } while rest > 0
+            if value < 0 {
+                k -= 1
+                buffer[k] = 45
+            }
+            let offset = bytes.count
+            bytes.append(buffer.baseAddress! + k, count: buffer.count - k)
+            return Cell(offset: UInt32(offset), length: UInt32(buffer.count - k), kind: .jsonNumber)
+        }
+    }
+
     // MARK: setting rows and values aside
 
     /// Rows set aside (rejected or discarded); the encoder leaves them out. Empty until the first.
