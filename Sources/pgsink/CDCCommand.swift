@@ -109,16 +109,8 @@ struct CDCApplyCommand: ParsableCommand {
     }
 
     private func failing<T>(_ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let error as CommandFailure {
-            throw error
-        } catch {
-            let committed = error is InputError || error is PGError || error is PlanError || error is RejectLimit
-                || error is LoadError || error is CommitUncertain
-            throw CommandFailure(
-                description: "\(error)" + (committed ? "; the batch in progress was rolled back, changes committed before it stay (a rerun goes on after them)" : ""))
-        }
+        try CommandFailure.wrapping(
+            afterRollback: "the batch in progress was rolled back, changes committed before it stay (a rerun goes on after them)", body)
     }
 }
 
@@ -267,7 +259,7 @@ enum CDCFailure {
         } catch let error as CommandFailure {
             throw error
         } catch {
-            throw CommandFailure(description: "\(error)" + (ProcessInfo.processInfo.environment["PGSINK_DEBUG_ERRORS"] != nil ? " [\(String(reflecting: error))]" : ""))
+            throw CommandFailure(description: "\(error)")
         }
     }
 }

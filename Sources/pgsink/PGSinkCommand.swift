@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PGSink
+import PGSinkCore
 import ServiceLifecycle
 import UnixSignals
 
@@ -210,6 +211,22 @@ struct SignalService: Service {
         for await signal in signals.cancelOnGracefulShutdown() {
             if Interrupt.signal != nil { _exit(128 + signal.rawValue) }
             Interrupt.raise(signal.rawValue)
+        }
+    }
+}
+
+extension CommandFailure {
+    /// Runs `body`; any error becomes one line for the user. An error of a load that rolls its
+    /// transaction back (bad input, the server, a limit, a lost COMMIT) adds `afterRollback`.
+    static func wrapping<T>(afterRollback: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as CommandFailure {
+            throw error
+        } catch {
+            let rolledBack = error is InputError || error is PGError || error is PlanError || error is RejectLimit
+                || error is LoadError || error is CommitUncertain
+            throw CommandFailure(description: "\(error)" + (rolledBack ? "; " + afterRollback : ""))
         }
     }
 }

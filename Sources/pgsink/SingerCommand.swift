@@ -62,16 +62,7 @@ struct SingerCommand: ParsableCommand {
     }
 
     private func failing<T>(_ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let error as CommandFailure {
-            throw error
-        } catch {
-            let committed = error is InputError || error is PGError || error is PlanError || error is RejectLimit
-                || error is LoadError || error is CommitUncertain
-            throw CommandFailure(
-                description: "\(error)" + (committed ? "; the batch in progress was rolled back, state printed so far is safe" : ""))
-        }
+        try CommandFailure.wrapping(afterRollback: "the batch in progress was rolled back, state printed so far is safe", body)
     }
 
     static let aboutText = """

@@ -101,16 +101,7 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
         self.state = state
         scanner = JSONLinesScanner(source: source)
         engine.inputName = source
-        engine.batchColumns = { stream, _, _ in
-            [
-                SystemColumn(name: ChangeApplication.lsnColumn, generated: .integer(slot: stream.envelope[0])),
-                SystemColumn(
-                    name: ChangeApplication.sourceTimeColumn,
-                    generated: .epochMilliseconds(slot: stream.envelope[1], fallback: nil)),
-                SystemColumn(
-                    name: ChangeApplication.deletedColumn, generated: .epochMilliseconds(slot: stream.envelope[2], fallback: nil)),
-            ]
-        }
+        engine.batchColumns = { stream, _, _ in ChangeApplication.systemColumns(envelope: stream.envelope) }
         engine.checkpoint = { [unowned self] in self.checkpoint() }
     }
 

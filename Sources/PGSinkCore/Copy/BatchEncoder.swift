@@ -285,15 +285,7 @@ public struct BatchEncoder {
         case .epochMilliseconds(let slot, let fallback):
             let cell = batch.cell(row: row, column: slot)
             let millis = cell.kind == .jsonNumber ? Self.wholeMilliseconds(batch.pointer(cell), Int(cell.length)) : nil
-            guard let micros = millis.map({ $0 &* 1000 }) ?? fallback else {
-                if format == .binary {
-                    out.appendInt32(-1)
-                } else {
-                    if !first { out.append(9) }
-                    out.append(contentsOf: [92, 78] as [UInt8])
-                }
-                return
-            }
+            guard let micros = millis.map({ $0 &* 1000 }) ?? fallback else { return Self.writeNull(format: format, first: first, to: out) }
             if format == .binary {
                 out.appendInt32(8)
                 out.appendInt64(micros &- 946_684_800_000_000)
@@ -304,13 +296,7 @@ public struct BatchEncoder {
         case .integer(let slot):
             let cell = batch.cell(row: row, column: slot)
             guard cell.kind == .jsonNumber, let value = Self.wholeNumber(batch.pointer(cell), Int(cell.length)) else {
-                if format == .binary {
-                    out.appendInt32(-1)
-                } else {
-                    if !first { out.append(9) }
-                    out.append(contentsOf: [92, 78] as [UInt8])
-                }
-                return
+                return Self.writeNull(format: format, first: first, to: out)
             }
             if format == .binary {
                 out.appendInt32(8)
@@ -347,6 +333,16 @@ public struct BatchEncoder {
 
     /// A JSON number of milliseconds as a whole number (a fraction is dropped); nil when it is
     /// not a plain number that fits.
+    /// A NULL field of a generated column.
+    private static func writeNull(format: CopyFormat, first: Bool, to out: ByteStorage) {
+        if format == .binary {
+            out.appendInt32(-1)
+        } else {
+            if !first { out.append(9) }
+            out.append(contentsOf: [92, 78] as [UInt8])
+        }
+    }
+
     /// A JSON integer that fits 64 bits.
     static func wholeNumber(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int64? {
         var i = n > 0 && p[0] == 45 ? 1 : 0

@@ -40,6 +40,16 @@ public struct ChangeApplication: Sendable, Equatable {
     public static let sourceTimeColumn = "_pgsink_source_ts"
     /// When the source deleted the row (soft deletes); in the staging table, the mark of a delete.
     public static let deletedColumn = "_pgsink_deleted_at"
+
+    /// The columns a change feed's reader fills from the hidden cells of each record: its
+    /// position (lsn, then time) and its delete mark, in `envelope` order.
+    public static func systemColumns(envelope: [Int]) -> [SystemColumn] {
+        [
+            SystemColumn(name: lsnColumn, generated: .integer(slot: envelope[0])),
+            SystemColumn(name: sourceTimeColumn, generated: .epochMilliseconds(slot: envelope[1], fallback: nil)),
+            SystemColumn(name: deletedColumn, generated: .epochMilliseconds(slot: envelope[2], fallback: nil)),
+        ]
+    }
 }
 
 extension SQL {
