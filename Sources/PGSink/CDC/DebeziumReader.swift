@@ -627,13 +627,8 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
     }
 
     private func definition(_ name: TableName, keys: [String], schemaText: [UInt8]?, flat: Bool) throws -> StreamDefinition {
-        var definition = StreamDefinition(name: name.description, table: name)
-        definition.keys = keys
-        definition.mode = .merge
-        definition.changes = ChangeApplication(deletes: settings.deletes, unavailable: settings.unavailableValue)
-        definition.envelope = [Self.lsnSlot, Self.timeSlot, Self.deleteSlot]
-        definition.ignored = Set(definition.envelope)
-        definition.deleteMark = Self.deleteSlot
+        var definition = StreamDefinition.changeFeed(
+            name, keys: keys, ChangeApplication(deletes: settings.deletes, unavailable: settings.unavailableValue))
         if flat { definition.ignoredPrefix = "__" }
         var fingerprint = "keys \(keys.joined(separator: ",")) flat \(flat)"
         if let schemaText, let schema = DebeziumSchema(json: schemaText) {
@@ -808,4 +803,19 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
         return negative ? -value : value
     }
 
+}
+
+extension StreamDefinition {
+    /// A change feed's table: merged on its key, with the hidden cells of each record's position
+    /// and delete mark (`ChangeApplication.systemColumns`).
+    static func changeFeed(_ table: TableName, keys: [String], _ application: ChangeApplication) -> StreamDefinition {
+        var definition = StreamDefinition(name: table.description, table: table)
+        definition.keys = keys
+        definition.mode = .merge
+        definition.changes = application
+        definition.envelope = [DebeziumReader.lsnSlot, DebeziumReader.timeSlot, DebeziumReader.deleteSlot]
+        definition.ignored = Set(definition.envelope)
+        definition.deleteMark = DebeziumReader.deleteSlot
+        return definition
+    }
 }

@@ -263,13 +263,8 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
     {
         let naming = settings.streams.naming
         let table = TableName(schema: naming.normalize(settings.schemaMap[schema] ?? schema), name: naming.normalize(name))
-        var definition = StreamDefinition(name: table.description, table: table)
-        definition.keys = key
-        definition.mode = .merge
-        definition.changes = ChangeApplication(deletes: settings.deletes, unavailable: Self.unchanged)
-        definition.envelope = [DebeziumReader.lsnSlot, DebeziumReader.timeSlot, DebeziumReader.deleteSlot]
-        definition.ignored = Set(definition.envelope)
-        definition.deleteMark = DebeziumReader.deleteSlot
+        var definition = StreamDefinition.changeFeed(
+            table, keys: key, ChangeApplication(deletes: settings.deletes, unavailable: Self.unchanged))
         definition.properties = columns.map(\.name)
         for column in columns { definition.declared[column.name] = column.type }
         definition.fingerprint = columns.map { "\($0.name) \($0.type.sqlName)" }.joined(separator: ",") + " key " + key.joined(separator: ",")
