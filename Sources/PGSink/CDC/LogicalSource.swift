@@ -74,13 +74,27 @@ final class LogicalSource: MessageSource, @unchecked Sendable {
         if finished { return .end }
         if !snapshotDone { return try nextSnapshotRow() }
         if !streaming {
-            try replication.startCopyBoth(startCommand)
+            try startStreaming()
             streaming = true
         }
         switch try replication.readCopyData(timeout: timeout, into: buffer) {
         case .data(let bytes): return .line(UnsafeMutablePointer(mutating: bytes.baseAddress!), bytes.count)
         case .timeout: return .timeout
         case .end: return .end
+        }
+    }
+
+    /// `START_REPLICATION`. A slot still held by a run that was killed a moment ago (its walsender
+    /// has not noticed yet) is waited for, up to 30 s.
+    private func startStreaming() throws {
+        let deadline = Date().addingTimeInterval(30)
+        while true {
+            do {
+                return try replication.startCopyBoth(startCommand)
+            } catch let error as PGError where error.sqlState == "55006" && Date() < deadline {
+                logger.notice("\(error.message); waiting for it to be released")
+                Thread.sleep(forTimeInterval: 0.5)
+            }
         }
     }
 
