@@ -144,6 +144,26 @@ struct CDCStreamTests {
         try Self.expectSame(source, db, "id, v")
     }
 
+    @Test func aRunningStreamAppliesChangesAsTheyCommitAndStopsOnSIGTERM() throws {
+        let source = try Source()
+        let db = try TestDatabase()
+        let items = "\(source.schema).items"
+        try source.sql("CREATE TABLE \(items) (id int PRIMARY KEY, v text)", "INSERT INTO \(items) VALUES (1, 'a')")
+        let (process, _, errors) = try InterruptTests.start(
+            ["cdc", "stream", "--from", source.url, "--to", db.url, "--publication", source.publication, "--slot", source.slot,
+             "--tables", items, "--schema-map", "\(source.schema)=\(db.schema)", "--schema", db.schema, "--batch-seconds", "0.2"])
+        #expect(try ExactlyOnceTests.eventually { try db.exists("items") && db.count("items") == 1 })
+        try source.sql("INSERT INTO \(items) VALUES (2, 'b')", "UPDATE \(items) SET v = 'c' WHERE id = 1")
+        // Applied while it runs, within about a second.
+        #expect(try ExactlyOnceTests.eventually {
+            try db.column("SELECT string_agg(id || v, ',' ORDER BY id) FROM \(db.table("items").quoted)") == ["1c,2b"]
+        })
+        #expect(InterruptTests.finish(process, after: SIGTERM) == 143, "\((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "")")
+        try source.sql("DELETE FROM \(items) WHERE id = 2")
+        #expect(try Self.stream(source, db).status == 0)
+        try Self.expectSame(source, db, "id, v")
+    }
+
     @Test func aTableWithoutAKeyIsRefusedWithTheFix() throws {
         let source = try Source()
         let db = try TestDatabase()
