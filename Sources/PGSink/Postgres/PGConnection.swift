@@ -42,6 +42,10 @@ public final class PGConnection: @unchecked Sendable {
         // the session's first temporary table; behind a transaction pooler the server session
         // may have had one already, and then the default stays.
         if (try? connection.execute("SET temp_buffers = '64MB'")) == nil {
+            // A session killed between the two settings is lost, not merely left at the default.
+            guard PQstatus(handle) == CONNECTION_OK else {
+                throw PGError(kind: .connection, message: "server closed the connection unexpectedly", sqlState: "08006")
+            }
             logger.debug("temp_buffers left at the server's setting (this session has used temporary tables)")
         }
         return connection
