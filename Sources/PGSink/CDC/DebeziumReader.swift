@@ -109,7 +109,18 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
 
     func process(_ bytes: UnsafeMutablePointer<UInt8>, count: Int) throws {
         line += 1
-        if line == 1, let path { resume(path, firstLine: UnsafeBufferPointer(start: bytes, count: count)) }
+        var bytes = bytes, count = count
+        if line == 1 {
+            if count >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B {
+                throw fail("the input is gzip-compressed; decompress it on the way in: gzip -dc \(source) | pgsink cdc apply -")
+            }
+            // A UTF-8 byte order mark before the first event.
+            if count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF {
+                bytes += 3
+                count -= 3
+            }
+            if let path { resume(path, firstLine: UnsafeBufferPointer(start: bytes, count: count)) }
+        }
         if line <= skipThrough {
             skipped += 1
             return
