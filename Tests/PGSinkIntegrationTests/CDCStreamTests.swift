@@ -215,5 +215,13 @@ struct CDCStreamTests {
         let drop = try CommandLineTests.run(["cdc", "drop", "--from", source.url, "--slot", source.slot])
         #expect(drop.status == 0, "\(drop.stderr)")
         #expect(try source.connection.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", [source.slot]).rows.isEmpty)
+        // A new slot of the same name starts over from its own snapshot, whatever the old one had applied.
+        try source.sql("INSERT INTO \(source.schema).items VALUES (1), (2)")
+        let again = try Self.stream(source, db)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("with the snapshot"), "\(again.stderr)")
+        try source.sql("INSERT INTO \(source.schema).items VALUES (3)")
+        #expect(try Self.stream(source, db).status == 0)
+        try Self.expectSame(source, db, "id")
     }
 }

@@ -55,7 +55,9 @@ public enum LogicalReplication {
                 snapshotTables = try tables(settings, on: catalog)
                 summary.snapshot = true
             }
-            resume = max(resume, snapshotLSN)
+            // A new slot starts at its own consistent point, whatever an older slot of the same
+            // name had applied (it may even have been another server).
+            resume = snapshotLSN
         } else if settings.snapshot == true {
             throw LoadError(
                 "--snapshot needs a new slot: slot \(settings.slot) exists and has no snapshot to copy from; drop it "
