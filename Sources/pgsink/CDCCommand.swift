@@ -214,20 +214,31 @@ struct CDCStreamCommand: ParsableCommand {
     }
 }
 
-struct CDCStatusCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "status", abstract: "A replication slot's lag on the source.")
-
+/// `--from` and `--slot`, for the commands about one slot.
+struct SlotOptions: ParsableArguments {
     @OptionGroup var source: SourceOptions
 
     @Option(help: ArgumentHelp("The replication slot.", valueName: "name"))
     var slot = "pgsink"
 
-    func run() throws {
+    /// Runs `body` with a connector to the source; errors become one line.
+    func withSource<T>(_ body: (Connector) throws -> T) throws -> T {
         let logger = LogSetup.bootstrap(nil, fallback: .warning)
         let connector = try CDCFailure.wrap { try source.connector(logger: logger, retries: 2) }
         defer { connector.close() }
-        for (name, value) in try CDCFailure.wrap({ try LogicalReplication.status(slot: slot, source: connector) }) {
+        return try CDCFailure.wrap { try body(connector) }
+    }
+}
+
+struct CDCStatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "A replication slot's lag on the source.")
+
+    @OptionGroup var options: SlotOptions
+
+    func run() throws {
+        let slot = options.slot
+        for (name, value) in try options.withSource({ try LogicalReplication.status(slot: slot, source: $0) }) {
             print("\(name): \(value)")
         }
     }
@@ -237,16 +248,11 @@ struct CDCDropCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "drop", abstract: "Drop a replication slot, so the source keeps no more WAL for it.")
 
-    @OptionGroup var source: SourceOptions
-
-    @Option(help: ArgumentHelp("The replication slot.", valueName: "name"))
-    var slot = "pgsink"
+    @OptionGroup var options: SlotOptions
 
     func run() throws {
-        let logger = LogSetup.bootstrap(nil, fallback: .warning)
-        let connector = try CDCFailure.wrap { try source.connector(logger: logger, retries: 2) }
-        defer { connector.close() }
-        let dropped = try CDCFailure.wrap { try LogicalReplication.drop(slot: slot, source: connector) }
+        let slot = options.slot
+        let dropped = try options.withSource { try LogicalReplication.drop(slot: slot, source: $0) }
         print(dropped ? "dropped replication slot \(slot)" : "no replication slot \(slot); nothing to drop")
     }
 }
