@@ -20,7 +20,7 @@ public enum ChangeApply {
         logger: Logger
     ) throws -> Summary {
         var summary = Summary()
-        var state = try savedState(settings, on: connection)
+        var state = try savedState(settings.streams, on: connection)
         var current = connection
         for input in inputs.isEmpty ? ["-"] : inputs {
             let fd: Int32
@@ -58,12 +58,12 @@ public enum ChangeApply {
         return summary
     }
 
-    /// The state an earlier run saved, or nothing.
-    static func savedState(_ settings: CDCSettings, on connection: PGConnection) throws -> [String: Any] {
-        let schema = settings.streams.naming.normalize(settings.streams.schema)
+    /// The state an earlier run of a change feed saved (row `stateId` of `_pgsink_state`), or nothing.
+    static func savedState(_ streams: StreamSettings, on connection: PGConnection) throws -> [String: Any] {
+        let schema = streams.naming.normalize(streams.schema)
         let table = TableName(schema: schema, name: SQL.stateName)
         guard try Catalog.columns(of: table, on: connection) != nil else { return [:] }
-        let rows = try connection.query(SQL.readState(schema: schema), [settings.streams.stateId]).rows
+        let rows = try connection.query(SQL.readState(schema: schema), [streams.stateId]).rows
         guard let text = rows.first?[0], let data = text.data(using: .utf8),
             let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         else { return [:] }

@@ -793,25 +793,8 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
             start += 1
             end -= 1
         }
-        guard end > start else { return nil }
-        var value: Int64 = 0
-        var negative = false
-        var k = start
-        if p[k] == 45 {
-            negative = true
-            k += 1
-        }
-        guard k < end else { return nil }
-        while k < end {
-            let digit = p[k] &- 48
-            guard digit < 10 else { return nil }
-            let (times, o1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, o2) = times.addingReportingOverflow(Int64(digit))
-            guard !o1, !o2 else { return nil }
-            value = sum
-            k += 1
-        }
-        return negative ? -value : value
+        guard end > start, p[start] != 43 else { return nil }
+        return ValueSyntax.parseInt64(p + start, end - start)
     }
 
 }

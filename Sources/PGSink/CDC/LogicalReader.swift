@@ -322,7 +322,7 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
     static func unchangedForm(_ type: ColumnType) -> [UInt8] {
         switch type {
         case .json, .jsonb: Array("\"\(unchanged)\"".utf8)
-        case .other(let name) where name == "bytea": Array(("\\x" + unchanged.utf8.map { String(format: "%02x", $0) }.joined()).utf8)
+        case .other(let name) where name == "bytea": Array(DebeziumValue.byteaText(Array(unchanged.utf8)).utf8)
         case .other(let name) where name.hasSuffix("[]"): Array("{\(unchanged)}".utf8)
         default: Array(unchanged.utf8)
         }

@@ -24,15 +24,7 @@ public enum LogicalReplication {
         try ensurePublication(settings, on: catalog, logger: logger)
         var streams = settings.streams
         streams.stateId = "cdc-stream:\(settings.slot)"
-        var resume: UInt64 = 0
-        let stateSchema = streams.naming.normalize(streams.schema)
-        if try Catalog.columns(of: TableName(schema: stateSchema, name: SQL.stateName), on: connection) != nil,
-            let text = try connection.query(SQL.readState(schema: stateSchema), [streams.stateId]).rows.first?[0],
-            let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-            let lsn = (object["lsn"] as? String).flatMap(LSN.init)?.rawValue
-        {
-            resume = lsn
-        }
+        var resume = (try ChangeApply.savedState(streams, on: connection)["lsn"] as? String).flatMap(LSN.init)?.rawValue ?? 0
         // --once: what is committed now, flushed or not (the insert position: with asynchronous
         // commit, the flushed one lags behind the commits).
         let target: UInt64? = settings.once

@@ -60,28 +60,10 @@ extension DebeziumType.Decoding {
         }
     }
 
-    /// A JSON integer (no fraction, no exponent) that fits 64 bits.
+    /// A JSON integer (no fraction, no exponent) that fits 64 bits, or a string of one.
     private static func integer(_ bytes: UnsafeBufferPointer<UInt8>, _ kind: CellKind) -> Int64? {
-        guard kind == .jsonNumber || kind == .jsonString, !bytes.isEmpty else { return nil }
-        var negative = false
-        var index = 0
-        if bytes[0] == 45 {
-            negative = true
-            index = 1
-        }
-        guard index < bytes.count else { return nil }
-        var value: Int64 = 0
-        while index < bytes.count {
-            let digit = bytes[index] &- 48
-            guard digit < 10 else { return nil }
-            let (times, o1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, o2) = times.subtractingReportingOverflow(Int64(digit))
-            guard !o1, !o2 else { return nil }
-            value = sum
-            index += 1
-        }
-        if negative { return value }
-        return value == .min ? nil : -value
+        guard kind == .jsonNumber || kind == .jsonString, let first = bytes.first, first != 43 else { return nil }
+        return ValueSyntax.parseInt64(bytes.baseAddress!, bytes.count)
     }
 
     /// `{"scale": s, "value": "base64"}`.

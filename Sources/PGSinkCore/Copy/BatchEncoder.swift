@@ -295,7 +295,7 @@ public struct BatchEncoder {
             }
         case .integer(let slot):
             let cell = batch.cell(row: row, column: slot)
-            guard cell.kind == .jsonNumber, let value = Self.wholeNumber(batch.pointer(cell), Int(cell.length)) else {
+            guard cell.kind == .jsonNumber, let value = ValueSyntax.parseInt64(batch.pointer(cell), Int(cell.length)) else {
                 return Self.writeNull(format: format, first: first, to: out)
             }
             if format == .binary {
@@ -341,24 +341,6 @@ public struct BatchEncoder {
             if !first { out.append(9) }
             out.append(contentsOf: [92, 78] as [UInt8])
         }
-    }
-
-    /// A JSON integer that fits 64 bits.
-    static func wholeNumber(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int64? {
-        var i = n > 0 && p[0] == 45 ? 1 : 0
-        guard i < n else { return nil }
-        var value: Int64 = 0
-        while i < n {
-            let digit = p[i] &- 48
-            guard digit < 10 else { return nil }
-            let (times, o1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, o2) = times.subtractingReportingOverflow(Int64(digit))
-            if o1 || o2 { return nil }
-            value = sum
-            i += 1
-        }
-        if p[0] == 45 { return value }
-        return value == .min ? nil : -value
     }
 
     static func wholeMilliseconds(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int64? {

@@ -26,10 +26,8 @@ public struct ChangeApplication: Sendable, Equatable {
     public var unavailableForms: [String] {
         guard let unavailable, !unavailable.isEmpty else { return [] }
         let bytes = Array(unavailable.utf8)
-        let digits = Array("0123456789abcdef".utf8)
-        let hex = "\\x" + String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
         return [
-            unavailable, "\"\(unavailable)\"", hex, Base64.encode(bytes), "{\(unavailable)}", "{\"\(unavailable)\"}",
+            unavailable, "\"\(unavailable)\"", DebeziumValue.byteaText(bytes), Base64.encode(bytes), "{\(unavailable)}", "{\"\(unavailable)\"}",
             "[\"\(unavailable)\"]",
         ]
     }
