@@ -14,6 +14,25 @@ struct StreamRecordTests {
         return RecordBatch(source: "stdin", bytes: storage)
     }
 
+    /// A reader that appends its records' values itself never moves `scanned`; replacing one
+    /// value with the server's spelling must leave every other cell reading its own bytes.
+    @Test func replacingAValueOfARecordAReaderBuiltKeepsTheOtherCells() throws {
+        let batch = RecordBatch(source: "slot", bytes: ByteStorage())
+        for (line, values) in [(1, ["infinity", "23:59:59.999999", "x"]), (2, ["2024-01-01", "00:00", "y"])] {
+            batch.beginRecord(line: line)
+            for (column, value) in values.enumerated() {
+                let offset = batch.bytes.count
+                batch.bytes.append(contentsOf: Array(value.utf8))
+                batch.setCell(Cell(offset: UInt32(offset), length: UInt32(value.utf8.count), kind: .quoted), column: column)
+            }
+            batch.endRecord()
+        }
+        batch.finish(columnCount: 3)
+        batch.replace([(row: 0, column: 0, text: Array("Infinity".utf8))])
+        let texts = (0..<2).map { row in (0..<3).map { batch.string(batch.cell(row: row, column: $0)) ?? "" } }
+        #expect(texts == [["Infinity", "23:59:59.999999", "x"], ["2024-01-01", "00:00", "y"]])
+    }
+
     @Test func walkingTheEnvelopeLeavesTheLineAsItWas() throws {
         let line = #"{"ty\u0070e": "RECORD", "stream":"a\"b", "record":{"x":"q\nr"}, "version": 3}"#
         let batch = self.batch(line)

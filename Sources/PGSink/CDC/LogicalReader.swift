@@ -61,6 +61,8 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
     private let committed = Mutex(UInt64(0))
     private var lastStatus = Date.distantPast
     private let snapshotLSN: UInt64
+    /// When the snapshot's rows were read (milliseconds since 1970): their `_pgsink_source_ts`.
+    private let snapshotTime = Int64(Date().timeIntervalSince1970 * 1000)
     private(set) var changes = 0
 
     init(
@@ -114,6 +116,10 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
             guard count >= 5 else { throw fail("a snapshot row without its table") }
             let index = Int(UInt32(bytes[1]) << 24 | UInt32(bytes[2]) << 16 | UInt32(bytes[3]) << 8 | UInt32(bytes[4]))
             try snapshotRow(snapshotRelations[index], row: bytes + 5, count: count - 5)
+        case UInt8(ascii: "B"):
+            guard count >= 5 else { throw fail("a snapshot row without its table") }
+            let index = Int(UInt32(bytes[1]) << 24 | UInt32(bytes[2]) << 16 | UInt32(bytes[3]) << 8 | UInt32(bytes[4]))
+            try snapshotTuples(snapshotRelations[index], bytes + 5, count: count - 5)
         case UInt8(ascii: "E"):
             // The snapshot is in: commit it (with its position) before the stream starts.
             lastCommit = snapshotLSN
@@ -258,11 +264,16 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
         return parsed.sqlName == name ? parsed : .other(name)
     }
 
+    /// The destination table of a source table: its schema mapped (`--schema-map`), both names normalized.
+    static func destination(_ schema: String, _ name: String, _ settings: LogicalSettings) -> TableName {
+        let naming = settings.streams.naming
+        return TableName(schema: naming.normalize(settings.schemaMap[schema] ?? schema), name: naming.normalize(name))
+    }
+
     private func define(_ schema: String, _ name: String, columns: [(name: String, type: ColumnType)], key: [String]) throws
         -> Relation
     {
-        let naming = settings.streams.naming
-        let table = TableName(schema: naming.normalize(settings.schemaMap[schema] ?? schema), name: naming.normalize(name))
+        let table = Self.destination(schema, name, settings)
         var definition = StreamDefinition.changeFeed(
             table, keys: key, ChangeApplication(deletes: settings.deletes, unavailable: Self.unchanged))
         definition.properties = columns.map(\.name)
@@ -377,7 +388,40 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
             column += 1
             i = j + 1
         }
-        try endRecord(stream, lsn: snapshotLSN, time: Int64(Date().timeIntervalSince1970 * 1000), delete: false, bytes: count)
+        try endRecord(stream, lsn: snapshotLSN, time: snapshotTime, delete: false, bytes: count)
+    }
+
+    /// Tuples of the snapshot in binary COPY form: each field's bytes become a `.wire` cell, which
+    /// the destination's binary COPY takes as it is (the types match: `LogicalReplication.passesThrough`).
+    private func snapshotTuples(_ relation: Relation, _ p: UnsafeMutablePointer<UInt8>, count: Int) throws {
+        let stream = relation.stream
+        var at = 0
+        func int32() -> Int { Int(Int32(bitPattern: UInt32(p[at]) << 24 | UInt32(p[at + 1]) << 16 | UInt32(p[at + 2]) << 8 | UInt32(p[at + 3]))) }
+        while at + 2 <= count {
+            let rowStart = at
+            let fields = Int(Int16(bitPattern: UInt16(p[at]) << 8 | UInt16(p[at + 1])))
+            at += 2
+            if fields == -1 { return }
+            guard fields == relation.slots.count else {
+                throw fail("a snapshot row of \(relation.name) with \(fields) fields; its table has \(relation.slots.count) columns")
+            }
+            let batch = stream.pending
+            batch.beginRecord(line: messages)
+            batch.carriesWire = true
+            for column in 0..<fields {
+                guard at + 4 <= count else { throw fail("a snapshot row of \(relation.name) cut short") }
+                let length = int32()
+                at += 4
+                if length < 0 { continue }
+                guard at + length <= count else { throw fail("a snapshot row of \(relation.name) cut short") }
+                let offset = batch.bytes.count
+                batch.bytes.append(p + at, count: length)
+                at += length
+                batch.setCell(Cell(offset: UInt32(offset), length: UInt32(length), kind: .wire), column: relation.slots[column])
+            }
+            try endRecord(stream, lsn: snapshotLSN, time: snapshotTime, delete: false, bytes: at - rowStart)
+        }
+        if at != count { throw fail("a snapshot row of \(relation.name) cut short") }
     }
 
 }

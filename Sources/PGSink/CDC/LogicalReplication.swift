@@ -45,6 +45,9 @@ public enum LogicalReplication {
                 try catalog.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
                 try catalog.execute("SET TRANSACTION SNAPSHOT '\(name.replacing("'", with: "''"))'")
                 snapshotTables = try tables(settings, on: catalog)
+                for index in snapshotTables.indices {
+                    snapshotTables[index].binary = try passesThrough(snapshotTables[index], settings, destination: connection)
+                }
                 summary.snapshot = true
             }
             // A new slot starts at its own consistent point, whatever an older slot of the same
@@ -125,10 +128,12 @@ public enum LogicalReplication {
             guard let schema = row[0], let name = row[1] else { continue }
             if !wanted.isEmpty && !wanted.contains("\(schema).\(name)") { continue }
             let relation = "\(quoteIdentifier(schema)).\(quoteIdentifier(name))"
-            let columns = try catalog.query(
-                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = $1::regclass "
-                    + "AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum", [relation]
-            ).rows.map { ($0[0] ?? "", LogicalReader.exactType($0[1] ?? "text")) }
+            let attributes = try catalog.query(
+                "SELECT attname, format_type(atttypid, atttypmod), (atttypid < 16384)::text FROM pg_attribute "
+                    + "WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
+                [relation]
+            ).rows
+            let columns = attributes.map { ($0[0] ?? "", LogicalReader.exactType($0[1] ?? "text")) }
             var key = try catalog.query(
                 "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
                     + "WHERE i.indrelid = $1::regclass AND (i.indisprimary OR i.indisreplident) "
@@ -145,9 +150,27 @@ public enum LogicalReplication {
                 key = columns.map(\.0)
             }
             var seen = Set<String>()
-            result.append(SourceTable(schema: schema, name: name, columns: columns, key: key.filter { seen.insert($0).inserted }))
+            var table = SourceTable(schema: schema, name: name, columns: columns, key: key.filter { seen.insert($0).inserted })
+            table.builtinTypes = attributes.allSatisfy { $0[2] == "true" }
+            result.append(table)
         }
         return result
+    }
+
+    /// Whether a table's snapshot may travel in binary COPY, untouched from the source's COPY OUT
+    /// to the destination's COPY IN: every column of a built-in type, and the destination table
+    /// either new (it is created with the source's types) or holding each column with exactly the
+    /// source's type. Otherwise the rows are read as text and typed like any other input.
+    static func passesThrough(_ table: SourceTable, _ settings: LogicalSettings, destination: PGConnection) throws -> Bool {
+        guard table.builtinTypes else { return false }
+        let target = LogicalReader.destination(table.schema, table.name, settings)
+        let existing = try destination.query(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+                + "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped", [target.quoted]
+        ).rows
+        guard !existing.isEmpty else { return true }
+        let types = Dictionary(existing.map { ($0[0] ?? "", $0[1] ?? "") }, uniquingKeysWith: { a, _ in a })
+        return table.columns.allSatisfy { types[settings.streams.naming.normalize($0.name)] == $0.type.sqlName }
     }
 
     /// `pgsink cdc status`: the slot, its lag, and what the destination applied.

@@ -31,6 +31,12 @@ struct SourceTable {
     var name: String
     var columns: [(name: String, type: ColumnType)]
     var key: [String]
+    /// Every column's type is built in (the same OID on every server), so its binary COPY form
+    /// can be handed on as it is.
+    var builtinTypes = true
+    /// The snapshot copies it in binary, handed to the destination's COPY untouched (see
+    /// `LogicalReplication.passesThrough`).
+    var binary = false
 
     var qualified: String { "\(quoteIdentifier(schema)).\(quoteIdentifier(name))" }
 }
@@ -39,7 +45,8 @@ struct SourceTable {
 /// the snapshot (each table's `COPY … TO STDOUT` at the slot's exported snapshot), then the
 /// replication stream (`START_REPLICATION … LOGICAL`, pgoutput), as the raw CopyData of each.
 /// A snapshot row is handed out as `S` + the table's index (4 bytes) + the row in COPY's text
-/// format; the end of the snapshot as `E`. Replication messages are handed out as they come
+/// format, or for a table copied in binary as `B` + the index + whole tuples of binary COPY
+/// (without its header and trailer); the end of the snapshot as `E`. Replication messages are handed out as they come
 /// (`w` XLogData, `k` keepalive).
 final class LogicalSource: MessageSource, @unchecked Sendable {
     let replication: PGConnection
@@ -51,6 +58,8 @@ final class LogicalSource: MessageSource, @unchecked Sendable {
     /// The snapshot still to copy (empty when there is none), and the table being copied.
     let snapshotTables: [SourceTable]
     private var copying: Int?
+    /// The binary COPY being read has not yet shown its header.
+    private var headerPending = false
     private var snapshotDone: Bool
     /// What `START_REPLICATION` runs once the snapshot is in.
     private let startCommand: String
@@ -105,23 +114,31 @@ final class LogicalSource: MessageSource, @unchecked Sendable {
                 index = copying
             } else {
                 index = 0
-                try catalog.startCopyOut(copySQL(snapshotTables[0]))
-                copying = 0
+                try startCopy(0)
             }
             switch try catalog.readCopyData(timeout: 60, into: buffer) {
             case .data(let bytes):
+                let table = snapshotTables[index]
+                var start = 0
+                if table.binary {
+                    if headerPending {
+                        start = try Self.binaryHeaderLength(bytes, table: table)
+                        headerPending = false
+                    }
+                    // The trailer (-1 as the field count), alone or after the header of an empty table.
+                    if bytes.count - start < 2 || (bytes[start] == 0xFF && bytes[start + 1] == 0xFF) { continue }
+                }
                 row.count = 0
-                row.append(UInt8(ascii: "S"))
+                row.append(UInt8(ascii: table.binary ? "B" : "S"))
                 row.appendInt32(Int32(index))
-                row.append(bytes.baseAddress!, count: bytes.count)
+                row.append(bytes.baseAddress! + start, count: bytes.count - start)
                 return .line(row.base, row.count)
             case .timeout:
                 continue
             case .end:
                 logger.info("snapshot: copied \(snapshotTables[index].qualified)")
                 if index + 1 < snapshotTables.count {
-                    try catalog.startCopyOut(copySQL(snapshotTables[index + 1]))
-                    copying = index + 1
+                    try startCopy(index + 1)
                     continue
                 }
                 try catalog.execute("COMMIT")
@@ -133,8 +150,28 @@ final class LogicalSource: MessageSource, @unchecked Sendable {
         }
     }
 
-    private func copySQL(_ table: SourceTable) -> String {
-        "COPY (SELECT \(table.columns.map { quoteIdentifier($0.name) }.joined(separator: ", ")) FROM \(table.qualified)) TO STDOUT"
+    private func startCopy(_ index: Int) throws {
+        let table = snapshotTables[index]
+        let columns = table.columns.map { quoteIdentifier($0.name) }.joined(separator: ", ")
+        try catalog.startCopyOut(
+            "COPY (SELECT \(columns) FROM \(table.qualified)) TO STDOUT" + (table.binary ? " (FORMAT binary)" : ""))
+        copying = index
+        headerPending = table.binary
+        logger.info("snapshot: copying \(table.qualified)\(table.binary ? " in binary" : "")")
+    }
+
+    /// The length of binary COPY's header at the start of `bytes`: its signature, flags and
+    /// header extension.
+    static func binaryHeaderLength(_ bytes: UnsafeBufferPointer<UInt8>, table: SourceTable) throws -> Int {
+        let signature: [UInt8] = [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00]
+        guard bytes.count >= 19, bytes.prefix(11).elementsEqual(signature) else {
+            throw LoadError("the source's binary COPY of \(table.qualified) did not start with COPY's signature")
+        }
+        let extensionLength = Int(bytes[15]) << 24 | Int(bytes[16]) << 16 | Int(bytes[17]) << 8 | Int(bytes[18])
+        guard 19 + extensionLength <= bytes.count else {
+            throw LoadError("the source's binary COPY of \(table.qualified) has a header longer than its first message")
+        }
+        return 19 + extensionLength
     }
 }
 

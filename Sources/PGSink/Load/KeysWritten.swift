@@ -11,25 +11,33 @@
 final class KeysWritten: @unchecked Sendable {
     static let limit = 2_000_000
     private var hashes: Set<Int>?
+    /// The hashes are of binary keys (`LoadStep.rawKeyHashes`).
+    private var holdsRaw = false
 
     /// The table was just created: every key in it will pass through here.
     func start() {
         if hashes == nil { hashes = Set(minimumCapacity: 1 << 16) }
     }
 
-    /// Whether none of the keys was written before (and tracking is on).
-    func areNew(_ keys: [Int]) -> Bool {
-        guard let hashes, !keys.isEmpty else { return false }
-        return !keys.contains { hashes.contains($0) }
+    /// Whether none of the keys was written before (and tracking is on). Keys hashed in another
+    /// form than those written (`LoadStep.rawKeyHashes`) cannot be compared: tracking ends.
+    func areNew(_ keys: [Int], raw: Bool) -> Bool {
+        guard hashes != nil, !keys.isEmpty else { return false }
+        if raw != holdsRaw && !hashes!.isEmpty {
+            hashes = nil
+            return false
+        }
+        return !keys.contains { hashes!.contains($0) }
     }
 
     /// Records keys that were written (directly or staged).
-    func add(_ keys: [Int]) {
+    func add(_ keys: [Int], raw: Bool) {
         guard hashes != nil else { return }
-        if hashes!.count + keys.count > Self.limit {
+        if raw != holdsRaw && !hashes!.isEmpty || hashes!.count + keys.count > Self.limit {
             hashes = nil
             return
         }
+        holdsRaw = raw
         hashes!.formUnion(keys)
     }
 }

@@ -53,7 +53,7 @@ extension Loader {
                 rejectedRoots.insert($0)
             }
         }
-        if request.mode == .merge { keysWritten.add(step.keyHashes) }
+        if request.mode == .merge { keysWritten.add(step.keyHashes, raw: step.rawKeyHashes) }
         for var child in step.children {
             // Child rows of a top-level row the server refused go with it.
             if !rejectedRoots.isEmpty, let rootRows = child.rootRows {
@@ -74,7 +74,7 @@ extension Loader {
     private func copyNewKeys(_ step: LoadStep, on connection: PGConnection, session: Session) throws -> Int? {
         // A hard delete must not arrive as a row (a soft one may: it is the row the upsert would add).
         guard step.children.isEmpty, session.existingChildren.isEmpty, !step.keysRepeat,
-            !(step.hasDeletes && request.changes?.deletes == .hard), !step.keepsUnavailable, keysWritten.areNew(step.keyHashes)
+            !(step.hasDeletes && request.changes?.deletes == .hard), !step.keepsUnavailable, keysWritten.areNew(step.keyHashes, raw: step.rawKeyHashes)
         else { return nil }
         let encoded = step.root.encoded.droppingSequence()
         let sql = SQL.copy(step.root.table, columns: step.root.columns.map(\.name), format: encoded.format)

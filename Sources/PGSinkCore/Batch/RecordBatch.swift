@@ -11,6 +11,10 @@ public enum CellKind: UInt8, Sendable {
     case jsonBool
     /// A JSON object or array, as its JSON text.
     case jsonNested
+    /// A value already in the binary COPY form of its column's type (a source's own binary COPY
+    /// OUT of the same type), written as it is: no parsing, no judging. A batch holding one is
+    /// sent in binary (`RecordBatch.carriesWire`).
+    case wire
 }
 
 /// A cell is a range of the batch's bytes; no `String` is made for it on the hot path.
@@ -56,6 +60,8 @@ public final class RecordBatch: @unchecked Sendable {
     }
 
     public var rowCount: Int { rowLines.count }
+    /// Some cell is `.wire`: the batch can only travel as binary COPY.
+    @exclusivity(unchecked) public var carriesWire = false
 
     /// Room for `rows` rows of `cells` cells in all, so that a batch about as big as the last
     /// one never copies its cells while it grows.

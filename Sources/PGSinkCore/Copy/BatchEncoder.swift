@@ -134,6 +134,10 @@ public struct BatchEncoder {
         _ batch: RecordBatch, columns: [CopyColumn], format: CopyFormat, sequenceStart: Int64? = nil,
         capacityHint: Int = 0
     ) throws(InputError) -> Outcome {
+        if batch.carriesWire && format != .binary {
+            throw InputError(
+                source: batch.source, line: 0, message: "internal: values in binary COPY form cannot travel as text COPY")
+        }
         let out = ByteStorage(capacity: max(capacityHint, batch.bytes.count + batch.rowCount * (columns.count * 4 + 8)))
         var misfits: Misfits = [:]
         var nuls = 0
@@ -417,6 +421,11 @@ public struct BatchEncoder {
         _ p: UnsafePointer<UInt8>, _ n: Int, _ kind: CellKind, as type: WireType, to out: ByteStorage,
         nuls: inout Int
     ) -> Bool {
+        if kind == .wire {
+            out.appendInt32(Int32(n))
+            out.append(p, count: n)
+            return true
+        }
         switch type {
         case .text:
             writeTextBytes(p, n, to: out, nuls: &nuls)

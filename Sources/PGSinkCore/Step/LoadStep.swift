@@ -86,6 +86,9 @@ public struct LoadStep: @unchecked Sendable {
     /// Merge: a hash of each written row's key (`StepBuilder.keyHashes`), so the writer can tell a
     /// batch of keys a table it created has never held.
     public var keyHashes: [Int] = []
+    /// Some key was hashed in binary form (`StepBuilder.keyHashes`): its hashes match only
+    /// hashes of binary keys.
+    public var rawKeyHashes = false
     /// A change feed's batch holds deletes (rows that must not be copied straight in).
     public var hasDeletes = false
     /// A change feed's batch holds a source's placeholder for values it did not read

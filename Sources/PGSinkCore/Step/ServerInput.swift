@@ -21,10 +21,14 @@ extension ColumnType {
 extension RecordBatch {
     /// Replaces cells with new text (the server's spelling of a value), kept in the batch's own
     /// bytes. The bytes not scanned yet stay at the end, where the next batch takes them from.
+    /// (A reader that builds records itself, appending their values, never moves `scanned`:
+    /// whatever a cell holds counts as scanned.)
     public func replace(_ replacements: [(row: Int, column: Int, text: [UInt8])]) {
         guard !replacements.isEmpty else { return }
-        let tail = Array(UnsafeBufferPointer(start: bytes.base + scanned, count: bytes.count - scanned))
-        bytes.count = scanned
+        var end = scanned
+        for cell in cells where !cell.isNull { end = max(end, Int(cell.offset) + Int(cell.length)) }
+        let tail = Array(UnsafeBufferPointer(start: bytes.base + end, count: bytes.count - end))
+        bytes.count = end
         for (row, column, text) in replacements {
             let start = Int(rowStarts[row])
             guard column < Int(rowStarts[row + 1]) - start else { continue }

@@ -47,26 +47,65 @@ open class StepBuilder: @unchecked Sendable {
 
     /// A hash of each written row's key bytes, in row order. Equal keys hash equal; different
     /// keys almost never do, so a repeat found by hash only costs work, never a wrong answer.
-    public static func keyHashes(in batch: RecordBatch, columns: [CopyColumn]) -> [Int] {
-        let keySlots = columns.filter(\.required).compactMap(\.source)
+    /// A key in binary COPY form (`CellKind.wire`) hashes as its text would when it is an integer
+    /// or text; of another type it hashes its binary bytes, and `raw` says so: those hashes
+    /// compare only with hashes of the same form.
+    public static func keyHashes(in batch: RecordBatch, columns: [CopyColumn]) -> (hashes: [Int], raw: Bool) {
+        let keys = columns.filter(\.required).compactMap { column in column.source.map { ($0, column.type) } }
         var hashes: [Int] = []
+        var raw = false
         hashes.reserveCapacity(batch.rowCount)
+        var digits = [UInt8](repeating: 0, count: 24)
         for row in 0..<batch.rowCount where !batch.isSkipped(row) {
             var hasher = Hasher()
-            for slot in keySlots {
+            for (slot, type) in keys {
                 let cell = batch.cell(row: row, column: slot)
-                hasher.combine(Int(cell.length))
-                hasher.combine(bytes: UnsafeRawBufferPointer(start: batch.pointer(cell), count: Int(cell.length)))
+                let p = batch.pointer(cell)
+                let n = Int(cell.length)
+                if cell.kind == .wire, let value = wireInteger(p, n, type) {
+                    // The decimal digits, as pgoutput's text form spells the same key.
+                    var v = value.magnitude
+                    var at = digits.count
+                    repeat {
+                        at -= 1
+                        digits[at] = UInt8(48 + v % 10)
+                        v /= 10
+                    } while v > 0
+                    if value < 0 {
+                        at -= 1
+                        digits[at] = 45
+                    }
+                    hasher.combine(digits.count - at)
+                    digits.withUnsafeBytes { hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: $0[at...])) }
+                    continue
+                }
+                if cell.kind == .wire && !type.binaryFormIsText { raw = true }
+                hasher.combine(n)
+                hasher.combine(bytes: UnsafeRawBufferPointer(start: p, count: n))
             }
             hashes.append(hasher.finalize())
         }
-        return hashes
+        return (hashes, raw)
+    }
+
+    /// An integer key's value in binary form.
+    private static func wireInteger(_ p: UnsafePointer<UInt8>, _ n: Int, _ type: ColumnType) -> Int64? {
+        switch (type, n) {
+        case (.smallint, 2): return Int64(Int16(bitPattern: UInt16(p[0]) << 8 | UInt16(p[1])))
+        case (.integer, 4):
+            return Int64(Int32(bitPattern: UInt32(p[0]) << 24 | UInt32(p[1]) << 16 | UInt32(p[2]) << 8 | UInt32(p[3])))
+        case (.bigint, 8):
+            var value: UInt64 = 0
+            for k in 0..<8 { value = value << 8 | UInt64(p[k]) }
+            return Int64(bitPattern: value)
+        default: return nil
+        }
     }
 
     /// Whether two rows of the batch may share a key: compares hashes of the key bytes, so a
     /// collision only costs the server a sort, never a wrong answer.
     public static func keysRepeat(in batch: RecordBatch, columns: [CopyColumn]) -> Bool {
-        repeats(keyHashes(in: batch, columns: columns))
+        repeats(keyHashes(in: batch, columns: columns).hashes)
     }
 
     static func repeats(_ hashes: [Int]) -> Bool {
@@ -117,12 +156,12 @@ open class StepBuilder: @unchecked Sendable {
                     rootRows: index == 0 ? nil : (0..<part.rowCount).map { part.rootRow(of: $0) }))
         }
         let rootPart = parts.removeFirst()
-        let keyHashes = merge ? Self.keyHashes(in: batch, columns: rootPart.columns) : []
+        let (keyHashes, rawKeys) = merge ? Self.keyHashes(in: batch, columns: rootPart.columns) : ([], false)
         sequence += Int64(rootPart.encoded.rows.count)
         defer { causes = [:] }
         return LoadStep(
             statements: statements, root: rootPart, children: parts, keysRepeat: Self.repeats(keyHashes), keyHashes: keyHashes,
-            rejects: rejects, rejectedSoFar: rejected, source: batch.source, causes: causes,
+            rawKeyHashes: rawKeys, rejects: rejects, rejectedSoFar: rejected, source: batch.source, causes: causes,
             settings: defaulted.map { ($0.setting, $0.value) })
     }
 
@@ -171,7 +210,7 @@ open class StepBuilder: @unchecked Sendable {
         while true {
             retellTimes(of: stream, in: batch, done: &retold)
             let columns = stream.planner.copyColumns.filter { !leaving.contains($0.name) }
-            let format = CopyFormat.best(for: columns)
+            let format = batch.carriesWire ? .binary : CopyFormat.best(for: columns)
             switch try stream.encoder.encode(batch, columns: columns, format: format, sequenceStart: numbered ? sequence : nil) {
             case .encoded(let encoded):
                 return (statements, encoded)
