@@ -24,15 +24,25 @@ public enum LogicalReplication {
         try ensurePublication(settings, on: catalog, logger: logger)
         var streams = settings.streams
         streams.stateId = "cdc-stream:\(settings.slot)"
-        var resume = (try ChangeApply.savedState(streams, on: connection)["lsn"] as? String).flatMap(LSN.init)?.rawValue ?? 0
+        let saved = (try ChangeApply.savedState(streams, on: connection)["lsn"] as? String).flatMap(LSN.init)?.rawValue
+        var resume = saved ?? 0
         // --once: what is committed now, flushed or not (the insert position: with asynchronous
         // commit, the flushed one lags behind the commits).
         let target: UInt64? = settings.once
             ? try catalog.execute("SELECT pg_current_wal_insert_lsn()::text").value(0, 0).flatMap(LSN.init)?.rawValue : nil
         let replication = try source.connect(adding: [.init("replication", "database")])
-        let existing = try catalog.query(
+        var existing = try catalog.query(
             "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", [settings.slot]
         ).rows.first
+        if existing != nil && saved == nil && settings.snapshot != false {
+            // The destination never committed anything from this slot: a run stopped during its
+            // snapshot (which commits as one transaction, with the first saved position). Streaming
+            // from the slot now would miss the snapshot's rows, so it starts over.
+            logger.notice(
+                "slot \(settings.slot) exists, but the destination has no position saved for it (a run stopped before its snapshot committed); dropping the slot to start again with a new snapshot")
+            try dropSlot(settings.slot, on: catalog, logger: logger)
+            existing = nil
+        }
         var snapshotTables: [SourceTable] = []
         var snapshotLSN: UInt64 = 0
         var summary = Summary()
@@ -81,6 +91,20 @@ public enum LogicalReplication {
         summary.changes = reader.changes
         summary.lastLSN = reader.lastApplied
         return summary
+    }
+
+    /// Drops a slot, waiting up to 30 s for a walsender of a run killed a moment ago to let go of it.
+    static func dropSlot(_ slot: String, on catalog: PGConnection, logger: Logger) throws {
+        let deadline = Date().addingTimeInterval(30)
+        while true {
+            do {
+                try catalog.query("SELECT pg_drop_replication_slot($1)", [slot])
+                return
+            } catch let error as PGError where error.sqlState == "55006" && Date() < deadline {
+                logger.notice("\(error.message); waiting for it to be released")
+                Thread.sleep(forTimeInterval: 0.5)
+            }
+        }
     }
 
     static func requireLogical(_ catalog: PGConnection) throws {

@@ -25,6 +25,13 @@ final class StreamWriter {
     private var replaceTables: [WriterTable] = []
     /// The open main transaction's operations, to run again on a new connection.
     private var log: [StreamOp] = []
+    /// The COPY payload bytes `log` holds. Past `replayLimit` the log is let go (memory stays
+    /// bounded: a snapshot is one transaction however big the table), and a connection lost
+    /// before that transaction commits fails the run instead: nothing of it was committed, and
+    /// the next run starts it again.
+    private var logBytes = 0
+    private var logDropped = false
+    static let replayLimit = 96 << 20
     private var runId = UUID().uuidString
     private let replaceRunId = UUID().uuidString
     private var heldStates: [String] = []
@@ -97,9 +104,11 @@ final class StreamWriter {
                     committedMain(states: states, held: held)
                     return
                 }
+                try replayable(error.underlying)
                 replayFirst = true
             } catch let error as PGError where error.isTransient && attempt < retries && isMain(op) && Interrupt.signal == nil {
                 attempt += 1
+                try replayable(error)
                 logger.warning("\(error.message); running the transaction again on a new connection (attempt \(attempt + 1))")
                 main = try connector.connect()
                 mainOpen = false
@@ -126,7 +135,25 @@ final class StreamWriter {
 
     private func apply(_ op: StreamOp, replaying: Bool) throws {
         try execute(op, replaying: replaying)
-        if isMain(op), !op.isCommit, !replaying { log.append(op) }
+        guard isMain(op), !op.isCommit, !replaying, !logDropped else { return }
+        if case .step(_, let step) = op {
+            logBytes += step.root.encoded.data.count + step.children.reduce(0) { $0 + $1.encoded.data.count }
+        }
+        if logBytes > Self.replayLimit {
+            logger.debug("the open transaction holds over \(Self.replayLimit >> 20) MB of rows: it will not be run again on a new connection")
+            log = []
+            logDropped = true
+        } else {
+            log.append(op)
+        }
+    }
+
+    /// A transaction lost with its connection can be run again only from a whole log.
+    private func replayable(_ error: Error) throws {
+        guard logDropped else { return }
+        throw LoadError(
+            "the connection to the destination was lost (\(error)) during a transaction too big to run again from memory "
+                + "(over \(Self.replayLimit >> 20) MB of rows, such as a snapshot); none of it was committed: run the command again")
     }
 
     private func execute(_ op: StreamOp, replaying: Bool) throws {
@@ -234,6 +261,8 @@ final class StreamWriter {
         for table in touched { table.committed() }
         touched = []
         log = []
+        logBytes = 0
+        logDropped = false
         runId = UUID().uuidString
         for state in states { emitState(state) }
         heldStates += held
