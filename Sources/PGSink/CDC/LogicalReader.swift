@@ -143,7 +143,8 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
                 try checkDone()
             }
         }
-        if Date().timeIntervalSince(lastStatus) > 5 { try sendStatus(requestReply: false) }
+        // A status update at least every 5 s (the clock read every 256 messages, not per row).
+        if messages & 255 == 0, Date().timeIntervalSince(lastStatus) > 5 { try sendStatus(requestReply: false) }
     }
 
     func idle() throws {
@@ -395,31 +396,40 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
     /// the destination's binary COPY takes as it is (the types match: `LogicalReplication.passesThrough`).
     private func snapshotTuples(_ relation: Relation, _ p: UnsafeMutablePointer<UInt8>, count: Int) throws {
         let stream = relation.stream
+        let slots = relation.slots
         var at = 0
-        func int32() -> Int { Int(Int32(bitPattern: UInt32(p[at]) << 24 | UInt32(p[at + 1]) << 16 | UInt32(p[at + 2]) << 8 | UInt32(p[at + 3]))) }
+        func int32(_ k: Int) -> Int {
+            Int(Int32(bitPattern: UInt32(p[k]) << 24 | UInt32(p[k + 1]) << 16 | UInt32(p[k + 2]) << 8 | UInt32(p[k + 3])))
+        }
         while at + 2 <= count {
-            let rowStart = at
             let fields = Int(Int16(bitPattern: UInt16(p[at]) << 8 | UInt16(p[at + 1])))
-            at += 2
             if fields == -1 { return }
-            guard fields == relation.slots.count else {
-                throw fail("a snapshot row of \(relation.name) with \(fields) fields; its table has \(relation.slots.count) columns")
+            guard fields == slots.count else {
+                throw fail("a snapshot row of \(relation.name) with \(fields) fields; its table has \(slots.count) columns")
             }
+            // Where the tuple ends, checked before any of it is used.
+            var end = at + 2
+            for _ in 0..<fields {
+                guard end + 4 <= count else { throw fail("a snapshot row of \(relation.name) cut short") }
+                end += 4 + max(int32(end), 0)
+            }
+            guard end <= count else { throw fail("a snapshot row of \(relation.name) cut short") }
+            // The tuple goes into the batch's bytes at once; its cells point into them.
             let batch = stream.pending
+            let base = batch.bytes.count - at
+            batch.bytes.append(p + at, count: end - at)
             batch.beginRecord(line: messages)
             batch.carriesWire = true
+            var field = at + 2
             for column in 0..<fields {
-                guard at + 4 <= count else { throw fail("a snapshot row of \(relation.name) cut short") }
-                let length = int32()
-                at += 4
+                let length = int32(field)
+                field += 4
                 if length < 0 { continue }
-                guard at + length <= count else { throw fail("a snapshot row of \(relation.name) cut short") }
-                let offset = batch.bytes.count
-                batch.bytes.append(p + at, count: length)
-                at += length
-                batch.setCell(Cell(offset: UInt32(offset), length: UInt32(length), kind: .wire), column: relation.slots[column])
+                batch.setCell(Cell(offset: UInt32(base + field), length: UInt32(length), kind: .wire), column: slots[column])
+                field += length
             }
-            try endRecord(stream, lsn: snapshotLSN, time: snapshotTime, delete: false, bytes: at - rowStart)
+            try endRecord(stream, lsn: snapshotLSN, time: snapshotTime, delete: false, bytes: end - at)
+            at = end
         }
         if at != count { throw fail("a snapshot row of \(relation.name) cut short") }
     }

@@ -11,6 +11,10 @@ extension Loader {
             logger.debug("\(step.root.table): the batch's COPY leaves to the column default what \(step.settings.map(\.0).joined(separator: ", ")) holds")
         }
         let table = step.root.table
+        // A change feed's batch that needs the key (deletes, repeats, keys written before) gets it first.
+        if request.changes != nil, session.deferredKey != nil, !copiesStraightIn(step, session: session) {
+            try settleKey(session, on: connection)
+        }
         var rejectedRoots = Set<Int>()
         let rows: Int
         if request.mode == .merge && session.deferredKey == nil, let direct = try copyNewKeys(step, on: connection, session: session) {
@@ -72,10 +76,7 @@ extension Loader {
     /// When the COPY fails anyway (a row someone else wrote meanwhile, a value the server refuses),
     /// the savepoint undoes it and nil sends the batch the staged way, which handles both.
     private func copyNewKeys(_ step: LoadStep, on connection: PGConnection, session: Session) throws -> Int? {
-        // A hard delete must not arrive as a row (a soft one may: it is the row the upsert would add).
-        guard step.children.isEmpty, session.existingChildren.isEmpty, !step.keysRepeat,
-            !(step.hasDeletes && request.changes?.deletes == .hard), !step.keepsUnavailable, keysWritten.areNew(step.keyHashes, raw: step.rawKeyHashes)
-        else { return nil }
+        guard copiesStraightIn(step, session: session) else { return nil }
         let encoded = step.root.encoded.droppingSequence()
         let sql = SQL.copy(step.root.table, columns: step.root.columns.map(\.name), format: encoded.format)
         return try Transaction.savepoint("pgsink_new_keys", on: connection, {
@@ -86,6 +87,16 @@ extension Loader {
             logger.debug("copying new keys straight in failed (\(error.message)); upserting the batch instead")
             return nil
         }
+    }
+
+    /// Whether a merge batch may be copied straight into a table this load created: no child
+    /// rows, no key twice, none of its keys written before, and nothing an upsert must decide
+    /// (a hard delete must not arrive as a row; a soft one may: it is the row the upsert would
+    /// add; a value the source did not send needs the stored one).
+    private func copiesStraightIn(_ step: LoadStep, session: Session) -> Bool {
+        step.children.isEmpty && session.existingChildren.isEmpty && !step.keysRepeat
+            && !(step.hasDeletes && request.changes?.deletes == .hard) && !step.keepsUnavailable
+            && keysWritten.areNew(step.keyHashes, raw: step.rawKeyHashes)
     }
 
     /// The child tables a merge must clear for the records of a step: those of earlier loads and

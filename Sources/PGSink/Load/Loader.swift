@@ -313,9 +313,11 @@ public struct Loader: Sendable {
 
     /// Whether a merge into a table being created may copy straight in and key the table at the
     /// end: the top-level table, no child tables, and last record wins (no --newest-by ordering).
+    /// A change feed's batches go straight in only while they can (`copiesStraightIn`); the
+    /// first that cannot keys the table first (a snapshot copies in whole, then is keyed once).
     private func defersKey(of table: TableName, _ key: [String]) -> Bool {
         request.mode == .merge && !key.isEmpty && table == request.table && request.nested != .tables
-            && request.newestBy.isEmpty && request.changes == nil
+            && request.newestBy.isEmpty && (request.changes == nil || request.commitsInBatches)
     }
 
     /// Gives a table created with its key deferred that primary key, first removing earlier rows

@@ -344,7 +344,8 @@ final class StreamTarget: @unchecked Sendable {
         if let mark = stream.definition.deleteMark, let slot = columns.firstIndex(of: Array(mark.utf8)) {
             step.hasDeletes = (0..<batch.rowCount).contains { !batch.cell(row: $0, column: slot).isNull }
         }
-        if let placeholder = stream.definition.changes?.unavailable, !placeholder.isEmpty {
+        // (Values in binary COPY form came from a snapshot, which holds every value.)
+        if let placeholder = stream.definition.changes?.unavailable, !placeholder.isEmpty, !batch.carriesWire {
             // As text, or (bytea) its bytes in base64.
             let base64 = Data(placeholder.utf8).base64EncodedString().prefix { $0 != "=" }
             step.keepsUnavailable = [Array(placeholder.utf8), Array(base64.utf8)].contains { Self.contains(batch.bytes, $0) }

@@ -31,7 +31,7 @@ final class StreamWriter {
     /// the next run starts it again.
     private var logBytes = 0
     private var logDropped = false
-    static let replayLimit = 96 << 20
+    static let replayLimit = 32 << 20
     private var runId = UUID().uuidString
     private let replaceRunId = UUID().uuidString
     private var heldStates: [String] = []
