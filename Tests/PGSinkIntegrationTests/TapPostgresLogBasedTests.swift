@@ -152,6 +152,10 @@ struct TapPostgresLogBasedTests {
         #expect(try bookmark(secondState) > firstLSN, "\(secondState)")
         let theirs = try Self.liveRows(source.connection, items, destination: false)
         Self.expectSame(theirs, try Self.liveRows(db.connection, table, destination: true), "after the changes")
+        // The columns keep the types of the tap's SCHEMA (a WAL timestamp such as `infinity` too).
+        let types = try db.columnTypes("\(source.schema)_items")
+        #expect(types["id"] == "bigint" && types["at"] == "timestamp with time zone" && types["ok"] == "boolean", "\(types)")
+        #expect(types["price"] == "numeric" && types["doc"] == "jsonb" && types["_sdc_lsn"] == "bigint", "\(types)")
         // A deleted key stays at the destination, marked.
         #expect(
             try db.column("SELECT string_agg(id::text, ',' ORDER BY id) FROM \(table) WHERE _sdc_deleted_at IS NOT NULL") == ["10,11,12,100"])
