@@ -95,6 +95,11 @@ struct BatchEncoderTests {
         ("2000-01-02", .timestamp, be32(8) + be64(86_400_000_000)),
         ("2000-01-01T00:00:01.5", .timestamp, be32(8) + be64(1_500_000)),
         ("2000-01-01T01:00:00+01:00", .timestamptz, be32(8) + be64(0)),
+        // PostgreSQL's spellings of the infinite times, as the server and wal2json print them.
+        ("infinity", .timestamptz, be32(8) + be64(Int64.max)),
+        ("-Infinity", .timestamp, be32(8) + be64(Int64.min)),
+        ("infinity", .date, be32(4) + be32(Int32.max)),
+        ("-infinity", .date, be32(4) + be32(Int32.min)),
         ("1.5", .double, be32(8) + be64(Int64(bitPattern: (1.5 as Double).bitPattern))),
         ("-0.25", .real, be32(4) + be32(Int32(bitPattern: (-0.25 as Float).bitPattern))),
         ("12.50", .numeric, be32(12) + be16(2) + be16(0) + be16(0) + be16(2) + be16(12) + be16(5000)),
@@ -144,6 +149,7 @@ struct BatchEncoderTests {
         ("1.5", ColumnType.bigint), ("3000000000", .integer), ("40000", .smallint), ("abc", .numeric),
         ("maybe", .boolean), ("2020-02-30", .date), ("2020-01-01T00:00Z", .timestamp), ("not-a-uuid", .uuid),
         ("1,5", .double), ("12345678-1234-1234-1234-1234567890", .uuid), ("0+5", .bigint), ("0-0", .integer),
+        ("+infinity", .timestamptz), ("infinit", .date),
     ])
     func valuesThatDoNotFitAreMisfits(_ text: String, _ type: ColumnType) throws {
         let (batch, _) = try makeBatch("v\n\"\(text)\"\n")

@@ -49,6 +49,25 @@ struct SingerTests {
                 == [["12345678901234567890123", "0.1", "2024-01-01 08:00:00+00", "10:11:12", "[1, \"x\"]", "1.10"]])
     }
 
+    /// tap-postgres sends a timestamp it read from the WAL as PostgreSQL prints it, `infinity`
+    /// too; `epoch` only the server reads (and is asked about): every column keeps its type, and
+    /// the other values of the records stay theirs.
+    @Test func aValueOnlyTheServerReadsKeepsEveryColumnsType() throws {
+        let db = try TestDatabase()
+        let run = try Self.target(db, [
+            Self.schema("times", #""id":{"type":"integer"},"at":{"type":["string","null"],"format":"date-time"},"n":{"type":"integer"},"s":{"type":"string"}"#),
+            Self.record("times", #"{"id":1,"at":"2024-01-01 00:01:00+00","n":5,"s":"first"}"#),
+            Self.record("times", #"{"id":2,"at":"infinity","n":6,"s":"second"}"#),
+            Self.record("times", #"{"id":3,"at":"epoch","n":7,"s":"third"}"#),
+        ], config: ["add_record_metadata": false])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try db.columnTypes("times") == ["id": "bigint", "at": "timestamp with time zone", "n": "bigint", "s": "text"])
+        #expect(
+            try db.rows("SELECT id::text, at::text, n::text, s FROM \(db.table("times").quoted) ORDER BY id")
+                == [["1", "2024-01-01 00:01:00+00", "5", "first"], ["2", "infinity", "6", "second"],
+                    ["3", "1970-01-01 00:00:00+00", "7", "third"]])
+    }
+
     @Test func statesArePrintedAfterTheirRecordsCommitAndTheLastAtTheEnd() throws {
         let db = try TestDatabase()
         let run = try Self.target(db, [

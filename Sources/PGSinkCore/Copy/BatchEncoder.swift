@@ -460,8 +460,8 @@ public struct BatchEncoder {
                 return true
             }
             // The server's own spelling (its answer for 'inf' or ' Infinity ').
-            if n == 8 || n == 9, ValueSyntax.equalsIgnoringCase(p + (n - 8), 8, "infinity") && (n == 8 || p[0] == 45) {
-                NumericEncoding.writeInfinity(negative: n == 9, to: out)
+            if let negative = Self.infinitySign(p, n) {
+                NumericEncoding.writeInfinity(negative: negative, to: out)
                 return true
             }
             return false
@@ -485,7 +485,15 @@ public struct BatchEncoder {
             out.append(value ? 1 : 0)
             return true
         case .date:
-            guard let days = ValueSyntax.parseDate(p, n) else { return false }
+            let days: Int32
+            if let parsed = ValueSyntax.parseDate(p, n) {
+                days = parsed
+            } else if let negative = Self.infinitySign(p, n) {
+                // PostgreSQL's binary form of 'infinity' and '-infinity'.
+                days = negative ? .min : .max
+            } else {
+                return false
+            }
             out.appendInt32(4)
             out.appendInt32(days)
             return true
@@ -495,6 +503,8 @@ public struct BatchEncoder {
                 micros = Int64(days) * 86_400_000_000
             } else if let ts = ValueSyntax.parseTimestamp(p, n), !(type == .timestamp && ts.hasZone) {
                 micros = ts.microseconds
+            } else if let negative = Self.infinitySign(p, n) {
+                micros = negative ? .min : .max
             } else {
                 return false
             }
@@ -517,6 +527,14 @@ public struct BatchEncoder {
             writeJSON(p, n, kind, to: out, versionByte: true, nuls: &nuls)
             return true
         }
+    }
+
+    /// Whether the value is PostgreSQL's spelling `infinity` (false) or `-infinity` (true), in any
+    /// case; nil for anything else.
+    static func infinitySign(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool? {
+        guard n == 8 || n == 9, ValueSyntax.equalsIgnoringCase(p + (n - 8), 8, "infinity") else { return nil }
+        if n == 8 { return false }
+        return p[0] == 45 ? true : nil
     }
 
     /// `inf`, `-Infinity` and the like (as opposed to a number too large for the type).

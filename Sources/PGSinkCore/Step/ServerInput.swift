@@ -21,21 +21,21 @@ extension ColumnType {
 extension RecordBatch {
     /// Replaces cells with new text (the server's spelling of a value), kept in the batch's own
     /// bytes. The bytes not scanned yet stay at the end, where the next batch takes them from.
-    /// (A reader that builds records itself, appending their values, never moves `scanned`:
-    /// whatever a cell holds counts as scanned.)
+    /// Bytes a cell points to are never among them: a batch a message reader filled (Singer,
+    /// Airbyte, the change feeds) is not scanned, and all of its bytes are its rows'.
     public func replace(_ replacements: [(row: Int, column: Int, text: [UInt8])]) {
         guard !replacements.isEmpty else { return }
-        var end = scanned
-        for cell in cells where !cell.isNull { end = max(end, Int(cell.offset) + Int(cell.length)) }
-        let tail = Array(UnsafeBufferPointer(start: bytes.base + end, count: bytes.count - end))
-        bytes.count = end
+        var kept = scanned
+        for cell in cells where !cell.isNull { kept = Swift.max(kept, Int(cell.offset) + Int(cell.length)) }
+        let tail = Array(UnsafeBufferPointer(start: bytes.base + kept, count: bytes.count - kept))
+        bytes.count = kept
         for (row, column, text) in replacements {
             let start = Int(rowStarts[row])
             guard column < Int(rowStarts[row + 1]) - start else { continue }
             cells[start + column] = Cell(offset: UInt32(bytes.count), length: UInt32(text.count), kind: .quoted)
             text.withUnsafeBufferPointer { if let base = $0.baseAddress { bytes.append(base, count: $0.count) } }
         }
-        scanned = bytes.count
+        if scanned == kept { scanned = bytes.count }
         tail.withUnsafeBufferPointer { if let base = $0.baseAddress { bytes.append(base, count: $0.count) } }
     }
 }
