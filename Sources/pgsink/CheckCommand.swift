@@ -71,7 +71,7 @@ struct CheckCommand: ParsableCommand {
         let logger = LogSetup.bootstrap(settings.logLevel?.rawValue, fallback: .error)
         let resolved: ConnectionSettings
         do {
-            resolved = try connection.resolve(configured: file?.connection)
+            resolved = try connection.resolve(configured: try file?.connection(replaced: connection.to != nil))
         } catch {
             print(CheckResult(passed: false, name: "configuration", detail: "\(error)").text)
             throw ExitCode(1)

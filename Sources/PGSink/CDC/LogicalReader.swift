@@ -261,8 +261,7 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
     private func define(_ schema: String, _ name: String, columns: [(name: String, type: ColumnType)], key: [String]) throws
         -> Relation
     {
-        let naming = settings.streams.naming
-        let table = TableName(schema: naming.normalize(settings.schemaMap[schema] ?? schema), name: naming.normalize(name))
+        let table = settings.destination(schema: schema, name: name)
         var definition = StreamDefinition.changeFeed(
             table, keys: key, ChangeApplication(deletes: settings.deletes, unavailable: Self.unchanged))
         definition.properties = columns.map(\.name)

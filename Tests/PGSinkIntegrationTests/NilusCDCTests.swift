@@ -1,0 +1,135 @@
+import Foundation
+import PGSink
+import PGSinkCore
+import Testing
+
+/// A DataOS Nilus CDC pipeline file run by `pgsink cdc stream --config` between the two real
+/// clusters (the source of CDCStreamTests and the destination test server), and the pipelines
+/// the cdc commands refuse, each with its one line.
+@Suite("Nilus CDC pipelines", .serialized)
+struct NilusCDCTests {
+    /// The Nilus CDC shape: the source's URL, one table into `destTable`, the sink address left
+    /// as a DataOS depot (replaced by --to).
+    static func pipeline(_ source: CDCStreamTests.Source, tables: String, destTable: String, strategy: String = "merge") throws
+        -> String
+    {
+        try TestDatabase.file("nilus.yaml", """
+            name: nilus-postgres-cdc
+            version: v1alpha
+            type: nilus
+            spec:
+              type: cdc
+              compute: universe-compute
+              source:
+                address: ${NILUS_SOURCE_URL}
+                cdc:
+                  table.include.list: "\(tables)"
+                  slot.name: \(source.slot)
+                  publication.name: \(source.publication)
+                  snapshot.mode: initial
+                  topic.prefix: "orders_cdc"
+              sink:
+                address: dataos://postgres-destination
+                options:
+                  dest_table: \(destTable)
+                  incremental_strategy: \(strategy)
+            """)
+    }
+
+    static func rows(_ connection: PGConnection, _ table: String) throws -> [String] {
+        try CDCStreamTests.rows(connection, table, "id, customer, total")
+    }
+
+    @Test func aNilusPipelineCopiesItsTableIntoDestTableThenStreamsChanges() throws {
+        let source = try CDCStreamTests.Source()
+        let db = try TestDatabase()
+        let orders = "\(source.schema).orders"
+        try source.sql(
+            "CREATE TABLE \(orders) (id int PRIMARY KEY, customer text, total numeric(10,2))",
+            "INSERT INTO \(orders) SELECT g, 'customer ' || g, g * 2.5 FROM generate_series(1, 500) g")
+        let config = try Self.pipeline(source, tables: orders, destTable: "\(db.schema).orders_cdc")
+        let environment = ["NILUS_SOURCE_URL": source.url]
+        let arguments = ["cdc", "stream", "--config", config, "--once", "--to", db.url, "--schema", db.schema]
+        let first = try CommandLineTests.run(arguments, environment: environment)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stderr.contains("with the snapshot"), "\(first.stderr)")
+        let destination = db.table("orders_cdc").quoted
+        #expect(try Self.rows(db.connection, destination) == Self.rows(source.connection, orders))
+        #expect(try !db.exists("orders"), "the changes went to the source table's name instead of dest_table")
+
+        try source.sql(
+            "INSERT INTO \(orders) VALUES (1000, 'streamed', 9.99)", "UPDATE \(orders) SET total = 0 WHERE id <= 10",
+            "DELETE FROM \(orders) WHERE id BETWEEN 11 AND 20")
+        let second = try CommandLineTests.run(arguments, environment: environment)
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(!second.stderr.contains("with the snapshot"), "\(second.stderr)")
+        #expect(try Self.rows(db.connection, destination) == Self.rows(source.connection, orders))
+        #expect(try db.count("orders_cdc") == 491)
+
+        // The slot of the file's slot.name, from the file's source address.
+        let status = try CommandLineTests.run(["cdc", "status", "--config", config], environment: environment)
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("confirmed_flush_lsn: "), "\(status.stdout)")
+        let drop = try CommandLineTests.run(["cdc", "drop", "--config", config], environment: environment)
+        #expect(drop.status == 0, "\(drop.stderr)")
+        #expect(drop.stdout.contains("dropped replication slot \(source.slot)"), "\(drop.stdout)")
+        #expect(try source.connection.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", [source.slot]).rows.isEmpty)
+    }
+
+    @Test func pipelinesTheCommandsCannotRunAreRefusedWithOneLine() throws {
+        let source = try CDCStreamTests.Source()
+        let db = try TestDatabase()
+        let environment = ["NILUS_SOURCE_URL": source.url]
+        func stream(_ config: String, _ extra: [String] = []) throws -> CommandLineTests.Run {
+            try CommandLineTests.run(["cdc", "stream", "--config", config, "--once", "--to", db.url] + extra, environment: environment)
+        }
+
+        let batch = try TestDatabase.file("batch.yaml", """
+            type: nilus
+            spec:
+              type: batch
+              source:
+                address: dataos://mysql-source
+                options:
+                  source_table: sales.orders
+              sink:
+                address: dataos://postgres-destination
+                options:
+                  dest_table: analytics.orders
+                  incremental_strategy: replace
+            """)
+        let batchRun = try stream(batch)
+        #expect(batchRun.status == 1)
+        #expect(batchRun.stderr.contains(
+            "batch.yaml is a Nilus batch pipeline (spec.type: batch), which pgsink cdc stream does not run; run it with pgsink load"),
+            "\(batchRun.stderr)")
+
+        let append = try Self.pipeline(source, tables: "public.orders", destTable: "a.b", strategy: "append")
+        let appendRun = try stream(append)
+        #expect(appendRun.status == 1)
+        #expect(appendRun.stderr.contains(
+            "spec.sink.options.incremental_strategy is append, but a CDC pipeline keeps each table in sync by key; write merge"),
+            "\(appendRun.stderr)")
+
+        let two = try Self.pipeline(source, tables: "public.a,public.b", destTable: "a.b")
+        let twoRun = try stream(two)
+        #expect(twoRun.status == 1)
+        #expect(twoRun.stderr.contains("dest_table a.b takes the changes of one source table, and it includes public.a, public.b"),
+            "\(twoRun.stderr)")
+        #expect(twoRun.stderr.contains("--schema-map"), "\(twoRun.stderr)")
+
+        let dataos = try Self.pipeline(source, tables: "public.orders", destTable: "a.b")
+        let noSource = try CommandLineTests.run(
+            ["cdc", "stream", "--config", dataos, "--once", "--to", db.url], environment: ["NILUS_SOURCE_URL": "dataos://pg-cdc"])
+        #expect(noSource.status == 1)
+        #expect(noSource.stderr.contains(
+            "spec.source.address is dataos://pg-cdc, a DataOS depot pgsink cannot look up; write the server's postgresql:// URL "
+                + "there (or ${VARIABLE}), or pass --from"), "\(noSource.stderr)")
+
+        let cdcForLoad = try CommandLineTests.run(
+            ["load", try TestDatabase.file("x.csv", "id\n1\n"), "--config", dataos, "--to", db.url], environment: environment)
+        #expect(cdcForLoad.status == 1)
+        #expect(cdcForLoad.stderr.contains("is a Nilus CDC pipeline (spec.type: cdc), which pgsink load does not run; run it with "
+            + "pgsink cdc stream --config"), "\(cdcForLoad.stderr)")
+    }
+}
