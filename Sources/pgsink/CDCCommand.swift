@@ -154,6 +154,7 @@ struct CDCStreamCommand: ParsableCommand {
               --publication shop --slot shop_to_dw --tables public.orders,public.customers
             A new slot's snapshot is copied first; then changes stream until interrupted (or, with --once, up to the
             source's WAL position at the start). See docs/cdc.md.
+            A DataOS Nilus CDC pipeline file works as the config: pgsink cdc stream --config nilus.yaml (flags win).
             """
     )
 

@@ -76,6 +76,36 @@ struct NilusCDCTests {
         #expect(try source.connection.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", [source.slot]).rows.isEmpty)
     }
 
+    /// The batch shape's sink, for `pgsink load`: its address is the destination, its options the load's.
+    @Test func aNilusBatchPipelineGivesPgsinkLoadItsTableAndStrategy() throws {
+        let db = try TestDatabase()
+        let config = try TestDatabase.file("batch.yaml", """
+            name: nilus-postgres-batch
+            version: v1alpha
+            type: nilus
+            spec:
+              type: batch
+              compute: universe-compute
+              source:
+                address: dataos://mysql-source
+                options:
+                  source_table: sales.orders
+              sink:
+                address: \(db.url)
+                options:
+                  dest_table: \(db.schema).orders
+                  incremental_strategy: replace
+            """)
+        let first = try TestDatabase.file("orders.csv", "id,total\n1,9.5\n2,3\n")
+        let second = try TestDatabase.file("orders.csv", "id,total\n3,7\n")
+        for input in [first, second] {
+            let run = try CommandLineTests.run(["load", input, "--config", config])
+            #expect(run.status == 0, "\(run.stderr)")
+        }
+        // replace: the second load's rows only.
+        #expect(try db.column("SELECT id::text FROM \(db.table("orders").quoted)") == ["3"])
+    }
+
     @Test func pipelinesTheCommandsCannotRunAreRefusedWithOneLine() throws {
         let source = try CDCStreamTests.Source()
         let db = try TestDatabase()
