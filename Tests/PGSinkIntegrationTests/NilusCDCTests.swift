@@ -76,6 +76,40 @@ struct NilusCDCTests {
         #expect(try source.connection.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", [source.slot]).rows.isEmpty)
     }
 
+    /// `schema.include.list`: a publication of the schema's tables, each into its own table.
+    @Test func aSchemaIncludeListReplicatesEveryTableOfTheSchema() throws {
+        let source = try CDCStreamTests.Source()
+        let db = try TestDatabase()
+        try source.sql(
+            "CREATE TABLE \(source.schema).items (id int PRIMARY KEY, customer text, total numeric)",
+            "CREATE TABLE \(source.schema).orders (id int PRIMARY KEY, customer text, total numeric)",
+            "INSERT INTO \(source.schema).items VALUES (1, 'a', 1), (2, 'b', 2)",
+            "INSERT INTO \(source.schema).orders VALUES (7, 'c', 3)")
+        let config = try TestDatabase.file("nilus.yaml", """
+            type: nilus
+            spec:
+              type: cdc
+              source:
+                address: \(source.url)
+                cdc:
+                  schema.include.list: \(source.schema)
+                  slot.name: \(source.slot)
+                  publication.name: \(source.publication)
+              sink:
+                address: \(db.url)
+            """)
+        let arguments = ["cdc", "stream", "--config", config, "--once", "--schema-map", "\(source.schema)=\(db.schema)", "--schema", db.schema]
+        let first = try CommandLineTests.run(arguments)
+        #expect(first.status == 0, "\(first.stderr)")
+        try source.sql("INSERT INTO \(source.schema).orders VALUES (8, 'd', 4)", "DELETE FROM \(source.schema).items WHERE id = 1")
+        let second = try CommandLineTests.run(arguments)
+        #expect(second.status == 0, "\(second.stderr)")
+        for table in ["items", "orders"] {
+            #expect(try Self.rows(db.connection, db.table(table).quoted) == Self.rows(source.connection, "\(source.schema).\(table)"))
+        }
+        #expect(try db.count("orders") == 2)
+    }
+
     /// The batch shape's sink, for `pgsink load`: its address is the destination, its options the load's.
     @Test func aNilusBatchPipelineGivesPgsinkLoadItsTableAndStrategy() throws {
         let db = try TestDatabase()
