@@ -76,6 +76,36 @@ struct NilusCDCTests {
         #expect(try source.connection.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", [source.slot]).rows.isEmpty)
     }
 
+    /// `pgsink check --config`: the pipeline's source (its slot and publication), then its sink.
+    @Test func checkReadsThePipelinesSourceAndSink() throws {
+        let source = try CDCStreamTests.Source()
+        let db = try TestDatabase()
+        let config = try TestDatabase.file("nilus.yaml", """
+            type: nilus
+            spec:
+              type: cdc
+              source:
+                address: \(source.url)
+                cdc:
+                  table.include.list: \(source.schema).orders
+                  slot.name: \(source.slot)
+                  publication.name: \(source.publication)
+              sink:
+                address: \(db.url)
+                options:
+                  dest_table: \(db.schema).orders_cdc
+            """)
+        let run = try CommandLineTests.run(["check", "--config", config])
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        #expect(run.stdout.contains("✓ wal_level: logical"), "\(run.stdout)")
+        #expect(run.stdout.contains("✓ authenticated"), "\(run.stdout)")
+        let dataos = try TestDatabase.file("dataos.yaml", "type: nilus\nspec:\n  type: cdc\n  source:\n    address: dataos://pg\n")
+        let refused = try CommandLineTests.run(["check", "--config", dataos])
+        #expect(refused.status == 1)
+        #expect(refused.stdout.contains("✗ source: "), "\(refused.stdout)")
+        #expect(refused.stdout.contains("spec.source.address is dataos://pg"), "\(refused.stdout)")
+    }
+
     /// `schema.include.list`: a publication of the schema's tables, each into its own table.
     @Test func aSchemaIncludeListReplicatesEveryTableOfTheSchema() throws {
         let source = try CDCStreamTests.Source()
@@ -98,7 +128,9 @@ struct NilusCDCTests {
               sink:
                 address: \(db.url)
             """)
-        let arguments = ["cdc", "stream", "--config", config, "--once", "--schema-map", "\(source.schema)=\(db.schema)", "--schema", db.schema]
+        let arguments = [
+            "cdc", "stream", "--config", config, "--once", "--schema-map", "\(source.schema)=\(db.schema)", "--schema", db.schema,
+        ]
         let first = try CommandLineTests.run(arguments)
         #expect(first.status == 0, "\(first.stderr)")
         try source.sql("INSERT INTO \(source.schema).orders VALUES (8, 'd', 4)", "DELETE FROM \(source.schema).items WHERE id = 1")

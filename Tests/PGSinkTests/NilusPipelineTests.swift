@@ -123,7 +123,9 @@ struct NilusPipelineTests {
 
     @Test func destTableTakesOneSourceTable() throws {
         let two = try Self.streamFailure(Self.cdcPipeline(cdc: "table.include.list: public.a,public.b"))
-        #expect(two.contains("dest_table analytics.orders_cdc takes the changes of one source table, and it includes public.a, public.b"), "\(two)")
+        #expect(
+            two.contains("dest_table analytics.orders_cdc takes the changes of one source table, and it includes public.a, public.b"),
+            "\(two)")
         #expect(two.contains("--schema-map"))
         let none = try Self.streamFailure(Self.cdcPipeline(cdc: "topic.prefix: x"))
         #expect(none.contains("every table of the publication"), "\(none)")
