@@ -32,7 +32,7 @@ struct CDCApplyCommand: ParsableCommand {
         "The destination table of an event, from {db}, {schema}, {table} (the event's source) and {topic} "
             + "(default {schema}.{table}). Without a schema part, tables land in --schema.",
         valueName: "format"))
-    var tableFormat = "{schema}.{table}"
+    var tableFormat: String?
 
     @Option(help: ArgumentHelp(
         "The schema for table names without one, and of pgsink's state and ledger (default: the connection's, else public).",
@@ -53,7 +53,7 @@ struct CDCApplyCommand: ParsableCommand {
         "Debezium's unavailable.value.placeholder: a column of an update holding it keeps its stored value "
             + "(default __debezium_unavailable_value; empty turns this off).",
         valueName: "text"))
-    var unavailableValue = "__debezium_unavailable_value"
+    var unavailableValue: String?
 
     @Option(name: .customLong("batch-size"), help: ArgumentHelp("Changes per transaction at most (default 100000).", valueName: "n"))
     var batchSize: Int?
@@ -71,34 +71,30 @@ struct CDCApplyCommand: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
+    @OptionGroup var config: ConfigOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         guard DeleteMode(rawValue: deletes) != nil else { throw ValidationError("--deletes takes hard or soft (got \"\(deletes)\")") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
         if let batchSeconds, batchSeconds <= 0 { throw ValidationError("--batch-seconds must be more than 0") }
-        if !tableFormat.contains("{") { throw ValidationError("--table-format needs a placeholder: {table}, {schema}, {db} or {topic}") }
+        if let tableFormat, !tableFormat.contains("{") {
+            throw ValidationError("--table-format needs a placeholder: {table}, {schema}, {db} or {topic}")
+        }
     }
 
     func run() throws {
+        let file = try config.load(requiring: .cdc, for: "pgsink cdc apply")
+        let configured = try ConfigOptions.connection(of: file, replaced: connection.to != nil)
         let logger = LogSetup.bootstrap(logging.logLevel, fallback: .notice)
-        let connector = try failing { try connection.connector(logger: logger) }
+        let connector = try failing { try connection.connector(configured: configured, logger: logger) }
         defer { connector.close() }
         let pg = try failing { try connector.connect() }
-        var settings = CDCSettings()
-        settings.tableFormat = tableFormat
-        settings.streams.schema = schema ?? connector.settings.schema ?? "public"
-        settings.primaryKey = primaryKey.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
-        settings.deletes = DeleteMode(rawValue: deletes) ?? .hard
-        settings.truncate = truncate
-        settings.unavailableValue = unavailableValue
-        settings.fromBeginning = fromBeginning
-        settings.streams.batchSeconds = batchSeconds ?? 1
-        if let batchSize { settings.streams.batchRows = batchSize }
-        if let stateId { settings.streams.stateId = stateId }
+        let resolved = settings(pipeline: file?.pipeline, connectionSchema: connector.settings.schema)
         let summary = try failing {
             try ChangeApply.run(
-                settings: settings, inputs: inputs, connection: pg, connector: connector, retries: connection.retries,
+                settings: resolved, inputs: inputs, connection: pg, connector: connector, retries: connection.retries,
                 logger: logger)
         }
         let tables = summary.rows.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
@@ -106,6 +102,23 @@ struct CDCApplyCommand: ParsableCommand {
         text += tables.isEmpty ? "" : " (changes per table: \(tables.joined(separator: ", ")))"
         if summary.skipped > 0 { text += "; \(Wording.count(summary.skipped, "line")) already applied by an earlier run" }
         FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    /// The settings: a Nilus pipeline's, with the flags over them.
+    func settings(pipeline: NilusPipeline?, connectionSchema: String?) -> CDCSettings {
+        var settings = CDCSettings()
+        pipeline?.configure(&settings)
+        if let tableFormat { settings.tableFormat = tableFormat }
+        settings.streams.schema = schema ?? connectionSchema ?? "public"
+        settings.primaryKey = primaryKey.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
+        settings.deletes = DeleteMode(rawValue: deletes) ?? .hard
+        settings.truncate = truncate
+        if let unavailableValue { settings.unavailableValue = unavailableValue }
+        settings.fromBeginning = fromBeginning
+        settings.streams.batchSeconds = batchSeconds ?? 1
+        if let batchSize { settings.streams.batchRows = batchSize }
+        if let stateId { settings.streams.stateId = stateId }
+        return settings
     }
 
     private func failing<T>(_ body: () throws -> T) throws -> T {
@@ -117,12 +130,18 @@ struct CDCApplyCommand: ParsableCommand {
 /// `--from`: the source server of a logical replication stream.
 struct SourceOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
-        "The source PostgreSQL: a postgresql:// URI or a libpq key=value string (its role needs the REPLICATION attribute).",
+        "The source PostgreSQL: a postgresql:// URI or a libpq key=value string (its role needs the REPLICATION attribute); "
+            + "default: a Nilus pipeline's spec.source.address.",
         valueName: "conn"))
-    var from: String
+    var from: String?
 
-    func connector(logger: Logger, retries: Int) throws -> Connector {
-        Connector(try ConnectionSettings(string: from), logger: logger, retries: retries)
+    /// `--from`, else the pipeline's `spec.source.address`.
+    func connector(pipeline: NilusPipeline?, logger: Logger, retries: Int) throws -> Connector {
+        if let from { return Connector(try ConnectionSettings(string: from), logger: logger, retries: retries) }
+        if let configured = try pipeline?.sourceConnection() { return Connector(configured, logger: logger, retries: retries) }
+        throw CommandFailure(
+            description: "no source: pass --from postgresql://… (a role with the REPLICATION attribute), or give a Nilus "
+                + "pipeline's spec.source.address in --config")
     }
 }
 
@@ -135,16 +154,18 @@ struct CDCStreamCommand: ParsableCommand {
               --publication shop --slot shop_to_dw --tables public.orders,public.customers
             A new slot's snapshot is copied first; then changes stream until interrupted (or, with --once, up to the
             source's WAL position at the start). See docs/cdc.md.
+            A DataOS Nilus CDC pipeline file works as the config: pgsink cdc stream --config nilus.yaml (flags win).
             """
     )
 
     @OptionGroup var source: SourceOptions
 
-    @Option(help: ArgumentHelp("The publication to read (created for --tables, or FOR ALL TABLES, when missing).", valueName: "name"))
-    var publication = "pgsink"
+    @Option(help: ArgumentHelp(
+        "The publication to read (created for --tables, or FOR ALL TABLES, when missing; default pgsink).", valueName: "name"))
+    var publication: String?
 
-    @Option(help: ArgumentHelp("The replication slot (created when missing).", valueName: "name"))
-    var slot = "pgsink"
+    @Option(help: ArgumentHelp("The replication slot (created when missing; default pgsink).", valueName: "name"))
+    var slot: String?
 
     @Option(help: ArgumentHelp("schema.table names to replicate (comma-separated); default: all of the publication's.", valueName: "list"))
     var tables: String?
@@ -171,6 +192,8 @@ struct CDCStreamCommand: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
+    @OptionGroup var config: ConfigOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -181,28 +204,21 @@ struct CDCStreamCommand: ParsableCommand {
     }
 
     func run() throws {
+        let file = try config.load(requiring: .cdc, for: "pgsink cdc stream")
+        let pipeline = file?.pipeline
+        let configured = try ConfigOptions.connection(of: file, replaced: connection.to != nil)
         let logger = LogSetup.bootstrap(logging.logLevel, fallback: .notice)
-        let sourceConnector = try CDCFailure.wrap { try source.connector(logger: logger, retries: connection.retries) }
-        defer { sourceConnector.close() }
-        let connector = try CDCFailure.wrap { try connection.connector(logger: logger) }
-        defer { connector.close() }
-        let pg = try CDCFailure.wrap { try connector.connect() }
-        var settings = LogicalSettings()
-        settings.slot = slot
-        settings.publication = publication
-        settings.tables = tables.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
-        for pair in schemaMap {
-            let parts = pair.split(separator: "=").map(String.init)
-            settings.schemaMap[parts[0]] = parts[1]
+        let sourceConnector = try CDCFailure.wrap {
+            try source.connector(pipeline: pipeline, logger: logger, retries: connection.retries)
         }
-        settings.snapshot = snapshot
-        settings.once = once
-        settings.deletes = DeleteMode(rawValue: deletes) ?? .hard
-        settings.streams.schema = schema ?? connector.settings.schema ?? "public"
-        if let batchSeconds { settings.streams.batchSeconds = batchSeconds }
+        defer { sourceConnector.close() }
+        let connector = try CDCFailure.wrap { try connection.connector(configured: configured, logger: logger) }
+        defer { connector.close() }
+        let resolved = try CDCFailure.wrap { try settings(pipeline: pipeline, connectionSchema: connector.settings.schema) }
+        let pg = try CDCFailure.wrap { try connector.connect() }
         let summary = try CDCFailure.wrap {
             try LogicalReplication.run(
-                settings: settings, source: sourceConnector, connection: pg, connector: connector, retries: connection.retries,
+                settings: resolved, source: sourceConnector, connection: pg, connector: connector, retries: connection.retries,
                 logger: logger)
         }
         let tables = summary.rows.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
@@ -212,21 +228,49 @@ struct CDCStreamCommand: ParsableCommand {
         if !tables.isEmpty { text += " (rows per table: \(tables.joined(separator: ", ")))" }
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }
+
+    /// The settings: a Nilus pipeline's, with the flags over them; `--tables` replaces the
+    /// pipeline's table and schema lists.
+    func settings(pipeline: NilusPipeline?, connectionSchema: String?) throws -> LogicalSettings {
+        var settings = LogicalSettings()
+        pipeline?.configure(&settings)
+        if let slot { settings.slot = slot }
+        if let publication { settings.publication = publication }
+        if let tables {
+            settings.tables = tables.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            settings.schemas = []
+        }
+        for pair in schemaMap {
+            let parts = pair.split(separator: "=").map(String.init)
+            settings.schemaMap[parts[0]] = parts[1]
+        }
+        if let snapshot { settings.snapshot = snapshot }
+        settings.once = once
+        settings.deletes = DeleteMode(rawValue: deletes) ?? .hard
+        settings.streams.schema = schema ?? connectionSchema ?? "public"
+        if let batchSeconds { settings.streams.batchSeconds = batchSeconds }
+        try pipeline?.check(settings)
+        return settings
+    }
 }
 
-/// `--from` and `--slot`, for the commands about one slot.
+/// `--from` and `--slot`, for the commands about one slot; a Nilus pipeline file gives both too.
 struct SlotOptions: ParsableArguments {
     @OptionGroup var source: SourceOptions
 
-    @Option(help: ArgumentHelp("The replication slot.", valueName: "name"))
-    var slot = "pgsink"
+    @Option(help: ArgumentHelp("The replication slot (default: a Nilus pipeline's slot.name, else pgsink).", valueName: "name"))
+    var slot: String?
 
-    /// Runs `body` with a connector to the source; errors become one line.
-    func withSource<T>(_ body: (Connector) throws -> T) throws -> T {
+    @OptionGroup var config: ConfigOptions
+
+    /// Runs `body` with the slot's name and a connector to the source; errors become one line.
+    func withSource<T>(_ command: String, _ body: (String, Connector) throws -> T) throws -> T {
+        let pipeline = try config.load(requiring: .cdc, for: command)?.pipeline
         let logger = LogSetup.bootstrap(nil, fallback: .warning)
-        let connector = try CDCFailure.wrap { try source.connector(logger: logger, retries: 2) }
+        let connector = try CDCFailure.wrap { try source.connector(pipeline: pipeline, logger: logger, retries: 2) }
         defer { connector.close() }
-        return try CDCFailure.wrap { try body(connector) }
+        let name = slot ?? pipeline?.slot ?? "pgsink"
+        return try CDCFailure.wrap { try body(name, connector) }
     }
 }
 
@@ -237,8 +281,7 @@ struct CDCStatusCommand: ParsableCommand {
     @OptionGroup var options: SlotOptions
 
     func run() throws {
-        let slot = options.slot
-        for (name, value) in try options.withSource({ try LogicalReplication.status(slot: slot, source: $0) }) {
+        for (name, value) in try options.withSource("pgsink cdc status", { try LogicalReplication.status(slot: $0, source: $1) }) {
             print("\(name): \(value)")
         }
     }
@@ -251,8 +294,7 @@ struct CDCDropCommand: ParsableCommand {
     @OptionGroup var options: SlotOptions
 
     func run() throws {
-        let slot = options.slot
-        let dropped = try options.withSource { try LogicalReplication.drop(slot: slot, source: $0) }
+        let (slot, dropped) = try options.withSource("pgsink cdc drop") { ($0, try LogicalReplication.drop(slot: $0, source: $1)) }
         print(dropped ? "dropped replication slot \(slot)" : "no replication slot \(slot); nothing to drop")
     }
 }

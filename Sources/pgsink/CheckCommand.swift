@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import PGSink
 import PGSinkCore
 
@@ -34,32 +35,18 @@ struct CheckCommand: ParsableCommand {
     var from: String?
 
     @Option(help: ArgumentHelp("With --from: the publication to check (default pgsink).", valueName: "name"))
-    var publication = "pgsink"
+    var publication: String?
 
     @Option(help: ArgumentHelp("With --from: the replication slot to check (default pgsink).", valueName: "name"))
-    var slot = "pgsink"
+    var slot: String?
 
     func run() throws {
-        if let from {
-            let logger = LogSetup.bootstrap(logging.logLevel, fallback: .error)
-            let source: ConnectionSettings
-            do {
-                source = try ConnectionSettings(string: from)
-            } catch {
-                print(CheckResult(passed: false, name: "source", detail: "\(error)").text)
-                throw ExitCode(1)
-            }
-            let connector = Connector(source, logger: logger, retries: 0)
-            defer { connector.close() }
-            let results = SourceCheck.run(connector, publication: publication, slot: slot)
-            for result in results { print(result.text) }
-            if results.contains(where: { !$0.passed }) { throw ExitCode(1) }
-            if connection.to == nil { return }
-        }
         let file = try config.load()
+        // A Nilus CDC pipeline: its source, slot and publication, then its sink and dest_table (merged into).
+        let pipeline = file?.pipeline?.kind == .cdc ? file?.pipeline : nil
         var flags = LoadSettings()
-        flags.table = table
-        flags.writeMode = mode.map { WriteMode($0) }
+        flags.table = table ?? pipeline?.destTable
+        flags.writeMode = mode.map { WriteMode($0) } ?? (pipeline == nil ? nil : WriteMode(.merge))
         flags.deleteStale = deleteStale ? true : nil
         flags.logLevel = logging.logLevel.flatMap(LogLevel.init(rawValue:))
         let settings: LoadSettings
@@ -68,10 +55,15 @@ struct CheckCommand: ParsableCommand {
         } catch {
             throw CommandFailure(description: "\(error)")
         }
+        // Once: the logging system takes one bootstrap per process.
         let logger = LogSetup.bootstrap(settings.logLevel?.rawValue, fallback: .error)
+        if from != nil || pipeline?.sourceAddress != nil {
+            try checkSource(pipeline, logger: logger)
+            if connection.to == nil && pipeline?.sinkAddress == nil { return }
+        }
         let resolved: ConnectionSettings
         do {
-            resolved = try connection.resolve(configured: file?.connection)
+            resolved = try connection.resolve(configured: try file?.connection(replaced: connection.to != nil))
         } catch {
             print(CheckResult(passed: false, name: "configuration", detail: "\(error)").text)
             throw ExitCode(1)
@@ -88,6 +80,23 @@ struct CheckCommand: ParsableCommand {
             schema: schemaName, table: tableName, mode: settings.effective(\.writeMode).mode,
             deleteStale: settings.effective(\.deleteStale))
         let results = ConnectionCheck.run(connector, target: target)
+        for result in results { print(result.text) }
+        if results.contains(where: { !$0.passed }) { throw ExitCode(1) }
+    }
+
+    /// The logical replication source: `--from`, else the pipeline's `spec.source.address`.
+    private func checkSource(_ pipeline: NilusPipeline?, logger: Logger) throws {
+        let source: ConnectionSettings
+        do {
+            source = try from.map { try ConnectionSettings(string: $0) } ?? pipeline?.sourceConnection() ?? ConnectionSettings()
+        } catch {
+            print(CheckResult(passed: false, name: "source", detail: "\(error)").text)
+            throw ExitCode(1)
+        }
+        let connector = Connector(source, logger: logger, retries: 0)
+        defer { connector.close() }
+        let results = SourceCheck.run(
+            connector, publication: publication ?? pipeline?.publication ?? "pgsink", slot: slot ?? pipeline?.slot ?? "pgsink")
         for result in results { print(result.text) }
         if results.contains(where: { !$0.passed }) { throw ExitCode(1) }
     }

@@ -232,7 +232,7 @@ struct LoadCommand: ParsableCommand {
     }
 
     func run() throws {
-        let file = try config.load()
+        let file = try config.load(requiring: .batch, for: "pgsink load")
         let settings: LoadSettings
         do {
             settings = try LoadSettings.resolve(
@@ -245,7 +245,7 @@ struct LoadCommand: ParsableCommand {
         } catch let error as ValidationError {
             throw UsageFailure(command: Self.self, error: error)
         }
-        try load(settings, configured: file?.connection)
+        try load(settings, configured: try ConfigOptions.connection(of: file, replaced: connection.to != nil))
     }
 
     private func load(_ settings: LoadSettings, configured: ConnectionSettings?) throws {

@@ -19,7 +19,8 @@ struct LoggingOptions: ParsableArguments {
 /// `--config` and `--secrets`, shared by the commands that read pgsink.yaml.
 struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("config"), help: ArgumentHelp(
-        "A YAML config file with a destination: section (default: ./pgsink.yaml when it exists). Flags win over it.",
+        "A YAML config file with a destination: section, or a Nilus pipeline (default: ./pgsink.yaml when it exists). "
+            + "Flags win over it.",
         valueName: "file"))
     var configFile: String?
 
@@ -28,9 +29,21 @@ struct ConfigOptions: ParsableArguments {
     var secretFiles: [String] = []
 
     /// The destination section, or nil when there is no file; errors are the user's one line.
-    func load() throws -> DestinationConfig? {
+    /// `kind`: a Nilus pipeline file must be of this kind, which `command` runs.
+    func load(requiring kind: NilusPipeline.Kind? = nil, for command: String = "") throws -> DestinationConfig? {
         do {
-            return try DestinationConfig.load(config: configFile, secrets: secretFiles)
+            let file = try DestinationConfig.load(config: configFile, secrets: secretFiles)
+            if let kind { try file?.pipeline?.require(kind, for: command) }
+            return file
+        } catch {
+            throw CommandFailure(description: "\(error)")
+        }
+    }
+
+    /// The connection `file` gives; `replaced` when a --to string replaces it.
+    static func connection(of file: DestinationConfig?, replaced: Bool) throws -> ConnectionSettings? {
+        do {
+            return try file?.connection(replaced: replaced)
         } catch {
             throw CommandFailure(description: "\(error)")
         }

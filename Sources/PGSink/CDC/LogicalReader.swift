@@ -265,16 +265,10 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
         return parsed.sqlName == name ? parsed : .other(name)
     }
 
-    /// The destination table of a source table: its schema mapped (`--schema-map`), both names normalized.
-    static func destination(_ schema: String, _ name: String, _ settings: LogicalSettings) -> TableName {
-        let naming = settings.streams.naming
-        return TableName(schema: naming.normalize(settings.schemaMap[schema] ?? schema), name: naming.normalize(name))
-    }
-
     private func define(_ schema: String, _ name: String, columns: [(name: String, type: ColumnType)], key: [String]) throws
         -> Relation
     {
-        let table = Self.destination(schema, name, settings)
+        let table = settings.destination(schema: schema, name: name)
         var definition = StreamDefinition.changeFeed(
             table, keys: key, ChangeApplication(deletes: settings.deletes, unavailable: Self.unchanged))
         definition.properties = columns.map(\.name)

@@ -120,12 +120,11 @@ public enum LogicalReplication {
         guard try catalog.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [settings.publication]).rows.isEmpty else {
             return
         }
-        let what: String
-        if settings.tables.isEmpty {
-            what = "FOR ALL TABLES"
-        } else {
-            what = "FOR TABLE " + settings.tables.map(qualified).joined(separator: ", ")
+        var parts = settings.tables.isEmpty ? [] : ["TABLE " + settings.tables.map(qualified).joined(separator: ", ")]
+        if !settings.schemas.isEmpty {
+            parts.append("TABLES IN SCHEMA " + settings.schemas.map(quoteIdentifier).joined(separator: ", "))
         }
+        let what = parts.isEmpty ? "FOR ALL TABLES" : "FOR " + parts.joined(separator: ", ")
         let statement = "CREATE PUBLICATION \(quoteIdentifier(settings.publication)) \(what)"
         do {
             try catalog.execute(statement)
@@ -141,16 +140,24 @@ public enum LogicalReplication {
         return parts.count == 2 ? "\(quoteIdentifier(parts[0])).\(quoteIdentifier(parts[1]))" : "public.\(quoteIdentifier(name))"
     }
 
-    /// The publication's tables (those of --tables), with their columns, types and keys.
+    /// `schema.table` as given, with `table` alone in public.
+    static func sourceName(_ name: String) -> String {
+        name.contains(".") ? name : "public.\(name)"
+    }
+
+    /// The publication's tables (those of --tables and the schemas), with their columns, types and keys.
     static func tables(_ settings: LogicalSettings, on catalog: PGConnection) throws -> [SourceTable] {
         let listed = try catalog.query(
             "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2", [settings.publication]
         ).rows
-        let wanted = Set(settings.tables.map { $0.contains(".") ? $0 : "public.\($0)" })
+        let wanted = Set(settings.tables.map(sourceName))
+        let schemas = Set(settings.schemas)
         var result: [SourceTable] = []
         for row in listed {
             guard let schema = row[0], let name = row[1] else { continue }
-            if !wanted.isEmpty && !wanted.contains("\(schema).\(name)") { continue }
+            if !(wanted.isEmpty && schemas.isEmpty) && !wanted.contains("\(schema).\(name)") && !schemas.contains(schema) {
+                continue
+            }
             let relation = "\(quoteIdentifier(schema)).\(quoteIdentifier(name))"
             let attributes = try catalog.query(
                 "SELECT attname, format_type(atttypid, atttypmod), (atttypid < 16384)::text FROM pg_attribute "
@@ -187,7 +194,7 @@ public enum LogicalReplication {
     /// source's type. Otherwise the rows are read as text and typed like any other input.
     static func passesThrough(_ table: SourceTable, _ settings: LogicalSettings, destination: PGConnection) throws -> Bool {
         guard table.builtinTypes else { return false }
-        let target = LogicalReader.destination(table.schema, table.name, settings)
+        let target = settings.destination(schema: table.schema, name: table.name)
         let existing = try destination.query(
             "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
                 + "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped", [target.quoted]

@@ -14,8 +14,13 @@ public struct LogicalSettings: Sendable, Equatable {
     public var publication = "pgsink"
     /// `schema.table` names to replicate (all of the publication's when empty).
     public var tables: [String] = []
+    /// Schemas all of whose tables are replicated (with `tables`; all of the publication's when both are empty).
+    public var schemas: [String] = []
     /// Source schema → destination schema.
     public var schemaMap: [String: String] = [:]
+    /// The destination of the one table of `tables` (Nilus's `dest_table`), `schema.table` or a
+    /// name in the source table's (mapped) schema.
+    public var destinationTable: String?
     /// Copy the existing rows first; nil: only when the slot is created by this run.
     public var snapshot: Bool?
     /// Stop once everything up to the source's WAL position at the start is applied.
@@ -23,6 +28,22 @@ public struct LogicalSettings: Sendable, Equatable {
     public var deletes: DeleteMode = .hard
 
     public init() {}
+
+    /// The destination of the source table `schema.name`: `destinationTable` for the included
+    /// table, else the same name in the schema `schemaMap` maps its schema to.
+    func destination(schema: String, name: String) -> TableName {
+        let naming = streams.naming
+        let mapped = schemaMap[schema] ?? schema
+        if let destinationTable, tables.count == 1, LogicalReplication.sourceName(tables[0]) == "\(schema).\(name)" {
+            guard let dot = destinationTable.firstIndex(of: ".") else {
+                return TableName(schema: naming.normalize(mapped), name: naming.normalize(destinationTable))
+            }
+            return TableName(
+                schema: naming.normalize(String(destinationTable[..<dot])),
+                name: naming.normalize(String(destinationTable[destinationTable.index(after: dot)...])))
+        }
+        return TableName(schema: naming.normalize(mapped), name: naming.normalize(name))
+    }
 }
 
 /// A table of the source as the snapshot copies it and the stream names it.

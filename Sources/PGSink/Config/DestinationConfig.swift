@@ -2,11 +2,14 @@ import Foundation
 import PGSinkCore
 
 /// The `destination` section of a config file: the connection, and the load options
-/// (`LoadSettings`, each also a flag of `pgsink load`; flags win over the file).
+/// (`LoadSettings`, each also a flag of `pgsink load`; flags win over the file). A Nilus pipeline
+/// file gives the same from its `spec.sink`, and the pipeline itself for the cdc commands.
 /// Keys are documented in docs/configuration.md.
 public struct DestinationConfig {
     public var connection: ConnectionSettings?
     public var settings = LoadSettings()
+    /// The file is a Nilus pipeline (`type: nilus`); its sink address is read by `connection(replaced:)`.
+    public var pipeline: NilusPipeline?
 
     public init() {}
 
@@ -26,6 +29,7 @@ public struct DestinationConfig {
         }
         for file in secretFiles { tree = ConfigFile.merge(tree, try ConfigFile.read(file)) }
         let place = path ?? secretFiles.first ?? "config"
+        if NilusPipeline.isResource(tree) { return try DestinationConfig(pipeline: tree, place: place) }
         for key in tree.keys.sorted() where key != "destination" {
             throw ConnectionError("\(place): unknown top-level key \"\(key)\"; pgsink reads destination: (and secrets:)")
         }
@@ -49,5 +53,22 @@ public struct DestinationConfig {
         let connectionFields = fields.filter { ConnectionSettings.isConnectionField($0.key) }
         if !connectionFields.isEmpty { connection = try ConnectionSettings(fields: connectionFields, where: place) }
         settings = try LoadSettings.decode(fields) { "\(place).\($0)" }
+    }
+
+    /// A Nilus pipeline: a batch pipeline's `spec.sink.options` are load settings.
+    init(pipeline tree: [String: Any], place: String) throws {
+        let pipeline = try NilusPipeline(tree, place: place)
+        if pipeline.kind == .batch {
+            let options = try NilusPipeline.batchSinkOptions(tree, place: place)
+            self = try DestinationConfig(fields: options, where: "\(place): spec.sink.options")
+        }
+        self.pipeline = pipeline
+    }
+
+    /// The connection the file gives. `replaced` (a `--to` string is given): a Nilus sink address
+    /// is not needed, so one pgsink cannot use (`dataos://…`) is no error.
+    public func connection(replaced: Bool) throws -> ConnectionSettings? {
+        guard let pipeline else { return connection }
+        return replaced ? connection : try pipeline.sinkConnection() ?? connection
     }
 }
