@@ -138,6 +138,8 @@ final class StreamTarget: @unchecked Sendable {
     private var pendingStates: [String] = []
     @exclusivity(unchecked) private var pendingRows = 0
     @exclusivity(unchecked) private var pendingBytes = 0
+    /// `pendingRows` when `flushIfDue` last read the clock.
+    @exclusivity(unchecked) private var rowsAtClock = 0
     @exclusivity(unchecked) private var oldestPending: Date?
     private var commitStarted = Date()
     private var holding = false
@@ -247,12 +249,13 @@ final class StreamTarget: @unchecked Sendable {
     }
 
     /// Commits when the records waiting are many, big or old enough. Past the first 1,024 records
-    /// the clock is read every 1,024 (and whenever input pauses: `idle`), not per record.
+    /// the clock is read once per 1,024 more (and whenever input pauses: `idle`), not per record.
     func flushIfDue() throws {
         if pendingRows >= settings.batchRows || pendingBytes >= settings.batchBytes {
             try flush()
-        } else if pendingRows < 1024 || pendingRows & 1023 == 0, let oldest = oldestPending, Date().timeIntervalSince(oldest) >= settings.batchSeconds {
-            try flush()
+        } else if pendingRows < 1024 || pendingRows - rowsAtClock >= 1024, let oldest = oldestPending {
+            rowsAtClock = pendingRows
+            if Date().timeIntervalSince(oldest) >= settings.batchSeconds { try flush() }
         }
     }
 
@@ -278,6 +281,7 @@ final class StreamTarget: @unchecked Sendable {
         sentSinceCommit = false
         pendingRows = 0
         pendingBytes = 0
+        rowsAtClock = 0
         oldestPending = nil
         commitStarted = Date()
     }
