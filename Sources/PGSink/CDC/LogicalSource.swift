@@ -8,6 +8,8 @@ public struct LogicalSettings: Sendable, Equatable {
     public var streams: StreamSettings = {
         var settings = StreamSettings()
         settings.batchSeconds = 1
+        // Smaller steps: a replica's rows are wide, and memory stays under 200 MB.
+        settings.stepRows = 25_000
         return settings
     }()
     public var slot = "pgsink"

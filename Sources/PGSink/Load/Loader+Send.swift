@@ -36,7 +36,7 @@ extension Loader {
             if let changes = request.changes {
                 for statement in SQL.applyChanges(
                     Self.stage, into: table, columns: step.root.columns, key: key, reduce: step.keysRepeat,
-                    application: changes, keepsUnavailable: step.keepsUnavailable)
+                    application: changes, keepsUnavailable: step.keepsUnavailable, hasDeletes: step.hasDeletes)
                 {
                     try connection.execute(statement)
                 }

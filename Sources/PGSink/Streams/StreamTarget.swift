@@ -19,6 +19,8 @@ public struct StreamSettings: Sendable, Equatable {
     public var naming = NamingRules()
     /// The row of `_pgsink_state` the state is kept in.
     public var stateId = "singer"
+    /// Records of one stream per step (one COPY) at most; several steps make a commit.
+    public var stepRows = 50_000
 
     public init() {}
 }
@@ -158,7 +160,7 @@ final class StreamTarget: @unchecked Sendable {
         self.logger = logger
         self.queue = queue
         self.keepEveryState = keepEveryState
-        stepRows = min(settings.batchRows, 50_000)
+        stepRows = min(settings.batchRows, settings.stepRows)
         stepBytes = min(settings.batchBytes, 8 << 20)
     }
 

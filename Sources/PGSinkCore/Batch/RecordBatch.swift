@@ -192,8 +192,18 @@ public final class RecordBatch: @unchecked Sendable {
     /// A number cell holding `value`, its digits appended to the batch's bytes (a reader's
     /// position values), without a String per value.
     public func numberCell(_ value: Int64) -> Cell {
+        Self.withDigits(of: value) { digits in
+            let offset = bytes.count
+            bytes.append(digits.baseAddress!, count: digits.count)
+            return Cell(offset: UInt32(offset), length: UInt32(digits.count), kind: .jsonNumber)
+        }
+    }
+
+    /// The decimal digits of `value` (with a `-`), in a buffer on the stack.
+    @inline(__always)
+    static func withDigits<R>(of value: Int64, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        return withUnsafeMutableBytes(of: &digits) { raw -> Cell in
+        return withUnsafeMutableBytes(of: &digits) { raw -> R in
             let buffer = raw.bindMemory(to: UInt8.self)
             var k = buffer.count
             var rest = value.magnitude
@@ -206,9 +216,7 @@ public final class RecordBatch: @unchecked Sendable {
                 k -= 1
                 buffer[k] = 45
             }
-            let offset = bytes.count
-            bytes.append(buffer.baseAddress! + k, count: buffer.count - k)
-            return Cell(offset: UInt32(offset), length: UInt32(buffer.count - k), kind: .jsonNumber)
+            return body(UnsafeBufferPointer(rebasing: buffer[k...]))
         }
     }
 

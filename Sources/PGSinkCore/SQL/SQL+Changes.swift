@@ -63,7 +63,7 @@ extension SQL {
     /// change's (an at-least-once feed's replay of an older change).
     public static func applyChanges(
         _ stage: String, into table: TableName, columns: [CopyColumn], key: [String], reduce: Bool,
-        application: ChangeApplication, keepsUnavailable: Bool = false
+        application: ChangeApplication, keepsUnavailable: Bool = false, hasDeletes: Bool = true
     ) -> [String] {
         let names = columns.map(\.name)
         let has = Set(names)
@@ -127,7 +127,8 @@ extension SQL {
         let upserts =
             "INSERT INTO \(table.quoted) AS t (\(list(names))) SELECT \(list(names)) FROM \(s) WHERE NOT (\(isDelete)) "
             + "ON CONFLICT (\(list(key))) \(action)"
-        guard has.contains(deleted) else { return statements + [upserts] }
+        // A batch without deletes needs only the upsert.
+        guard has.contains(deleted), hasDeletes else { return statements + [upserts] }
         switch application.deletes {
         case .hard:
             let match = key.map { "t.\(quoteIdentifier($0)) = d.\(quoteIdentifier($0))" }.joined(separator: " AND ")

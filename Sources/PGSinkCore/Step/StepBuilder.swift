@@ -55,7 +55,6 @@ open class StepBuilder: @unchecked Sendable {
         var hashes: [Int] = []
         var raw = false
         hashes.reserveCapacity(batch.rowCount)
-        var digits = [UInt8](repeating: 0, count: 24)
         for row in 0..<batch.rowCount where !batch.isSkipped(row) {
             var hasher = Hasher()
             for (slot, type) in keys {
@@ -64,19 +63,10 @@ open class StepBuilder: @unchecked Sendable {
                 let n = Int(cell.length)
                 if cell.kind == .wire, let value = wireInteger(p, n, type) {
                     // The decimal digits, as pgoutput's text form spells the same key.
-                    var v = value.magnitude
-                    var at = digits.count
-                    repeat {
-                        at -= 1
-                        digits[at] = UInt8(48 + v % 10)
-                        v /= 10
-                    } while v > 0
-                    if value < 0 {
-                        at -= 1
-                        digits[at] = 45
+                    RecordBatch.withDigits(of: value) { digits in
+                        hasher.combine(digits.count)
+                        hasher.combine(bytes: UnsafeRawBufferPointer(digits))
                     }
-                    hasher.combine(digits.count - at)
-                    digits.withUnsafeBytes { hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: $0[at...])) }
                     continue
                 }
                 if cell.kind == .wire && !type.binaryFormIsText { raw = true }
