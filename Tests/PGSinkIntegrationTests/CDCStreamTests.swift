@@ -189,6 +189,33 @@ struct CDCStreamTests {
         try Self.expectSame(source, db, "id, v")
     }
 
+    /// Types of the source's own (an enum, an array of it, domains) land as what the destination
+    /// surely has: text, text[], the domain's base type; the values are the same text.
+    @Test func enumsAndDomainsOfTheSourceLandAsTextAndTheirBaseTypes() throws {
+        let source = try Source()
+        let db = try TestDatabase()
+        let items = "\(source.schema).items"
+        try source.sql(
+            "CREATE TYPE \(source.schema).mood AS ENUM ('sad', 'ok', 'happy')",
+            "CREATE DOMAIN \(source.schema).positive AS numeric(8,2) CHECK (VALUE > 0)",
+            "CREATE DOMAIN \(source.schema).code AS varchar(5)",
+            "CREATE TABLE \(items) (id int PRIMARY KEY, m \(source.schema).mood, ms \(source.schema).mood[], "
+                + "p \(source.schema).positive, c \(source.schema).code)",
+            "INSERT INTO \(items) VALUES (1, 'happy', '{sad,ok}', 12.5, 'ab'), (2, NULL, '{}', 1, NULL)")
+        let first = try Self.stream(source, db)
+        #expect(first.status == 0, "\(first.stderr)")
+        try source.sql(
+            "INSERT INTO \(items) VALUES (3, 'ok', '{happy}', 99.99, 'xyz')", "UPDATE \(items) SET m = 'sad' WHERE id = 1")
+        let second = try Self.stream(source, db)
+        #expect(second.status == 0, "\(second.stderr)")
+        try Self.expectSame(source, db, "id, m::text, ms::text, p, c")
+        #expect(
+            try db.column(
+                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '\(db.table("items").quoted)'::regclass "
+                    + "AND attname IN ('m', 'ms', 'p', 'c') ORDER BY attname")
+                == ["character varying(5)", "text", "text[]", "numeric(8,2)"])
+    }
+
     /// kill -9 during the snapshot, which commits as one transaction: nothing of it is at the
     /// destination, the slot stays on the source, and the next run drops it and copies a new
     /// snapshot (streaming from the old slot would miss the snapshot's rows).

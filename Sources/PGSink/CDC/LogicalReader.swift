@@ -252,7 +252,9 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
     private func type(oid: UInt32, typmod: Int32) throws -> ColumnType {
         let cacheKey = "\(oid) \(typmod)"
         if let known = typeNames[cacheKey] { return known }
-        let name = try source.catalog.query("SELECT format_type($1::oid, $2::int)", [String(oid), String(typmod)]).rows.first?[0]
+        let name = try source.catalog.query(
+            "SELECT " + LogicalReplication.typeSQL("$1::oid", "$2::int"), [String(oid), String(typmod)]
+        ).rows.first?[0]
         let type = Self.exactType(name ?? "text")
         typeNames[cacheKey] = type
         return type

@@ -160,7 +160,7 @@ public enum LogicalReplication {
             }
             let relation = "\(quoteIdentifier(schema)).\(quoteIdentifier(name))"
             let attributes = try catalog.query(
-                "SELECT attname, format_type(atttypid, atttypmod), (atttypid < 16384)::text FROM pg_attribute "
+                "SELECT attname, \(typeSQL("atttypid", "atttypmod")), (atttypid < 16384)::text FROM pg_attribute "
                     + "WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
                 [relation]
             ).rows
@@ -186,6 +186,15 @@ public enum LogicalReplication {
             result.append(table)
         }
         return result
+    }
+
+    /// The destination type of a source column (`oid`, `typmod` are SQL expressions): its own when
+    /// it is built in; a domain's base type when that is; text (text[] for an array) for an enum,
+    /// a composite or another type of the source's own, which the destination need not have.
+    static func typeSQL(_ oid: String, _ typmod: String) -> String {
+        "CASE WHEN \(oid) < 16384 THEN format_type(\(oid), \(typmod)) ELSE (SELECT CASE WHEN t.typtype = 'd' AND "
+            + "t.typbasetype < 16384 THEN format_type(t.typbasetype, t.typtypmod) WHEN t.typcategory = 'A' THEN 'text[]' "
+            + "ELSE 'text' END FROM pg_type t WHERE t.oid = \(oid)) END"
     }
 
     /// Whether a table's snapshot may travel in binary COPY, untouched from the source's COPY OUT
