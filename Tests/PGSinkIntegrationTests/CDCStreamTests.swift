@@ -163,6 +163,19 @@ struct CDCStreamTests {
         let copying = "copying \"\(other.schema)\".\"items\""
         #expect(third.stderr.contains(copying) && !third.stderr.contains(copying + " in binary"), "\(third.stderr)")
         try Self.expectSame(other, db2, "id, qty, at")
+
+        // Columns whose names differ only by case: each lands in its own column, with its own values.
+        let cased = try Source()
+        let casedItems = "\(cased.schema).items"
+        try cased.sql(
+            "CREATE TABLE \(casedItems) (id int PRIMARY KEY, \"V\" bigint, v text)",
+            "INSERT INTO \(casedItems) SELECT g, g * 10, 'v' || g FROM generate_series(1, 50) g")
+        let db3 = try TestDatabase()
+        let fourth = try Self.stream(cased, db3)
+        #expect(fourth.status == 0, "\(fourth.stderr)")
+        // "V" came first and is v; "v" is v_2 (as for a file load).
+        #expect(try db3.column("SELECT v || '|' || v_2 FROM \(db3.table("items").quoted) WHERE id = 7") == ["70|v7"])
+        #expect(try db3.count("items") == 50)
     }
 
     @Test func killedMidStreamAResumeAppliesEverythingOnce() throws {

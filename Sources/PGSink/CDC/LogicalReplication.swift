@@ -203,6 +203,9 @@ public enum LogicalReplication {
     /// source's type. Otherwise the rows are read as text and typed like any other input.
     static func passesThrough(_ table: SourceTable, _ settings: LogicalSettings, destination: PGConnection) throws -> Bool {
         guard table.builtinTypes else { return false }
+        // Names that differ only by case (`ID`, `id`) get columns the planner names: read as text.
+        let normalized = table.columns.map { settings.streams.naming.normalize($0.name) }
+        guard Set(normalized).count == normalized.count else { return false }
         let target = settings.destination(schema: table.schema, name: table.name)
         let existing = try destination.query(
             "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
