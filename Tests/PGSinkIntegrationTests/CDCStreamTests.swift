@@ -43,10 +43,13 @@ struct CDCStreamTests {
     }
 
     static func stream(_ source: Source, _ db: TestDatabase, _ extra: [String] = []) throws -> CommandLineTests.Run {
-        try CommandLineTests.run(
-            ["cdc", "stream", "--from", source.url, "--to", db.url, "--publication", source.publication, "--slot", source.slot,
-             "--tables", "\(source.schema).items", "--schema-map", "\(source.schema)=\(db.schema)", "--schema", db.schema,
-             "--once"] + extra)
+        try CommandLineTests.run(arguments(source, db) + ["--once"] + extra)
+    }
+
+    /// `cdc stream` of the source's `items` into the database's schema (through `to`, when given).
+    static func arguments(_ source: Source, _ db: TestDatabase, to: String? = nil) -> [String] {
+        ["cdc", "stream", "--from", source.url, "--to", to ?? db.url, "--publication", source.publication, "--slot", source.slot,
+         "--tables", "\(source.schema).items", "--schema-map", "\(source.schema)=\(db.schema)", "--schema", db.schema]
     }
 
     /// The rows of `columns` in a table, as text, sorted.
@@ -191,9 +194,7 @@ struct CDCStreamTests {
                 "UPDATE \(items) SET v = v + 1 WHERE id % 7 = 0", "DELETE FROM \(items) WHERE id % 11 = 0 AND id > \(block * 500)")
         }
         let (process, _, _) = try InterruptTests.start(
-            ["cdc", "stream", "--from", source.url, "--to", db.url, "--publication", source.publication, "--slot", source.slot,
-             "--tables", "\(source.schema).items", "--schema-map", "\(source.schema)=\(db.schema)", "--schema", db.schema,
-             "--once", "--batch-seconds", "0.05"])
+            Self.arguments(source, db) + ["--once", "--batch-seconds", "0.05"])
         #expect(try ExactlyOnceTests.eventually { try db.count("items") > 1 })
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
@@ -240,8 +241,7 @@ struct CDCStreamTests {
             "CREATE TABLE \(items) (id int PRIMARY KEY, v text)",
             "INSERT INTO \(items) SELECT g, repeat('v', 50) || g FROM generate_series(1, 300000) g")
         let (process, _, _) = try InterruptTests.start(
-            ["cdc", "stream", "--from", source.url, "--to", db.url, "--publication", source.publication, "--slot", source.slot,
-             "--tables", items, "--schema-map", "\(source.schema)=\(db.schema)", "--schema", db.schema])
+            Self.arguments(source, db))
         #expect(try ExactlyOnceTests.eventually {
             try !source.connection.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", [source.slot]).rows.isEmpty
         })
@@ -267,8 +267,7 @@ struct CDCStreamTests {
             "INSERT INTO \(items) SELECT g, repeat(md5(g::text), 13) FROM generate_series(1, 100000) g")
         let proxy = try ExactlyOnceTests.Proxy(db, match: "ADD PRIMARY KEY")
         let lost = try CommandLineTests.run(
-            ["cdc", "stream", "--from", source.url, "--to", proxy.url, "--publication", source.publication, "--slot", source.slot,
-             "--tables", items, "--schema-map", "\(source.schema)=\(db.schema)", "--schema", db.schema, "--once"])
+            Self.arguments(source, db, to: proxy.url) + ["--once"])
         #expect(lost.status != 0)
         #expect(proxy.drops == 1)
         #expect(lost.stderr.contains("too big to run again from memory"), "\(lost.stderr)")
@@ -285,8 +284,7 @@ struct CDCStreamTests {
         let items = "\(source.schema).items"
         try source.sql("CREATE TABLE \(items) (id int PRIMARY KEY, v text)", "INSERT INTO \(items) VALUES (1, 'a')")
         let (process, _, errors) = try InterruptTests.start(
-            ["cdc", "stream", "--from", source.url, "--to", db.url, "--publication", source.publication, "--slot", source.slot,
-             "--tables", items, "--schema-map", "\(source.schema)=\(db.schema)", "--schema", db.schema, "--batch-seconds", "0.2"])
+            Self.arguments(source, db) + ["--batch-seconds", "0.2"])
         #expect(try ExactlyOnceTests.eventually { try db.exists("items") && db.count("items") == 1 })
         try source.sql("INSERT INTO \(items) VALUES (2, 'b')", "UPDATE \(items) SET v = 'c' WHERE id = 1")
         // Applied while it runs, within about a second.
