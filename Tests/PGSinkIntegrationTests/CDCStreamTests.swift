@@ -230,6 +230,19 @@ struct CDCStreamTests {
                 == ["character varying(5)", "text", "text[]", "numeric(8,2)"])
     }
 
+    /// The next run after a snapshot that did not commit: it drops the slot, copies a new
+    /// snapshot, and the destination equals the source.
+    static func expectANewSnapshot(_ source: Source, _ db: TestDatabase, _ columns: String, sourceLocation: SourceLocation = #_sourceLocation)
+        throws
+    {
+        let again = try stream(source, db)
+        #expect(again.status == 0, "\(again.stderr)", sourceLocation: sourceLocation)
+        #expect(
+            again.stderr.contains("dropping the slot to start again with a new snapshot"), "\(again.stderr)",
+            sourceLocation: sourceLocation)
+        try expectSame(source, db, columns, sourceLocation: sourceLocation)
+    }
+
     /// kill -9 during the snapshot, which commits as one transaction: nothing of it is at the
     /// destination, the slot stays on the source, and the next run drops it and copies a new
     /// snapshot (streaming from the old slot would miss the snapshot's rows).
@@ -249,10 +262,7 @@ struct CDCStreamTests {
         process.waitUntilExit()
         #expect(try !db.exists("items"), "the snapshot had committed before the kill: the test did not test a kill during it")
         try source.sql("DELETE FROM \(items) WHERE id % 3 = 0", "INSERT INTO \(items) VALUES (400000, 'after')")
-        let resumed = try Self.stream(source, db)
-        #expect(resumed.status == 0, "\(resumed.stderr)")
-        #expect(resumed.stderr.contains("dropping the slot to start again with a new snapshot"), "\(resumed.stderr)")
-        try Self.expectSame(source, db, "id, v")
+        try Self.expectANewSnapshot(source, db, "id, v")
     }
 
     /// The destination's connection lost at the end of a snapshot too big to keep for a second
@@ -272,10 +282,7 @@ struct CDCStreamTests {
         #expect(proxy.drops == 1)
         #expect(lost.stderr.contains("too big to run again from memory"), "\(lost.stderr)")
         #expect(try !db.exists("items"))
-        let again = try Self.stream(source, db)
-        #expect(again.status == 0, "\(again.stderr)")
-        #expect(again.stderr.contains("dropping the slot to start again with a new snapshot"), "\(again.stderr)")
-        try Self.expectSame(source, db, "id, v")
+        try Self.expectANewSnapshot(source, db, "id, v")
     }
 
     @Test func aRunningStreamAppliesChangesAsTheyCommitAndStopsOnSIGTERM() throws {
