@@ -186,8 +186,7 @@ final class LogicalSource: MessageSource, @unchecked Sendable {
     /// The length of binary COPY's header at the start of `bytes`: its signature, flags and
     /// header extension.
     static func binaryHeaderLength(_ bytes: UnsafeBufferPointer<UInt8>, table: SourceTable) throws -> Int {
-        let signature: [UInt8] = [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00]
-        guard bytes.count >= 19, bytes.prefix(11).elementsEqual(signature) else {
+        guard bytes.count >= 19, bytes.prefix(11).elementsEqual(BatchEncoder.binarySignature) else {
             throw LoadError("the source's binary COPY of \(table.qualified) did not start with COPY's signature")
         }
         let extensionLength = Int(bytes[15]) << 24 | Int(bytes[16]) << 16 | Int(bytes[17]) << 8 | Int(bytes[18])

@@ -96,6 +96,9 @@ public struct BatchEncoder {
         }
     }
 
+    /// The 11 bytes binary COPY starts with (`PGCOPY\n\377\r\n\0`), before its flags and header extension.
+    public static let binarySignature: [UInt8] = [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00]
+
     /// NUL characters removed from text (PostgreSQL cannot store them).
     public private(set) var nulsRemoved = 0
     private var scratch: UnsafeMutablePointer<UInt8>
@@ -142,7 +145,7 @@ public struct BatchEncoder {
         var misfits: Misfits = [:]
         var nuls = 0
         if format == .binary {
-            out.append(contentsOf: [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00] as [UInt8])
+            out.append(contentsOf: Self.binarySignature)
             out.appendInt32(0)
             out.appendInt32(0)
         }
