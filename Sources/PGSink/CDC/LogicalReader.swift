@@ -27,6 +27,8 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
         var columns: [(name: String, type: ColumnType)]
         var key: [String]
         var slots: [Int]
+        /// No two snapshot rows share the key (`SourceTable.uniqueKey`).
+        var uniqueKey = false
 
         init(name: String, table: TableName, stream: StreamTarget.Stream, columns: [(name: String, type: ColumnType)], key: [String]) {
             self.name = name
@@ -102,7 +104,9 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
     /// Tables the snapshot copies, defined before its rows arrive.
     func defineSnapshot(_ tables: [SourceTable]) throws {
         for table in tables {
-            snapshotRelations.append(try define(table.schema, table.name, columns: table.columns, key: table.key))
+            let relation = try define(table.schema, table.name, columns: table.columns, key: table.key)
+            relation.uniqueKey = table.uniqueKey
+            snapshotRelations.append(relation)
         }
     }
 
@@ -351,6 +355,7 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
         let stream = relation.stream
         let batch = stream.pending
         batch.beginRecord(line: messages)
+        batch.keysAreNew = relation.uniqueKey
         var column = 0
         var i = 0
         var end = count
@@ -416,6 +421,7 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
             batch.bytes.append(p + at, count: end - at)
             batch.beginRecord(line: messages)
             batch.carriesWire = true
+            batch.keysAreNew = relation.uniqueKey
             var field = at + 2
             for column in 0..<fields {
                 let length = int32(field)

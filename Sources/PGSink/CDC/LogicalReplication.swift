@@ -165,6 +165,7 @@ public enum LogicalReplication {
                 [relation]
             ).rows
             let columns = attributes.map { ($0[0] ?? "", LogicalReader.exactType($0[1] ?? "text")) }
+            var uniqueKey = true
             var key = try catalog.query(
                 "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
                     + "WHERE i.indrelid = $1::regclass AND (i.indisprimary OR i.indisreplident) "
@@ -179,10 +180,12 @@ public enum LogicalReplication {
                             + "\(relation) REPLICA IDENTITY FULL")
                 }
                 key = columns.map(\.0)
+                uniqueKey = false
             }
             var seen = Set<String>()
             var table = SourceTable(schema: schema, name: name, columns: columns, key: key.filter { seen.insert($0).inserted })
             table.builtinTypes = attributes.allSatisfy { $0[2] == "true" }
+            table.uniqueKey = uniqueKey
             result.append(table)
         }
         return result

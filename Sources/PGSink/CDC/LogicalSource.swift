@@ -54,6 +54,9 @@ struct SourceTable {
     var name: String
     var columns: [(name: String, type: ColumnType)]
     var key: [String]
+    /// The key is a primary key or a unique replica identity index (not REPLICA IDENTITY FULL's
+    /// every column): no two snapshot rows share it.
+    var uniqueKey = true
     /// Every column's type is built in (the same OID on every server), so its binary COPY form
     /// can be handed on as it is.
     var builtinTypes = true

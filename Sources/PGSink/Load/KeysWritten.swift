@@ -13,6 +13,12 @@ final class KeysWritten: @unchecked Sendable {
     private var hashes: Set<Int>?
     /// The hashes are of binary keys (`LoadStep.rawKeyHashes`).
     private var holdsRaw = false
+    /// Keys were written without their hashes (`addUnhashed`): the set cannot vouch for a key.
+    private var missesSome = false
+
+    /// The table was created by this load, so a batch whose keys are new to the load
+    /// (`LoadStep.keysAreNew`) cannot conflict with its rows.
+    var isTracking: Bool { hashes != nil }
 
     /// The table was just created: every key in it will pass through here.
     func start() {
@@ -22,7 +28,7 @@ final class KeysWritten: @unchecked Sendable {
     /// Whether none of the keys was written before (and tracking is on). Keys hashed in another
     /// form than those written (`LoadStep.rawKeyHashes`) cannot be compared: tracking ends.
     func areNew(_ keys: [Int], raw: Bool) -> Bool {
-        guard hashes != nil, !keys.isEmpty else { return false }
+        guard hashes != nil, !missesSome, !keys.isEmpty else { return false }
         if raw != holdsRaw && !hashes!.isEmpty {
             hashes = nil
             return false
@@ -39,5 +45,13 @@ final class KeysWritten: @unchecked Sendable {
         }
         holdsRaw = raw
         hashes!.formUnion(keys)
+    }
+
+    /// Records that keys were written without their hashes (a batch whose keys are new to the
+    /// load): from now on only such batches go straight in.
+    func addUnhashed() {
+        guard hashes != nil else { return }
+        missesSome = true
+        hashes = []
     }
 }

@@ -24,7 +24,7 @@ extension Loader {
             let key = step.root.columns.filter(\.required).map(\.name)
             try connection.execute(SQL.createStage(Self.stage, like: table, columns: names))
             let stageTable = TableName(schema: "pg_temp", name: Self.stage)
-            rows = try copy(step.root, into: stageTable, sequence: true, step: step, session: session, on: connection) {
+            rows = try copy(step.root, into: stageTable, sequence: !step.keysAreNew, step: step, session: session, on: connection) {
                 rejectedRoots.insert($0)
             }
             if !step.children.isEmpty || !session.existingChildren.isEmpty {
@@ -52,12 +52,14 @@ extension Loader {
             var root = step.root
             // A merge whose key waits (see `settleKey`) copies straight in; its rows' physical
             // order is the load order, so the numbering the staged upsert uses goes.
-            if request.mode == .merge { root.encoded = root.encoded.droppingSequence() }
+            if request.mode == .merge && !step.keysAreNew { root.encoded = root.encoded.droppingSequence() }
             rows = try copy(root, into: table, sequence: false, step: step, session: session, on: connection) {
                 rejectedRoots.insert($0)
             }
         }
-        if request.mode == .merge { keysWritten.add(step.keyHashes, raw: step.rawKeyHashes) }
+        if request.mode == .merge {
+            if step.keysAreNew { keysWritten.addUnhashed() } else { keysWritten.add(step.keyHashes, raw: step.rawKeyHashes) }
+        }
         for var child in step.children {
             // Child rows of a top-level row the server refused go with it.
             if !rejectedRoots.isEmpty, let rootRows = child.rootRows {
@@ -77,7 +79,7 @@ extension Loader {
     /// the savepoint undoes it and nil sends the batch the staged way, which handles both.
     private func copyNewKeys(_ step: LoadStep, on connection: PGConnection, session: Session) throws -> Int? {
         guard copiesStraightIn(step, session: session) else { return nil }
-        let encoded = step.root.encoded.droppingSequence()
+        let encoded = step.keysAreNew ? step.root.encoded : step.root.encoded.droppingSequence()
         let sql = SQL.copy(step.root.table, columns: step.root.columns.map(\.name), format: encoded.format)
         return try Transaction.savepoint("pgsink_new_keys", on: connection, {
             let rows = try connection.copyIn(sql, data: encoded.data)
@@ -90,13 +92,14 @@ extension Loader {
     }
 
     /// Whether a merge batch may be copied straight into a table this load created: no child
-    /// rows, no key twice, none of its keys written before, and nothing an upsert must decide
+    /// rows, no key twice, none of its keys written before (known from their hashes, or from the
+    /// batch: `LoadStep.keysAreNew`), and nothing an upsert must decide
     /// (a hard delete must not arrive as a row; a soft one may: it is the row the upsert would
     /// add; a value the source did not send needs the stored one).
     private func copiesStraightIn(_ step: LoadStep, session: Session) -> Bool {
         step.children.isEmpty && session.existingChildren.isEmpty && !step.keysRepeat
             && !(step.hasDeletes && request.changes?.deletes == .hard) && !step.keepsUnavailable
-            && keysWritten.areNew(step.keyHashes, raw: step.rawKeyHashes)
+            && (step.keysAreNew ? keysWritten.isTracking : keysWritten.areNew(step.keyHashes, raw: step.rawKeyHashes))
     }
 
     /// The child tables a merge must clear for the records of a step: those of earlier loads and

@@ -62,6 +62,10 @@ public final class RecordBatch: @unchecked Sendable {
     public var rowCount: Int { rowLines.count }
     /// Some cell is `.wire`: the batch can only travel as binary COPY.
     @exclusivity(unchecked) public var carriesWire = false
+    /// Every key of the batch is distinct, and none was written before by the load reading it: a
+    /// snapshot of a table the source keys uniquely. A merge then needs neither the keys' hashes
+    /// nor a load order (`LoadStep.keysAreNew`).
+    @exclusivity(unchecked) public var keysAreNew = false
 
     /// Room for `rows` rows of `cells` cells in all, so that a batch about as big as the last
     /// one never copies its cells while it grows.

@@ -89,6 +89,9 @@ public struct LoadStep: @unchecked Sendable {
     /// Some key was hashed in binary form (`StepBuilder.keyHashes`): its hashes match only
     /// hashes of binary keys.
     public var rawKeyHashes = false
+    /// Merge: the batch's keys are distinct and new to the load (`RecordBatch.keysAreNew`), so
+    /// they were not hashed, and the rows carry no load order (nothing in the batch to order).
+    public var keysAreNew = false
     /// A change feed's batch holds deletes (rows that must not be copied straight in).
     public var hasDeletes = false
     /// A change feed's batch holds a source's placeholder for values it did not read

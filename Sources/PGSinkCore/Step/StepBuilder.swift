@@ -127,14 +127,17 @@ open class StepBuilder: @unchecked Sendable {
         // Columns whose default gives every row of this batch its value stay out of the COPY (not
         // in a merge: its upsert sets only the columns it copies).
         let defaulted = merge ? [] : root.planner.batchDefaults(in: batch)
+        let keysAreNew = merge && batch.keysAreNew
         let leftOut = Set(defaulted.map(\.column))
         var parts: [StepPart] = []
         for (index, stream) in ([root] + children).enumerated() {
             let part = index == 0 ? batch : batch.children[index - 1]
             guard let part else { continue }
             let omitted = index == 0 ? leftOut : []
-            // The top-level table of a merge carries the load order; child rows are appended.
-            let (more, encoded) = try encode(stream, part, numbered: merge && index == 0, leaving: omitted, &rejects)
+            // The top-level table of a merge carries the load order (unless no key can repeat);
+            // child rows are appended.
+            let (more, encoded) = try encode(
+                stream, part, numbered: merge && index == 0 && !keysAreNew, leaving: omitted, &rejects)
             statements += more
             if encoded.format == .text { stream.format = .text }
             stream.rows += encoded.rows.count
@@ -146,13 +149,13 @@ open class StepBuilder: @unchecked Sendable {
                     rootRows: index == 0 ? nil : (0..<part.rowCount).map { part.rootRow(of: $0) }))
         }
         let rootPart = parts.removeFirst()
-        let (keyHashes, rawKeys) = merge ? Self.keyHashes(in: batch, columns: rootPart.columns) : ([], false)
+        let (keyHashes, rawKeys) = merge && !keysAreNew ? Self.keyHashes(in: batch, columns: rootPart.columns) : ([], false)
         sequence += Int64(rootPart.encoded.rows.count)
         defer { causes = [:] }
         return LoadStep(
             statements: statements, root: rootPart, children: parts, keysRepeat: Self.repeats(keyHashes), keyHashes: keyHashes,
-            rawKeyHashes: rawKeys, rejects: rejects, rejectedSoFar: rejected, source: batch.source, causes: causes,
-            settings: defaulted.map { ($0.setting, $0.value) })
+            rawKeyHashes: rawKeys, keysAreNew: keysAreNew, rejects: rejects, rejectedSoFar: rejected, source: batch.source,
+            causes: causes, settings: defaulted.map { ($0.setting, $0.value) })
     }
 
     /// Plans the table for a batch and sets aside what the contract keeps out: rows or values of
