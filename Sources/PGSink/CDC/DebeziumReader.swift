@@ -639,7 +639,8 @@ final class DebeziumReader: StreamReading, @unchecked Sendable {
 
     private func definition(_ name: TableName, keys: [String], schemaText: [UInt8]?, flat: Bool) throws -> StreamDefinition {
         var definition = StreamDefinition.changeFeed(
-            name, keys: keys, ChangeApplication(deletes: settings.deletes, unavailable: settings.unavailableValue))
+            name, keys: keys,
+            ChangeApplication(deletes: settings.deletes, unavailable: settings.unavailableValue, remembersDeletes: true))
         if flat { definition.ignoredPrefix = "__" }
         var fingerprint = "keys \(keys.joined(separator: ",")) flat \(flat)"
         if let schemaText, let schema = DebeziumSchema(json: schemaText) {

@@ -36,7 +36,8 @@ extension Loader {
             if let changes = request.changes {
                 for statement in SQL.applyChanges(
                     Self.stage, into: table, columns: step.root.columns, key: key, reduce: step.keysRepeat,
-                    application: changes, keepsUnavailable: step.keepsUnavailable, hasDeletes: step.hasDeletes)
+                    application: changes, keepsUnavailable: step.keepsUnavailable, hasDeletes: step.hasDeletes,
+                    tombstones: try tombstoneTable(for: step, on: connection))
                 {
                     try connection.execute(statement)
                 }
@@ -71,6 +72,31 @@ extension Loader {
             session.childRows[child.table.description, default: 0] += copied
         }
         return rows
+    }
+
+    /// Where a change feed that remembers its hard deletes keeps their tombstones, when its upserts
+    /// must respect some: created with the first batch that deletes, and looked for once otherwise.
+    private func tombstoneTable(for step: LoadStep, on connection: PGConnection) throws -> TableName? {
+        guard let changes = request.changes, changes.remembersDeletes, changes.deletes == .hard else { return nil }
+        let schema = request.table.schema
+        if step.hasDeletes {
+            try connection.execute(SQL.createDeletes(schema: schema))
+            tombstones.exist = true
+        } else if tombstones.exist == nil {
+            let found = try connection.query("SELECT to_regclass($1) IS NOT NULL", [SQL.deletesTable(schema: schema).quoted])
+            tombstones.exist =
+                try found.rows.first?[0] == "t"
+                && connection.query(SQL.hasDeletes(schema: schema), [request.table.name]).rows.first?[0] == "true"
+        }
+        return tombstones.exist == true ? SQL.deletesTable(schema: schema) : nil
+    }
+
+    /// A table this feed creates starts without tombstones: those of an earlier table of the name go.
+    func forgetTombstones(on connection: PGConnection) throws {
+        let schema = request.table.schema
+        let found = try connection.query("SELECT to_regclass($1) IS NOT NULL", [SQL.deletesTable(schema: schema).quoted])
+        if found.rows.first?[0] == "t" { try connection.query(SQL.forgetDeletes(schema: schema), [request.table.name]) }
+        tombstones.exist = false
     }
 
     /// A merge batch into a table this load created, whose keys the table has never held and

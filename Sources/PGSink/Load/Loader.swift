@@ -17,6 +17,8 @@ public struct Loader: Sendable {
     public let logger: Logger
     /// The keys written into a merge table this loader created (see `KeysWritten`).
     let keysWritten = KeysWritten()
+    /// Whether the table has tombstones of hard deletes (see `Tombstones`).
+    let tombstones = Tombstones()
 
     public init(request: LoadRequest, logger: Logger = Logger(label: "pgsink.load")) {
         self.request = request
@@ -287,6 +289,11 @@ public struct Loader: Sendable {
                 table == request.table, !key.isEmpty
             {
                 keysWritten.start()
+            }
+            if session != nil, request.changes?.remembersDeletes == true, case .createTable(let table, _, _) = change,
+                table == request.table
+            {
+                try forgetTombstones(on: connection)
             }
             if let session, case .createTable(let table, let columns, let key) = change, defersKey(of: table, key) {
                 change = .createTable(table, columns: columns, primaryKey: [])

@@ -14,10 +14,15 @@ public struct ChangeApplication: Sendable, Equatable {
     /// `unavailable.value.placeholder`: an unchanged TOASTed value of an update); an upsert keeps
     /// the stored value of such a column.
     public var unavailable: String?
+    /// Hard deletes leave a tombstone (the key and the delete's position, in `_pgsink_deletes`)
+    /// that keeps a replayed older change of the key out: for at-least-once feeds (`cdc apply`),
+    /// not for a replication stream, whose changes arrive in order and once.
+    public var remembersDeletes: Bool
 
-    public init(deletes: DeleteMode, unavailable: String? = "__debezium_unavailable_value") {
+    public init(deletes: DeleteMode, unavailable: String? = "__debezium_unavailable_value", remembersDeletes: Bool = false) {
         self.deletes = deletes
         self.unavailable = unavailable
+        self.remembersDeletes = remembersDeletes
     }
 
     /// The text forms of the placeholder, as `column::text` shows it: plain text, a JSON string,
@@ -58,12 +63,15 @@ extension SQL {
     ///    (soft deletes also keep the newest upsert before a final delete: the row's last values);
     /// 2. hard deletes remove the rows, then the upserts, `INSERT … ON CONFLICT (key) DO UPDATE`;
     ///    or the upserts, then soft deletes mark the rows (and keep a marked row for a key the
-    ///    table never had, so that an older replayed change cannot bring it back).
+    ///    table never had, so that an older replayed change cannot bring it back). Hard deletes of
+    ///    a feed that remembers them (`tombstones`) leave the key and position there instead, and
+    ///    an upsert older than a key's tombstone is left out.
     /// Neither a delete nor an upsert touches a row whose stored position is newer than the
     /// change's (an at-least-once feed's replay of an older change).
     public static func applyChanges(
         _ stage: String, into table: TableName, columns: [CopyColumn], key: [String], reduce: Bool,
-        application: ChangeApplication, keepsUnavailable: Bool = false, hasDeletes: Bool = true
+        application: ChangeApplication, keepsUnavailable: Bool = false, hasDeletes: Bool = true,
+        tombstones: TableName? = nil
     ) -> [String] {
         let names = columns.map(\.name)
         let has = Set(names)
@@ -124,8 +132,15 @@ extension SQL {
                     return "\(c) = CASE WHEN EXCLUDED.\(c)::text IN (\(forms)) THEN t.\(c) ELSE EXCLUDED.\(c) END"
                 }.joined(separator: ", ")
                 + " WHERE \(notOlder)"
+        // A key's tombstone newer than the change keeps it out (a replay of what came before the delete).
+        let keyText = "ROW(\(key.map { "\(s).\(quoteIdentifier($0))" }.joined(separator: ", ")))::text"
+        let name = "'" + table.name.replacing("'", with: "''") + "'"
+        let tombstoned = tombstones.map {
+            " AND NOT EXISTS (SELECT 1 FROM \($0.quoted) AS x WHERE x.table_name = \(name) AND x.key = \(keyText) "
+                + "AND NOT \(self.notOlder(has: has, stored: "x", incoming: s)))"
+        } ?? ""
         let upserts =
-            "INSERT INTO \(table.quoted) AS t (\(list(names))) SELECT \(list(names)) FROM \(s) WHERE NOT (\(isDelete)) "
+            "INSERT INTO \(table.quoted) AS t (\(list(names))) SELECT \(list(names)) FROM \(s) WHERE NOT (\(isDelete))\(tombstoned) "
             + "ON CONFLICT (\(list(key))) \(action)"
         // A batch without deletes needs only the upsert.
         guard has.contains(deleted), hasDeletes else { return statements + [upserts] }
@@ -135,6 +150,15 @@ extension SQL {
             statements.append(
                 "DELETE FROM \(table.quoted) AS t USING \(s) AS d WHERE d.\(quoteIdentifier(deleted)) IS NOT NULL AND "
                     + "\(match) AND \(self.notOlder(has: has, stored: "t", incoming: "d"))")
+            if let tombstones {
+                let positions = [lsn, time].filter(has.contains).map(quoteIdentifier)
+                statements.append(
+                    "INSERT INTO \(tombstones.quoted) AS x (table_name, key\(positions.map { ", " + $0 }.joined())) "
+                        + "SELECT \(name), \(keyText)\(positions.map { ", \(s).\($0)" }.joined()) FROM \(s) WHERE \(isDelete) "
+                        + "ON CONFLICT (table_name, key) DO UPDATE SET deleted_at = clock_timestamp()"
+                        + positions.map { ", \($0) = EXCLUDED.\($0)" }.joined()
+                        + " WHERE \(self.notOlder(has: has, stored: "x", incoming: "EXCLUDED"))")
+            }
             statements.append(upserts)
         case .soft:
             let marks = [deleted, lsn, time].filter(has.contains)

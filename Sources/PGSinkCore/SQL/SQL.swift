@@ -265,6 +265,30 @@ public enum SQL {
 
     public static let stateName = "_pgsink_state"
 
+    // MARK: tombstones
+
+    /// Hard deletes a change feed remembers (`ChangeApplication.remembersDeletes`), in the
+    /// table's schema: per table and key (its `ROW(…)::text`), the delete's position.
+    public static let deletesName = "_pgsink_deletes"
+
+    public static func deletesTable(schema: String) -> TableName { TableName(schema: schema, name: deletesName) }
+
+    public static func createDeletes(schema: String) -> String {
+        "CREATE TABLE IF NOT EXISTS \(own(deletesName, in: schema)) (table_name text NOT NULL, key text NOT NULL, "
+            + "_pgsink_lsn bigint, _pgsink_source_ts timestamptz, deleted_at timestamptz NOT NULL DEFAULT clock_timestamp(), "
+            + "PRIMARY KEY (table_name, key))"
+    }
+
+    /// Parameter: the table's name. Whether it has tombstones (the table of them must exist).
+    public static func hasDeletes(schema: String) -> String {
+        "SELECT EXISTS (SELECT 1 FROM \(own(deletesName, in: schema)) WHERE table_name = $1)::text"
+    }
+
+    /// Parameter: the table's name. A table made anew starts without tombstones.
+    public static func forgetDeletes(schema: String) -> String {
+        "DELETE FROM \(own(deletesName, in: schema)) WHERE table_name = $1"
+    }
+
     public static func createStateTable(schema: String) -> String {
         "CREATE TABLE IF NOT EXISTS \(own(stateName, in: schema)) (id text PRIMARY KEY, "
             + "state jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT clock_timestamp())"
