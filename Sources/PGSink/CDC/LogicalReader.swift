@@ -16,8 +16,6 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
     let source: LogicalSource
     /// What `--once` stops at (the source's WAL position at the start).
     let target: UInt64?
-    /// The placeholder of an unchanged TOASTed value (pgoutput's `u`) without an old value to take.
-    static let unchanged = "__pgsink_unchanged_toast_value__"
 
     /// One source relation: its destination stream and the slot of each column.
     final class Relation {
@@ -276,7 +274,7 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
     {
         let table = settings.destination(schema: schema, name: name)
         var definition = StreamDefinition.changeFeed(
-            table, keys: key, ChangeApplication(deletes: settings.deletes, unavailable: Self.unchanged))
+            table, keys: key, ChangeApplication(deletes: settings.deletes, unavailable: nil))
         definition.properties = columns.map(\.name)
         for column in columns { definition.declared[column.name] = column.type }
         definition.fingerprint = columns.map { "\($0.name) \($0.type.sqlName)" }.joined(separator: ",") + " key " + key.joined(separator: ",")
@@ -309,15 +307,12 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
         for (index, original) in values.enumerated() where index < relation.slots.count {
             var value = original
             if value.kind == .unchanged {
-                // Unchanged TOAST: the old tuple's value (REPLICA IDENTITY FULL), else a mark the upsert keeps the stored value for.
+                // Unchanged TOAST: the old tuple's value (REPLICA IDENTITY FULL), else NULL, which the
+                // upsert fills from the key's earlier change or the stored row (`LoadStep.unchanged`).
                 if let old, index < old.count, old[old.startIndex + index].kind == .text {
                     value = old[old.startIndex + index]
                 } else {
-                    let offset = batch.bytes.count
-                    batch.bytes.append(contentsOf: Self.unchangedForm(relation.columns[index].type))
-                    batch.setCell(
-                        Cell(offset: UInt32(offset), length: UInt32(batch.bytes.count - offset), kind: .quoted),
-                        column: relation.slots[index])
+                    batch.unchanged.append((batch.rowCount - 1, relation.slots[index]))
                     continue
                 }
             }
@@ -328,16 +323,6 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
         }
         try endRecord(
             stream, lsn: transactionLSN, time: PostgresClock.unixMicroseconds(transactionTime) / 1000, delete: delete, bytes: 64)
-    }
-
-    /// The unchanged mark as the column's type reads it.
-    static func unchangedForm(_ type: ColumnType) -> [UInt8] {
-        switch type {
-        case .json, .jsonb: Array("\"\(unchanged)\"".utf8)
-        case .other(let name) where name == "bytea": Array(DebeziumValue.byteaText(Array(unchanged.utf8)).utf8)
-        case .other(let name) where name.hasSuffix("[]"): Array("{\(unchanged)}".utf8)
-        default: Array(unchanged.utf8)
-        }
     }
 
     private func endRecord(_ stream: StreamTarget.Stream, lsn: UInt64, time: Int64, delete: Bool, bytes: Int) throws {

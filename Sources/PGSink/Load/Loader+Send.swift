@@ -27,6 +27,12 @@ extension Loader {
             rows = try copy(step.root, into: stageTable, sequence: !step.keysAreNew, step: step, session: session, on: connection) {
                 rejectedRoots.insert($0)
             }
+            for (column, sequences) in step.unchanged {
+                let orders = "{" + sequences.map(String.init).joined(separator: ",") + "}"
+                for statement in SQL.fillUnchanged(Self.stage, from: table, column: column, key: key, reduce: step.keysRepeat) {
+                    try connection.query(statement, [orders])
+                }
+            }
             if !step.children.isEmpty || !session.existingChildren.isEmpty {
                 for child in childTables(of: step, session: session) where child.created {
                     try connection.execute(
@@ -124,7 +130,7 @@ extension Loader {
     /// add; a value the source did not send needs the stored one).
     private func copiesStraightIn(_ step: LoadStep, session: Session) -> Bool {
         step.children.isEmpty && session.existingChildren.isEmpty && !step.keysRepeat
-            && !(step.hasDeletes && request.changes?.deletes == .hard) && !step.keepsUnavailable
+            && !(step.hasDeletes && request.changes?.deletes == .hard) && !step.keepsUnavailable && step.unchanged.isEmpty
             && (step.keysAreNew ? keysWritten.isTracking : keysWritten.areNew(step.keyHashes, raw: step.rawKeyHashes))
     }
 

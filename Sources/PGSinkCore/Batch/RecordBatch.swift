@@ -66,6 +66,10 @@ public final class RecordBatch: @unchecked Sendable {
     /// snapshot of a table the source keys uniquely. A merge then needs neither the keys' hashes
     /// nor a load order (`LoadStep.keysAreNew`).
     @exclusivity(unchecked) public var keysAreNew = false
+    /// Cells a change feed left NULL because the source did not send their value (an unchanged
+    /// TOASTed column of an update), as (row, column): the upsert takes the value from the key's
+    /// earlier change in the batch, or from the stored row (`LoadStep.unchanged`).
+    public var unchanged: [(row: Int, column: Int)] = []
 
     /// Room for `rows` rows of `cells` cells in all, so that a batch about as big as the last
     /// one never copies its cells while it grows.

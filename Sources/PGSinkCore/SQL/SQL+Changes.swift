@@ -171,6 +171,37 @@ extension SQL {
         return statements
     }
 
+    /// The statements (parameter: the rows' load orders, a `bigint[]`) that give staged rows whose
+    /// `column` the source did not send (`LoadStep.unchanged`, NULL in the COPY) its value: with
+    /// `reduce` (a key occurs more than once), that of the key's latest earlier staged change that
+    /// has it; otherwise the stored row's. Any type works: no placeholder has to fit the column.
+    public static func fillUnchanged(_ stage: String, from table: TableName, column: String, key: [String], reduce: Bool)
+        -> [String]
+    {
+        let s = quoteIdentifier(stage), c = quoteIdentifier(column), seq = quoteIdentifier(sequenceColumn)
+        let keys = list(key)
+        let sameKey = { (a: String, b: String) in
+            key.map { "\(a).\(quoteIdentifier($0)) = \(b).\(quoteIdentifier($0))" }.joined(separator: " AND ")
+        }
+        let lacking = "s.\(seq) = ANY($1::bigint[])"
+        var statements: [String] = []
+        var noEarlier = ""
+        if reduce {
+            // Each row that has the value starts a group of the key's later rows that lack it.
+            statements.append(
+                "UPDATE \(s) AS s SET \(c) = v.value FROM (SELECT \(seq), grp, "
+                    + "first_value(\(c)) OVER (PARTITION BY \(keys), grp ORDER BY \(seq)) AS value FROM (SELECT \(seq), \(keys), \(c), "
+                    + "count(*) FILTER (WHERE NOT \(seq) = ANY($1::bigint[])) OVER (PARTITION BY \(keys) ORDER BY \(seq)) AS grp "
+                    + "FROM \(s)) AS w) AS v WHERE s.\(seq) = v.\(seq) AND v.grp > 0 AND \(lacking)")
+            noEarlier =
+                " AND NOT EXISTS (SELECT 1 FROM \(s) AS q WHERE \(sameKey("q", "s")) AND q.\(seq) < s.\(seq) "
+                + "AND NOT q.\(seq) = ANY($1::bigint[]))"
+        }
+        statements.append(
+            "UPDATE \(s) AS s SET \(c) = t.\(c) FROM \(table.quoted) AS t WHERE \(sameKey("t", "s")) AND \(lacking)\(noEarlier)")
+        return statements
+    }
+
     /// Whether the incoming change is not older than the stored row: by `_pgsink_lsn` when both
     /// have one, else by `_pgsink_source_ts`; with neither known, the change applies.
     static func notOlder(has: Set<String>, stored: String, incoming: String) -> String {

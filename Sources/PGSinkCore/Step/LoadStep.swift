@@ -109,6 +109,9 @@ public struct LoadStep: @unchecked Sendable {
     /// Server settings (name, value) to set for the transaction before the step's COPY: what the
     /// defaults of columns the COPY leaves out return (`BatchDefault`).
     public var settings: [(String, String)] = []
+    /// Values the source did not send (`RecordBatch.unchanged`): per column, the load order
+    /// (`_pgsink_seq`) of the rows that lack it, which are NULL in the COPY.
+    public var unchanged: [(column: String, sequences: [Int64])] = []
 
     public var rows: Int { root.encoded.rows.count }
 }

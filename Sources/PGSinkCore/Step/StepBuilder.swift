@@ -149,13 +149,29 @@ open class StepBuilder: @unchecked Sendable {
                     rootRows: index == 0 ? nil : (0..<part.rowCount).map { part.rootRow(of: $0) }))
         }
         let rootPart = parts.removeFirst()
+        let unchanged = merge && !keysAreNew ? Self.unchanged(in: batch, rootPart, first: sequence) : []
         let (keyHashes, rawKeys) = merge && !keysAreNew ? Self.keyHashes(in: batch, columns: rootPart.columns) : ([], false)
         sequence += Int64(rootPart.encoded.rows.count)
         defer { causes = [:] }
         return LoadStep(
             statements: statements, root: rootPart, children: parts, keysRepeat: Self.repeats(keyHashes), keyHashes: keyHashes,
             rawKeyHashes: rawKeys, keysAreNew: keysAreNew, rejects: rejects, rejectedSoFar: rejected, source: batch.source,
-            causes: causes, settings: defaulted.map { ($0.setting, $0.value) })
+            causes: causes, settings: defaulted.map { ($0.setting, $0.value) }, unchanged: unchanged)
+    }
+
+    /// The load order of the rows whose value of a column the source did not send, per column.
+    static func unchanged(in batch: RecordBatch, _ part: StepPart, first: Int64) -> [(column: String, sequences: [Int64])] {
+        guard !batch.unchanged.isEmpty else { return [] }
+        var order: [Int: Int] = [:]
+        for (index, row) in part.encoded.rows.enumerated() { order[row] = index }
+        var bySlot: [Int: [Int64]] = [:]
+        for (row, slot) in batch.unchanged {
+            if let index = order[row] { bySlot[slot, default: []].append(first + Int64(index)) }
+        }
+        return part.columns.compactMap { column in
+            guard let slot = column.source, let sequences = bySlot[slot] else { return nil }
+            return (column.name, sequences)
+        }
     }
 
     /// Plans the table for a batch and sets aside what the contract keeps out: rows or values of
