@@ -1,0 +1,295 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import PGSinkCore
+import ServiceLifecycle
+
+/// `pgsink serve`: RudderStack's and Segment's HTTP tracking API. Accepted events are committed
+/// to a staging table before `200 OK` (`EventStaging`); a load every `syncSeconds` moves them
+/// into the warehouse tables through the same writer as every other source (`EventLoad`).
+public struct EventServerSettings: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// Write key → the namespace (schema) its events land in.
+    public var writeKeys: [String: String] = [:]
+    public var syncSeconds: Double = 10
+    /// Load what is staged, then exit (no server).
+    public var once = false
+    /// Staged and not yet loaded, at most; past it requests get 429.
+    public var backlogLimit = 2_000_000
+    /// Where the staging table lives.
+    public var schema = "public"
+    public var load = EventLoadSettings()
+    public var version = "0.1.0"
+
+    public init() {}
+
+    /// Request bodies over this many bytes get 413 (RudderStack's `Gateway.maxReqSizeInKB`).
+    public static let maxBody = 4_000 * 1024
+}
+
+/// Counters for `/metrics` (Prometheus text).
+final class EventMetrics: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [String: Double] = [:]
+
+    func add(_ name: String, _ amount: Double = 1) { lock.withLock { values[name, default: 0] += amount } }
+    func set(_ name: String, _ value: Double) { lock.withLock { values[name] = value } }
+
+    var text: String {
+        let help: [(String, String, String)] = [
+            ("pgsink_events_received_total", "counter", "Events received in accepted requests"),
+            ("pgsink_events_rejected_total", "counter", "Events or requests refused (4xx)"),
+            ("pgsink_events_staged_total", "counter", "Events committed to the staging table"),
+            ("pgsink_events_loaded_total", "counter", "Events loaded into the warehouse tables"),
+            ("pgsink_events_backlog", "gauge", "Events staged and not yet loaded"),
+            ("pgsink_load_lag_seconds", "gauge", "Age of the oldest event staged and not yet loaded"),
+        ]
+        let snapshot = lock.withLock { values }
+        return help.map { name, kind, text in
+            "# HELP \(name) \(text)\n# TYPE \(name) \(kind)\n\(name) \(Self.number(snapshot[name] ?? 0))\n"
+        }.joined()
+    }
+
+    private static func number(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+}
+
+/// The request context: the client's address, for `request_ip`.
+struct EventContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let remoteAddress: SocketAddress?
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+
+    var maxUploadSize: Int { EventServerSettings.maxBody }
+}
+
+public enum EventServer {
+    public struct Summary: Sendable {
+        public var loads = 0
+        public var events = 0
+        public var rows: [String: Int] = [:]
+    }
+
+    /// Serves until SIGINT or SIGTERM (`Interrupt`), loading every `syncSeconds`; then stops
+    /// accepting, finishes the requests in flight, runs one last load and returns.
+    public static func run(
+        _ settings: EventServerSettings, connector: Connector, retries: Int, logger: Logger,
+        ready: @escaping @Sendable (Int) -> Void = { _ in }
+    ) throws -> Summary {
+        let connection = try connector.connect()
+        let metrics = EventMetrics()
+        var summary = Summary()
+        let staging = EventStaging(schema: settings.schema, connector: connector, bound: settings.backlogLimit, logger: logger)
+        let loaded = try EventLoad.savedPosition(settings.load, on: connection)
+        try staging.start(loaded: loaded)
+
+        func load() throws {
+            let started = Date()
+            let result = try EventLoad.run(
+                settings.load, staging: staging.table, connection: connection, connector: connector, retries: retries,
+                logger: logger
+            ) { id in staging.loaded(upTo: id) }
+            staging.loaded(upTo: result.loadedUpTo)
+            summary.loads += 1
+            summary.events += result.events
+            for (table, rows) in result.rows { summary.rows[table, default: 0] += rows }
+            metrics.add("pgsink_events_loaded_total", Double(result.events))
+            metrics.set("pgsink_events_backlog", Double(staging.backlog))
+            if result.events > 0 {
+                logger.info(
+                    "loaded \(Wording.count(result.events, "event")) in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
+            }
+        }
+
+        if settings.once {
+            staging.stop()
+            try load()
+            return summary
+        }
+
+        let router = Router(context: EventContext.self)
+        router.add(middleware: CORSMiddleware(
+            allowOrigin: .originBased, allowHeaders: [.accept, .authorization, .contentType, .origin, .init("AnonymousId")!],
+            allowMethods: [.get, .post, .options], allowCredentials: true))
+        let handler = EventHandler(settings: settings, staging: staging, metrics: metrics)
+        for type in ["track", "identify", "page", "screen", "group", "alias"] {
+            router.post("/v1/\(type)") { request, context in try await handler.accept(request, context, type: type) }
+        }
+        router.post("/v1/batch") { request, context in try await handler.accept(request, context, type: nil) }
+        router.get("/health") { _, _ in Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{\"server\":\"UP\",\"db\":\"UP\"}"))) }
+        router.get("/version") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{\"version\":\"\(settings.version)\"}")))
+        }
+        router.get("/metrics") { _, _ in
+            metrics.set("pgsink_events_backlog", Double(staging.backlog))
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: metrics.text)))
+        }
+        let listening = ListeningPort()
+        let app = Application(
+            router: router, configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "pgsink"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? settings.port
+                listening.set(port)
+                ready(port)
+            }, logger: Logger(label: "pgsink.http", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        let stopped = DispatchSemaphore(value: 0)
+        let failure = Failure()
+        Task {
+            do { try await group.run() } catch { failure.set(error) }
+            stopped.signal()
+        }
+        // Loads on the schedule until a signal, or until the server fails.
+        var next = Date().addingTimeInterval(settings.syncSeconds)
+        var serverDone = false
+        while Interrupt.signal == nil {
+            if stopped.wait(timeout: .now() + 0.1) == .success {
+                serverDone = true
+                break
+            }
+            if Date() >= next {
+                try load()
+                next = Date().addingTimeInterval(settings.syncSeconds)
+            }
+        }
+        logger.notice("stopping: finishing the requests in flight, then one last load")
+        if !serverDone {
+            Task { await group.triggerGracefulShutdown() }
+            stopped.wait()
+        }
+        staging.stop()
+        try load()
+        if let error = failure.error { throw LoadError("the HTTP server stopped: \(error)") }
+        return summary
+    }
+
+    final class ListeningPort: @unchecked Sendable {
+        private let lock = NSLock()
+        private var port = 0
+        func set(_ value: Int) { lock.withLock { port = value } }
+    }
+
+    final class Failure: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stored: Error?
+        var error: Error? { lock.withLock { stored } }
+        func set(_ error: Error) { lock.withLock { stored = error } }
+    }
+}
+
+/// The tracking endpoints: auth, limits, validation and enrichment, then the staging commit.
+struct EventHandler: Sendable {
+    let settings: EventServerSettings
+    let staging: EventStaging
+    let metrics: EventMetrics
+
+    func accept(_ request: Request, _ context: EventContext, type: String?) async throws -> Response {
+        guard let key = Self.writeKey(request.headers[.authorization]) else {
+            return reject(.unauthorized, "failed to read writekey from header")
+        }
+        guard let namespace = settings.writeKeys[key] else { return reject(.unauthorized, "invalid write key") }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: EventServerSettings.maxBody)
+        } catch {
+            return reject(.contentTooLarge, "request size exceeds the limit of \(EventServerSettings.maxBody / 1024) KB")
+        }
+        var inflated: [UInt8]?
+        if request.headers[.contentEncoding]?.lowercased().contains("gzip") == true {
+            switch body.withUnsafeReadableBytes({ Gunzip.inflate($0, limit: EventServerSettings.maxBody) }) {
+            case .inflated(let bytes): inflated = bytes
+            case .invalid: return reject(.badRequest, "the body says Content-Encoding: gzip but is not valid gzip")
+            case .tooLarge:
+                return reject(.contentTooLarge, "request size exceeds the limit of \(EventServerSettings.maxBody / 1024) KB")
+            }
+        }
+        let document: JSONValue
+        do {
+            if let inflated {
+                document = try inflated.withUnsafeBytes { try JSONValue.parse($0) }
+            } else {
+                document = try body.withUnsafeReadableBytes { try JSONValue.parse($0) }
+            }
+        } catch {
+            return reject(.badRequest, "invalid json")
+        }
+        var items: [JSONValue]
+        if type == nil {
+            guard case .array(let batch)? = document["batch"] else { return reject(.badRequest, "invalid json: no \"batch\" array") }
+            guard !batch.isEmpty else { return reject(.badRequest, "empty batch payload") }
+            items = batch
+        } else {
+            items = [document]
+        }
+        let receivedAt = Date()
+        let ip = Self.clientIP(request, context)
+        var events: [(namespace: String, json: String)] = []
+        events.reserveCapacity(items.count)
+        var bytes = 0
+        for item in items {
+            do {
+                let enriched = try EventEnrichment.enrich(item, type: type, receivedAt: receivedAt, requestIP: ip)
+                let json = enriched.jsonText
+                bytes += json.utf8.count
+                events.append((namespace, json))
+            } catch let rejection as EventRejection {
+                return reject(.badRequest, rejection.reason)
+            }
+        }
+        do {
+            try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, Error>) in
+                do {
+                    try staging.submit(EventStaging.Submission(events: events, bytes: bytes) { error in
+                        if let error { done.resume(throwing: error) } else { done.resume() }
+                    })
+                } catch {
+                    done.resume(throwing: error)
+                }
+            }
+        } catch is EventStaging.Full {
+            metrics.add("pgsink_events_rejected_total", Double(events.count))
+            var response = text(.tooManyRequests, "too many events are waiting to be loaded; retry later")
+            response.headers[.retryAfter] = String(max(1, Int(settings.syncSeconds.rounded(.up))))
+            return response
+        } catch {
+            metrics.add("pgsink_events_rejected_total", Double(events.count))
+            return text(.serviceUnavailable, "the events could not be stored; retry")
+        }
+        metrics.add("pgsink_events_received_total", Double(events.count))
+        metrics.add("pgsink_events_staged_total", Double(events.count))
+        return text(.ok, "OK")
+    }
+
+    private func reject(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        metrics.add("pgsink_events_rejected_total")
+        return text(status, message)
+    }
+
+    private func text(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: message)))
+    }
+
+    /// The write key: HTTP Basic's user name (the password is empty).
+    static func writeKey(_ header: String?) -> String? {
+        guard let header, header.lowercased().hasPrefix("basic ") else { return nil }
+        let encoded = header.dropFirst(6).trimmingCharacters(in: .whitespaces)
+        guard let data = Data(base64Encoded: encoded), let text = String(data: data, encoding: .utf8) else { return nil }
+        let user = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        return user.isEmpty ? nil : user
+    }
+
+    /// `X-Forwarded-For`'s first address, else the connection's.
+    static func clientIP(_ request: Request, _ context: EventContext) -> String {
+        if let forwarded = request.headers[.init("X-Forwarded-For")!]?.split(separator: ",").first {
+            return forwarded.trimmingCharacters(in: .whitespaces)
+        }
+        return context.remoteAddress?.ipAddress ?? ""
+    }
+}
