@@ -54,6 +54,11 @@ struct SQLTests {
         #expect(!distinct.contains("DISTINCT ON"))
         let keysOnly = SQL.mergeFromStage("stage", into: Self.table, columns: [columns[0]], key: ["k"], deduplicate: true)
         #expect(keysOnly.hasSuffix("ON CONFLICT (\"k\") DO NOTHING"))
+        // A NULL keeps the stored value; each column's latest non-null value per key.
+        let nonNull = SQL.mergeFromStage("stage", into: Self.table, columns: columns, key: ["k"], deduplicate: true, keepsNonNull: true)
+        #expect(nonNull.contains("(array_agg(\"v\" ORDER BY \"_pgsink_seq\" DESC) FILTER (WHERE \"v\" IS NOT NULL))[1] AS \"v\""), "\(nonNull)")
+        #expect(nonNull.contains("GROUP BY \"k\""))
+        #expect(nonNull.contains("\"v\" = COALESCE(EXCLUDED.\"v\", t.\"v\")"), "\(nonNull)")
         #expect(
             SQL.createStage("stage", like: Self.table, columns: ["k", "v"])
                 == "CREATE TEMP TABLE \"stage\" ON COMMIT DROP AS SELECT \"k\", \"v\", NULL::bigint AS \"_pgsink_seq\" "

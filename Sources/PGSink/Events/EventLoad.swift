@@ -167,6 +167,8 @@ final class EventReader: StreamReading, @unchecked Sendable {
             if row.table == "users" || !settings.append && row.table != "rudder_discards" {
                 definition.mode = .merge
                 definition.keys = ["id"]
+                // users: each trait's latest non-null value (RudderStack's LoadUserTables).
+                definition.keepsNonNull = row.table == "users"
             }
             try engine.define(definition)
             defined.insert(name)

@@ -72,6 +72,8 @@ public struct LoadRequest: Sendable {
     public var createIndexes = true
     /// Merge: the newest record of a key by these columns wins, and only a newer one replaces a row.
     public var newestBy: [String] = []
+    /// Merge: a NULL never replaces a value (`SQL.mergeFromStage(keepsNonNull:)`).
+    public var keepsNonNull = false
     /// A change feed (CDC): merge batches carry deletes as well as upserts (`SQL.applyChanges`).
     public var changes: ChangeApplication?
 

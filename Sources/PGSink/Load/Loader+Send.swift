@@ -52,7 +52,7 @@ extension Loader {
                 try connection.execute(
                     SQL.mergeFromStage(
                         Self.stage, into: table, columns: step.root.columns, key: key, deduplicate: step.keysRepeat,
-                        ignoredForChange: ignored, newestBy: request.newestBy))
+                        ignoredForChange: ignored, newestBy: request.newestBy, keepsNonNull: request.keepsNonNull))
             }
             try connection.execute(SQL.dropTable(Self.stage))
         } else {

@@ -324,7 +324,7 @@ public struct Loader: Sendable {
     /// first that cannot keys the table first (a snapshot copies in whole, then is keyed once).
     private func defersKey(of table: TableName, _ key: [String]) -> Bool {
         request.mode == .merge && !key.isEmpty && table == request.table && request.nested != .tables
-            && request.newestBy.isEmpty && (request.changes == nil || request.commitsInBatches)
+            && request.newestBy.isEmpty && !request.keepsNonNull && (request.changes == nil || request.commitsInBatches)
     }
 
     /// Gives a table created with its key deferred that primary key, first removing earlier rows

@@ -37,6 +37,8 @@ public struct StreamDefinition {
     /// Merge: records of one key are ordered by these columns (newest first) before the load order,
     /// and an existing row is only replaced by a newer one (Airbyte's cursor rule).
     public var newestBy: [String] = []
+    /// Merge: a NULL never replaces a value (RudderStack's users table).
+    public var keepsNonNull = false
     /// Properties not in `properties` are ignored instead of becoming columns.
     public var onlyDeclared = false
     /// Statements run before each commit that wrote the stream (hard deletes).
@@ -194,6 +196,7 @@ final class StreamTarget: @unchecked Sendable {
         request.nested = settings.nested
         request.nestedSeparator = settings.nestedSeparator
         request.newestBy = definition.newestBy
+        request.keepsNonNull = definition.keepsNonNull
         request.changes = definition.changes
         request.force = true
         request.switchesKey = true

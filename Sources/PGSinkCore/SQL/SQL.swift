@@ -84,29 +84,47 @@ public enum SQL {
     ///
     /// With `newestBy` (Airbyte's cursor, then extraction time), the newest record of a key wins
     /// rather than the last, and an existing row is replaced only by a newer one.
+    ///
+    /// With `keepsNonNull`, a NULL never replaces a value: each column takes its latest non-null
+    /// value among the key's rows, and a stored value stays where the batch has none.
     public static func mergeFromStage(
         _ stage: String, into table: TableName, columns: [CopyColumn], key: [String], deduplicate: Bool,
-        ignoredForChange: Set<String> = [], newestBy: [String] = []
+        ignoredForChange: Set<String> = [], newestBy: [String] = [], keepsNonNull: Bool = false
     ) -> String {
         let names = columns.map(\.name)
         let updated = columns.filter { !key.contains($0.name) }
         let compared = updated.filter { !ignoredForChange.contains($0.name) }
         let newest = newestBy.map { "\(quoteIdentifier($0)) DESC NULLS LAST, " }.joined()
-        let selection =
-            deduplicate
-            ? "SELECT DISTINCT ON (\(list(key))) \(list(names)) FROM \(quoteIdentifier(stage)) "
-                + "ORDER BY \(list(key)), \(newest)\(quoteIdentifier(sequenceColumn)) DESC"
-            : "SELECT \(list(names)) FROM \(quoteIdentifier(stage))"
+        let seq = quoteIdentifier(sequenceColumn)
+        let selection: String
+        if deduplicate && keepsNonNull {
+            // Each column's latest value that is not NULL, per key.
+            let latest = names.map { name in
+                let c = quoteIdentifier(name)
+                return key.contains(name) ? c : "(array_agg(\(c) ORDER BY \(newest)\(seq) DESC) FILTER (WHERE \(c) IS NOT NULL))[1] AS \(c)"
+            }
+            selection = "SELECT \(latest.joined(separator: ", ")) FROM \(quoteIdentifier(stage)) GROUP BY \(list(key))"
+        } else if deduplicate {
+            selection = "SELECT DISTINCT ON (\(list(key))) \(list(names)) FROM \(quoteIdentifier(stage)) "
+                + "ORDER BY \(list(key)), \(newest)\(seq) DESC"
+        } else {
+            selection = "SELECT \(list(names)) FROM \(quoteIdentifier(stage))"
+        }
+        // keepsNonNull: a NULL keeps the stored value (RudderStack's users table: latest non-null traits).
+        func incoming(_ name: String) -> String {
+            let c = quoteIdentifier(name)
+            return keepsNonNull ? "COALESCE(EXCLUDED.\(c), t.\(c))" : "EXCLUDED.\(c)"
+        }
         let action: String
         if compared.isEmpty {
             action = "DO NOTHING"
         } else {
-            let sets = updated.map { "\(quoteIdentifier($0.name)) = EXCLUDED.\(quoteIdentifier($0.name))" }
+            let sets = updated.map { "\(quoteIdentifier($0.name)) = \(incoming($0.name))" }
             let changed = compared.map { column in
                 // Types without an equality operator (json, most unknown types) compare as text.
                 let cast = column.type.hasEquality ? "" : "::text"
                 let name = quoteIdentifier(column.name)
-                return "t.\(name)\(cast) IS DISTINCT FROM EXCLUDED.\(name)\(cast)"
+                return "t.\(name)\(cast) IS DISTINCT FROM \(incoming(column.name))\(cast)"
             }
             let condition = "(" + changed.joined(separator: " OR ") + ")"
             let guarded = newestBy.isEmpty ? condition : condition + " AND " + newer(newestBy)
