@@ -1,0 +1,79 @@
+import Foundation
+
+/// What RudderStack's gateway and processor do to an event before the warehouse sees it.
+public enum EventEnrichment {
+    /// The event types the warehouse takes.
+    public static let eventTypes = ["track", "identify", "page", "screen", "group", "alias"]
+
+    /// Validates and enriches one event of a request:
+    /// - `type` from the path when given (single-event endpoints), replacing the body's;
+    ///   an event whose type is missing or not one of `eventTypes` is refused here, not at load;
+    /// - `anonymousId` or `userId` required ("request neither has anonymousId nor userId");
+    /// - `messageId` trimmed, and a lower-case UUID when it is missing, empty or not a string;
+    /// - `receivedAt` set to `receivedAt`; `request_ip` added when the event has none;
+    /// - `originalTimestamp` and `sentAt` default to `receivedAt`; `timestamp`, when absent or not a
+    ///   timestamp, is `receivedAt − (sentAt − originalTimestamp)` (clock-skew correction);
+    /// - the four times rewritten as RFC 3339 in UTC with milliseconds.
+    ///
+    /// An item that is not an object: "event is not a valid rudder event".
+    public static func enrich(_ event: JSONValue, type: String?, receivedAt: Date, requestIP: String) throws -> JSONValue {
+        guard case .object = event else { throw EventRejection(reason: "event is not a valid rudder event") }
+        var out = event
+        if let type { out = out.setting("type", to: .string(type)) }
+
+        let anonymousID = WarehouseTyping.text(out["anonymousId"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let userID = WarehouseTyping.text(out["userId"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        if anonymousID.isEmpty && userID.isEmpty {
+            throw EventRejection(reason: "request neither has anonymousId nor userId")
+        }
+        try checkType(out["type"])
+
+        out = out.setting("messageId", to: .string(messageID(out["messageId"])))
+        if out["request_ip"] == nil { out = out.setting("request_ip", to: .string(requestIP)) }
+        return withTimeFields(out, receivedAt: EventTime(receivedAt))
+    }
+
+    /// Refuses an event whose type the warehouse cannot take, naming the type.
+    static func checkType(_ type: JSONValue?) throws {
+        guard let type = type?.stringValue, !type.isEmpty else {
+            throw EventRejection(reason: "event has no type; it must be one of \(eventTypes.joined(separator: ", "))")
+        }
+        guard eventTypes.contains(type.lowercased()) else {
+            throw EventRejection(
+                reason: "unknown event type \"\(type)\"; it must be one of \(eventTypes.joined(separator: ", "))")
+        }
+    }
+
+    /// The event's messageId without surrounding spaces and control characters, or a new UUID.
+    static func messageID(_ value: JSONValue?) -> String {
+        let text = value?.stringValue ?? ""
+        let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.filter { !isInvisible($0) }))
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        return cleaned.isEmpty ? UUID().uuidString.lowercased() : cleaned
+    }
+
+    /// Characters RudderStack's unicode sanitising removes: NUL, other controls but tab and newlines,
+    /// and the replacement character of broken text.
+    private static func isInvisible(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x09, 0x0A, 0x0D: return false
+        case 0x00...0x1F, 0x7F, 0xFFFD: return true
+        default: return false
+        }
+    }
+
+    /// RudderStack's processor step `enhanceWithTimeFields`.
+    static func withTimeFields(_ event: JSONValue, receivedAt: EventTime) -> JSONValue {
+        func parsed(_ key: String) -> EventTime? {
+            event[key]?.stringValue.flatMap { EventTime.parse($0, rollOverDays: false) }
+        }
+        let originalTimestamp = parsed("originalTimestamp") ?? receivedAt
+        let sentAt = parsed("sentAt") ?? receivedAt
+        let timestamp = parsed("timestamp") ?? receivedAt - (sentAt - originalTimestamp)
+        return event
+            .setting("receivedAt", to: .string(receivedAt.rfc3339Milli))
+            .setting("originalTimestamp", to: .string(originalTimestamp.rfc3339Milli))
+            .setting("sentAt", to: .string(sentAt.rfc3339Milli))
+            .setting("timestamp", to: .string(timestamp.rfc3339Milli))
+    }
+}
