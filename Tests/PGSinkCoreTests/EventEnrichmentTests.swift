@@ -42,7 +42,8 @@ struct EventEnrichmentTests {
     @Test func clockSkewIsCorrected() throws {
         // The client's clock is 5 s ahead: it stamped the event at 15.5 and sent it at 25.0.
         let event = try enrich(
-            #"{"type":"track","userId":"u1","originalTimestamp":"2023-11-14T22:13:15.500Z","sentAt":"2023-11-14T22:13:25Z"}"#)
+            #"{"type":"track","userId":"u1","originalTimestamp":"2023-11-14T22:13:15.500Z","sentAt":"2023-11-14T22:13:25Z"}"#
+        )
         #expect(event["timestamp"] == .string("2023-11-14T22:13:10.623Z"))
         #expect(event["originalTimestamp"] == .string("2023-11-14T22:13:15.500Z"))
         #expect(event["sentAt"] == .string("2023-11-14T22:13:25.000Z"))
@@ -56,13 +57,15 @@ struct EventEnrichmentTests {
 
     @Test func aGivenTimestampIsKeptInUTC() throws {
         let event = try enrich(
-            #"{"type":"track","userId":"u1","timestamp":"2023-11-14T23:00:00.5+02:00","sentAt":"2023-11-14T22:13:25Z"}"#)
+            #"{"type":"track","userId":"u1","timestamp":"2023-11-14T23:00:00.5+02:00","sentAt":"2023-11-14T22:13:25Z"}"#
+        )
         #expect(event["timestamp"] == .string("2023-11-14T21:00:00.500Z"))
     }
 
     @Test func unreadableTimesAreTreatedAsAbsent() throws {
         let event = try enrich(
-            #"{"type":"track","userId":"u1","timestamp":"yesterday","sentAt":42,"originalTimestamp":"2023-02-30T00:00:00Z"}"#)
+            #"{"type":"track","userId":"u1","timestamp":"yesterday","sentAt":42,"originalTimestamp":"2023-02-30T00:00:00Z"}"#
+        )
         #expect(event["timestamp"] == .string("2023-11-14T22:13:20.123Z"))
         #expect(event["sentAt"] == .string("2023-11-14T22:13:20.123Z"))
         #expect(event["originalTimestamp"] == .string("2023-11-14T22:13:20.123Z"))
@@ -85,7 +88,8 @@ struct EventEnrichmentTests {
     }
 
     @Test func messageIDIsTrimmedOrGenerated() throws {
-        #expect(try enrich(#"{"type":"track","userId":"u1","messageId":"  abc \u0000 "}"#)["messageId"] == .string("abc"))
+        #expect(
+            try enrich(#"{"type":"track","userId":"u1","messageId":"  abc \u0000 "}"#)["messageId"] == .string("abc"))
         for body in [
             #"{"type":"track","userId":"u1"}"#, #"{"type":"track","userId":"u1","messageId":"   "}"#,
             #"{"type":"track","userId":"u1","messageId":123}"#,
@@ -117,8 +121,12 @@ struct EventEnrichmentTests {
     @Test func typesMustBeKnown() {
         let expected = "track, identify, page, screen, group, alias"
         #expect(rejection(#"{"userId":"u1"}"#) == "event has no type; it must be one of \(expected)")
-        #expect(rejection(#"{"type":"purchase","userId":"u1"}"#) == "unknown event type \"purchase\"; it must be one of \(expected)")
-        #expect(rejection(#"{"userId":"u1"}"#, type: "merge") == "unknown event type \"merge\"; it must be one of \(expected)")
+        #expect(
+            rejection(#"{"type":"purchase","userId":"u1"}"#)
+                == "unknown event type \"purchase\"; it must be one of \(expected)")
+        #expect(
+            rejection(#"{"userId":"u1"}"#, type: "merge")
+                == "unknown event type \"merge\"; it must be one of \(expected)")
     }
 }
 

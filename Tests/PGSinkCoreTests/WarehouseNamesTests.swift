@@ -65,9 +65,12 @@ struct WarehouseNamesTests {
     }
 
     @Test func columnsAreCutTo63Bytes() {
-        #expect(WarehouseNames.column(String(repeating: "a", count: 70), settings: plain) == String(repeating: "a", count: 63))
         #expect(
-            WarehouseNames.column("ThisIsAReallyLongColumnNameThatExceedsThe63CharacterLimitForPostgresTables", settings: plain)
+            WarehouseNames.column(String(repeating: "a", count: 70), settings: plain)
+                == String(repeating: "a", count: 63))
+        #expect(
+            WarehouseNames.column(
+                "ThisIsAReallyLongColumnNameThatExceedsThe63CharacterLimitForPostgresTables", settings: plain)
                 == "this_is_a_really_long_column_name_that_exceeds_the63_character_")
         #expect(
             WarehouseNames.column(String(repeating: "a", count: 62) + "Bc", settings: plain)
@@ -128,7 +131,8 @@ struct WarehouseNamesTests {
 
     @Test func tablesAreCutTo63Bytes() {
         #expect(
-            WarehouseNames.table("ThisIsAReallyLongTableNameThatExceedsThe63CharacterLimitForPostgresTables", settings: plain)
+            WarehouseNames.table(
+                "ThisIsAReallyLongTableNameThatExceedsThe63CharacterLimitForPostgresTables", settings: plain)
                 == "this_is_a_really_long_table_name_that_exceeds_the63_character_l")
         #expect(WarehouseNames.table(String(repeating: "x", count: 200), settings: plain).utf8.count == 63)
     }

@@ -73,11 +73,12 @@ struct WarehouseTransformerTests {
         let out = try rows(Self.track)
         #expect(out.map(\.table) == ["tracks", "product_reviewed"])
         expectRow(out.first, "tracks", Self.trackCommon)
-        var expected = Self.trackCommon + [
-            ("plan", .string("pro")), ("product_id", .string("9578257311")), ("product_name", .string("Desk")),
-            ("product_price", .float("12.5")), ("rating", .int("3")), ("review_id", .string("86ac1cd43")),
-            ("tags", .string(#"["a","b"]"#)),
-        ]
+        var expected =
+            Self.trackCommon + [
+                ("plan", .string("pro")), ("product_id", .string("9578257311")), ("product_name", .string("Desk")),
+                ("product_price", .float("12.5")), ("rating", .int("3")), ("review_id", .string("86ac1cd43")),
+                ("tags", .string(#"["a","b"]"#)),
+            ]
         expected.sort { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
         expectRow(out.last, "product_reviewed", expected)
     }
@@ -94,8 +95,10 @@ struct WarehouseTransformerTests {
         expectRow(
             out.first, "identifies",
             [
-                ("_user_id", .string("u-trait")), ("address_city", .string("Palo Alto")), ("anonymous_id", .string("a1")),
-                ("channel", .string("server")), ("context_ip", .string("1.2.3.4")), ("context_passed_ip", .string("1.2.3.4")),
+                ("_user_id", .string("u-trait")), ("address_city", .string("Palo Alto")),
+                ("anonymous_id", .string("a1")),
+                ("channel", .string("server")), ("context_ip", .string("1.2.3.4")),
+                ("context_passed_ip", .string("1.2.3.4")),
                 ("context_request_ip", .string("5.6.7.8")), ("context_traits_plan", .string("pro")),
                 ("created_at", .datetime("2020-01-02T02:04:05.000Z")), ("email", .string("r@example.com")),
                 ("id", .string("m2")), ("original_timestamp", .datetime(t0)), ("received_at", .datetime(t0)),
@@ -120,7 +123,8 @@ struct WarehouseTransformerTests {
         var skip = WarehouseSettings()
         skip.skipUsersTable = true
         #expect(try rows(#"{"type":"identify","userId":"u1","traits":{"x":1}}"#, skip).map(\.table) == ["identifies"])
-        let viaOptions = #"{"type":"identify","userId":"u1","integrations":{"POSTGRES":{"options":{"skipUsersTable":true}}}}"#
+        let viaOptions =
+            #"{"type":"identify","userId":"u1","integrations":{"POSTGRES":{"options":{"skipUsersTable":true}}}}"#
         #expect(try rows(viaOptions).map(\.table) == ["identifies"])
     }
 
@@ -134,7 +138,8 @@ struct WarehouseTransformerTests {
     @Test func allowUsersContextTraitsAddsThemUnprefixed() throws {
         var settings = WarehouseSettings()
         settings.allowUsersContextTraits = true
-        let out = try rows(#"{"type":"identify","userId":"u1","messageId":"m","context":{"traits":{"plan":"pro"}}}"#, settings)
+        let out = try rows(
+            #"{"type":"identify","userId":"u1","messageId":"m","context":{"traits":{"plan":"pro"}}}"#, settings)
         #expect(out.first?["plan"] == .string("pro"))
         #expect(out.first?["context_traits_plan"] == .string("pro"))
         #expect(out.last?["plan"] == .string("pro"))
@@ -240,7 +245,8 @@ struct WarehouseTransformerTests {
             """
         let row = try rows(json).last
         let expected: [(String, WarehouseValue)] = [
-            ("_order", .int("7")), ("a_b", .int("1")), ("a_c_d", .string("deep")), ("big", .int("12345678901234567890")),
+            ("_order", .int("7")), ("a_b", .int("1")), ("a_c_d", .string("deep")),
+            ("big", .int("12345678901234567890")),
             ("flag", .bool(false)), ("local", .datetime("2020-01-01T10:00:00.000Z")),
             ("matrix", .string("[[1,2],[3]]")), ("nulls", .string("[null]")), ("objects", .string(#"[{"k":"v"}]"#)),
             ("sci", .int("1500")), ("small", .float("1e-3")), ("text", .string("not a date")), ("v2", .int("1")),
@@ -259,7 +265,8 @@ struct WarehouseTransformerTests {
         var settings = WarehouseSettings()
         settings.underscoreDivideNumbers = true
         settings.skipReservedKeywordsEscaping = true
-        let row = try rows(#"{"type":"track","userId":"u","event":"Step 2","properties":{"v2":1,"order":7}}"#, settings).last
+        let row = try rows(#"{"type":"track","userId":"u","event":"Step 2","properties":{"v2":1,"order":7}}"#, settings)
+            .last
         #expect(row?.table == "step_2")
         #expect(row?["v_2"] == .int("1"))
         #expect(row?["order"] == .int("7"))
@@ -276,7 +283,10 @@ struct WarehouseTransformerTests {
             #expect(row?["product_name"] == nil, "\(paths)")
         }
         let viaEvent = Self.track.replacingOccurrences(
-            of: #""type":"track","#, with: #""type":"track","integrations":{"DATA_WAREHOUSE":{"options":{"jsonPaths":["track.properties.product"]}}},"#)
+            of: #""type":"track","#,
+            with:
+                #""type":"track","integrations":{"DATA_WAREHOUSE":{"options":{"jsonPaths":["track.properties.product"]}}},"#
+        )
         #expect(try rows(viaEvent).last?["product"] == product)
         var context = WarehouseSettings()
         context.jsonPaths = ["track.context.library", "track.properties.tags"]
@@ -291,10 +301,64 @@ struct WarehouseTransformerTests {
         let identify = try rows(#"{"type":"identify","userId":"u","traits":{"address":{"city":"X"}}}"#, settings)
         #expect(identify.first?["address"] == .json(#"{"city":"X"}"#))
         #expect(identify.last?["address"] == .json(#"{"city":"X"}"#))
-        let page = try rows(#"{"type":"page","userId":"u","properties":{"filters":{"a":1},"address":{"b":2}}}"#, settings)
+        let page = try rows(
+            #"{"type":"page","userId":"u","properties":{"filters":{"a":1},"address":{"b":2}}}"#, settings)
         #expect(page.first?["filters"] == .json(#"{"a":1}"#))
         // The legacy form applies to track events only.
         #expect(page.first?["address_b"] == .int("2"))
+    }
+
+    /// RudderStack's own fixture for legacy jsonPaths given in the event (rudder-transformer
+    /// `test/__tests__/data/warehouse/integrations/jsonpaths/legacy/tracks.js`, PostgreSQL output).
+    @Test func matchesRudderStacksLegacyJSONPathsFixture() throws {
+        let json = """
+            {"anonymousId":"e6ab","channel":"web","context":{"app":{"build":"1.0.0","name":"RudderLabs JavaScript SDK",\
+            "namespace":"com.rudderlabs.javascript","version":"1.0.5"},"ip":"0.0.0.0","library":{"name":"RudderLabs JavaScript SDK",\
+            "version":"1.0.5"},"locale":"en-GB","screen":{"density":2},"traits":{"city":"Disney","country":"USA",\
+            "email":"mickey@disney.com","firstname":"Mickey"},"CMap":{"nestedMap":{"n1":"context nested prop 1"}},\
+            "userAgent":"Mozilla/5.0"},"event":"Product Added","integrations":{"All":true,"POSTGRES":{"options":\
+            {"jsonPaths":["UPMap.nestedMap","PMap.nestedMap","CMap.nestedMap"]}}},"messageId":"a6a0",\
+            "originalTimestamp":"2020-01-24T06:29:02.364Z","userProperties":{"email":"test@gmail.com",\
+            "UPMap":{"nestedMap":{"n1":"nested prop 1"}}},"properties":{"currency":"USD","revenue":50,\
+            "PMap":{"nestedMap":{"n1":"nested prop 1"}}},"receivedAt":"2020-01-24T11:59:02.403+05:30",\
+            "request_ip":"[::1]:53708","sentAt":"2020-01-24T06:29:02.364Z","timestamp":"2020-01-24T11:59:02.403+05:30",\
+            "type":"track","userId":"9bb5"}
+            """
+        var settings = WarehouseSettings()
+        settings.allowUsersContextTraits = true
+        settings.underscoreDivideNumbers = true
+        let out = try rows(json, settings)
+        #expect(out.map(\.table) == ["tracks", "product_added"])
+        let common: [(String, String)] = [
+            ("anonymous_id", "string"), ("channel", "string"), ("context_app_build", "string"),
+            ("context_app_name", "string"), ("context_app_namespace", "string"), ("context_app_version", "string"),
+            ("context_c_map_nested_map_n_1", "string"), ("context_ip", "string"), ("context_library_name", "string"),
+            ("context_library_version", "string"), ("context_locale", "string"), ("context_passed_ip", "string"),
+            ("context_request_ip", "string"), ("context_screen_density", "int"), ("context_traits_city", "string"),
+            ("context_traits_country", "string"), ("context_traits_email", "string"),
+            ("context_traits_firstname", "string"), ("context_user_agent", "string"),
+        ]
+        let rules: [(String, String)] = [
+            ("event", "string"), ("event_text", "string"), ("id", "string"), ("original_timestamp", "datetime"),
+        ]
+        let tracks =
+            common + rules + [
+                ("received_at", "datetime"), ("sent_at", "datetime"), ("timestamp", "datetime"), ("user_id", "string"),
+                ("uuid_ts", "datetime"),
+            ]
+        let eventTable =
+            common + [("currency", "string"), ("email", "string")] + rules + [
+                ("p_map_nested_map", "json"), ("received_at", "datetime"), ("revenue", "int"), ("sent_at", "datetime"),
+                ("timestamp", "datetime"), ("up_map_nested_map", "json"), ("user_id", "string"),
+                ("uuid_ts", "datetime"),
+            ]
+        #expect(out.first?.columns.map { [$0.name, $0.value.rudderType] } == tracks.map { [$0.0, $0.1] })
+        #expect(out.last?.columns.map { [$0.name, $0.value.rudderType] } == eventTable.map { [$0.0, $0.1] })
+        #expect(out.last?["p_map_nested_map"] == .json(#"{"n1":"nested prop 1"}"#))
+        #expect(out.last?["received_at"] == .datetime("2020-01-24T06:29:02.403Z"))
+        #expect(out.last?["timestamp"] == .datetime("2020-01-24T06:29:02.403Z"))
+        #expect(out.last?["context_request_ip"] == .string("[::1]:53708"))
+        #expect(out.last?["event"] == .string("product_added"))
     }
 
     @Test func storeFullEventAddsRudderEvent() throws {
@@ -321,11 +385,14 @@ struct WarehouseTransformerTests {
         #expect(row?["context_destination_id"] == nil)
         #expect(
             row?["rudder_event"]
-                == .json(#"{"type":"page","userId":"u","context":{"sourceId":"web","sourceType":"HTTP","destinationType":"POSTGRES"}}"#))
+                == .json(
+                    #"{"type":"page","userId":"u","context":{"sourceId":"web","sourceType":"HTTP","destinationType":"POSTGRES"}}"#
+                ))
     }
 
     @Test func stringLikeContextTraitsBecomeAString() throws {
-        let row = try rows(#"{"type":"track","userId":"u","event":"E","context":{"traits":{"0":"a","1":"b","2":"c"}}}"#).first
+        let row = try rows(#"{"type":"track","userId":"u","event":"E","context":{"traits":{"0":"a","1":"b","2":"c"}}}"#)
+            .first
         #expect(row?["context_traits"] == .string("abc"))
         #expect(row?["context_traits_0"] == nil)
         let notLike = try rows(#"{"type":"track","userId":"u","event":"E","properties":{"0":"a","1":"b"}}"#).last
@@ -349,7 +416,9 @@ struct WarehouseTransformerTests {
 
     @Test func rejections() {
         let types = "track, identify, page, screen, group, alias"
-        #expect(rejection(#"{"type":"purchase","userId":"u"}"#) == "unknown event type \"purchase\"; it must be one of \(types)")
+        #expect(
+            rejection(#"{"type":"purchase","userId":"u"}"#)
+                == "unknown event type \"purchase\"; it must be one of \(types)")
         #expect(rejection(#"{"userId":"u"}"#) == "event has no type; it must be one of \(types)")
         #expect(rejection(#"{"type":"track","userId":"u","context":"web"}"#) == "context is not a map")
         #expect(rejection("[1]") == "event is not a valid rudder event")
@@ -358,7 +427,8 @@ struct WarehouseTransformerTests {
     @Test func tooManyColumns() throws {
         func event(_ count: Int, channel: String = "web") -> String {
             let properties = (0..<count).map { "\"p\($0)\":\($0)" }.joined(separator: ",")
-            return #"{"type":"track","userId":"u","event":"E","channel":""# + channel + #"","properties":{"# + properties + "}}"
+            return #"{"type":"track","userId":"u","event":"E","channel":""# + channel + #"","properties":{"#
+                + properties + "}}"
         }
         #expect(rejection(event(1600)) == "Too many columns outputted from the event")
         #expect(rejection(event(1500)) == nil)

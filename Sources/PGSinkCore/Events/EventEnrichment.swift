@@ -16,7 +16,9 @@ public enum EventEnrichment {
     /// - the four times rewritten as RFC 3339 in UTC with milliseconds.
     ///
     /// An item that is not an object: "event is not a valid rudder event".
-    public static func enrich(_ event: JSONValue, type: String?, receivedAt: Date, requestIP: String) throws -> JSONValue {
+    public static func enrich(_ event: JSONValue, type: String?, receivedAt: Date, requestIP: String) throws
+        -> JSONValue
+    {
         guard case .object = event else { throw EventRejection(reason: "event is not a valid rudder event") }
         var out = event
         if let type { out = out.setting("type", to: .string(type)) }
@@ -70,7 +72,8 @@ public enum EventEnrichment {
         let originalTimestamp = parsed("originalTimestamp") ?? receivedAt
         let sentAt = parsed("sentAt") ?? receivedAt
         let timestamp = parsed("timestamp") ?? receivedAt - (sentAt - originalTimestamp)
-        return event
+        return
+            event
             .setting("receivedAt", to: .string(receivedAt.rfc3339Milli))
             .setting("originalTimestamp", to: .string(originalTimestamp.rfc3339Milli))
             .setting("sentAt", to: .string(sentAt.rfc3339Milli))

@@ -75,9 +75,15 @@ struct JSONParser {
         case UInt8(ascii: "{"): return try parseObject()
         case UInt8(ascii: "["): return try parseArray()
         case UInt8(ascii: "\""): return .string(try parseString())
-        case UInt8(ascii: "t"): try expectWord("true"); return .bool(true)
-        case UInt8(ascii: "f"): try expectWord("false"); return .bool(false)
-        case UInt8(ascii: "n"): try expectWord("null"); return .null
+        case UInt8(ascii: "t"):
+            try expectWord("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try expectWord("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try expectWord("null")
+            return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
         default: throw fail("expected a value but found \(describe(index))")
         }
@@ -218,7 +224,8 @@ struct JSONParser {
                 continue
             }
             if byte < 0x20 {
-                throw fail("control character 0x\(String(byte, radix: 16, uppercase: true)) must be escaped in a string")
+                throw fail(
+                    "control character 0x\(String(byte, radix: 16, uppercase: true)) must be escaped in a string")
             }
             index += 1
         }

@@ -91,15 +91,19 @@ public enum WarehouseNames {
                 let nextCap = WarehouseSnakeCase.isUpper(next)
                 let nextLow = WarehouseSnakeCase.isLower(next)
                 let nextNum = WarehouseSnakeCase.isDigit(next)
-                if (isCap && (nextLow || nextNum)) || (isLow && (nextCap || nextNum)) || (isNum && (nextCap || nextLow)) {
-                    if isCap && nextLow && i > 0 && WarehouseSnakeCase.isUpper(s[i - 1]) { out.append(UInt8(ascii: "_")) }
+                if (isCap && (nextLow || nextNum)) || (isLow && (nextCap || nextNum)) || (isNum && (nextCap || nextLow))
+                {
+                    if isCap && nextLow && i > 0 && WarehouseSnakeCase.isUpper(s[i - 1]) {
+                        out.append(UInt8(ascii: "_"))
+                    }
                     out.append(v)
                     if isLow || isNum || nextNum { out.append(UInt8(ascii: "_")) }
                     continue
                 }
             }
             switch v {
-            case UInt8(ascii: " "), UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "."): out.append(UInt8(ascii: "_"))
+            case UInt8(ascii: " "), UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "."):
+                out.append(UInt8(ascii: "_"))
             default: out.append(v)
             }
         }

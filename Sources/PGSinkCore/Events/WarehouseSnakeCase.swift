@@ -98,7 +98,8 @@ enum WarehouseSnakeCase {
         var m = digitsEnd - 1  // the ordinal's own digit is the last one taken
         while m >= i {
             if let end = ordinalSuffix(s, m, upper: upper) {
-                let followedWell = end == s.count || s[end] == UInt8(ascii: "_")
+                let followedWell =
+                    end == s.count || s[end] == UInt8(ascii: "_")
                     || (upper ? isLower(s[end]) : isUpper(s[end]))
                 if followedWell { return end }
             }

@@ -16,7 +16,8 @@ public enum WarehouseTransformer {
     /// traits flattened without a prefix; arrays as JSON text; `jsonPaths` as `.json`; a key that maps
     /// to a rule column is dropped; `rudder_event` when `storeFullEvent`. More than 1600 columns in a
     /// row: "Too many columns outputted from the event".
-    public static func rows(for event: JSONValue, settings: WarehouseSettings, uuidTS: String) throws -> [WarehouseRow] {
+    public static func rows(for event: JSONValue, settings: WarehouseSettings, uuidTS: String) throws -> [WarehouseRow]
+    {
         guard event.members != nil else { throw EventRejection(reason: "event is not a valid rudder event") }
         try EventEnrichment.checkType(event["type"])
         let builder = try EventRows(event: event, settings: settings, uuidTS: uuidTS)
@@ -66,12 +67,17 @@ struct EventRows {
         case "track": return try trackRows()
         case "identify": return try identifyRows()
         case "page": return [try simpleRow("pages", input: event["properties"], field: "properties", rules: nameRule)]
-        case "screen": return [try simpleRow("screens", input: event["properties"], field: "properties", rules: nameRule)]
+        case "screen":
+            return [try simpleRow("screens", input: event["properties"], field: "properties", rules: nameRule)]
         case "group":
-            return [try simpleRow("groups", input: event["traits"], field: "traits", rules: [("group_id", event["groupId"])])]
+            return [
+                try simpleRow(
+                    "groups", input: event["traits"], field: "traits", rules: [("group_id", event["groupId"])])
+            ]
         case "alias":
             return [
-                try simpleRow("aliases", input: event["traits"], field: "traits", rules: [("previous_id", event["previousId"])])
+                try simpleRow(
+                    "aliases", input: event["traits"], field: "traits", rules: [("previous_id", event["previousId"])])
             ]
         default: throw EventRejection(reason: "unknown event type \"\(type)\"")
         }
@@ -102,7 +108,8 @@ struct EventRows {
         if !transformed.trimmedWhitespace.isEmpty {
             var data = Columns()
             flatten(event["properties"], into: &data, at: Prefix(complete: "track_properties_", completeLevel: 2))
-            flatten(event["userProperties"], into: &data, at: Prefix(complete: "track_userProperties_", completeLevel: 2))
+            flatten(
+                event["userProperties"], into: &data, at: Prefix(complete: "track_userProperties_", completeLevel: 2))
             apply([("id", messageID)], to: &common)
             data.merge(common) { _, commonValue in commonValue }
             rows.append(try finish(WarehouseNames.eventTable(transformed: transformed, settings: settings), data))
@@ -112,7 +119,8 @@ struct EventRows {
 
     private func identifyRows() throws -> [WarehouseRow] {
         var common = Columns()
-        flatten(event["userProperties"], into: &common, at: Prefix(complete: "identify_userProperties_", completeLevel: 2))
+        flatten(
+            event["userProperties"], into: &common, at: Prefix(complete: "identify_userProperties_", completeLevel: 2))
         if settings.allowUsersContextTraits {
             flatten(
                 event[path: ["context", "traits"]], into: &common,
@@ -160,7 +168,10 @@ struct EventRows {
     }
 
     private var timeRules: [(String, JSONValue?)] {
-        [("sent_at", event["sentAt"]), ("timestamp", event["timestamp"]), ("original_timestamp", event["originalTimestamp"])]
+        [
+            ("sent_at", event["sentAt"]), ("timestamp", event["timestamp"]),
+            ("original_timestamp", event["originalTimestamp"]),
+        ]
     }
 
     private var ipRules: [(String, JSONValue?)] {
