@@ -49,6 +49,19 @@ struct EventEnrichmentTests {
         #expect(event["sentAt"] == .string("2023-11-14T22:13:25.000Z"))
     }
 
+    @Test func aBatchSentAtServesEventsWithoutTheirOwn() throws {
+        let body = #"{"type":"track","userId":"u1","originalTimestamp":"2023-11-14T22:13:15.500Z"}"#
+        let batchSentAt = JSONValue.string("2023-11-14T22:13:25Z")
+        let event = try EventEnrichment.enrich(
+            JSONValue.parse(body), type: nil, receivedAt: receivedAt, requestIP: "x", batchSentAt: batchSentAt)
+        #expect(event["sentAt"] == .string("2023-11-14T22:13:25.000Z"))
+        #expect(event["timestamp"] == .string("2023-11-14T22:13:10.623Z"))
+        let own = #"{"type":"track","userId":"u1","sentAt":"2023-11-14T22:13:15.500Z"}"#
+        let kept = try EventEnrichment.enrich(
+            JSONValue.parse(own), type: nil, receivedAt: receivedAt, requestIP: "x", batchSentAt: batchSentAt)
+        #expect(kept["sentAt"] == .string("2023-11-14T22:13:15.500Z"))
+    }
+
     @Test func onlyAnOriginalTimestampGivesItBack() throws {
         let event = try enrich(#"{"type":"track","userId":"u1","originalTimestamp":"2023-11-14T20:00:00+01:00"}"#)
         #expect(event["timestamp"] == .string("2023-11-14T19:00:00.000Z"))

@@ -19,6 +19,14 @@ public enum EventEnrichment {
     public static func enrich(_ event: JSONValue, type: String?, receivedAt: Date, requestIP: String) throws
         -> JSONValue
     {
+        try enrich(event, type: type, receivedAt: receivedAt, requestIP: requestIP, batchSentAt: nil)
+    }
+
+    /// As `enrich(_:type:receivedAt:requestIP:)`, with the `sentAt` of a `/v1/batch` body: Segment's SDKs
+    /// stamp the batch, not each event, so an event without its own `sentAt` takes the batch's.
+    public static func enrich(
+        _ event: JSONValue, type: String?, receivedAt: Date, requestIP: String, batchSentAt: JSONValue?
+    ) throws -> JSONValue {
         guard case .object = event else { throw EventRejection(reason: "event is not a valid rudder event") }
         var out = event
         if let type { out = out.setting("type", to: .string(type)) }
@@ -32,6 +40,7 @@ public enum EventEnrichment {
 
         out = out.setting("messageId", to: .string(messageID(out["messageId"])))
         if out["request_ip"] == nil { out = out.setting("request_ip", to: .string(requestIP)) }
+        if out["sentAt"] == nil, let batchSentAt { out = out.setting("sentAt", to: batchSentAt) }
         return withTimeFields(out, receivedAt: EventTime(receivedAt))
     }
 
