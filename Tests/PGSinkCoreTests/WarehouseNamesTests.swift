@@ -64,6 +64,25 @@ struct WarehouseNamesTests {
         #expect(WarehouseNames.column(key, settings: divided) == expectedDivided)
     }
 
+    /// The shortcut for keys already in snake_case must give what splitting words gives.
+    @Test(arguments: [
+        "abc", "abc_def", "abc_123", "_123", "__a_b", "a_1_b", "product_id", "x", "context_traits_email",
+        "a1", "1a", "123", "abc__def", "abc_", "_", "", "aBc", "a-b", "a_1b", "1st",
+    ])
+    func plainSnakeCaseShortcut(_ key: String) {
+        let leading = String(key.prefix(while: { $0 == "_" }))
+        let rest = String(key.dropFirst(leading.count))
+        let plain = WarehouseNames.isPlainSnakeCase(key)
+        for keepNumbers in [true, false] {
+            let split = leading + WarehouseSnakeCase.convert(rest, keepNumbers: keepNumbers)
+            if plain { #expect(split == key, "\(key) keepNumbers: \(keepNumbers)") }
+        }
+        let expectedPlain = [
+            "abc", "abc_def", "abc_123", "_123", "__a_b", "a_1_b", "product_id", "x", "context_traits_email",
+        ]
+        #expect(plain == expectedPlain.contains(key))
+    }
+
     @Test func columnsAreCutTo63Bytes() {
         #expect(
             WarehouseNames.column(String(repeating: "a", count: 70), settings: plain)

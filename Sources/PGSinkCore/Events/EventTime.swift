@@ -90,7 +90,15 @@ extension EventTime {
     /// (`2021-02-30`) rolls over into the next month at midnight, as JavaScript's `Date` does, when
     /// `rollOverDays` is set; otherwise such a date is refused.
     static func parse(_ text: String, rollOverDays: Bool = true) -> EventTime? {
-        guard text.utf8.count <= 41 else { return nil }
+        let utf8 = text.utf8
+        guard utf8.count >= 10 && utf8.count <= 41 else { return nil }
+        // Most strings are not times: refuse them before copying anything.
+        var iterator = utf8.makeIterator()
+        for position in 0..<5 {
+            guard let byte = iterator.next() else { return nil }
+            let fits = position < 4 ? (byte >= 48 && byte <= 57) : byte == UInt8(ascii: "-")
+            guard fits else { return nil }
+        }
         var reader = TimeReader(bytes: Array(text.utf8))
         return reader.read(rollOverDays: rollOverDays)
     }

@@ -39,24 +39,73 @@ public enum WarehouseNames {
         return name.prefixBytes(127)
     }
 
+    static let reservedLowerCase = Set(reservedWords.map { $0.lowercased() })
+
     /// Tables RudderStack writes itself; an event of that name gets a `_` prefix.
     static let rudderTables: Set<String> = ["tracks", "pages", "screens", "aliases", "groups", "accounts"]
 
     /// RudderStack's first stage (`transformColumnName`): letters and digits, snake_case, the
     /// original's leading underscores kept, `_` before a leading digit.
     static func transform(_ raw: String, settings: WarehouseSettings) -> String {
-        let joined = alphanumericRuns(raw).joined(separator: "_")
-        var name = WarehouseSnakeCase.convert(joined, keepNumbers: !settings.underscoreDivideNumbers)
+        if isPlainSnakeCase(raw) { return raw }
+        var joined: [UInt8] = []
+        joined.reserveCapacity(raw.utf8.count)
+        var separate = false
+        for byte in raw.utf8 {
+            if WarehouseSnakeCase.isBreak(byte) {
+                separate = !joined.isEmpty
+                continue
+            }
+            if separate {
+                joined.append(UInt8(ascii: "_"))
+                separate = false
+            }
+            joined.append(byte)
+        }
         let leading = raw.utf8.prefix(while: { $0 == UInt8(ascii: "_") }).count
-        if leading > 0 { name = String(repeating: "_", count: leading) + name }
-        if let first = name.utf8.first, WarehouseSnakeCase.isDigit(first) { name = "_" + name }
-        return name
+        var name = [UInt8](repeating: UInt8(ascii: "_"), count: leading)
+        name.reserveCapacity(leading + joined.count + 8)
+        WarehouseSnakeCase.appendWords(of: joined, keepNumbers: !settings.underscoreDivideNumbers, to: &name)
+        if let first = name.first, WarehouseSnakeCase.isDigit(first) { name.insert(UInt8(ascii: "_"), at: 0) }
+        return String(decoding: name, as: UTF8.self)
+    }
+
+    /// Whether `transform` leaves `raw` as it is: optional leading underscores, then words of
+    /// lower-case letters or of digits joined by single underscores, not starting with a digit.
+    /// Most keys are like this, and this test is much cheaper than splitting words.
+    static func isPlainSnakeCase(_ raw: String) -> Bool {
+        var segmentLength = 0
+        var segmentIsDigits = false
+        var leading = true
+        var leadingUnderscores = 0
+        for byte in raw.utf8 {
+            if byte == UInt8(ascii: "_") {
+                if leading {
+                    leadingUnderscores += 1
+                    continue
+                }
+                guard segmentLength > 0 else { return false }
+                segmentLength = 0
+                continue
+            }
+            let isDigit = WarehouseSnakeCase.isDigit(byte)
+            guard isDigit || WarehouseSnakeCase.isLower(byte) else { return false }
+            if segmentLength == 0 {
+                if leading && isDigit && leadingUnderscores == 0 { return false }  // needs a `_` before the digit
+                segmentIsDigits = isDigit
+            } else if isDigit != segmentIsDigits {
+                return false
+            }
+            leading = false
+            segmentLength += 1
+        }
+        return segmentLength > 0
     }
 
     /// RudderStack's second stage (`safeColumnName`): lower case and a `_` before a reserved word.
     static func safeName(_ name: String, settings: WarehouseSettings) -> String {
         let lower = name.lowercased()
-        if !settings.skipReservedKeywordsEscaping && reservedWords.contains(lower.uppercased()) { return "_" + lower }
+        if !settings.skipReservedKeywordsEscaping && reservedLowerCase.contains(lower) { return "_" + lower }
         return lower
     }
 

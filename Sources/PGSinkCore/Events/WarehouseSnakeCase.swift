@@ -5,20 +5,25 @@ enum WarehouseSnakeCase {
     /// Splits `name` into words and joins them lower-cased with `_`. With `keepNumbers`, digits
     /// stick to the word before or after them (`v3`, `12ft`), as RudderStack does by default.
     static func convert(_ name: String, keepNumbers: Bool) -> String {
-        let s = Array(name.utf8)
-        var words: [ArraySlice<UInt8>] = []
+        var out: [UInt8] = []
+        appendWords(of: Array(name.utf8), keepNumbers: keepNumbers, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the lower-cased words of `s`, joined with `_`, to `out`.
+    static func appendWords(of s: [UInt8], keepNumbers: Bool, to out: inout [UInt8]) {
         var i = 0
+        var firstWord = true
         while i < s.count {
-            if let end = matchWord(s, at: i, keepNumbers: keepNumbers) {
-                words.append(s[i..<end])
-                i = end
-            } else {
+            guard let end = matchWord(s, at: i, keepNumbers: keepNumbers) else {
                 i += 1
+                continue
             }
+            if !firstWord { out.append(UInt8(ascii: "_")) }
+            firstWord = false
+            for byte in s[i..<end] { out.append(isUpper(byte) ? byte + 32 : byte) }
+            i = end
         }
-        return words.map { word in
-            String(decoding: word.map { isUpper($0) ? $0 + 32 : $0 }, as: UTF8.self)
-        }.joined(separator: "_")
     }
 
     static func isUpper(_ b: UInt8) -> Bool { b >= 65 && b <= 90 }

@@ -205,18 +205,21 @@ struct EventRows {
 
     /// The columns a rule sets for an event type; flattened keys of these names are dropped.
     static func ruleColumns(of type: String) -> Set<String> {
-        let base: Set<String> = [
-            "id", "anonymous_id", "user_id", "sent_at", "timestamp", "received_at", "original_timestamp", "channel",
-            "context_ip", "context_request_ip", "context_passed_ip",
-        ]
-        switch type {
-        case "track": return base.union(["event_text", "record_id"])
-        case "page", "screen": return base.union(["name"])
-        case "group": return base.union(["group_id"])
-        case "alias": return base.union(["previous_id"])
-        default: return base
-        }
+        ruleColumnsByType[type] ?? baseRuleColumns
     }
+
+    private static let baseRuleColumns: Set<String> = [
+        "id", "anonymous_id", "user_id", "sent_at", "timestamp", "received_at", "original_timestamp", "channel",
+        "context_ip", "context_request_ip", "context_passed_ip",
+    ]
+
+    private static let ruleColumnsByType: [String: Set<String>] = [
+        "track": baseRuleColumns.union(["event_text", "record_id"]),
+        "page": baseRuleColumns.union(["name"]),
+        "screen": baseRuleColumns.union(["name"]),
+        "group": baseRuleColumns.union(["group_id"]),
+        "alias": baseRuleColumns.union(["previous_id"]),
+    ]
 
     private func storeFullEvent(in data: inout Columns) {
         guard settings.storeFullEvent else { return }
@@ -231,7 +234,8 @@ struct EventRows {
         if data.count > WarehouseTransformer.maxColumns && WarehouseTyping.text(event["channel"]) != "sources" {
             throw EventRejection(reason: "Too many columns outputted from the event")
         }
-        let sorted = data.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        // Column names are ASCII, where String's order is byte order.
+        let sorted = data.sorted { $0.key < $1.key }
         return WarehouseRow(table: table, columns: sorted.map { (name: $0.key, value: $0.value) })
     }
 }
@@ -255,15 +259,16 @@ extension EventRows {
     /// with `_`, keys in byte order, blank values skipped.
     func flatten(_ input: JSONValue?, into data: inout Columns, at place: Prefix) {
         guard let members = input?.members, !members.isEmpty else { return }
-        var byKey: [String: JSONValue] = [:]
-        for member in members { byKey[member.key] = member.value }
         if place.complete.hasSuffix("context_traits_") || place.complete == "group_traits_",
-            let text = Self.stringLikeObject(byKey)
+            let text = Self.stringLikeObject(members)
         {
             if place.prefix == "context_traits_" { add(place.prefix, .string(text), into: &data) }
             return
         }
-        for key in byKey.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+        var byKey: [String: JSONValue] = [:]
+        for member in members { byKey[member.key] = member.value }
+        // String's order is code point order, which is UTF-8 byte order (RudderStack sorts bytes).
+        for key in byKey.keys.sorted() {
             guard let value = byKey[key], !WarehouseTyping.isBlank(value) else { continue }
             if paths.contains(type: type, key: key, at: place) {
                 add(place.prefix + key, .json(value.jsonText), into: &data)
@@ -289,9 +294,9 @@ extension EventRows {
 
     /// RudderStack's "string-like object": `{"0":"a","1":"b"}` (keys 0… or 1… without gaps, one-byte
     /// strings), a string some SDKs spread into an object; its text, or nil for other objects.
-    static func stringLikeObject(_ byKey: [String: JSONValue]) -> String? {
+    static func stringLikeObject(_ members: [(key: String, value: JSONValue)]) -> String? {
         var chars: [Int: String] = [:]
-        for (key, value) in byKey {
+        for (key, value) in members {
             guard let index = Int(key), index >= 0, String(index) == key, let s = value.stringValue, s.utf8.count == 1
             else { return nil }
             chars[index] = s
