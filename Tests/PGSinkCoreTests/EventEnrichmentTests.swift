@@ -131,6 +131,13 @@ struct EventEnrichmentTests {
         }
     }
 
+    @Test func contextMustBeAnObject() {
+        #expect(
+            rejection(#"{"type":"track","userId":"u1","context":[1]}"#)
+                == "the event's context must be an object (RudderStack: context is not a map)")
+        #expect(rejection(#"{"type":"track","userId":"u1","context":null}"#) == nil)
+    }
+
     @Test func typesMustBeKnown() {
         let expected = "track, identify, page, screen, group, alias"
         #expect(rejection(#"{"userId":"u1"}"#) == "event has no type; it must be one of \(expected)")

@@ -420,7 +420,9 @@ struct WarehouseTransformerTests {
             rejection(#"{"type":"purchase","userId":"u"}"#)
                 == "unknown event type \"purchase\"; it must be one of \(types)")
         #expect(rejection(#"{"userId":"u"}"#) == "event has no type; it must be one of \(types)")
-        #expect(rejection(#"{"type":"track","userId":"u","context":"web"}"#) == "context is not a map")
+        #expect(
+            rejection(#"{"type":"track","userId":"u","context":"web"}"#)
+                == "the event's context must be an object (RudderStack: context is not a map)")
         #expect(rejection("[1]") == "event is not a valid rudder event")
     }
 

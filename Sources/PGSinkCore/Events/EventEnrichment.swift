@@ -15,7 +15,8 @@ public enum EventEnrichment {
     ///   timestamp, is `receivedAt − (sentAt − originalTimestamp)` (clock-skew correction);
     /// - the four times rewritten as RFC 3339 in UTC with milliseconds.
     ///
-    /// An item that is not an object: "event is not a valid rudder event".
+    /// An item that is not an object: "event is not a valid rudder event". A `context` that is not an
+    /// object is refused here too, where RudderStack would accept the event and fail it at load.
     public static func enrich(_ event: JSONValue, type: String?, receivedAt: Date, requestIP: String) throws
         -> JSONValue
     {
@@ -37,12 +38,17 @@ public enum EventEnrichment {
             throw EventRejection(reason: "request neither has anonymousId nor userId")
         }
         try checkType(out["type"])
+        if let context = out["context"], context != .null, context.members == nil { throw contextNotAnObject }
 
         out = out.setting("messageId", to: .string(messageID(out["messageId"])))
         if out["request_ip"] == nil { out = out.setting("request_ip", to: .string(requestIP)) }
         if out["sentAt"] == nil, let batchSentAt { out = out.setting("sentAt", to: batchSentAt) }
         return withTimeFields(out, receivedAt: EventTime(receivedAt))
     }
+
+    /// A context that is not an object, which RudderStack accepts and then fails to load.
+    static let contextNotAnObject = EventRejection(
+        reason: "the event's context must be an object (RudderStack: context is not a map)")
 
     /// Refuses an event whose type the warehouse cannot take, naming the type.
     static func checkType(_ type: JSONValue?) throws {

@@ -47,7 +47,7 @@ struct EventRows {
         self.ruleColumns = Self.ruleColumns(of: type)
         self.uuidTS = uuidTS
         let original = event["context"] ?? .null
-        if original != .null && original.members == nil { throw EventRejection(reason: "context is not a map") }
+        if original != .null && original.members == nil { throw EventEnrichment.contextNotAnObject }
         self.context = Self.sourceContext(original, settings)
         self.paths = JSONPaths(self.settings.jsonPaths + Self.integrationJSONPaths(event))
         if let id = event["messageId"], !WarehouseTyping.isBlank(id) {
