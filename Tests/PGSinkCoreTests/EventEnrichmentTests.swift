@@ -131,6 +131,35 @@ struct EventEnrichmentTests {
         }
     }
 
+    @Test func requestBodies() throws {
+        func events(_ body: String, type: String? = nil) throws -> [JSONValue] {
+            try EventEnrichment.events(
+                inBody: JSONValue.parse(body), type: type, receivedAt: receivedAt, requestIP: "ip")
+        }
+        let single = try events(#"{"userId":"u1","event":"A"}"#, type: "track")
+        #expect(single.count == 1)
+        #expect(single.first?["type"] == .string("track"))
+        let batch = try events(
+            #"{"batch":[{"type":"track","userId":"u1"},{"type":"page","anonymousId":"a1","sentAt":"2023-11-14T22:13:21Z"}],"#
+                + #""sentAt":"2023-11-14T22:13:25Z"}"#)
+        #expect(batch.map { $0["type"] } == [.string("track"), .string("page")])
+        #expect(
+            batch.map { $0["sentAt"] } == [.string("2023-11-14T22:13:25.000Z"), .string("2023-11-14T22:13:21.000Z")])
+        func reason(_ body: String, type: String? = nil) -> String? {
+            do {
+                _ = try events(body, type: type)
+                return nil
+            } catch {
+                return (error as? EventRejection)?.reason ?? "\(error)"
+            }
+        }
+        #expect(reason(#"{"batch":[]}"#) == "empty batch payload")
+        #expect(reason(#"{"userId":"u1"}"#) == "empty batch payload")
+        #expect(reason(#"{"batch":[{"type":"track","userId":"u1"},7]}"#) == "event is not a valid rudder event")
+        #expect(reason(#"{"batch":[{"type":"track"}]}"#) == "request neither has anonymousId nor userId")
+        #expect(reason("[]", type: "track") == "event is not a valid rudder event")
+    }
+
     @Test func contextMustBeAnObject() {
         #expect(
             rejection(#"{"type":"track","userId":"u1","context":[1]}"#)

@@ -46,6 +46,26 @@ public enum EventEnrichment {
         return withTimeFields(out, receivedAt: EventTime(receivedAt))
     }
 
+    /// The enriched events of one request body: the body itself for a single-event endpoint (`type` is
+    /// the path's: `track`, `identify`, …), the items of `batch` for `/v1/batch` (`type` nil), which take
+    /// the body's `sentAt` where they have none. One bad event refuses the whole request, as RudderStack
+    /// does. Errors: "empty batch payload", "event is not a valid rudder event", and those of `enrich`.
+    public static func events(inBody body: JSONValue, type: String?, receivedAt: Date, requestIP: String) throws
+        -> [JSONValue]
+    {
+        guard body.members != nil else { throw EventRejection(reason: "event is not a valid rudder event") }
+        if let type {
+            return [try enrich(body, type: type, receivedAt: receivedAt, requestIP: requestIP)]
+        }
+        guard case .array(let items)? = body["batch"], !items.isEmpty else {
+            throw EventRejection(reason: "empty batch payload")
+        }
+        let sentAt = body["sentAt"]
+        return try items.map {
+            try enrich($0, type: nil, receivedAt: receivedAt, requestIP: requestIP, batchSentAt: sentAt)
+        }
+    }
+
     /// A context that is not an object, which RudderStack accepts and then fails to load.
     static let contextNotAnObject = EventRejection(
         reason: "the event's context must be an object (RudderStack: context is not a map)")
