@@ -39,15 +39,37 @@ struct EventTime: Equatable, Comparable, Sendable {
     var rfc3339Milli: String {
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
-        let (y, m, d) = Self.civil(fromDays: days)
-        let year = y < 0 ? "-" + pad(-y, 4) : pad(y, 4)
-        return "\(year)-\(pad(m, 2))-\(pad(d, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):"
-            + "\(pad(secondOfDay % 60, 2)).\(pad(nanos / 1_000_000, 3))Z"
+        let (year, month, day) = Self.civil(fromDays: days)
+        var out: [UInt8] = []
+        out.reserveCapacity(25)
+        if year < 0 { out.append(UInt8(ascii: "-")) }
+        Self.append(abs(year), width: 4, to: &out)
+        out.append(UInt8(ascii: "-"))
+        Self.append(month, width: 2, to: &out)
+        out.append(UInt8(ascii: "-"))
+        Self.append(day, width: 2, to: &out)
+        out.append(UInt8(ascii: "T"))
+        Self.append(secondOfDay / 3600, width: 2, to: &out)
+        out.append(UInt8(ascii: ":"))
+        Self.append(secondOfDay / 60 % 60, width: 2, to: &out)
+        out.append(UInt8(ascii: ":"))
+        Self.append(secondOfDay % 60, width: 2, to: &out)
+        out.append(UInt8(ascii: "."))
+        Self.append(nanos / 1_000_000, width: 3, to: &out)
+        out.append(UInt8(ascii: "Z"))
+        return String(decoding: out, as: UTF8.self)
     }
 
-    private func pad(_ value: Int64, _ width: Int) -> String {
-        let s = String(value)
-        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    /// Appends `value` (not negative) in decimal, zero-padded to `width` digits.
+    private static func append(_ value: Int64, width: Int, to out: inout [UInt8]) {
+        var digits: [UInt8] = []
+        var rest = value
+        repeat {
+            digits.append(UInt8(48 + rest % 10))
+            rest /= 10
+        } while rest > 0
+        for _ in digits.count..<max(width, digits.count) { out.append(UInt8(ascii: "0")) }
+        out.append(contentsOf: digits.reversed())
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).

@@ -104,7 +104,8 @@ public enum WarehouseNames {
 
     /// RudderStack's second stage (`safeColumnName`): lower case and a `_` before a reserved word.
     static func safeName(_ name: String, settings: WarehouseSettings) -> String {
-        let lower = name.lowercased()
+        let isLower = !name.utf8.contains(where: { $0 >= 65 && $0 <= 90 || $0 >= 0x80 })
+        let lower = isLower ? name : name.lowercased()
         if !settings.skipReservedKeywordsEscaping && reservedLowerCase.contains(lower) { return "_" + lower }
         return lower
     }

@@ -25,6 +25,7 @@ struct JSONPaths {
 
     /// Whether `key` at `place` is a path to store whole.
     func contains(type: String, key: String, at place: EventRows.Prefix) -> Bool {
+        if keys.isEmpty && legacyKeys.isEmpty { return false }
         if type == "track", let level = legacyKeys[place.prefix + key], level == place.level { return true }
         if let level = keys[place.complete + key], level == place.completeLevel { return true }
         return false

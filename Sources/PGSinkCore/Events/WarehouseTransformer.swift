@@ -86,7 +86,7 @@ struct EventRows {
     // MARK: Event types
 
     private func trackRows() throws -> [WarehouseRow] {
-        var common = Columns()
+        var common = Columns(minimumCapacity: 64)
         flatten(context, into: &common, at: Prefix(complete: "track_context_", completeLevel: 2, prefix: "context_"))
         apply([("event_text", event["event"])], to: &common)
         apply(defaultRules, to: &common)
@@ -106,7 +106,7 @@ struct EventRows {
             rows.append(try finish("tracks", tracks))
         }
         if !transformed.trimmedWhitespace.isEmpty {
-            var data = Columns()
+            var data = Columns(minimumCapacity: 64)
             flatten(event["properties"], into: &data, at: Prefix(complete: "track_properties_", completeLevel: 2))
             flatten(
                 event["userProperties"], into: &data, at: Prefix(complete: "track_userProperties_", completeLevel: 2))
@@ -118,7 +118,7 @@ struct EventRows {
     }
 
     private func identifyRows() throws -> [WarehouseRow] {
-        var common = Columns()
+        var common = Columns(minimumCapacity: 64)
         flatten(
             event["userProperties"], into: &common, at: Prefix(complete: "identify_userProperties_", completeLevel: 2))
         if settings.allowUsersContextTraits {
@@ -149,7 +149,7 @@ struct EventRows {
     private func simpleRow(_ table: String, input: JSONValue?, field: String, rules: [(String, JSONValue?)]) throws
         -> WarehouseRow
     {
-        var data = Columns()
+        var data = Columns(minimumCapacity: 64)
         flatten(input, into: &data, at: Prefix(complete: "\(type)_\(field)_", completeLevel: 2))
         flatten(context, into: &data, at: Prefix(complete: "\(type)_context_", completeLevel: 2, prefix: "context_"))
         apply(defaultRules, to: &data)
@@ -195,7 +195,7 @@ struct EventRows {
     /// arrays leave the column out.
     private func apply(_ rules: [(String, JSONValue?)], to data: inout Columns) {
         for (column, value) in rules {
-            let name = WarehouseNames.safeName(column, settings: settings)
+            let name = column  // no rule column is a reserved word, so it is its own safe name
             data[name] = nil
             guard let value, value.members == nil else { continue }
             if case .array = value { continue }
@@ -224,7 +224,7 @@ struct EventRows {
     private func storeFullEvent(in data: inout Columns) {
         guard settings.storeFullEvent else { return }
         let full = event["context"] == nil && !hasSourceInfo(settings) ? event : event.setting("context", to: context)
-        data[WarehouseNames.safeName("rudder_event", settings: settings)] = .json(full.jsonText)
+        data["rudder_event"] = .json(full.jsonText)
     }
 
     /// Sorts the columns, sets `uuid_ts` and enforces the column limit.
