@@ -27,6 +27,8 @@ public struct CSVScanner: RecordScanner {
     /// record is complete: a record cut by the end of a read is scanned again from its start, so
     /// its bytes must not have moved.
     private var doubledQuoteCells: [Int] = []
+    /// Unquoted cells of the record being scanned that hold escape bytes (only with an escape byte).
+    private var escapedRawCells: [Int] = []
 
     public init(source: String, delimiter: UInt8 = 44, hasHeader: Bool = true) {
         self.init(source: source, dialect: CSVDialect(delimiter: delimiter, hasHeader: hasHeader))
@@ -75,6 +77,7 @@ public struct CSVScanner: RecordScanner {
             }
             let first = batch.cells.count
             doubledQuoteCells.removeAll(keepingCapacity: true)
+            if escape != nil { escapedRawCells.removeAll(keepingCapacity: true) }
             let record = try scanRecord(base, pos, end, isEOF, into: batch)
             let recordLine = line
             switch record {
@@ -87,6 +90,7 @@ public struct CSVScanner: RecordScanner {
                 pos = recordEnd
                 line += newlines
                 for index in doubledQuoteCells { undoDoubledQuotes(in: index, of: batch) }
+                for index in escapedRawCells { undoDoubledQuotes(in: index, of: batch, quoted: false) }
             }
             let fieldCount = batch.cells.count - first
             if fieldCount == 1 && batch.cells[first].kind == .null {  // a blank line
@@ -163,12 +167,13 @@ public struct CSVScanner: RecordScanner {
 
     /// Turns each `""` (and each escaped byte, `\"`) of a quoted cell into the byte, in place,
     /// shortening the cell.
-    private func undoDoubledQuotes(in index: Int, of batch: RecordBatch) {
+    private func undoDoubledQuotes(in index: Int, of batch: RecordBatch, quoted: Bool = true) {
         var cell = batch.cells[index]
         let p = batch.bytes.base + Int(cell.offset)
         let n = Int(cell.length)
-        let quote = self.quote
         let escape = self.escape ?? quote
+        // A quote in an unquoted field is a character; only escapes are undone there.
+        let quote = quoted ? self.quote : escape
         var read = 0
         var write = 0
         while read < n {
@@ -254,10 +259,28 @@ public struct CSVScanner: RecordScanner {
                         + "must be doubled (\"\")")
             }
             let fieldStart = i
-            while i < end {
-                let c = p[i]
-                if c == delimiter || c == 10 || c == 13 { break }
-                i += 1
+            if let escape {
+                // An escape byte may also stand in an unquoted field (`say \"hi\"`, `a\,b`).
+                var escaped = false
+                while i < end {
+                    let c = p[i]
+                    if c == escape {
+                        if i + 1 >= end && !isEOF { return .incomplete }
+                        escaped = true
+                        if i + 1 < end && p[i + 1] == 10 { newlines += 1 }
+                        i = min(i + 2, end)
+                        continue
+                    }
+                    if c == delimiter || c == 10 || c == 13 { break }
+                    i += 1
+                }
+                if escaped { escapedRawCells.append(batch.cells.count) }
+            } else {
+                while i < end {
+                    let c = p[i]
+                    if c == delimiter || c == 10 || c == 13 { break }
+                    i += 1
+                }
             }
             let length = i - fieldStart
             batch.cells.append(

@@ -61,7 +61,9 @@ extension CSVSniffer {
                         i = close + 1
                         if i < end && p[i] != dialect.delimiter && p[i] != 10 && p[i] != 13 { return (records, true) }
                     } else {
-                        while i < end && p[i] != dialect.delimiter && p[i] != 10 && p[i] != 13 { i += 1 }
+                        while i < end && p[i] != dialect.delimiter && p[i] != 10 && p[i] != 13 {
+                            i += dialect.escape != nil && p[i] == dialect.escape && i + 1 < end ? 2 : 1
+                        }
                         field.length = i - field.offset
                     }
                     count += 1
@@ -107,6 +109,17 @@ extension CSVSniffer {
                 i += 1
             }
             return nil
+        }
+
+        /// Whether the escape byte stands before a quote somewhere (`\"`): a file written with
+        /// that escape, even where the doubled-quote reading also splits it.
+        func escapesQuotes(_ escape: UInt8, _ quote: UInt8) -> Bool {
+            var i = start
+            while i + 1 < end {
+                if p[i] == escape && p[i + 1] == quote { return true }
+                i += 1
+            }
+            return false
         }
 
         func candidates(_ field: Field) -> Candidates {

@@ -95,7 +95,11 @@ public enum CSVSniffer {
                     let parsed = text.records(from: from, dialect: split.dialect(comment: comment), fields: false)
                     (split.fields, split.junk, split.consistent) = shape(parsed.records)
                     if split.fields < 2 && options.delimiter == nil { continue }
-                    if bestOfDelimiter.map({ split.beats($0) }) ?? true { bestOfDelimiter = split }
+                    let better = bestOfDelimiter.map { current in
+                        split.beats(current)
+                            || (escape != nil && !current.beats(split) && text.escapesQuotes(escape!, quote))
+                    }
+                    if better ?? true { bestOfDelimiter = split }
                 }
             }
             guard let candidate = bestOfDelimiter else { continue }
