@@ -101,19 +101,26 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
     /// where the scanner then finds it: the sniffer never makes a second pass over the input.
     private func sniff(_ file: InputFile, options: CSVDialectOptions, into batch: RecordBatch) throws -> CSVSniffer.Result {
         var isWhole = false
+        let started = ContinuousClock.now
         while batch.bytes.count < CSVSniffer.sampleSize {
             try Interrupt.check()
             let want = CSVSniffer.sampleSize - batch.bytes.count
             guard file.waitsForWriter else {
-                if try file.read(into: batch.bytes, count: want) == 0 { isWhole = true; break }
+                if try file.read(into: batch.bytes, count: want) == 0 {
+                    isWhole = true
+                    break
+                }
                 continue
             }
-            // A pipe: sniff what came within the batch timeout, once some whole line is there.
-            guard let n = try file.read(into: batch.bytes, count: want, waitingAtMost: request.batchSeconds) else {
-                if UnsafeBufferPointer(start: batch.bytes.base, count: batch.bytes.count).contains(10) { break }
-                continue
+            // A pipe: sniff what came within the batch timeout, once some whole line is there, so
+            // a slow writer's rows still reach the server as they arrive.
+            let n = try file.read(into: batch.bytes, count: want, waitingAtMost: 0.25)
+            if n == 0 {
+                isWhole = true
+                break
             }
-            if n == 0 { isWhole = true; break }
+            let hasLine = UnsafeBufferPointer(start: batch.bytes.base, count: batch.bytes.count).contains(10)
+            if hasLine && seconds(since: started) >= request.batchSeconds { break }
         }
         let result = try CSVSniffer.sniff(
             batch.bytes.base, batch.bytes.count, isWhole: isWhole, source: file.name, options: options,

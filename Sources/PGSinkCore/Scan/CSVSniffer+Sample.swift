@@ -130,8 +130,11 @@ extension CSVSniffer {
             String(decoding: UnsafeBufferPointer(start: p + field.offset, count: field.length), as: UTF8.self)
         }
 
-        func bytes(_ field: Field) -> [UInt8] {
-            Array(UnsafeBufferPointer(start: p + field.offset, count: field.length))
+        /// Whether the field's bytes are one of `values`, without copying them.
+        func isAny(_ field: Field, of values: [[UInt8]]) -> Bool {
+            values.contains { value in
+                value.count == field.length && value.indices.allSatisfy { value[$0] == p[field.offset + $0] }
+            }
         }
     }
 }

@@ -30,10 +30,10 @@ extension CSVSniffer {
             let common = NullMarkers.common.map { Array($0.utf8) }.filter { !explicit.contains($0) }
             for (column, name) in names.enumerated() {
                 let cells = rows.compactMap { column < $0.fields.count ? $0.fields[column] : nil }
-                    .filter { !$0.isNull && !explicit.contains(text.bytes($0)) }
-                let seen = common.filter { marker in cells.contains { text.bytes($0) == marker } }
+                    .filter { !$0.isNull && !text.isAny($0, of: explicit) }
+                let seen = common.filter { marker in cells.contains { text.isAny($0, of: [marker]) } }
                 let plain = read(cells, name)
-                let marked = seen.isEmpty ? plain : read(cells.filter { !seen.contains(text.bytes($0)) }, name)
+                let marked = seen.isEmpty ? plain : read(cells.filter { !text.isAny($0, of: seen) }, name)
                 var chosen = plain
                 var markers: [[UInt8]] = []
                 if values.autoNullValues && !seen.isEmpty && marked.typed {

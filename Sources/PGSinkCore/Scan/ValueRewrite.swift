@@ -50,11 +50,10 @@ public struct ValueRewrite: Sendable {
                 }
                 let p = batch.pointer(cell)
                 let n = Int(cell.length)
-                if let number = rule.number, let reading = number.read(p, n) {
-                    // The plain form is never longer: it is written over the value.
-                    let target = batch.bytes.base + Int(cell.offset)
-                    reading.plain.withUnsafeBufferPointer { target.update(from: $0.baseAddress!, count: $0.count) }
-                    batch.cells[start + slot].length = UInt32(reading.plain.count)
+                if let number = rule.number,
+                    let length = number.rewriteInPlace(batch.bytes.base + Int(cell.offset), n)
+                {
+                    batch.cells[start + slot].length = UInt32(length)
                 } else if let date = rule.date, let iso = date.iso(p, n) {
                     replacements.append((row, slot, iso))
                 }

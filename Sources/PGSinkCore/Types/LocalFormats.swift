@@ -179,24 +179,34 @@ public struct LocalNumberFormat: Sendable, Hashable {
 
     /// The value read in this format, or nil when it is not a number in it.
     public func read(_ p: UnsafePointer<UInt8>, _ n: Int) -> Reading? {
+        guard let shape = measure(p, n) else { return nil }
+        var plain = [UInt8](repeating: 0, count: n)
+        let length = plain.withUnsafeMutableBufferPointer { write(p, n, to: $0.baseAddress!) }
+        plain.removeLast(n - length)
+        return Reading(plain: plain, hasFraction: shape.hasFraction, couldBeGrouping: shape.couldBeGrouping)
+    }
+
+    /// Writes the plain form over the value itself (it is never longer) and returns its length;
+    /// nil, with the value untouched, when it is not a number in this format. No allocation.
+    public func rewriteInPlace(_ p: UnsafeMutablePointer<UInt8>, _ n: Int) -> Int? {
+        guard measure(p, n) != nil else { return nil }
+        return write(p, n, to: p)
+    }
+
+    /// Checks the value: sign, digits in groups of three between thousands separators (the first
+    /// group one to three), then the decimal separator and at least one digit.
+    private func measure(_ p: UnsafePointer<UInt8>, _ n: Int) -> (hasFraction: Bool, couldBeGrouping: Bool)? {
         var i = 0
-        var out: [UInt8] = []
-        out.reserveCapacity(n + 1)
-        if i < n && (p[i] == 45 || p[i] == 43) {
-            if p[i] == 45 { out.append(45) }
-            i += 1
-        }
+        if i < n && (p[i] == 45 || p[i] == 43) { i += 1 }
         var groupDigits = 0
         var groups = 0
         var intDigits = 0
         while i < n {
             let c = p[i]
             if ValueSyntax.isDigit(c) {
-                out.append(c)
                 groupDigits += 1
                 intDigits += 1
             } else if let thousands, c == thousands {
-                // Groups after a separator hold three digits; the first holds one to three.
                 guard groups == 0 ? (1...3).contains(groupDigits) : groupDigits == 3 else { return nil }
                 groups += 1
                 groupDigits = 0
@@ -209,16 +219,26 @@ public struct LocalNumberFormat: Sendable, Hashable {
         var fractionDigits = 0
         if i < n && p[i] == decimal {
             i += 1
-            out.append(46)
             while i < n && ValueSyntax.isDigit(p[i]) {
-                out.append(p[i])
                 i += 1
                 fractionDigits += 1
             }
             guard fractionDigits > 0 else { return nil }
         }
         guard i == n else { return nil }
-        let couldBeGrouping = groups == 0 && fractionDigits == 3 && intDigits <= 3
-        return Reading(plain: out, hasFraction: fractionDigits > 0, couldBeGrouping: couldBeGrouping)
+        return (fractionDigits > 0, groups == 0 && fractionDigits == 3 && intDigits <= 3)
+    }
+
+    /// The plain form of a value `measure` accepted: no `+`, no thousands separators, `.` for the
+    /// decimal separator. `out` may be `p`: each byte is written at or before where it was read.
+    private func write(_ p: UnsafePointer<UInt8>, _ n: Int, to out: UnsafeMutablePointer<UInt8>) -> Int {
+        var length = 0
+        for i in 0..<n {
+            let c = p[i]
+            if c == 43 || (thousands != nil && c == thousands!) { continue }
+            out[length] = c == decimal ? 46 : c
+            length += 1
+        }
+        return length
     }
 }
