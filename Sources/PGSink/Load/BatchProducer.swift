@@ -122,9 +122,13 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
             let hasLine = UnsafeBufferPointer(start: batch.bytes.base, count: batch.bytes.count).contains(10)
             if hasLine && seconds(since: started) >= request.batchSeconds { break }
         }
-        let result = try CSVSniffer.sniff(
+        var result = try CSVSniffer.sniff(
             batch.bytes.base, batch.bytes.count, isWhole: isWhole, source: file.name, options: options,
             defaultDelimiter: 44, values: request.values)
+        let overrides = request.typeOverrides
+        result.keepAsWritten { name in
+            (overrides[name] ?? overrides[request.naming.normalize(name)]) == .text
+        }
         var report = CSVDialectReport(source: file.name, dialect: result.dialect, encoding: file.transcodedFrom)
         if !result.numberColumns.isEmpty, let number = result.rewrite.columns.values.compactMap(\.number).first {
             report.numberFormat = "decimal '\(CSVDialect.spelling(number.decimal))'"

@@ -18,6 +18,21 @@ public enum CSVSniffer {
         public var numberColumns: [String] = []
         public var dateColumns: [String: String] = [:]
         public var nullMarkerColumns: [String] = []
+        /// The columns' names (the header's, or `column_N`), by field position.
+        public var names: [String] = []
+
+        /// Leaves the values of the named columns as they are written (a `--type NAME=text`):
+        /// no number or date reading there; null markers still apply.
+        public mutating func keepAsWritten(_ keep: (String) -> Bool) {
+            for (index, name) in names.enumerated() where keep(name) {
+                guard var rule = rewrite.columns[index] else { continue }
+                rule.number = nil
+                rule.date = nil
+                rewrite.columns[index] = rule == ValueRewrite.ColumnRule() ? nil : rule
+                numberColumns.removeAll { $0 == name }
+                dateColumns[name] = nil
+            }
+        }
     }
 
     /// Sniffs `n` bytes of `source`'s text (`isWhole`: the input ends there).
@@ -51,6 +66,7 @@ public enum CSVSniffer {
         var result = Result(dialect: dialect, rewrite: ValueRewrite(), hints: [])
         let rows = dialect.hasHeader ? Array(body.dropFirst()) : body
         let names = columnNames(body.first, hasHeader: dialect.hasHeader, text: text)
+        result.names = names
         ValueAnalysis(text: text, rows: rows, names: names, values: values, semicolon: dialect.delimiter == 59)
             .decide(into: &result)
         return result
