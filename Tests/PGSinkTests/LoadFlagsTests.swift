@@ -115,6 +115,28 @@ struct LoadFlagsTests {
         try command.checkCombination(settings)
     }
 
+    @Test func nullValuesFromTheFileAsAListOrTextAndFlagsWin() throws {
+        for (yaml, expected) in [
+            ("null_values: [NA, \"-\"]", NullValues(["NA", "-"])), ("null_values: NA,NULL", NullValues(["NA", "NULL"])),
+            ("null_values: auto", NullValues([], auto: true)),
+        ] {
+            let path = try LoadSettingsTests.file("pgsink.yaml", "destination:\n  " + yaml + "\n")
+            let file = try #require(try DestinationConfig.load(config: path, secrets: [])).settings
+            let settings = try LoadSettings.resolve(flags: LoadSettings(), file: file, environment: [:])
+            #expect(settings.effective(\.nullValues) == expected, "\(yaml)")
+            let command = try LoadCommand.parse(["x.csv"])
+            let values = try command.valueOptions(nullValues: settings.nullValues)
+            #expect(values.autoNullValues == expected.auto)
+            #expect(values.nullValues == expected.values)
+        }
+        let path = try LoadSettingsTests.file("pgsink.yaml", "destination:\n  null_values: [NA]\n")
+        let file = try #require(try DestinationConfig.load(config: path, secrets: [])).settings
+        let command = try LoadCommand.parse(["x.csv", "--null-values", "auto"])
+        let settings = try LoadSettings.resolve(flags: command.flagSettings, file: file, environment: [:])
+        #expect(settings.effective(\.nullValues) == NullValues([], auto: true))
+        #expect(LoadSettings().effective(\.nullValues) == NullValues([]))
+    }
+
     @Test func checksRunOnTheResolvedSettingsWithTheFlagsWording() throws {
         func failure(_ arguments: [String], file: String = "", environment: [String: String] = [:]) throws -> String {
             let command = try LoadCommand.parse(arguments)
