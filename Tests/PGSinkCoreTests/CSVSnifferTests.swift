@@ -67,6 +67,9 @@ struct CSVSnifferTests {
         #expect(single.dialect.quote == 39)
         let backslash = try sniff("id,q\n1,\"say \\\"hi\\\"\"\n")
         #expect(backslash.dialect.escape == 92)
+        // A quote left open is the file's error, not a sign of another quote character.
+        #expect(try sniff("a,b\n1,2\n\"3,4\n").dialect.quote == 34)
+        #expect(try sniff("id,name\n1,\"open\n").dialect.quote == 34)
         let doubled = try sniff("id,q\n1,\"say \"\"hi\"\"\"\n2,\"C:\\dir\\\"\n")
         #expect(doubled.dialect.escape == nil)
     }
@@ -81,6 +84,14 @@ struct CSVSnifferTests {
                 defaultDelimiter: 44, values: ValueOptions())
         }
         #expect(result.dialect.delimiter == 59)
+        // Old Mac line ends: a sample cut mid-line still has whole lines.
+        let mac = Array("id;name\r1;a\r2;b\r3;c".utf8)
+        let macResult = try mac.withUnsafeBufferPointer { buffer throws(InputError) in
+            try CSVSniffer.sniff(
+                buffer.baseAddress!, buffer.count, isWhole: false, source: "t.csv", options: CSVDialectOptions(),
+                defaultDelimiter: 44, values: ValueOptions())
+        }
+        #expect(macResult.dialect.delimiter == 59)
     }
 
     @Test func textThatIsNotUTF8NamesTheLineAndTheFlag() {

@@ -38,8 +38,9 @@ extension CSVSniffer {
 
         /// The records from `from` on, skipping blank and comment lines. A record the dialect
         /// cannot read (text after a closing quote, a quote left open) ends the list.
-        func records(from: Int, dialect: CSVDialect, fields keep: Bool) -> (records: [Record], failed: Bool) {
+        func records(from: Int, dialect: CSVDialect, fields keep: Bool) -> (records: [Record], failed: Bool, quoted: Bool) {
             var records: [Record] = []
+            var quoted = false
             var i = from
             var line = 1
             var fields: [Field] = []
@@ -56,10 +57,13 @@ extension CSVSniffer {
                 while true {
                     var field = Field(offset: i, length: 0, quoted: false)
                     if i < end && p[i] == dialect.quote {
-                        guard let close = closingQuote(after: i, dialect, lines: &line) else { return (records, true) }
+                        guard let close = closingQuote(after: i, dialect, lines: &line) else { return (records, true, quoted) }
                         field = Field(offset: i + 1, length: close - i - 1, quoted: true)
+                        quoted = true
                         i = close + 1
-                        if i < end && p[i] != dialect.delimiter && p[i] != 10 && p[i] != 13 { return (records, true) }
+                        if i < end && p[i] != dialect.delimiter && p[i] != 10 && p[i] != 13 {
+                            return (records, true, quoted)
+                        }
                     } else {
                         while i < end && p[i] != dialect.delimiter && p[i] != 10 && p[i] != 13 {
                             i += dialect.escape != nil && p[i] == dialect.escape && i + 1 < end ? 2 : 1
@@ -78,7 +82,7 @@ extension CSVSniffer {
                 line += 1
                 records.append(Record(line: recordLine, fieldCount: count, fields: keep ? fields : []))
             }
-            return (records, false)
+            return (records, false, quoted)
         }
 
         /// The position after the line end at or after `i`.

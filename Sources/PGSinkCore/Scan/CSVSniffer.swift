@@ -46,7 +46,7 @@ public enum CSVSniffer {
         // Only whole lines: the last one may be cut by the sample's end.
         var end = n
         if !isWhole {
-            while end > start && p[end - 1] != 10 { end -= 1 }
+            while end > start && p[end - 1] != 10 && p[end - 1] != 13 { end -= 1 }
         }
         let text = Sample(p: p, start: start, end: end)
         var dialect = CSVDialect(delimiter: options.delimiter ?? defaultDelimiter)
@@ -109,6 +109,9 @@ public enum CSVSniffer {
                 for escape in escapes {
                     var split = Split(delimiter: delimiter, quote: quote, escape: escape)
                     let parsed = text.records(from: from, dialect: split.dialect(comment: comment), fields: false)
+                    // Another quote than " counts only where it quotes something: a " left open
+                    // is the file's error to report, not a sign that ' is the quote.
+                    if quote != 34 && options.quote == nil && !parsed.quoted { continue }
                     (split.fields, split.junk, split.consistent) = shape(parsed.records)
                     if split.fields < 2 && options.delimiter == nil { continue }
                     let better = bestOfDelimiter.map { current in
