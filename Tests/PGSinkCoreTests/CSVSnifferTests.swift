@@ -51,6 +51,8 @@ struct CSVSnifferTests {
         let junk = try sniff("Report\nfor March\n\nid,v,w\n1,2,3\n4,5,6\n")
         #expect(junk.dialect.skipLines == 3)
         #expect(junk.dialect.comment == nil)
+        // A header one field short is not junk: the scanner reports the record that is too long.
+        #expect(try sniff("a,b\n1,2,3\n4,5,6\n").dialect.skipLines == 0)
     }
 
     @Test func aFirstRecordThatFitsTheTypesBelowIsData() throws {

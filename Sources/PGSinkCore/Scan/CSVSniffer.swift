@@ -144,7 +144,7 @@ public enum CSVSniffer {
     }
 
     /// The shape of a parse: the usual field count, the records of other counts at the top
-    /// (title or export lines above the header: at most 20, each shorter than a record), and how
+    /// (title or export lines above the header: at most 20, each at most half as wide), and how
     /// many records have the usual count. A record of the wrong width further down stays, for the
     /// scanner to report.
     static func shape(_ records: [Sample.Record]) -> (width: Int, junk: Int, consistent: Int) {
@@ -153,7 +153,8 @@ public enum CSVSniffer {
         for record in records { counts[record.fieldCount, default: 0] += 1 }
         let width = counts.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }!.key
         var junk = 0
-        while junk < records.count && junk < 20 && records[junk].fieldCount < width { junk += 1 }
+        // At most half as wide: a header one field short is the file's error, not junk.
+        while junk < records.count && junk < 20 && records[junk].fieldCount <= max(1, width / 2) { junk += 1 }
         if junk == records.count || records[junk].fieldCount != width { junk = 0 }
         return (width, junk, counts[width]!)
     }
