@@ -35,7 +35,9 @@ public struct ValueRewrite: Sendable {
                 batch.cells[index] = .null
             }
         }
-        var replacements: [(row: Int, column: Int, text: [UInt8])] = []
+        // Dates grow (`1/2/2024` → `2024-01-02`): their ISO forms go to one buffer, then the batch.
+        var texts: [UInt8] = []
+        var spans: [(row: Int, column: Int, start: Int, count: Int)] = []
         for (field, rule) in columns.sorted(by: { $0.key < $1.key }) {
             let slot = slots.map { field < $0.count ? $0[field] : -1 } ?? field
             guard slot >= 0 else { continue }
@@ -54,12 +56,13 @@ public struct ValueRewrite: Sendable {
                     let length = number.rewriteInPlace(batch.bytes.base + Int(cell.offset), n)
                 {
                     batch.cells[start + slot].length = UInt32(length)
-                } else if let date = rule.date, let iso = date.iso(p, n) {
-                    replacements.append((row, slot, iso))
+                } else if let date = rule.date {
+                    let before = texts.count
+                    if date.appendISO(p, n, to: &texts) { spans.append((row, slot, before, texts.count - before)) }
                 }
             }
         }
-        batch.replace(replacements)
+        batch.replace(spans: spans, of: texts)
     }
 
     @inline(__always)

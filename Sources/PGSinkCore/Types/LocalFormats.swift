@@ -48,11 +48,18 @@ public struct LocalDateFormat: Sendable, Hashable, CustomStringConvertible {
 
     /// The value in ISO form, or nil when it is not a valid date (with an optional time) in this format.
     public func iso(_ p: UnsafePointer<UInt8>, _ n: Int) -> [UInt8]? {
+        var out: [UInt8] = []
+        return appendISO(p, n, to: &out) ? out : nil
+    }
+
+    /// Appends the value's ISO form to `out` and returns true; false, with `out` as it was, when
+    /// the value is not a valid date (with an optional time) in this format.
+    public func appendISO(_ p: UnsafePointer<UInt8>, _ n: Int, to out: inout [UInt8]) -> Bool {
         var reader = DigitReader(p: p, n: n)
         let first = reader.number(maxDigits: order == .yearMonthDay ? 4 : 2)
-        guard let first, reader.skip(separator) else { return nil }
-        guard let second = reader.number(maxDigits: 2), reader.skip(separator) else { return nil }
-        guard let third = reader.number(maxDigits: order == .yearMonthDay ? 2 : 4) else { return nil }
+        guard let first, reader.skip(separator) else { return false }
+        guard let second = reader.number(maxDigits: 2), reader.skip(separator) else { return false }
+        guard let third = reader.number(maxDigits: order == .yearMonthDay ? 2 : 4) else { return false }
         let (year, month, day) =
             switch order {
             case .dayMonthYear: (third, second, first)
@@ -60,38 +67,43 @@ public struct LocalDateFormat: Sendable, Hashable, CustomStringConvertible {
             case .yearMonthDay: (first, second, third)
             }
         guard year >= 1000, (1...12).contains(month), day >= 1, day <= ValueSyntax.daysIn(month: month, year: year)
-        else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(26)
+        else { return false }
+        var time: (hour: Int, minute: Int, second: Int, fraction: Range<Int>)? = nil
+        if !reader.atEnd {
+            guard reader.skip(32) || reader.skip(84), let read = reader.time() else { return false }
+            time = read
+        }
         Self.append(year, width: 4, to: &out)
         out.append(45)
         Self.append(month, width: 2, to: &out)
         out.append(45)
         Self.append(day, width: 2, to: &out)
-        if reader.atEnd { return out }
-        guard reader.skip(32) || reader.skip(84), let time = reader.time() else { return nil }
+        guard let time else { return true }
         out.append(32)
         Self.append(time.hour, width: 2, to: &out)
         out.append(58)
         Self.append(time.minute, width: 2, to: &out)
         out.append(58)
         Self.append(time.second, width: 2, to: &out)
-        out += time.fraction
-        return out
+        for k in time.fraction { out.append(p[k]) }
+        return true
     }
 
     /// Whether the format's year comes first: such values never depend on the day-or-month question.
     var isYearFirst: Bool { order == .yearMonthDay }
 
+    /// Appends `value` (below 10000) in `width` digits, zero-padded.
     static func append(_ value: Int, width: Int, to out: inout [UInt8]) {
-        var digits: [UInt8] = []
-        var rest = value
-        repeat {
-            digits.append(UInt8(48 + rest % 10))
-            rest /= 10
-        } while rest > 0
-        for _ in digits.count..<max(width, digits.count) { out.append(48) }
-        out += digits.reversed()
+        var divisor = 1
+        for _ in 1..<width { divisor *= 10 }
+        while divisor > 1 && value / divisor == 0 && divisor > value {
+            out.append(48)
+            divisor /= 10
+        }
+        while divisor > 0 {
+            out.append(UInt8(48 + value / divisor % 10))
+            divisor /= 10
+        }
     }
 }
 
@@ -128,22 +140,21 @@ private struct DigitReader {
     }
 
     /// `H:MM[:SS[.ffffff]][ AM|PM]`, to the end of the value.
-    mutating func time() -> (hour: Int, minute: Int, second: Int, fraction: [UInt8])? {
+    mutating func time() -> (hour: Int, minute: Int, second: Int, fraction: Range<Int>)? {
         guard var hour = number(maxDigits: 2), skip(58), let minute = number(maxDigits: 2), lastDigits == 2,
             minute < 60
         else { return nil }
         var second = 0
-        var fraction: [UInt8] = []
+        var fraction = 0..<0
         if skip(58) {
             guard let s = number(maxDigits: 2), lastDigits == 2, s <= 60 else { return nil }
             second = s
-            if skip(46) {
-                fraction.append(46)
-                while i < n && ValueSyntax.isDigit(p[i]) {
-                    fraction.append(p[i])
-                    i += 1
-                }
-                guard fraction.count > 1 else { return nil }
+            if i < n && p[i] == 46 {
+                let dot = i
+                i += 1
+                while i < n && ValueSyntax.isDigit(p[i]) { i += 1 }
+                guard i > dot + 1 else { return nil }
+                fraction = dot..<i
             }
         }
         _ = skip(32)
