@@ -39,8 +39,56 @@ struct LoadCommand: ParsableCommand {
     @Flag(name: .customLong("no-header"), help: "The CSV has no header row; columns are named column_1, column_2, ….")
     var noHeader = false
 
-    @Option(help: "CSV field delimiter: one ASCII character, or \\t for tab. Default: tab for .tsv files, else a comma.")
+    @Flag(name: .customLong("header"), help: "The CSV's first record is a header row (default: sniffed).")
+    var header = false
+
+    @Option(help: ArgumentHelp(
+        "CSV field delimiter: one ASCII character, or \\t for tab. Default: sniffed among , ; tab | (tab for .tsv files).",
+        valueName: "c"))
     var delimiter: String?
+
+    @Option(help: ArgumentHelp("CSV quote character (default: sniffed, \" or ').", valueName: "c"))
+    var quote: String?
+
+    @Option(help: ArgumentHelp(
+        "Character that escapes a quote inside quotes, e.g. \\\\; none: quotes are doubled (default: sniffed).",
+        valueName: "c|none"))
+    var escape: String?
+
+    @Option(help: ArgumentHelp("Skip CSV lines starting with this character, or none (default: # when the file starts with it).",
+        valueName: "c|none"))
+    var comment: String?
+
+    @Option(name: .customLong("skip-lines"), help: ArgumentHelp(
+        "Lines to skip before the CSV header (default: sniffed junk lines).", valueName: "n"))
+    var skipLines: Int?
+
+    @Option(help: ArgumentHelp(
+        "Character set of the input: latin1, windows-1252, utf-16, or any name iconv -l lists (default: UTF-8; "
+            + "UTF-16 with a byte order mark is detected).", valueName: "name"))
+    var encoding: String?
+
+    @Option(name: .customLong("null-values"), help: ArgumentHelp(
+        "Strings that mean NULL in CSV fields and JSON strings, e.g. NA,NULL,\\N; auto: the common markers, in columns "
+            + "whose other values share a type.", valueName: "list|auto"))
+    var nullValues: String?
+
+    @Option(name: .customLong("decimal-separator"), help: ArgumentHelp(
+        "Decimal separator of CSV numbers, e.g. , (default: sniffed for ;-delimited files).", valueName: "c"))
+    var decimalSeparator: String?
+
+    @Option(name: .customLong("thousands-separator"), help: ArgumentHelp(
+        "Thousands separator of CSV numbers, e.g. . (default: none; . with a sniffed decimal comma).", valueName: "c"))
+    var thousandsSeparator: String?
+
+    @Option(name: .customLong("date-format"), help: ArgumentHelp(
+        "Date format of CSV columns, e.g. %d/%m/%Y (default: sniffed among %d/%m/%Y, %m/%d/%Y, %d.%m.%Y, %Y/%m/%d).",
+        valueName: "format"))
+    var dateFormat: String?
+
+    @Option(name: .customLong("timestamp-format"), help: ArgumentHelp(
+        "Date and time format of CSV columns, e.g. \"%m/%d/%Y %I:%M %p\".", valueName: "format"))
+    var timestampFormat: String?
 
     @Option(name: .customLong("type"), help: ArgumentHelp("Column type override, e.g. --type zip=text.", valueName: "col=type"))
     var types: [String] = []
@@ -132,6 +180,9 @@ struct LoadCommand: ParsableCommand {
         if delimiter != nil && parseDelimiter() == nil {
             throw ValidationError("--delimiter must be one ASCII character, or \\t")
         }
+        if header && noHeader { throw ValidationError("--header and --no-header contradict each other; pass one of them") }
+        _ = try dialectOptions()
+        _ = try valueOptions(nullValues: nil)
         if let nested, NestedMode(parsing: nested) == nil {
             throw ValidationError("--nested \(NestedMode.expected) (got \"\(nested)\")")
         }
@@ -158,6 +209,7 @@ struct LoadCommand: ParsableCommand {
         flags.nested = nested.flatMap(NestedMode.init(parsing:))
         flags.metadata = metadata
         flags.jobs = jobs
+        flags.nullValues = nullValues.map(NullValues.init(parsing:))
         flags.connectRetries = connection.connectRetries
         flags.logLevel = logging.logLevel.flatMap(LogLevel.init(rawValue:))
         return flags
@@ -208,6 +260,60 @@ struct LoadCommand: ParsableCommand {
         let bytes = Array(delimiter.utf8)
         guard bytes.count == 1, bytes[0] < 128, bytes[0] != 34, bytes[0] != 10, bytes[0] != 13 else { return nil }
         return bytes[0]
+    }
+
+    /// One ASCII byte for `flag`, or nil for `none` when `allowsNone`.
+    private static func byte(_ text: String, _ flag: String, allowsNone: Bool = false) throws -> UInt8? {
+        if allowsNone && text.lowercased() == "none" { return nil }
+        if text == "\\t" || text == "tab" { return 9 }
+        let bytes = Array(text.utf8)
+        guard bytes.count == 1, bytes[0] < 128, bytes[0] != 10, bytes[0] != 13 else {
+            throw ValidationError("\(flag) takes one ASCII character\(allowsNone ? " or none" : "") (got \"\(text)\")")
+        }
+        return bytes[0]
+    }
+
+    /// What the CSV flags say of the dialect; nil parts are sniffed.
+    func dialectOptions() throws -> CSVDialectOptions {
+        var options = CSVDialectOptions()
+        options.delimiter = parseDelimiter()
+        options.quote = try quote.map { try Self.byte($0, "--quote") ?? 34 }
+        if let escape { options.escape = .some(try Self.byte(escape, "--escape", allowsNone: true)) }
+        if let comment { options.comment = .some(try Self.byte(comment, "--comment", allowsNone: true)) }
+        if let skipLines {
+            guard skipLines >= 0 else { throw ValidationError("--skip-lines takes 0 or more lines") }
+            options.skipLines = skipLines
+        }
+        options.hasHeader = noHeader ? false : header ? true : nil
+        if let q = options.quote, q == options.delimiter {
+            throw ValidationError("--quote and --delimiter cannot be the same character")
+        }
+        return options
+    }
+
+    /// What the value flags say (null markers from the resolved settings, which a config file may set).
+    func valueOptions(nullValues resolved: NullValues?) throws -> ValueOptions {
+        var options = ValueOptions()
+        let markers = resolved ?? nullValues.map(NullValues.init(parsing:)) ?? NullValues([])
+        options.nullValues = markers.auto ? [] : markers.values
+        options.autoNullValues = markers.auto
+        options.decimalSeparator = try decimalSeparator.map { try Self.byte($0, "--decimal-separator")! }
+        options.thousandsSeparator = try thousandsSeparator.map { text in
+            text == " " ? 32 : try Self.byte(text, "--thousands-separator")!
+        }
+        if let d = options.decimalSeparator, d == options.thousandsSeparator {
+            throw ValidationError("--decimal-separator and --thousands-separator cannot be the same character")
+        }
+        for (flag, text) in [("--date-format", dateFormat), ("--timestamp-format", timestampFormat)] {
+            guard let text else { continue }
+            guard let format = LocalDateFormat(spelling: text) else {
+                throw ValidationError(
+                    "\(flag) \(text): unknown format; use %d, %m and %Y joined by / . or -, optionally followed by "
+                        + "%H:%M, %H:%M:%S or %I:%M %p, e.g. \(flag) %d/%m/%Y")
+            }
+            if flag == "--date-format" { options.dateFormat = format } else { options.timestampFormat = format }
+        }
+        return options
     }
 
     private func parseTypes() throws -> [String: ColumnType] {
@@ -292,6 +398,8 @@ struct LoadCommand: ParsableCommand {
     /// One request per target table: files that land in the same table load in one transaction.
     private func plannedRequests(_ settings: LoadSettings, connectionSchema: String?) throws -> [LoadRequest] {
         let overrides = try parseTypes()
+        let dialect = try dialectOptions()
+        let values = try valueOptions(nullValues: settings.nullValues)
         var order: [TableName] = []
         var grouped: [TableName: [String]] = [:]
         for file in files {
@@ -304,8 +412,9 @@ struct LoadCommand: ParsableCommand {
             var request = LoadRequest(inputs: grouped[target]!, table: target, settings: settings)
             // What only flags say.
             request.format = format
-            request.delimiter = parseDelimiter()
-            request.header = !noHeader
+            request.dialect = dialect
+            request.values = values
+            request.encoding = encoding
             request.typeOverrides = overrides
             request.force = force
             request.nestedSeparator = nestedSeparator

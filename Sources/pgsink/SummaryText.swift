@@ -9,6 +9,8 @@ enum SummaryText {
             "loaded \(Wording.count(s.rows, "row")) into \(s.table) (\(s.mode.rawValue)) in \(String(format: "%.2f", s.seconds)) s, "
                 + "\(Int(s.rowsPerSecond)) rows/s, load \(s.loadId)"
         ]
+        for dialect in s.csvDialects ?? [] { lines.append("  read \(dialect.text)") }
+        for hint in s.hints ?? [] { lines.append("  hint: \(hint)") }
         if s.tableCreated { lines.append("  created the table with columns: \(s.columnsCreated.joined(separator: ", "))") }
         if !s.columnsAdded.isEmpty { lines.append("  added columns: \(s.columnsAdded.joined(separator: ", "))") }
         if !s.columnsWidened.isEmpty { lines.append("  widened: \(s.columnsWidened.joined(separator: "; "))") }

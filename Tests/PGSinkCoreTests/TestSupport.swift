@@ -8,6 +8,7 @@ import Testing
 /// Which scanner to drive.
 enum ScanFormat: Sendable, Equatable, CustomStringConvertible {
     case csv(delimiter: UInt8 = 44, hasHeader: Bool = true)
+    case dialect(CSVDialect)
     case jsonl
 
     static let csv = ScanFormat.csv()
@@ -15,6 +16,7 @@ enum ScanFormat: Sendable, Equatable, CustomStringConvertible {
     func makeScanner(source: String = "t.csv") -> any RecordScanner {
         switch self {
         case .csv(let delimiter, let hasHeader): CSVScanner(source: source, delimiter: delimiter, hasHeader: hasHeader)
+        case .dialect(let dialect): CSVScanner(source: source, dialect: dialect)
         case .jsonl: JSONLinesScanner(source: source)
         }
     }
@@ -22,6 +24,7 @@ enum ScanFormat: Sendable, Equatable, CustomStringConvertible {
     var description: String {
         switch self {
         case .csv(let d, let h): "csv(\(Character(Unicode.Scalar(d))), header: \(h))"
+        case .dialect(let d): "csv(\(d))"
         case .jsonl: "jsonl"
         }
     }

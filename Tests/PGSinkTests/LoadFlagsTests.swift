@@ -20,6 +20,7 @@ struct LoadFlagsTests {
             "--batch-timeout", "0.5", "--skip-schema-creation", "--keep-case", "--allow-reserved-words", "--no-indexes",
             "--no-performance-indexes", "--schema-contract", "freeze", "--max-rejects", "3", "--nested", "flatten:2",
             "--no-metadata", "--no-delete-stale", "--jobs", "4", "--connect-retries", "0", "--log-level", "info",
+            "--null-values", "NA, \\N",
         ])
         var expected = LoadSettings()
         expected.table = "s.t"
@@ -41,12 +42,53 @@ struct LoadFlagsTests {
         expected.jobs = 4
         expected.connectRetries = 0
         expected.logLevel = .info
+        expected.nullValues = NullValues(["NA", "\\N"])
         #expect(command.flagSettings == expected)
         let opposite = try LoadCommand.parse(["x.csv", "--create-schema", "--lower-case", "--indexes", "--metadata"])
         #expect(opposite.flagSettings.skipSchemaCreation == false)
         #expect(opposite.flagSettings.lowerCase == true)
         #expect(opposite.flagSettings.createIndexes == true)
         #expect(opposite.flagSettings.metadata == true)
+    }
+
+    @Test func csvDialectAndValueFlags() throws {
+        let command = try LoadCommand.parse([
+            "x.csv", "--delimiter", "|", "--quote", "'", "--escape", "\\", "--comment", "none", "--skip-lines", "2",
+            "--header", "--decimal-separator", ",", "--thousands-separator", ".", "--date-format", "%d.%m.%Y",
+            "--timestamp-format", "%m/%d/%Y %I:%M %p", "--null-values", "auto",
+        ])
+        let dialect = try command.dialectOptions()
+        #expect(dialect.delimiter == 124)
+        #expect(dialect.quote == 39)
+        #expect(dialect.escape == .some(92))
+        #expect(dialect.comment == .some(nil))
+        #expect(dialect.skipLines == 2)
+        #expect(dialect.hasHeader == true)
+        let values = try command.valueOptions(nullValues: command.flagSettings.nullValues)
+        #expect(values.autoNullValues)
+        #expect(values.nullValues.isEmpty)
+        #expect(values.decimalSeparator == 44)
+        #expect(values.thousandsSeparator == 46)
+        #expect(values.dateFormat?.description == "%d.%m.%Y")
+        #expect(values.timestampFormat?.description == "%m/%d/%Y")
+        // Nothing said: everything is sniffed.
+        #expect(try LoadCommand.parse(["x.csv"]).dialectOptions() == CSVDialectOptions())
+    }
+
+    @Test(arguments: [
+        (["--header", "--no-header"], "--header and --no-header contradict each other"),
+        (["--quote", "ab"], "--quote takes one ASCII character (got \"ab\")"),
+        (["--date-format", "%Y%m%d"], "--date-format %Y%m%d: unknown format"),
+        (["--decimal-separator", ",", "--thousands-separator", ","], "cannot be the same character"),
+        (["--skip-lines=-1"], "--skip-lines takes 0 or more lines"),
+    ])
+    func badCSVFlagsSayWhatToPass(_ flags: [String], _ message: String) {
+        do {
+            _ = try LoadCommand.parse(["x.csv"] + flags)
+            Issue.record("\(flags) passed")
+        } catch {
+            #expect(LoadCommand.message(for: error).contains(message), "\(LoadCommand.message(for: error))")
+        }
     }
 
     @Test func flagsOverTheFileOverTheEnvironment() throws {
@@ -71,6 +113,28 @@ struct LoadFlagsTests {
         #expect(settings.effective(\.batchBytes) == 16 << 20)
         // The file's primary key serves --mode merge: checks run on what the layers resolve to.
         try command.checkCombination(settings)
+    }
+
+    @Test func nullValuesFromTheFileAsAListOrTextAndFlagsWin() throws {
+        for (yaml, expected) in [
+            ("null_values: [NA, \"-\"]", NullValues(["NA", "-"])), ("null_values: NA,NULL", NullValues(["NA", "NULL"])),
+            ("null_values: auto", NullValues([], auto: true)),
+        ] {
+            let path = try LoadSettingsTests.file("pgsink.yaml", "destination:\n  " + yaml + "\n")
+            let file = try #require(try DestinationConfig.load(config: path, secrets: [])).settings
+            let settings = try LoadSettings.resolve(flags: LoadSettings(), file: file, environment: [:])
+            #expect(settings.effective(\.nullValues) == expected, "\(yaml)")
+            let command = try LoadCommand.parse(["x.csv"])
+            let values = try command.valueOptions(nullValues: settings.nullValues)
+            #expect(values.autoNullValues == expected.auto)
+            #expect(values.nullValues == expected.values)
+        }
+        let path = try LoadSettingsTests.file("pgsink.yaml", "destination:\n  null_values: [NA]\n")
+        let file = try #require(try DestinationConfig.load(config: path, secrets: [])).settings
+        let command = try LoadCommand.parse(["x.csv", "--null-values", "auto"])
+        let settings = try LoadSettings.resolve(flags: command.flagSettings, file: file, environment: [:])
+        #expect(settings.effective(\.nullValues) == NullValues([], auto: true))
+        #expect(LoadSettings().effective(\.nullValues) == NullValues([]))
     }
 
     @Test func checksRunOnTheResolvedSettingsWithTheFlagsWording() throws {

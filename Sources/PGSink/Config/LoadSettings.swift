@@ -24,6 +24,7 @@ public struct LoadSettings: Settings, Equatable {
     public var jobs: Int?
     public var connectRetries: Int?
     public var logLevel: LogLevel?
+    public var nullValues: NullValues?
 
     public init() {}
 
@@ -52,6 +53,8 @@ public struct LoadSettings: Settings, Equatable {
         ConfigOption(\.connectRetries, "connect_retries", default: 5),
         // No default: without one, --verbose decides.
         ConfigOption(\.logLevel, "log_level", aliases: ["pgx_log_level"]),
+        // Strings that mean NULL in CSV fields and JSON strings; `auto` for the common markers.
+        ConfigOption(\.nullValues, "null_values", default: NullValues([])),
     ]
 
     public init(from decoder: any Decoder) throws {

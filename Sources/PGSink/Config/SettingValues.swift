@@ -147,3 +147,40 @@ extension NestedMode: SettingText {
     public init(from decoder: any Decoder) throws { try self.init(text: decoder) }
     public func encode(to encoder: any Encoder) throws { try encodeText(to: encoder) }
 }
+
+/// `null_values`: strings that mean NULL (`NA,NULL,\\N`, or a list), or `auto`.
+public struct NullValues: Codable, Sendable, Equatable {
+    public var values: [String]
+    /// The common markers, only in columns whose other values share a type.
+    public var auto: Bool
+
+    public init(_ values: [String], auto: Bool = false) {
+        self.values = values
+        self.auto = auto
+    }
+
+    public init(parsing text: String) {
+        if text.trimmingCharacters(in: .whitespaces).lowercased() == "auto" {
+            self.init([], auto: true)
+        } else {
+            self.init(text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let list = try? container.decode([String].self) {
+            self.init(list.filter { !$0.isEmpty })
+        } else if let text = try? container.decode(String.self) {
+            self.init(parsing: text)
+        } else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "takes a list of strings that mean NULL, or auto")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        if auto { try container.encode("auto") } else { try container.encode(values) }
+    }
+}

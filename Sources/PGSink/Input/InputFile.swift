@@ -8,8 +8,9 @@ import Darwin
 #endif
 
 /// A file or standard input. gzip (one member or several, concatenated) is recognised by its
-/// content and inflated while reading; anything else is passed through. Keeps a fingerprint of
-/// everything it read.
+/// content and inflated while reading; anything else is passed through. Text in another character
+/// set (named, or UTF-16 with its byte order mark) is transcoded to UTF-8 as it is read. Keeps a
+/// fingerprint of everything it read (after transcoding).
 ///
 /// zlib's gzread treats a stream cut short as the end of the input and skips whatever follows
 /// the last member, so a half-downloaded file would load half its rows. Here every member must
@@ -40,10 +41,18 @@ public final class InputFile {
     /// Allocated once: zlib keeps the stream's address in its state and refuses a moved stream.
     private var inflater: UnsafeMutablePointer<z_stream>?
     private var inMember = false
-    private var firstByte: UInt8?
     private var headChecked = false
+    /// The first bytes of the content, looked at for a byte order mark and not yet handed out.
+    private var head: [UInt8] = []
+    /// The character set `--encoding` names; nil: UTF-8, or UTF-16 with a byte order mark.
+    private let charset: String?
+    private var transcoder: Transcoder?
 
-    public init(path: String) throws(InputError) {
+    /// The character set the text was read in, when it was not UTF-8 (`windows-1252`, `UTF-16LE`).
+    public var transcodedFrom: String? { transcoder?.charset }
+
+    public init(path: String, encoding: String? = nil) throws(InputError) {
+        charset = encoding
         let fd: Int32
         if path == "-" {
             name = "stdin"
@@ -92,21 +101,42 @@ public final class InputFile {
         if encoding == .unknown {
             guard try decideEncoding(deadline: deadline) else { return nil }
         }
+        if !headChecked {
+            guard try decideCharset(deadline: deadline) else { return nil }
+        }
         storage.reserve(count)
         let start = storage.base + storage.count
         let produced =
-            switch encoding {
-            case .gzip: try inflate(into: start, count: count, deadline: deadline)
-            default: try readPlain(into: start, count: count, deadline: deadline)
+            if let transcoder {
+                try transcoder.convert(into: start, count: count) { buffer, room throws(InputError) in
+                    try readText(into: buffer, count: room, deadline: deadline)
+                }
+            } else {
+                try readText(into: start, count: count, deadline: deadline)
             }
         guard let n = produced else { return nil }
         if n > 0 {
-            if !headChecked { try checkHead(start, n) }
             digest.update(UnsafeRawBufferPointer(start: start, count: n))
             storage.count += n
             bytesRead += n
         }
         return n
+    }
+
+    /// Bytes of the (decompressed) content: first what the byte order mark check looked at.
+    private func readText(into out: UnsafeMutablePointer<UInt8>, count: Int, deadline: ContinuousClock.Instant?)
+        throws(InputError) -> Int?
+    {
+        if !head.isEmpty {
+            let n = min(count, head.count)
+            head.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: n) }
+            head.removeFirst(n)
+            return n
+        }
+        return switch encoding {
+        case .gzip: try inflate(into: out, count: count, deadline: deadline)
+        default: try readPlain(into: out, count: count, deadline: deadline)
+        }
     }
 
     /// Identifies the content read so far: SHA-256 of the (decompressed) bytes.
@@ -254,24 +284,32 @@ public final class InputFile {
 
     // MARK: - Checks
 
-    /// A UTF-16 byte order mark: the text would load as garbage, one NUL byte in every two.
-    private func checkHead(_ bytes: UnsafeMutablePointer<UInt8>, _ n: Int) throws(InputError) {
-        let pair: (UInt8, UInt8)
-        if let firstByte {
-            pair = (firstByte, bytes[0])
-        } else if n >= 2 {
-            pair = (bytes[0], bytes[1])
-        } else {
-            firstByte = bytes[0]
-            return
+    /// The text's character set: the one named (`--encoding`), else UTF-16 when the text starts
+    /// with its byte order mark (which is dropped), else UTF-8, read as it is. False when the
+    /// deadline passed before two bytes came.
+    private func decideCharset(deadline: ContinuousClock.Instant?) throws(InputError) -> Bool {
+        while head.count < 2 {
+            var pair: (UInt8, UInt8) = (0, 0)
+            let got = try withUnsafeMutableBytes(of: &pair) { raw throws(InputError) -> Int? in
+                let buffer = raw.bindMemory(to: UInt8.self).baseAddress!
+                return switch encoding {
+                case .gzip: try inflate(into: buffer, count: 2 - head.count, deadline: deadline)
+                default: try readPlain(into: buffer, count: 2 - head.count, deadline: deadline)
+                }
+            }
+            guard let got else { return false }
+            if got == 0 { break }
+            head += [pair.0, pair.1].prefix(got)
         }
         headChecked = true
-        if pair == (0xFF, 0xFE) || pair == (0xFE, 0xFF) {
-            throw InputError(
-                source: name, line: 0,
-                message: "the text is UTF-16 (it starts with a UTF-16 byte order mark) and pgsink reads UTF-8: "
-                    + "convert it to UTF-8 first, e.g. iconv -f UTF-16 -t UTF-8 < IN > OUT (gunzip a .gz first)")
+        let utf16 = head == [0xFF, 0xFE] ? "UTF-16LE" : head == [0xFE, 0xFF] ? "UTF-16BE" : nil
+        if let charset, !Transcoder.isUTF8(charset) {
+            transcoder = try Transcoder(from: charset, source: name)
+        } else if let utf16, charset == nil {
+            head = []
+            transcoder = try Transcoder(from: utf16, source: name)
         }
+        return true
     }
 
     private func failure(_ code: Int32) -> InputError {

@@ -33,18 +33,25 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
     }
 
     func run(into queue: WorkQueue<LoadStep>) throws {
-        let files = try request.inputs.map { path throws(InputError) in try InputFile(path: path) }
+        let files = try request.inputs.map { path throws(InputError) in try InputFile(path: path, encoding: request.encoding) }
         let total: Int? = files.reduce(0 as Int?) { sum, file in sum.flatMap { s in file.size.map { s + $0 } } }
         var doneBefore = 0
         for (file, path) in zip(files, request.inputs) {
             sourceNames.append(file.name)
             let rowsBefore = rows
-            var scanner: any RecordScanner =
-                switch try request.format(of: path) {
-                case .csv: CSVScanner(source: file.name, delimiter: request.delimiter(of: path), hasHeader: request.header)
-                case .jsonl: JSONLinesScanner(source: file.name, nesting: nesting)
-                }
             var batch = newBatch(file)
+            var scanner: any RecordScanner
+            var rewrite = ValueRewrite(markers: request.values.nullValues.filter { !$0.isEmpty }.map { Array($0.utf8) })
+            switch try request.format(of: path) {
+            case .csv:
+                let sniffed = try sniff(file, options: request.dialect(of: path), into: batch)
+                scanner = CSVScanner(source: file.name, dialect: sniffed.dialect)
+                rewrite = sniffed.rewrite
+            case .jsonl:
+                scanner = JSONLinesScanner(source: file.name, nesting: nesting)
+            }
+            currentRewrite = rewrite.isEmpty ? nil : rewrite
+            currentFile = file
             var eof = false
             /// When the batch being filled from a pipe got its first row.
             var firstRowAt: ContinuousClock.Instant? = nil
@@ -56,7 +63,7 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
                 case .needMore:
                     if file.waitsForWriter && batch.rowCount > 0 && firstRowAt == nil { firstRowAt = .now }
                     if batch.rowCount > 0 && (batch.bytes.count >= request.batchBytes || isDue(firstRowAt)) {
-                        batch = try emit(batch, continuing: file, into: queue)
+                        batch = try emit(batch, continuing: file, scanner: scanner, into: queue)
                         firstRowAt = nil
                     } else if try readMore(file, into: batch, rowsSince: firstRowAt) == 0 {
                         eof = true
@@ -64,11 +71,11 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
                     progress?(LoadProgress(bytesRead: doneBefore + file.position, bytesTotal: total, rows: rows + batch.rowCount))
                 case .batchFull:
                     if batch.rowCount < request.batchRows && batch.scanned < request.batchBytes { continue }
-                    batch = try emit(batch, continuing: file, into: queue)
+                    batch = try emit(batch, continuing: file, scanner: scanner, into: queue)
                     firstRowAt = nil
                 case .endOfInput:
                     if batch.rowCount > 0 || root.sources.count > root.planner.targetOf.count {
-                        _ = try emit(batch, continuing: nil, into: queue)
+                        _ = try emit(batch, continuing: nil, scanner: scanner, into: queue)
                     }
                     break scanning
                 }
@@ -81,6 +88,14 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
         }
         progress?(LoadProgress(bytesRead: doneBefore, bytesTotal: total, rows: rows))
     }
+
+    /// How each CSV input was read, and what options would type its columns better.
+    var dialects: [CSVDialectReport] = []
+    var hints: [String] = []
+    /// The current input's value rewrite (nil: none, the usual case) and CSV field slots.
+    private var currentRewrite: ValueRewrite?
+    /// The input being read, until its first batch is handed over (for `LoadRequest.firstBatchObserver`).
+    private var currentFile: InputFile?
 
     /// The same content twice in one append (one file named twice, or a copy) is refused unless
     /// --force: it would land twice.
@@ -134,7 +149,7 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
         return seconds(since: firstRowAt) >= request.batchSeconds
     }
 
-    private func seconds(since instant: ContinuousClock.Instant) -> Double {
+    func seconds(since instant: ContinuousClock.Instant) -> Double {
         let elapsed = instant.duration(to: .now).components
         return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
     }
@@ -145,9 +160,14 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
 
     /// Plans and encodes a finished batch, hands it to the connection, and starts the next batch
     /// with the bytes this one did not scan.
-    private func emit(_ batch: RecordBatch, continuing file: InputFile?, into queue: WorkQueue<LoadStep>) throws
-        -> RecordBatch
-    {
+    private func emit(
+        _ batch: RecordBatch, continuing file: InputFile?, scanner: any RecordScanner, into queue: WorkQueue<LoadStep>
+    ) throws -> RecordBatch {
+        if let currentRewrite { currentRewrite.apply(to: batch, slots: (scanner as? CSVScanner)?.fieldSlots) }
+        if let current = currentFile, let observer = request.firstBatchObserver {
+            observer(current.name, current.bytesRead)
+        }
+        currentFile = nil
         try queue.push(try makeStep(batch))
         guard let file else { return batch }
         let next = newBatch(file)

@@ -21,9 +21,16 @@ public struct LoadRequest: Sendable {
     public var table: TableName
     public var mode: LoadMode = .append
     public var primaryKey: [String] = []
-    /// The CSV delimiter; nil means a tab for `.tsv` files and a comma otherwise.
-    public var delimiter: UInt8? = nil
-    public var header = true
+    /// The CSV dialect as flags give it; nil parts are sniffed from each file's first MiB.
+    public var dialect = CSVDialectOptions()
+    /// Null markers, local numbers and dates (CSV; null markers also for JSON strings).
+    public var values = ValueOptions()
+    /// The inputs' character set (`latin1`, `windows-1252`, `utf-16`, …); nil: UTF-8, or UTF-16
+    /// with a byte order mark.
+    public var encoding: String? = nil
+    /// Told the bytes read of an input when its first batch goes to the writer (a test's view of
+    /// how much the sniffer read ahead).
+    public var firstBatchObserver: (@Sendable (_ source: String, _ bytesRead: Int) -> Void)? = nil
     public var naming = NamingRules()
     public var typeOverrides: [String: ColumnType] = [:]
     public var createSchema = true
@@ -82,12 +89,25 @@ public struct LoadRequest: Sendable {
         self.table = table
     }
 
-    /// The delimiter for one CSV input.
-    public func delimiter(of input: String) -> UInt8 {
-        if let delimiter { return delimiter }
+    /// The CSV delimiter; nil means sniffed (a tab for `.tsv` files).
+    public var delimiter: UInt8? {
+        get { dialect.delimiter }
+        set { dialect.delimiter = newValue }
+    }
+
+    /// Whether CSV inputs have a header row; nil means sniffed.
+    public var header: Bool? {
+        get { dialect.hasHeader }
+        set { dialect.hasHeader = newValue }
+    }
+
+    /// The dialect options for one CSV input: a `.tsv` file is tab-separated unless told otherwise.
+    public func dialect(of input: String) -> CSVDialectOptions {
+        var options = dialect
         var name = input.lowercased()
         if name.hasSuffix(".gz") { name.removeLast(3) }
-        return name.hasSuffix(".tsv") ? 9 : 44
+        if options.delimiter == nil && name.hasSuffix(".tsv") { options.delimiter = 9 }
+        return options
     }
 
     /// The format of one input: `--format`, else its extension.
@@ -126,6 +146,10 @@ public struct LoadSummary: Codable, Sendable {
     public var indexesCreated: [String]
     /// Child tables (--nested tables) and their row counts.
     public var childTables: [String: Int]
+    /// How each CSV input was read (sniffed or as told); nil for other formats.
+    public var csvDialects: [CSVDialectReport]? = nil
+    /// Options that would give columns a better type (null markers, date formats).
+    public var hints: [String]? = nil
     public var copyFormat: String
     /// Connections that copied data (more than one with --jobs into a new table).
     public var connections: Int
@@ -139,4 +163,59 @@ public struct LoadProgress: Sendable {
     public var bytesRead: Int
     public var bytesTotal: Int?
     public var rows: Int
+}
+
+/// How one CSV input was read, for the summary and `--json`.
+public struct CSVDialectReport: Codable, Sendable, Equatable {
+    public var source: String
+    public var delimiter: String
+    public var quote: String
+    /// The byte that escapes a quote inside quotes; nil: quotes are doubled.
+    public var escape: String?
+    public var header: Bool
+    public var comment: String?
+    public var skipLines: Int
+    /// The character set transcoded from; nil for UTF-8.
+    public var encoding: String?
+    /// Columns read with a local number format, and the format (`decimal ',' thousands '.'`).
+    public var numberFormat: String?
+    public var numberColumns: [String]
+    /// Columns read with a local date format, and the format.
+    public var dateFormats: [String: String]
+    /// Strings read as NULL in every column, and the columns where `--null-values auto` applied markers.
+    public var nullValues: [String]
+    public var nullMarkerColumns: [String]
+
+    public init(source: String, dialect: CSVDialect, encoding: String?) {
+        self.source = source
+        delimiter = CSVDialect.spelling(dialect.delimiter)
+        quote = CSVDialect.spelling(dialect.quote)
+        escape = dialect.escape.map(CSVDialect.spelling)
+        header = dialect.hasHeader
+        comment = dialect.comment.map(CSVDialect.spelling)
+        skipLines = dialect.skipLines
+        self.encoding = encoding
+        numberFormat = nil
+        numberColumns = []
+        dateFormats = [:]
+        nullValues = []
+        nullMarkerColumns = []
+    }
+
+    /// One line for the summary: `delimiter ';', quote '"', header, decimal comma in price, …`.
+    public var text: String {
+        var parts = ["delimiter '\(delimiter)'", "quote '\(quote)'"]
+        if let escape { parts.append("escape '\(escape)'") }
+        parts.append(header ? "header" : "no header")
+        if let comment { parts.append("comment lines '\(comment)'") }
+        if skipLines > 0 { parts.append("skipped \(skipLines) line\(skipLines == 1 ? "" : "s") before the header") }
+        if let encoding { parts.append("encoding \(encoding)") }
+        if let numberFormat, !numberColumns.isEmpty {
+            parts.append("\(numberFormat) in \(numberColumns.joined(separator: ", "))")
+        }
+        for (column, format) in dateFormats.sorted(by: { $0.key < $1.key }) { parts.append("\(column) as \(format)") }
+        if !nullValues.isEmpty { parts.append("NULL for \(nullValues.joined(separator: ", "))") }
+        if !nullMarkerColumns.isEmpty { parts.append("null markers in \(nullMarkerColumns.joined(separator: ", "))") }
+        return "\(source): " + parts.joined(separator: ", ")
+    }
 }

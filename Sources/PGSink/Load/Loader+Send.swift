@@ -208,7 +208,12 @@ extension Loader {
         var message = "the server rejected the row: \(error.message)"
         if let sqlState = error.sqlState { message += " (SQLSTATE \(sqlState))" }
         if let detail = error.detail { message += "; \(Wording.clause(detail))" }
-        if Self.isRowLevel(error) { message += "; pass --max-rejects N to set up to N such rows aside" }
+        if error.sqlState == "22021" && request.encoding == nil {
+            // Invalid UTF-8 past the sniffer's sample: most such files are Windows-1252 or Latin-1.
+            message += "; the text is not UTF-8: pass --encoding windows-1252 (or the file's encoding, e.g. --encoding latin1)"
+        } else if Self.isRowLevel(error) {
+            message += "; pass --max-rejects N to set up to N such rows aside"
+        }
         return InputError(
             source: step.source, line: part.lines[encoded.rows[row - 1]], column: error.copyColumn, message: message)
     }

@@ -426,7 +426,8 @@ public struct Loader: Sendable {
             columnsRenamed: Dictionary(plan.renamed.map { ($0.source, $0.name) }, uniquingKeysWith: { a, _ in a }),
             nulsRemoved: producer.nulsRemoved, surrogatesReplaced: producer.surrogatesReplaced, rejected: producer.rejected + session.serverRejected,
             discarded: producer.discarded, staleDeleted: staleDeleted, indexesCreated: session.indexesCreated,
-            childTables: session.childRows, copyFormat: producer.format.rawValue, connections: connections,
+            childTables: session.childRows, csvDialects: producer.dialects.isEmpty ? nil : producer.dialects,
+            hints: producer.hints.isEmpty ? nil : producer.hints, copyFormat: producer.format.rawValue, connections: connections,
             seconds: seconds, rowsPerSecond: seconds > 0 ? Double(rows) / seconds : 0, server: connection.endpoint)
     }
 

@@ -5,10 +5,19 @@
 /// `""` the empty string. A quote inside an unquoted field is kept as a character. Blank lines
 /// are skipped. Doubled quotes are undone in place once a record is complete, so a cell is
 /// always one byte range.
+///
+/// Other dialects (`CSVDialect`): another quote byte, an escape byte (`\"`) in quoted fields,
+/// comment lines and lines to skip before the header. Their checks run per record or per quoted
+/// field, never per byte of an unquoted field.
 public struct CSVScanner: RecordScanner {
     public let source: String
     public let delimiter: UInt8
     public let hasHeader: Bool
+    public let quote: UInt8
+    /// nil: a quote inside a quoted field is doubled.
+    public let escape: UInt8?
+    public let comment: UInt8?
+    private var linesToSkip: Int
     public private(set) var line = 1
     /// Field position → load-level column slot, known once the first record is seen.
     private var mapping: [Int]? = nil
@@ -18,12 +27,25 @@ public struct CSVScanner: RecordScanner {
     /// record is complete: a record cut by the end of a read is scanned again from its start, so
     /// its bytes must not have moved.
     private var doubledQuoteCells: [Int] = []
+    /// Unquoted cells of the record being scanned that hold escape bytes (only with an escape byte).
+    private var escapedRawCells: [Int] = []
 
     public init(source: String, delimiter: UInt8 = 44, hasHeader: Bool = true) {
-        self.source = source
-        self.delimiter = delimiter
-        self.hasHeader = hasHeader
+        self.init(source: source, dialect: CSVDialect(delimiter: delimiter, hasHeader: hasHeader))
     }
+
+    public init(source: String, dialect: CSVDialect) {
+        self.source = source
+        self.delimiter = dialect.delimiter
+        self.hasHeader = dialect.hasHeader
+        self.quote = dialect.quote
+        self.escape = dialect.escape == dialect.quote ? nil : dialect.escape
+        self.comment = dialect.comment
+        self.linesToSkip = dialect.skipLines
+    }
+
+    /// Field position → the batch's column, once the first record is read.
+    public var fieldSlots: [Int]? { mapping }
 
     private enum Record {
         case complete(end: Int, newlines: Int)
@@ -45,8 +67,17 @@ public struct CSVScanner: RecordScanner {
         }
         while true {
             if batch.rowCount >= maxRows { return .batchFull }
+            if linesToSkip > 0 || (comment != nil && pos < end && base[pos] == comment) {
+                guard let next = Self.lineEnd(base, pos, end, isEOF) else { return .needMore }
+                if next == pos { return .endOfInput }
+                pos = next
+                line += 1
+                if linesToSkip > 0 { linesToSkip -= 1 }
+                continue
+            }
             let first = batch.cells.count
             doubledQuoteCells.removeAll(keepingCapacity: true)
+            if escape != nil { escapedRawCells.removeAll(keepingCapacity: true) }
             let record = try scanRecord(base, pos, end, isEOF, into: batch)
             let recordLine = line
             switch record {
@@ -59,6 +90,7 @@ public struct CSVScanner: RecordScanner {
                 pos = recordEnd
                 line += newlines
                 for index in doubledQuoteCells { undoDoubledQuotes(in: index, of: batch) }
+                for index in escapedRawCells { undoDoubledQuotes(in: index, of: batch, quoted: false) }
             }
             let fieldCount = batch.cells.count - first
             if fieldCount == 1 && batch.cells[first].kind == .null {  // a blank line
@@ -120,16 +152,34 @@ public struct CSVScanner: RecordScanner {
         batch.endRow()
     }
 
-    /// Turns each `""` of a quoted cell into `"`, in place, shortening the cell.
-    private func undoDoubledQuotes(in index: Int, of batch: RecordBatch) {
+    /// The position after the line that starts at `pos` (a skipped or comment line); nil when its
+    /// end is not read yet; `pos` itself at the end of the input.
+    private static func lineEnd(_ p: UnsafeMutablePointer<UInt8>, _ pos: Int, _ end: Int, _ isEOF: Bool) -> Int? {
+        var i = pos
+        while i < end && p[i] != 10 && p[i] != 13 { i += 1 }
+        if i >= end { return isEOF ? end : nil }
+        if p[i] == 13 {
+            if i + 1 >= end && !isEOF { return nil }
+            if i + 1 < end && p[i + 1] == 10 { i += 1 }
+        }
+        return i + 1
+    }
+
+    /// Turns each `""` (and each escaped byte, `\"`) of a quoted cell into the byte, in place,
+    /// shortening the cell.
+    private func undoDoubledQuotes(in index: Int, of batch: RecordBatch, quoted: Bool = true) {
         var cell = batch.cells[index]
         let p = batch.bytes.base + Int(cell.offset)
         let n = Int(cell.length)
+        let escape = self.escape ?? quote
+        // A quote in an unquoted field is a character; only escapes are undone there.
+        let quote = quoted ? self.quote : escape
         var read = 0
         var write = 0
         while read < n {
+            if (p[read] == quote || p[read] == escape) && read + 1 < n { read += 1 }
             p[write] = p[read]
-            read += p[read] == 34 ? 2 : 1
+            read += 1
             write += 1
         }
         cell.length = UInt32(write)
@@ -143,7 +193,7 @@ public struct CSVScanner: RecordScanner {
         _ p: UnsafeMutablePointer<UInt8>, _ start: Int, _ end: Int, _ isEOF: Bool, into batch: RecordBatch
     ) throws(InputError) -> Record {
         if start >= end { return isEOF ? .none : .incomplete }
-        let quote: UInt8 = 34
+        let quote = self.quote
         let delimiter = self.delimiter
         var i = start
         var newlines = 0
@@ -152,28 +202,35 @@ public struct CSVScanner: RecordScanner {
                 i += 1
                 let contentStart = i
                 var doubled = false
-                while true {
-                    if i >= end {
-                        if isEOF {
-                            throw InputError(
-                                source: source, line: line,
-                                message: "a quoted field is not closed before the end of the input")
-                        }
-                        return .incomplete
+                if let escape {
+                    switch try skipEscapedField(p, &i, end, isEOF, escape: escape, newlines: &newlines) {
+                    case .incomplete: return .incomplete
+                    case .closed(let escaped): doubled = escaped
                     }
-                    let c = p[i]
-                    if c == quote {
-                        if i + 1 < end && p[i + 1] == quote {
-                            doubled = true
-                            i += 2
-                            continue
+                } else {
+                    while true {
+                        if i >= end {
+                            if isEOF {
+                                throw InputError(
+                                    source: source, line: line,
+                                    message: "a quoted field is not closed before the end of the input")
+                            }
+                            return .incomplete
                         }
-                        if i + 1 >= end && !isEOF { return .incomplete }
+                        let c = p[i]
+                        if c == quote {
+                            if i + 1 < end && p[i + 1] == quote {
+                                doubled = true
+                                i += 2
+                                continue
+                            }
+                            if i + 1 >= end && !isEOF { return .incomplete }
+                            i += 1
+                            break
+                        }
+                        if c == 10 { newlines += 1 }
                         i += 1
-                        break
                     }
-                    if c == 10 { newlines += 1 }
-                    i += 1
                 }
                 if doubled { doubledQuoteCells.append(batch.cells.count) }
                 batch.cells.append(
@@ -202,10 +259,28 @@ public struct CSVScanner: RecordScanner {
                         + "must be doubled (\"\")")
             }
             let fieldStart = i
-            while i < end {
-                let c = p[i]
-                if c == delimiter || c == 10 || c == 13 { break }
-                i += 1
+            if let escape {
+                // An escape byte may also stand in an unquoted field (`say \"hi\"`, `a\,b`).
+                var escaped = false
+                while i < end {
+                    let c = p[i]
+                    if c == escape {
+                        if i + 1 >= end && !isEOF { return .incomplete }
+                        escaped = true
+                        if i + 1 < end && p[i + 1] == 10 { newlines += 1 }
+                        i = min(i + 2, end)
+                        continue
+                    }
+                    if c == delimiter || c == 10 || c == 13 { break }
+                    i += 1
+                }
+                if escaped { escapedRawCells.append(batch.cells.count) }
+            } else {
+                while i < end {
+                    let c = p[i]
+                    if c == delimiter || c == 10 || c == 13 { break }
+                    i += 1
+                }
             }
             let length = i - fieldStart
             batch.cells.append(
@@ -227,6 +302,49 @@ public struct CSVScanner: RecordScanner {
             // CR: CRLF, or a lone CR as an old-style line end.
             if i + 1 < end { return .complete(end: p[i + 1] == 10 ? i + 2 : i + 1, newlines: newlines + 1) }
             return isEOF ? .complete(end: i + 1, newlines: newlines + 1) : .incomplete
+        }
+    }
+
+    private enum QuotedField {
+        case closed(escaped: Bool)
+        case incomplete
+    }
+
+    /// Moves `i` past the closing quote of a quoted field whose quotes may also be escaped
+    /// (`\"`); a field of its own so the usual doubled-quote loop stays as it is.
+    private func skipEscapedField(
+        _ p: UnsafeMutablePointer<UInt8>, _ i: inout Int, _ end: Int, _ isEOF: Bool, escape: UInt8, newlines: inout Int
+    ) throws(InputError) -> QuotedField {
+        let quote = self.quote
+        var escaped = false
+        while true {
+            if i >= end {
+                if isEOF {
+                    throw InputError(
+                        source: source, line: line, message: "a quoted field is not closed before the end of the input")
+                }
+                return .incomplete
+            }
+            let c = p[i]
+            if c == escape {
+                if i + 1 >= end { if isEOF { i += 1; continue } else { return .incomplete } }
+                if p[i + 1] == 10 { newlines += 1 }
+                escaped = true
+                i += 2
+                continue
+            }
+            if c == quote {
+                if i + 1 < end && p[i + 1] == quote {
+                    escaped = true
+                    i += 2
+                    continue
+                }
+                if i + 1 >= end && !isEOF { return .incomplete }
+                i += 1
+                return .closed(escaped: escaped)
+            }
+            if c == 10 { newlines += 1 }
+            i += 1
         }
     }
 }

@@ -38,4 +38,24 @@ extension RecordBatch {
         if scanned == kept { scanned = bytes.count }
         tail.withUnsafeBufferPointer { if let base = $0.baseAddress { bytes.append(base, count: $0.count) } }
     }
+
+    /// As `replace(_:)`, with every new text a span of one buffer (a reader's conversions of many
+    /// values, without an array per value).
+    public func replace(spans: [(row: Int, column: Int, start: Int, count: Int)], of texts: [UInt8]) {
+        guard !spans.isEmpty else { return }
+        var kept = scanned
+        for cell in cells where !cell.isNull { kept = Swift.max(kept, Int(cell.offset) + Int(cell.length)) }
+        let tail = Array(UnsafeBufferPointer(start: bytes.base + kept, count: bytes.count - kept))
+        bytes.count = kept
+        texts.withUnsafeBufferPointer { buffer in
+            for span in spans {
+                let start = Int(rowStarts[span.row])
+                guard span.column < Int(rowStarts[span.row + 1]) - start else { continue }
+                cells[start + span.column] = Cell(offset: UInt32(bytes.count), length: UInt32(span.count), kind: .quoted)
+                if span.count > 0 { bytes.append(buffer.baseAddress! + span.start, count: span.count) }
+            }
+        }
+        if scanned == kept { scanned = bytes.count }
+        tail.withUnsafeBufferPointer { if let base = $0.baseAddress { bytes.append(base, count: $0.count) } }
+    }
 }
