@@ -96,7 +96,9 @@ struct StagedEvents: MessageSource, @unchecked Sendable {
         if next == rows.count {
             guard after < upTo else { return .end }
             rows = try connection.query(
-                "SELECT id::text, namespace, event::text FROM \(table.quoted) WHERE id > $1 AND id <= $2 ORDER BY id LIMIT 5000",
+                // (ORDER BY e.id: a bare `id` would be the text column of the select list.)
+                "SELECT e.id::text, e.namespace, e.event::text FROM \(table.quoted) AS e WHERE e.id > $1 AND e.id <= $2 "
+                    + "ORDER BY e.id LIMIT 5000",
                 [String(after), String(upTo)]
             ).rows
             next = 0

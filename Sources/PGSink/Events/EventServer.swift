@@ -113,6 +113,8 @@ public enum EventServer {
             try load()
             return summary
         }
+        // SIGTERM or SIGINT: recorded, nothing cancelled; the loop below stops the server gracefully.
+        Interrupt.stopsGracefully(true)
 
         let router = Router(context: EventContext.self)
         router.add(middleware: CORSMiddleware(
@@ -155,7 +157,11 @@ public enum EventServer {
                 break
             }
             if Date() >= next {
-                try load()
+                do {
+                    try load()
+                } catch is Interrupted {
+                    break
+                }
                 next = Date().addingTimeInterval(settings.syncSeconds)
             }
         }
@@ -165,6 +171,8 @@ public enum EventServer {
             stopped.wait()
         }
         staging.stop()
+        // The last load: a second signal interrupts it (rolled back; the events stay staged).
+        Interrupt.reset()
         try load()
         if let error = failure.error { throw LoadError("the HTTP server stopped: \(error)") }
         return summary
@@ -220,28 +228,21 @@ struct EventHandler: Sendable {
         } catch {
             return reject(.badRequest, "invalid json")
         }
-        var items: [JSONValue]
-        if type == nil {
-            guard case .array(let batch)? = document["batch"] else { return reject(.badRequest, "invalid json: no \"batch\" array") }
-            guard !batch.isEmpty else { return reject(.badRequest, "empty batch payload") }
-            items = batch
-        } else {
-            items = [document]
-        }
         let receivedAt = Date()
-        let ip = Self.clientIP(request, context)
+        let enriched: [JSONValue]
+        do {
+            enriched = try EventEnrichment.events(
+                inBody: document, type: type, receivedAt: receivedAt, requestIP: Self.clientIP(request, context))
+        } catch let rejection as EventRejection {
+            return reject(.badRequest, rejection.reason)
+        }
         var events: [(namespace: String, json: String)] = []
-        events.reserveCapacity(items.count)
+        events.reserveCapacity(enriched.count)
         var bytes = 0
-        for item in items {
-            do {
-                let enriched = try EventEnrichment.enrich(item, type: type, receivedAt: receivedAt, requestIP: ip)
-                let json = enriched.jsonText
-                bytes += json.utf8.count
-                events.append((namespace, json))
-            } catch let rejection as EventRejection {
-                return reject(.badRequest, rejection.reason)
-            }
+        for event in enriched {
+            let json = event.jsonText
+            bytes += json.utf8.count
+            events.append((namespace, json))
         }
         do {
             try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, Error>) in

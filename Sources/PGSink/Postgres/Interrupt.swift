@@ -8,6 +8,7 @@ public enum Interrupt {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var received: Int32?
     nonisolated(unsafe) private static var live: [ObjectIdentifier: WeakConnection] = [:]
+    nonisolated(unsafe) private static var graceful = false
 
     private struct WeakConnection {
         weak var connection: PGConnection?
@@ -21,13 +22,30 @@ public enum Interrupt {
         if let signal { throw Interrupted(signal: signal) }
     }
 
-    /// Records the signal and cancels what every open connection is running.
+    /// Records the signal and cancels what every open connection is running (only records it
+    /// while `stopsGracefully`).
     public static func raise(_ signal: Int32) {
         let connections = lock.withLock {
             if received == nil { received = signal }
-            return live.values.compactMap(\.connection)
+            return graceful ? [] : live.values.compactMap(\.connection)
         }
         for connection in connections { connection.cancel() }
+    }
+
+    /// A command that stops by itself once a signal is recorded (`pgsink serve`: it finishes the
+    /// requests in flight and loads what they staged) turns cancelling off. A second signal still
+    /// ends the process at once.
+    public static func stopsGracefully(_ on: Bool) {
+        lock.withLock { graceful = on }
+    }
+
+    /// Forgets the signal, and cancels again on the next one: the command has stopped what the
+    /// signal asked it to stop, and what it does last (a final load) may still be interrupted.
+    public static func reset() {
+        lock.withLock {
+            received = nil
+            graceful = false
+        }
     }
 
     static func register(_ connection: PGConnection) {
