@@ -108,11 +108,11 @@ struct StagedEvents: MessageSource, @unchecked Sendable {
         next += 1
         after = Int64(row[0] ?? "") ?? after
         buffer.count = 0
-        buffer.append(contentsOf: (row[0] ?? "0").utf8)
+        EventReader.appendBytes(row[0] ?? "0", to: buffer)
         buffer.append(9)
-        buffer.append(contentsOf: (row[1] ?? "").utf8)
+        EventReader.appendBytes(row[1] ?? "", to: buffer)
         buffer.append(9)
-        buffer.append(contentsOf: (row[2] ?? "null").utf8)
+        EventReader.appendBytes(row[2] ?? "null", to: buffer)
         return .line(buffer.base, buffer.count)
     }
 }
@@ -184,9 +184,9 @@ final class EventReader: StreamReading, @unchecked Sendable {
             line.append(UInt8(ascii: ":"))
             switch value {
             case .string(let text), .datetime(let text): Self.appendString(text, to: line)
-            case .int(let number), .float(let number): line.append(contentsOf: number.utf8)
-            case .bool(let flag): line.append(contentsOf: (flag ? "true" : "false").utf8)
-            case .json(let json): line.append(contentsOf: json.utf8)
+            case .int(let number), .float(let number): Self.appendBytes(number, to: line)
+            case .bool(let flag): Self.appendBytes(flag ? "true" : "false", to: line)
+            case .json(let json): Self.appendBytes(json, to: line)
             }
         }
         line.append(UInt8(ascii: "}"))
@@ -195,19 +195,34 @@ final class EventReader: StreamReading, @unchecked Sendable {
         try engine.recorded(stream, bytes: line.count)
     }
 
-    /// A JSON string literal.
+    /// A string's UTF-8 bytes, copied at once.
+    static func appendBytes(_ text: String, to out: ByteStorage) {
+        var text = text
+        text.withUTF8 { bytes in
+            if let base = bytes.baseAddress, !bytes.isEmpty { out.append(base, count: bytes.count) }
+        }
+    }
+
+    /// A JSON string literal: the bytes at once when none needs escaping (nearly always).
     static func appendString(_ text: String, to out: ByteStorage) {
         out.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case 34: out.append(92); out.append(34)
-            case 92: out.append(92); out.append(92)
-            case 0..<32:
-                let hex = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: "\\u00".utf8)
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 15)])
-            default: out.append(byte)
+        var text = text
+        text.withUTF8 { bytes in
+            guard bytes.contains(where: { $0 == 34 || $0 == 92 || $0 < 32 }) else {
+                if let base = bytes.baseAddress, !bytes.isEmpty { out.append(base, count: bytes.count) }
+                return
+            }
+            let hex: [UInt8] = Array("0123456789abcdef".utf8)
+            for byte in bytes {
+                switch byte {
+                case 34: out.append(92); out.append(34)
+                case 92: out.append(92); out.append(92)
+                case 0..<32:
+                    out.append(92); out.append(UInt8(ascii: "u")); out.append(48); out.append(48)
+                    out.append(hex[Int(byte >> 4)])
+                    out.append(hex[Int(byte & 15)])
+                default: out.append(byte)
+                }
             }
         }
         out.append(UInt8(ascii: "\""))
