@@ -123,6 +123,9 @@ struct EventServeTests {
         #expect(reply.body.contains("pgsink_events_staged_total 1\n"), "\(reply.body)")
         #expect(reply.body.contains("pgsink_events_rejected_total 6\n"), "\(reply.body)")
         #expect(reply.body.contains("pgsink_events_backlog 1\n"), "\(reply.body)")
+        let lag = reply.body.split(separator: "\n").first { $0.hasPrefix("pgsink_load_lag_seconds ") }
+            .flatMap { Double($0.split(separator: " ")[1]) }
+        #expect((lag ?? 0) > 0, "the staged event's age: \(reply.body)")
         // Staged before the 200: the event is in PostgreSQL already, not yet in the warehouse tables.
         #expect(try db.column("SELECT count(*) FROM \(db.table("_pgsink_events").quoted)") == ["1"])
         // SIGTERM: one last load, then exit 0.

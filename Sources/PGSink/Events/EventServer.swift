@@ -131,16 +131,13 @@ public enum EventServer {
         }
         router.get("/metrics") { _, _ in
             metrics.set("pgsink_events_backlog", Double(staging.backlog))
+            metrics.set("pgsink_load_lag_seconds", staging.loadLag)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: metrics.text)))
         }
-        let listening = ListeningPort()
         let app = Application(
             router: router, configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "pgsink"),
-            onServerRunning: { channel in
-                let port = channel.localAddress?.port ?? settings.port
-                listening.set(port)
-                ready(port)
-            }, logger: Logger(label: "pgsink.http", factory: { _ in SwiftLogNoOpLogHandler() }))
+            onServerRunning: { channel in ready(channel.localAddress?.port ?? settings.port) },
+            logger: Logger(label: "pgsink.http", factory: { _ in SwiftLogNoOpLogHandler() }))
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         let stopped = DispatchSemaphore(value: 0)
         let failure = Failure()
@@ -176,12 +173,6 @@ public enum EventServer {
         try load()
         if let error = failure.error { throw LoadError("the HTTP server stopped: \(error)") }
         return summary
-    }
-
-    final class ListeningPort: @unchecked Sendable {
-        private let lock = NSLock()
-        private var port = 0
-        func set(_ value: Int) { lock.withLock { port = value } }
     }
 
     final class Failure: @unchecked Sendable {

@@ -33,9 +33,8 @@ public final class EventStaging: @unchecked Sendable {
     /// The newest id committed here, and the newest the loader has loaded.
     private(set) var lastStaged: Int64 = 0
     private var lastLoaded: Int64 = 0
-    /// Counters for /metrics.
-    private(set) var stagedEvents = 0
-    private(set) var commits = 0
+    /// The newest id and the time of each group commit not yet loaded, oldest first (for the load lag).
+    private var unloadedCommits: [(newest: Int64, at: Date)] = []
 
     /// Bytes of requests waiting for the next group commit, at most (memory stays flat).
     static let waitingLimit = 64 << 20
@@ -77,7 +76,16 @@ public final class EventStaging: @unchecked Sendable {
     func loaded(upTo id: Int64) {
         lock.lock()
         lastLoaded = max(lastLoaded, id)
+        let loaded = lastLoaded
+        unloadedCommits.removeAll { $0.newest <= loaded }
         lock.unlock()
+    }
+
+    /// Seconds since the oldest event staged and not yet loaded was committed (0 when none is).
+    var loadLag: Double {
+        lock.lock()
+        defer { lock.unlock() }
+        return unloadedCommits.first.map { Date().timeIntervalSince($0.at) } ?? 0
     }
 
     /// Events staged and not yet loaded.
@@ -135,8 +143,7 @@ public final class EventStaging: @unchecked Sendable {
                 let newest = try commit(group, on: connection!)
                 lock.lock()
                 lastStaged = max(lastStaged, newest)
-                stagedEvents += group.reduce(0) { $0 + $1.events.count }
-                commits += 1
+                if newest > lastLoaded { unloadedCommits.append((newest, Date())) }
                 lock.unlock()
                 for submission in group { submission.done(nil) }
             } catch {

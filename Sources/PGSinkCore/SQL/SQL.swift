@@ -75,8 +75,11 @@ public enum SQL {
 
     public static let sequenceColumn = "_pgsink_seq"
 
-    /// Room for a batch's staging table and its sort, for this transaction only.
-    public static let mergeSessionSettings = "SET LOCAL work_mem = '64MB'; SET LOCAL jit = off"
+    /// Room for a batch's staging table and its sort, and for the sort of a deferred primary key's
+    /// index build (a new table keyed at the end: in memory rather than spilled), for this
+    /// transaction only.
+    public static let mergeSessionSettings =
+        "SET LOCAL work_mem = '64MB'; SET LOCAL maintenance_work_mem = '256MB'; SET LOCAL jit = off"
 
     /// Upserts a staging table into the target. With `deduplicate`, the last row for each key
     /// wins (a sort the caller skips when it knows the keys are distinct). A row whose values
