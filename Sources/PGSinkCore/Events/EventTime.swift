@@ -72,29 +72,13 @@ struct EventTime: Equatable, Comparable, Sendable {
         out.append(contentsOf: digits.reversed())
     }
 
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+    /// Days since 1970-01-01 of a proleptic Gregorian date (`ValueSyntax.daysFromCivil`).
     static func days(year: Int64, month: Int64, day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
+        Int64(ValueSyntax.daysFromCivil(Int(year), Int(month), Int(day)))
     }
 
-    /// The date of a day count since 1970-01-01.
-    static func civil(fromDays z0: Int64) -> (Int64, Int64, Int64) {
-        let z = z0 + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
-    }
+    /// The date of a day count since 1970-01-01 (`ValueSyntax.civil(fromDays:)`).
+    static func civil(fromDays days: Int64) -> (Int64, Int64, Int64) { ValueSyntax.civil(fromDays: days) }
 
     static func daysInMonth(year: Int64, month: Int64) -> Int64 {
         switch month {
