@@ -89,9 +89,8 @@ extension Loader {
             try connection.execute(SQL.createDeletes(schema: schema))
             tombstones.exist = true
         } else if tombstones.exist == nil {
-            let found = try connection.query("SELECT to_regclass($1) IS NOT NULL", [SQL.deletesTable(schema: schema).quoted])
             tombstones.exist =
-                try found.rows.first?[0] == "t"
+                try Catalog.kind(of: SQL.deletesTable(schema: schema), on: connection) != nil
                 && connection.query(SQL.hasDeletes(schema: schema), [request.table.name]).rows.first?[0] == "true"
         }
         return tombstones.exist == true ? SQL.deletesTable(schema: schema) : nil
@@ -100,8 +99,9 @@ extension Loader {
     /// A table this feed creates starts without tombstones: those of an earlier table of the name go.
     func forgetTombstones(on connection: PGConnection) throws {
         let schema = request.table.schema
-        let found = try connection.query("SELECT to_regclass($1) IS NOT NULL", [SQL.deletesTable(schema: schema).quoted])
-        if found.rows.first?[0] == "t" { try connection.query(SQL.forgetDeletes(schema: schema), [request.table.name]) }
+        if try Catalog.kind(of: SQL.deletesTable(schema: schema), on: connection) != nil {
+            try connection.query(SQL.forgetDeletes(schema: schema), [request.table.name])
+        }
         tombstones.exist = false
     }
 
