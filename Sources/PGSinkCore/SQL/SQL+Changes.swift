@@ -86,14 +86,11 @@ extension SQL {
             // A value the source did not send takes the key's latest earlier value in the batch,
             // before the batch is reduced to each key's newest change.
             let seq = quoteIdentifier(sequenceColumn)
-            let sameKey = { (a: String, b: String) in
-                key.map { "\(a).\(quoteIdentifier($0)) = \(b).\(quoteIdentifier($0))" }.joined(separator: " AND ")
-            }
             for name in plain {
                 let c = quoteIdentifier(name)
                 statements.append(
-                    "UPDATE \(s) AS s SET \(c) = p.\(c) FROM \(s) AS p WHERE s.\(c)::text IN (\(forms)) AND \(sameKey("p", "s")) "
-                        + "AND p.\(seq) = (SELECT max(q.\(seq)) FROM \(s) AS q WHERE \(sameKey("q", "s")) AND q.\(seq) < s.\(seq) "
+                    "UPDATE \(s) AS s SET \(c) = p.\(c) FROM \(s) AS p WHERE s.\(c)::text IN (\(forms)) AND \(sameKey(key, "p", "s")) "
+                        + "AND p.\(seq) = (SELECT max(q.\(seq)) FROM \(s) AS q WHERE \(sameKey(key, "q", "s")) AND q.\(seq) < s.\(seq) "
                         + "AND q.\(c)::text NOT IN (\(forms)))")
             }
         }
@@ -146,7 +143,7 @@ extension SQL {
         guard has.contains(deleted), hasDeletes else { return statements + [upserts] }
         switch application.deletes {
         case .hard:
-            let match = key.map { "t.\(quoteIdentifier($0)) = d.\(quoteIdentifier($0))" }.joined(separator: " AND ")
+            let match = sameKey(key, "t", "d")
             statements.append(
                 "DELETE FROM \(table.quoted) AS t USING \(s) AS d WHERE d.\(quoteIdentifier(deleted)) IS NOT NULL AND "
                     + "\(match) AND \(self.notOlder(has: has, stored: "t", incoming: "d"))")
@@ -180,9 +177,6 @@ extension SQL {
     {
         let s = quoteIdentifier(stage), c = quoteIdentifier(column), seq = quoteIdentifier(sequenceColumn)
         let keys = list(key)
-        let sameKey = { (a: String, b: String) in
-            key.map { "\(a).\(quoteIdentifier($0)) = \(b).\(quoteIdentifier($0))" }.joined(separator: " AND ")
-        }
         let lacking = "s.\(seq) = ANY($1::bigint[])"
         var statements: [String] = []
         var noEarlier = ""
@@ -194,11 +188,11 @@ extension SQL {
                     + "count(*) FILTER (WHERE NOT \(seq) = ANY($1::bigint[])) OVER (PARTITION BY \(keys) ORDER BY \(seq)) AS grp "
                     + "FROM \(s)) AS w) AS v WHERE s.\(seq) = v.\(seq) AND v.grp > 0 AND \(lacking)")
             noEarlier =
-                " AND NOT EXISTS (SELECT 1 FROM \(s) AS q WHERE \(sameKey("q", "s")) AND q.\(seq) < s.\(seq) "
+                " AND NOT EXISTS (SELECT 1 FROM \(s) AS q WHERE \(sameKey(key, "q", "s")) AND q.\(seq) < s.\(seq) "
                 + "AND NOT q.\(seq) = ANY($1::bigint[]))"
         }
         statements.append(
-            "UPDATE \(s) AS s SET \(c) = t.\(c) FROM \(table.quoted) AS t WHERE \(sameKey("t", "s")) AND \(lacking)\(noEarlier)")
+            "UPDATE \(s) AS s SET \(c) = t.\(c) FROM \(table.quoted) AS t WHERE \(sameKey(key, "t", "s")) AND \(lacking)\(noEarlier)")
         return statements
     }
 

@@ -60,6 +60,11 @@ public enum SQL {
         "COPY \(table.quoted) (\(list(columns))) FROM STDIN (FORMAT \(format.rawValue))"
     }
 
+    /// `a.k1 = b.k1 AND a.k2 = b.k2 …`: rows of two aliases with the same key.
+    static func sameKey(_ key: [String], _ a: String, _ b: String) -> String {
+        key.map { "\(a).\(quoteIdentifier($0)) = \(b).\(quoteIdentifier($0))" }.joined(separator: " AND ")
+    }
+
     public static func list(_ names: [String]) -> String {
         names.map(quoteIdentifier).joined(separator: ", ")
     }
@@ -151,9 +156,8 @@ public enum SQL {
     public static func deleteChildren(
         of table: TableName, child: TableName, stage: String, key: [String]
     ) -> String {
-        let match = key.map { "t.\(quoteIdentifier($0)) = s.\(quoteIdentifier($0))" }.joined(separator: " AND ")
-        return "DELETE FROM \(child.quoted) WHERE \(quoteIdentifier(rootIdColumn)) IN (SELECT t.\(quoteIdentifier(rowIdColumn)) "
-            + "FROM \(table.quoted) t JOIN \(quoteIdentifier(stage)) s ON \(match))"
+        "DELETE FROM \(child.quoted) WHERE \(quoteIdentifier(rootIdColumn)) IN (SELECT t.\(quoteIdentifier(rowIdColumn)) "
+            + "FROM \(table.quoted) t JOIN \(quoteIdentifier(stage)) s ON \(sameKey(key, "t", "s")))"
     }
 
     // MARK: bookkeeping columns
