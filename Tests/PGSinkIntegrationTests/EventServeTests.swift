@@ -244,6 +244,46 @@ struct EventServeTests {
         #expect(try db.column("SELECT count(*) FROM \(quoteIdentifier(server.namespace)).tracks") == ["3"])
     }
 
+    /// A value its column cannot take even after widening (a view fixes the column's type) goes to
+    /// rudder_discards with the table, the row's id, the column, the value and why; the cell is
+    /// NULL and the other events load. A column nothing fixes widens instead.
+    @Test func aValueNoWideningCanHoldGoesToRudderDiscards() throws {
+        let db = try TestDatabase()
+        var server = try Server(db, ["--sync-frequency", "1h"])
+        let ns = quoteIdentifier(server.namespace)
+        defer { _ = try? db.connection.execute("DROP SCHEMA IF EXISTS \(ns) CASCADE") }
+        func send(_ id: String, _ properties: String) throws {
+            let body = #"{"userId":"u","messageId":"\#(id)","event":"Order Completed","properties":{\#(properties)}}"#
+            let reply = try Self.request("\(server.url)/v1/track", body: Data(body.utf8), key: server.key)
+            #expect(reply.status == 200, "\(reply)")
+        }
+        try send("m1", #""items":2,"total":12.5"#)
+        #expect(InterruptTests.finish(server.process, after: SIGTERM) == 0, "\(server.log)")
+        try db.connection.execute("CREATE VIEW \(ns).big_orders AS SELECT id, items FROM \(ns).order_completed WHERE items > 1")
+        server = try Server(db, ["--sync-frequency", "1h"])
+        try send("m2", #""items":"many","total":"lots""#)
+        try send("m3", #""items":3,"total":1"#)
+        #expect(InterruptTests.finish(server.process, after: SIGTERM) == 0, "\(server.log)")
+        #expect(
+            try db.column("SELECT id || ' ' || coalesce(items::text, 'NULL') || ' ' || total FROM \(ns).order_completed ORDER BY id")
+                == ["m1 2 12.5", "m2 NULL lots", "m3 3 1"])
+        #expect(
+            try db.column(
+                "SELECT data_type FROM information_schema.columns WHERE table_schema = '\(server.namespace)' "
+                    + "AND table_name = 'order_completed' AND column_name IN ('items', 'total') ORDER BY column_name")
+                == ["bigint", "text"])
+        let discards = try db.connection.query(
+            "SELECT table_name, row_id, column_name, column_value, received_at IS NOT NULL, uuid_ts IS NOT NULL, reason "
+                + "FROM \(ns).rudder_discards", []
+        ).rows
+        #expect(discards.count == 1, "\(discards)")
+        if let row = discards.first {
+            #expect(Array(row.prefix(6)) == ["order_completed", "m2", "items", "many", "t", "t"], "\(row)")
+            #expect(row[6]?.contains("view \(server.namespace).big_orders uses it") == true, "\(row)")
+        }
+        #expect(try db.column("SELECT count(*) FROM \(ns).big_orders") == ["2"])
+    }
+
     static func tool(_ name: String) throws -> String {
         guard let dir = ProcessInfo.processInfo.environment["PGSINK_TEST_TOOLS"], !dir.isEmpty,
             FileManager.default.isExecutableFile(atPath: dir + "/" + name)

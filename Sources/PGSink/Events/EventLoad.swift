@@ -17,6 +17,11 @@ public struct EventLoadSettings: Sendable {
         streams.naming = NamingRules(keepCase: false, allowReservedWords: true)
         streams.batchSeconds = 3600
         streams.stepRows = 25_000
+        // A value its column cannot take even after widening (a view fixes the type) goes to
+        // rudder_discards; a row the server refuses (a constraint of the user's) to _pgsink_rejects.
+        // Neither stops the events behind it from loading.
+        streams.discards = "rudder_discards"
+        streams.maxRejects = 1_000_000
     }
 }
 

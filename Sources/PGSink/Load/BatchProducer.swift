@@ -28,7 +28,9 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
         self.request = request
         self.progress = progress
         super.init(
-            settings: StepSettings(mode: request.mode, maxRejects: request.maxRejects, contract: request.contract),
+            settings: StepSettings(
+                mode: request.mode, maxRejects: request.maxRejects, contract: request.contract,
+                discardsMisfits: request.discards != nil),
             planner: planner, sources: sources, layout: layout, childPlanner: childPlanner)
     }
 

@@ -81,6 +81,10 @@ public struct LoadRequest: Sendable {
     public var newestBy: [String] = []
     /// Merge: a NULL never replaces a value (`SQL.mergeFromStage(keepsNonNull:)`).
     public var keepsNonNull = false
+    /// Values that do not fit their column even after widening (a view fixes its type) are
+    /// dropped and recorded here, in RudderStack's `rudder_discards` layout, instead of failing
+    /// the load.
+    public var discards: TableName?
     /// A change feed (CDC): merge batches carry deletes as well as upserts (`SQL.applyChanges`).
     public var changes: ChangeApplication?
 

@@ -220,6 +220,12 @@ extension Loader {
 
     /// Adds rows to `_pgsink_rejects` (created on first use), inside the load's transaction.
     func writeRejects(_ rejects: [Reject], session: Session, on connection: PGConnection, table: TableName? = nil) throws {
+        var rejects = rejects
+        if let discards = request.discards {
+            try writeDiscards(rejects.filter(\.discarded), into: discards, session: session, on: connection, table: table)
+            rejects.removeAll(where: \.discarded)
+            guard !rejects.isEmpty else { return }
+        }
         let schema = request.table.schema
         if !session.rejectsTableReady {
             try connection.execute(SQL.createRejects(schema: schema))
@@ -240,6 +246,31 @@ extension Loader {
             data.append(10)
         }
         _ = try connection.copyIn(SQL.copyRejects(schema: schema), data: data)
+    }
+
+    /// Adds values dropped because they did not fit to `discards` (RudderStack's `rudder_discards`:
+    /// the table, the row's id, the column, the value as text, the row's received_at, and why),
+    /// inside the load's transaction.
+    private func writeDiscards(
+        _ discards: [Reject], into target: TableName, session: Session, on connection: PGConnection, table: TableName?
+    ) throws {
+        guard !discards.isEmpty else { return }
+        if !session.discardsTableReady {
+            try connection.execute(SQL.createDiscards(target))
+            session.discardsTableReady = true
+        }
+        let data = ByteStorage(capacity: 256 * discards.count + 64)
+        for discard in discards {
+            let fields: [String?] = [
+                (table ?? request.table).name, discard.rowId, discard.column, discard.value, discard.receivedAt, discard.reason,
+            ]
+            for (index, field) in fields.enumerated() {
+                if index > 0 { data.append(9) }
+                data.append(contentsOf: field.map { ConstantValue.text($0).text } ?? [92, 78])
+            }
+            data.append(10)
+        }
+        _ = try connection.copyIn(SQL.copyDiscards(target), data: data)
     }
 
     /// --unique, --index and --performance-indexes (and the index on child tables' root ids),

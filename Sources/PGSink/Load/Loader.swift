@@ -122,6 +122,9 @@ public struct Loader: Sendable {
         if request.nested == .tables {
             session.existingChildren = try Catalog.childTables(of: table, separator: request.nestedSeparator, on: connection)
         }
+        if request.discards != nil, existing != nil {
+            session.fixedTypes = try Self.fixedTypes(of: table, on: connection)
+        }
         return OpenedTable(session: session, columns: existing)
     }
 
@@ -143,6 +146,10 @@ public struct Loader: Sendable {
         /// Rows the server refused and that were set aside.
         var serverRejected = 0
         var rejectsTableReady = false
+        var discardsTableReady = false
+        /// Columns a view (or another dependent) keeps at their type, and why (read when
+        /// values that do not fit are discarded rather than failing the load).
+        var fixedTypes: [String: String] = [:]
         var indexesCreated: [String] = []
         var childRows: [String: Int] = [:]
         /// A merge into a table this transaction created: rows are copied straight in, and the
@@ -223,10 +230,11 @@ public struct Loader: Sendable {
         progress: (@Sendable (LoadProgress) -> Void)?
     ) -> BatchProducer {
         let target = table ?? request.table
-        let planner = SchemaPlanner(
+        var planner = SchemaPlanner(
             table: target, existingColumns: existing, rules: request.naming, overrides: request.typeOverrides,
             primaryKey: request.primaryKey, contract: request.contract,
             systemColumns: systemColumns(session: session, child: false))
+        planner.fixedTypes = session.fixedTypes
         let layout = request.nested == .tables ? NestedLayout() : nil
         let children = session.existingChildren
         let request = self.request
@@ -340,6 +348,18 @@ public struct Loader: Sendable {
             try connection.execute(SQL.deleteEarlierDuplicates(table, key))
             try connection.execute(SQL.addPrimaryKey(table, key))
         }
+    }
+
+    /// The columns of `table` that something depending on them keeps at their type (a view, a
+    /// CHECK constraint, an expression index, a generated column, a partition key), each with
+    /// the first such object.
+    static func fixedTypes(of table: TableName, on connection: PGConnection) throws -> [String: String] {
+        var fixed: [String: String] = [:]
+        for row in try connection.query(SQL.columnDependents, [table.quoted, nil]).rows {
+            guard let column = row[3], fixed[column] == nil else { continue }
+            fixed[column] = "\(row[0] ?? "an object") \(row[1] ?? "") uses it"
+        }
+        return fixed
     }
 
     /// Why a column could not change type, naming what uses it and the ways out.

@@ -15,6 +15,7 @@ final class WriterTable: @unchecked Sendable {
     // The reply to `open`.
     fileprivate(set) var existing: [TargetColumn]?
     fileprivate(set) var existingChildren: [String: [TargetColumn]] = [:]
+    fileprivate(set) var fixedTypes: [String: String] = [:]
     fileprivate let opened = DispatchSemaphore(value: 0)
 
     // The current transaction.
@@ -45,9 +46,10 @@ final class WriterTable: @unchecked Sendable {
         session = nil
     }
 
-    func answer(existing: [TargetColumn]?, children: [String: [TargetColumn]]) {
+    func answer(existing: [TargetColumn]?, children: [String: [TargetColumn]], fixedTypes: [String: String]) {
         self.existing = existing
         self.existingChildren = children
+        self.fixedTypes = fixedTypes
         opened.signal()
     }
 

@@ -21,6 +21,9 @@ public struct StreamSettings: Sendable, Equatable {
     public var stateId = "singer"
     /// Records of one stream per step (one COPY) at most; several steps make a commit.
     public var stepRows = 50_000
+    /// Values that do not fit their column even after widening go to this table (in each
+    /// stream's schema, RudderStack's `rudder_discards` layout) instead of failing the load.
+    public var discards: String?
 
     public init() {}
 }
@@ -197,6 +200,7 @@ final class StreamTarget: @unchecked Sendable {
         request.nestedSeparator = settings.nestedSeparator
         request.newestBy = definition.newestBy
         request.keepsNonNull = definition.keepsNonNull
+        request.discards = settings.discards.map { TableName(schema: definition.table.schema, name: $0) }
         request.changes = definition.changes
         request.force = true
         request.switchesKey = true
@@ -380,8 +384,9 @@ final class StreamTarget: @unchecked Sendable {
         try stream.table.waitUntilOpened(queue)
         let loader = stream.table.loader
         // The encoder's own copy of the columns: the reader goes on adding to `stream.sources`.
-        let producer = loader.makeProducer(
-            existing: stream.table.existing, session: Loader.Session(loadId: 0, started: Date()), progress: nil)
+        let session = Loader.Session(loadId: 0, started: Date())
+        session.fixedTypes = stream.table.fixedTypes
+        let producer = loader.makeProducer(existing: stream.table.existing, session: session, progress: nil)
         producer.root.planner.onlyDeclared = stream.definition.onlyDeclared
         producer.root.planner.ignored = stream.definition.ignored
         producer.root.planner.ignoredPrefix = stream.definition.ignoredPrefix

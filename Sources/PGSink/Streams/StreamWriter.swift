@@ -161,7 +161,10 @@ final class StreamWriter {
         case .open(let table):
             let connection = try connection(for: table)
             let opened = try open(table, on: connection, readColumns: true)
-            if !replaying { table.answer(existing: opened.columns, children: opened.session.existingChildren) }
+            if !replaying {
+                table.answer(
+                    existing: opened.columns, children: opened.session.existingChildren, fixedTypes: opened.session.fixedTypes)
+            }
         case .step(let table, let step):
             let connection = try connection(for: table)
             let session = try open(table, on: connection, readColumns: false).session

@@ -351,6 +351,16 @@ public enum SQL {
             + "(load_id, table_name, source, line, column_name, value, reason, kind) FROM STDIN (FORMAT text)"
     }
 
+    /// RudderStack's `rudder_discards`: values that could not be stored in their column.
+    public static func createDiscards(_ table: TableName) -> String {
+        "CREATE TABLE IF NOT EXISTS \(table.quoted) (table_name text, row_id text, column_name text, column_value text, "
+            + "received_at timestamptz, uuid_ts timestamptz DEFAULT now(), reason text)"
+    }
+
+    public static func copyDiscards(_ table: TableName) -> String {
+        "COPY \(table.quoted) (table_name, row_id, column_name, column_value, received_at, reason) FROM STDIN (FORMAT text)"
+    }
+
     public static func rename(_ table: TableName, to name: String) -> String {
         "ALTER TABLE \(table.quoted) RENAME TO \(quoteIdentifier(name))"
     }
@@ -486,32 +496,33 @@ public enum SQL {
 
     /// What keeps a column from changing type: views, CHECK constraints, foreign keys, expression
     /// or partial indexes, generated columns and partition keys that use it. Rows: kind, name,
-    /// definition. Parameters: the quoted schema.table, the column.
+    /// definition, column. Parameters: the quoted schema.table, the column (NULL: every column).
     public static let columnDependents = """
-        WITH col AS (SELECT attrelid, attnum FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2)
-        SELECT DISTINCT 'view', v.oid::regclass::text, NULL::text FROM col
+        WITH col AS (SELECT attrelid, attnum, attname FROM pg_attribute
+                     WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped AND ($2::text IS NULL OR attname = $2))
+        SELECT DISTINCT 'view', v.oid::regclass::text, NULL::text, col.attname::text FROM col
           JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.refobjid = col.attrelid AND d.refobjsubid = col.attnum
           JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class AND v.oid <> col.attrelid
         UNION ALL
-        SELECT 'CHECK constraint', c.conname::text, pg_get_constraintdef(c.oid) FROM col
+        SELECT 'CHECK constraint', c.conname::text, pg_get_constraintdef(c.oid), col.attname::text FROM col
           JOIN pg_constraint c ON c.conrelid = col.attrelid AND c.contype = 'c' AND col.attnum = ANY(c.conkey)
         UNION ALL
-        SELECT 'foreign key', c.conname::text, pg_get_constraintdef(c.oid) FROM col
+        SELECT 'foreign key', c.conname::text, pg_get_constraintdef(c.oid), col.attname::text FROM col
           JOIN pg_constraint c ON c.contype = 'f' AND ((c.conrelid = col.attrelid AND col.attnum = ANY(c.conkey))
                                                     OR (c.confrelid = col.attrelid AND col.attnum = ANY(c.confkey)))
         UNION ALL
-        SELECT 'index', i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM col
+        SELECT 'index', i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid), col.attname::text FROM col
           JOIN pg_index i ON i.indrelid = col.attrelid AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL)
           WHERE EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
                         AND d.refobjid = col.attrelid AND d.refobjsubid = col.attnum)
         UNION ALL
-        SELECT 'generated column', a.attname::text, pg_get_expr(ad.adbin, ad.adrelid) FROM col
+        SELECT 'generated column', a.attname::text, pg_get_expr(ad.adbin, ad.adrelid), col.attname::text FROM col
           JOIN pg_attrdef ad ON ad.adrelid = col.attrelid
           JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum AND a.attgenerated = 's'
           WHERE EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid
                         AND d.refobjid = col.attrelid AND d.refobjsubid = col.attnum)
         UNION ALL
-        SELECT 'partition key', col.attrelid::regclass::text, pg_get_partkeydef(col.attrelid) FROM col
+        SELECT 'partition key', col.attrelid::regclass::text, pg_get_partkeydef(col.attrelid), col.attname::text FROM col
           JOIN pg_partitioned_table p ON p.partrelid = col.attrelid AND col.attnum = ANY(p.partattrs::int2[])
         """
 

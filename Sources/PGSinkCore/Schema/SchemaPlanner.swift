@@ -29,6 +29,9 @@ public struct SchemaPlanner: Sendable {
     public private(set) var undeclared: [String] = []
     /// A child table of `--nested tables` may hold nothing but its links (`"orders":[{}]`).
     public var systemColumnsSuffice = false
+    /// Columns whose type may not change, and why (a view uses them): their misfits are stuck
+    /// instead of widening.
+    public var fixedTypes: [String: String] = [:]
 
     public private(set) var tableExists: Bool
     public private(set) var columns: [TargetColumn]
@@ -300,6 +303,10 @@ public struct SchemaPlanner: Sendable {
             let current = columns[target].type
             if contract != .evolve {
                 stuck.append(StuckColumn(index: index, column: column, reason: "--schema-contract \(contract.rawValue) keeps its type"))
+                continue
+            }
+            if let why = fixedTypes[column.name] {
+                stuck.append(StuckColumn(index: index, column: column, reason: why))
                 continue
             }
             if isPinned(column.name, slot: slot) {

@@ -58,6 +58,9 @@ public struct Reject: Sendable, Equatable {
     public var reason: String
     /// A schema contract discarded it (not counted against --max-rejects).
     public var discarded: Bool
+    /// A discarded value's row, by its `id` and `received_at` values (`StepSettings.discardsMisfits`).
+    public var rowId: String?
+    public var receivedAt: String?
 }
 
 /// One table's share of a step: its COPY payload and the rows it came from.

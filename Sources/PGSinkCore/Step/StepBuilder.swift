@@ -4,11 +4,16 @@ public struct StepSettings: Sendable {
     /// Rows that may be set aside before the load fails (0: the first fails it).
     public var maxRejects: Int
     public var contract: SchemaContract
+    /// Under `evolve`, a value that does not fit its column even after widening is dropped (the cell is
+    /// NULL) and recorded as a discard with its row's `id` and `received_at`, instead of failing
+    /// the load (RudderStack's `rudder_discards`).
+    public var discardsMisfits: Bool
 
-    public init(mode: LoadMode = .append, maxRejects: Int = 0, contract: SchemaContract = .evolve) {
+    public init(mode: LoadMode = .append, maxRejects: Int = 0, contract: SchemaContract = .evolve, discardsMisfits: Bool = false) {
         self.mode = mode
         self.maxRejects = maxRejects
         self.contract = contract
+        self.discardsMisfits = discardsMisfits
     }
 }
 
@@ -317,12 +322,25 @@ open class StepBuilder: @unchecked Sendable {
     ) throws {
         let column = stuck.column
         guard let slot = column.source else { return }
+        // A discard names its row by the row's own id and receipt time (RudderStack's layout).
+        let copyColumns = stream.planner.copyColumns
+        let rowIdSlot = copyColumns.first { $0.name == "id" }?.source
+        let receivedAtSlot = copyColumns.first { $0.name == "received_at" }?.source
         for row in 0..<batch.rowCount where !batch.isSkipped(row) {
             if stream.encoder.fits(batch, row: row, column: slot, as: column.type) { continue }
             let value = batch.string(batch.cell(row: row, column: slot))
             let reason = "\(SchemaPlanner.excerpt(value ?? "")) is not a valid \(column.type.sqlName), and the column "
                 + "cannot change type (\(stuck.reason))"
             switch settings.contract {
+            case .evolve where settings.discardsMisfits:
+                var entry = Reject(
+                    source: batch.source, line: batch.rowLines[row], column: column.name, value: value,
+                    reason: reason + "; the value was dropped", discarded: true)
+                entry.rowId = rowIdSlot.flatMap { batch.string(batch.cell(row: row, column: $0)) }
+                entry.receivedAt = receivedAtSlot.flatMap { batch.string(batch.cell(row: row, column: $0)) }
+                rejects.append(entry)
+                discarded += 1
+                batch.setNull(row: row, column: slot)
             case .discardValue, .discardRow:
                 let dropRow = settings.contract == .discardRow
                 rejects.append(
