@@ -260,8 +260,11 @@ struct EventServeTests {
         try send("m1", #""items":2,"total":12.5"#)
         #expect(InterruptTests.finish(server.process, after: SIGTERM) == 0, "\(server.log)")
         try db.connection.execute("CREATE VIEW \(ns).big_orders AS SELECT id, items FROM \(ns).order_completed WHERE items > 1")
+        try db.connection.execute("ALTER TABLE \(ns).order_completed ADD CONSTRAINT few CHECK (items < 100)")
         server = try Server(db, ["--sync-frequency", "1h"])
         try send("m2", #""items":"many","total":"lots""#)
+        // The server refuses this row (the CHECK): it is set aside, and the events behind it load.
+        try send("m4", #""items":500,"total":1"#)
         try send("m3", #""items":3,"total":1"#)
         #expect(InterruptTests.finish(server.process, after: SIGTERM) == 0, "\(server.log)")
         #expect(
@@ -282,6 +285,9 @@ struct EventServeTests {
             #expect(row[6]?.contains("view \(server.namespace).big_orders uses it") == true, "\(row)")
         }
         #expect(try db.column("SELECT count(*) FROM \(ns).big_orders") == ["2"])
+        let rejects = try db.column("SELECT table_name || ' ' || kind || ' ' || reason FROM \(ns)._pgsink_rejects")
+        #expect(rejects.count == 1 && rejects[0]?.hasPrefix("order_completed rejected ") == true, "\(rejects)")
+        #expect(rejects.first??.contains("few") == true, "\(rejects)")
     }
 
     static func tool(_ name: String) throws -> String {
