@@ -187,7 +187,7 @@ struct SyncScheduleTests {
         #expect(throws: ScheduleError("must be more than 0 (got -5s)")) { try SyncSchedule(frequency: -5) }
         #expect(throws: ScheduleError.self) { try SyncSchedule(frequency: .infinity) }
         #expect(throws: ScheduleError(
-            "must be at most 24h with a start time (02:00), as the slots repeat every day (got 90000s)"
+            "must be at most 24h with a start time (02:00), as the slots repeat every day (got 25h)"
         )) { try SyncSchedule(frequency: 25 * 3600, startAt: Self.time("02:00")) }
         // Without a start time any frequency goes.
         #expect(try SyncSchedule(frequency: 25 * 3600).frequency == 90_000)

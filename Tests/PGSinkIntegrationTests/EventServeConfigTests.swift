@@ -42,6 +42,11 @@ struct EventServeConfigTests {
         #expect(try db.column("SELECT count(*) FROM \(db.table("_pgsink_events").quoted)") == ["0"])
         #expect(InterruptTests.finish(server.process, after: SIGTERM) == 0, "\(server.log)")
         #expect(!server.log.contains(key), "the write key is a secret: \(server.log)")
+        // pgsink load reads the same file and passes over its events section.
+        let csv = try TestDatabase.file("planets.csv", "name,moons\nMars,2\n")
+        let load = try CommandLineTests.run(["load", csv, "--config", config, "--table", "\(db.schema).planets"])
+        #expect(load.status == 0, "\(load.stderr)")
+        #expect(try db.column("SELECT moons FROM \(db.table("planets").quoted)") == ["2"])
     }
 
     /// A window around the current UTC minute: no scheduled load runs in it however often the

@@ -94,8 +94,13 @@ public struct SyncSchedule: Sendable, Equatable {
         return (dayStart, time - dayStart)
     }
 
+    /// `90000` → `25h`, `90` → `90s`, as the flags and keys take durations.
     static func text(_ seconds: Double) -> String {
-        seconds == seconds.rounded() && abs(seconds) < 1e15 ? "\(Int64(seconds))s" : "\(seconds)s"
+        guard seconds == seconds.rounded(), abs(seconds) < 1e15 else { return "\(seconds)s" }
+        let whole = Int64(seconds)
+        if whole != 0 && whole % 3600 == 0 { return "\(whole / 3600)h" }
+        if whole != 0 && whole % 60 == 0 { return "\(whole / 60)m" }
+        return "\(whole)s"
     }
 }
 
