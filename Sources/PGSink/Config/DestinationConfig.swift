@@ -52,7 +52,9 @@ public struct DestinationConfig {
             config = try DestinationConfig(fields: fields, where: "\(place): destination")
         }
         if let section = tree["events"] {
-            guard let fields = section as? [String: Any] else { throw ConnectionError("\(place): events must be a section of keys") }
+            guard let fields = section as? [String: Any] else {
+                throw ConnectionError("\(place): events must be a section of keys")
+            }
             config.eventFields = fields
         }
         config.place = place

@@ -32,7 +32,8 @@ public struct EventSettings: Settings, Equatable {
         ConfigOption(\.namespace, "namespace"),
         ConfigOption(\.schema, "schema"),
         ConfigOption(\.sync, "sync"),
-        ConfigOption(\.syncFrequencyMinutes, "syncFrequency", check: Check("must be a whole number of minutes, 1 or more") { $0 > 0 }),
+        ConfigOption(
+            \.syncFrequencyMinutes, "syncFrequency", check: Check("must be a whole number of minutes, 1 or more") { $0 > 0 }),
         ConfigOption(\.syncStartAt, "syncStartAt"),
         ConfigOption(\.rudderExcludeWindow, "excludeWindow"),
         ConfigOption(\.append, "append", aliases: ["preferAppend"], default: true),
@@ -65,7 +66,9 @@ public struct EventSettings: Settings, Equatable {
         for key in ["syncFrequency", "syncStartAt"] where (fields[key] as? String)?.isEmpty == true {
             fields.removeValue(forKey: key)
         }
-        if let window = fields["excludeWindow"] as? [String: Any], window.values.allSatisfy({ ($0 as? String)?.isEmpty == true }) {
+        if let window = fields["excludeWindow"] as? [String: Any],
+            window.values.allSatisfy({ ($0 as? String)?.isEmpty == true })
+        {
             fields.removeValue(forKey: "excludeWindow")
         }
         if let (key, near) = Self.unknownKeys(in: fields).first {
@@ -176,7 +179,8 @@ private func readWindow(_ decoder: any Decoder, startKey: String, endKey: String
     for key in [startKey, endKey] where !container.contains(SettingKey(key)) {
         throw DecodingError.keyNotFound(
             SettingKey(key),
-            DecodingError.Context(codingPath: container.codingPath, debugDescription: "needs \(startKey) and \(endKey) (HH:MM, UTC)"))
+            DecodingError.Context(
+                codingPath: container.codingPath, debugDescription: "needs \(startKey) and \(endKey) (HH:MM, UTC)"))
     }
     let start = try container.decode(TimeOfDay.self, forKey: SettingKey(startKey))
     let end = try container.decode(TimeOfDay.self, forKey: SettingKey(endKey))
@@ -188,7 +192,8 @@ private func scheduleValue<T>(_ decoder: any Decoder, _ make: () throws(Schedule
     do {
         return try make()
     } catch {
-        throw DecodingError.dataCorrupted(DecodingError.Context(codingPath: decoder.codingPath, debugDescription: error.description))
+        throw DecodingError.dataCorrupted(
+            DecodingError.Context(codingPath: decoder.codingPath, debugDescription: error.description))
     }
 }
 
