@@ -13,15 +13,19 @@ struct ServeCommand: ParsableCommand {
             Point the SDKs' data plane URL at the server. Each accepted request is committed to the staging table
             before its 200; every --sync-frequency the staged events are loaded into tracks, identifies, users, pages,
             screens, groups, aliases and one table per track event, in the schema named after the write key's source.
-            SIGTERM stops accepting, finishes the requests in flight and loads what is staged. See docs/events.md.
+            --sync-start-at and --exclude-window schedule loads as RudderStack does. Every flag is also a key of the
+            config file's events: section (flags win). SIGTERM stops accepting, finishes the requests in flight and
+            loads what is staged. See docs/events.md.
             """
     )
 
-    @Option(help: ArgumentHelp("Address to listen on (default 127.0.0.1:8080; port 0 picks a free one).", valueName: "host:port"))
-    var listen = "127.0.0.1:8080"
+    @Option(help: ArgumentHelp(
+        "Address to listen on (default 127.0.0.1:8080; port 0 picks a free one).", valueName: "host:port"))
+    var listen: String?
 
     @Option(name: .customLong("write-key"), help: ArgumentHelp(
-        "A write key the SDKs send, and the source it stands for (repeatable). The source's name is the schema.",
+        "A write key the SDKs send, and the source it stands for (repeatable; added to the config's write_keys). "
+            + "The source's name is the schema.",
         valueName: "key[=source]"))
     var writeKeys: [String] = []
 
@@ -30,46 +34,65 @@ struct ServeCommand: ParsableCommand {
 
     @Option(name: .customLong("sync-frequency"), help: ArgumentHelp(
         "How often staged events are loaded: seconds, or with s, m or h (default 10s).", valueName: "duration"))
-    var syncFrequency = "10s"
+    var syncFrequency: String?
 
-    @Flag(help: "Load what is staged, then exit (no server).")
+    @Option(name: .customLong("sync-start-at"), help: ArgumentHelp(
+        "Load at this UTC time and every --sync-frequency from it, both ways over the day, at most once per slot "
+            + "(RudderStack's syncStartAt).",
+        valueName: "HH:MM"))
+    var syncStartAt: String?
+
+    @Option(name: .customLong("exclude-window"), help: ArgumentHelp(
+        "No scheduled load while the UTC time is inside this window, which may cross midnight (RudderStack's excludeWindow).",
+        valueName: "HH:MM-HH:MM"))
+    var excludeWindow: String?
+
+    @Flag(help: "Load what is staged, then exit (no server; the schedule does not apply).")
     var once = false
 
     @Flag(inversion: .prefixedNo, help: "Warehouse Append: append rows (default); --no-append merges event tables by messageId.")
-    var append = true
+    var append: Bool?
 
-    @Flag(name: .customLong("skip-users-table"), help: "Do not write the users table.")
-    var skipUsersTable = false
+    @Flag(name: .customLong("skip-users-table"), inversion: .prefixedNo, help: "Do not write the users table.")
+    var skipUsersTable: Bool?
 
-    @Flag(name: .customLong("skip-tracks-table"), help: "Do not write the tracks table (only the per-event tables).")
-    var skipTracksTable = false
+    @Flag(name: .customLong("skip-tracks-table"), inversion: .prefixedNo, help: "Do not write the tracks table (only the per-event tables).")
+    var skipTracksTable: Bool?
 
     @Option(name: .customLong("json-paths"), help: ArgumentHelp(
         "Paths stored whole as jsonb instead of flattened, e.g. track.properties.cart (comma-separated).", valueName: "list"))
     var jsonPaths: String?
 
-    @Flag(name: .customLong("store-full-event"), help: "Also store each event whole in a rudder_event jsonb column.")
-    var storeFullEvent = false
+    @Flag(name: .customLong("store-full-event"), inversion: .prefixedNo, help: "Also store each event whole in a rudder_event jsonb column.")
+    var storeFullEvent: Bool?
 
     @Option(help: ArgumentHelp("Schema of the staging table and pgsink's state (default: the connection's, else public).", valueName: "name"))
     var schema: String?
 
     @Option(name: .customLong("max-backlog"), help: ArgumentHelp(
         "Events staged and not yet loaded, at most; past it requests get 429 with Retry-After (default 2000000).", valueName: "n"))
-    var maxBacklog = 2_000_000
+    var maxBacklog: Int?
 
     @OptionGroup var connection: ConnectionOptions
+
+    @OptionGroup var config: ConfigOptions
 
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        guard Self.seconds(syncFrequency) != nil else {
+        if let syncFrequency, Self.seconds(syncFrequency) == nil {
             throw ValidationError("--sync-frequency takes seconds, or a number with s, m or h (got \"\(syncFrequency)\")")
         }
-        guard Self.address(listen) != nil else { throw ValidationError("--listen takes host:port (got \"\(listen)\")") }
-        if !once && writeKeys.isEmpty {
-            throw ValidationError("pgsink serve needs at least one --write-key KEY[=source] (the key the SDKs send)")
+        if let syncStartAt {
+            do { _ = try TimeOfDay(parsing: syncStartAt) } catch { throw ValidationError("--sync-start-at \(error)") }
         }
+        if let excludeWindow {
+            do { _ = try ExcludeWindow(parsing: excludeWindow) } catch { throw ValidationError("--exclude-window \(error)") }
+        }
+        if let listen, EventSettings.address(listen) == nil {
+            throw ValidationError("--listen takes host:port (got \"\(listen)\")")
+        }
+        if let maxBacklog, maxBacklog < 1 { throw ValidationError("--max-backlog must be at least 1") }
         for key in writeKeys where key.hasPrefix("=") || key.isEmpty {
             throw ValidationError("--write-key takes KEY or KEY=source (got \"\(key)\")")
         }
@@ -82,34 +105,72 @@ struct ServeCommand: ParsableCommand {
         return nil
     }
 
-    static func address(_ text: String) -> (String, Int)? {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port)
-        else { return nil }
-        let host = String(text[..<colon])
-        return (host.isEmpty ? "127.0.0.1" : host, port)
+    /// The settings the flags give, to lay over the config file's.
+    var flagSettings: EventSettings {
+        var flags = EventSettings()
+        flags.listen = listen
+        flags.namespace = namespace
+        flags.schema = schema
+        flags.append = append
+        flags.skipUsersTable = skipUsersTable
+        flags.skipTracksTable = skipTracksTable
+        flags.jsonPaths = jsonPaths.map(ColumnList.init(parsing:))
+        flags.storeFullEvent = storeFullEvent
+        flags.maxBacklog = maxBacklog
+        return flags
+    }
+
+    /// The flags' `--write-key KEY[=source]`s.
+    var flagKeys: [WriteKeys.Entry] {
+        writeKeys.map { entry in
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            return WriteKeys.Entry(key: parts[0], source: parts.count == 2 ? parts[1] : nil)
+        }
+    }
+
+    /// The flags' schedule over the file's.
+    func schedule(file: EventSettings) throws -> SyncSchedule {
+        let frequency = syncFrequency.flatMap(Self.seconds) ?? file.frequency?.seconds ?? SyncSchedule.default.frequency
+        do {
+            return try SyncSchedule(
+                frequency: frequency, startAt: try syncStartAt.map(TimeOfDay.init(parsing:)) ?? file.startAt,
+                excludeWindow: try excludeWindow.map(ExcludeWindow.init(parsing:)) ?? file.excludeWindow)
+        } catch {
+            throw UsageFailure(command: Self.self, error: ValidationError("the sync frequency \(error)"))
+        }
     }
 
     func run() throws {
-        let logger = LogSetup.bootstrap(logging.logLevel, fallback: .notice)
-        let connector = try CDCFailure.wrap { try connection.connector(logger: logger) }
-        defer { connector.close() }
-        var settings = EventServerSettings()
-        (settings.host, settings.port) = Self.address(listen)!
-        settings.syncSeconds = Self.seconds(syncFrequency)!
-        settings.once = once
-        settings.backlogLimit = maxBacklog
-        settings.schema = schema ?? connector.settings.schema ?? "public"
-        for entry in writeKeys {
-            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
-            let source = parts.count == 2 ? parts[1] : settings.schema
-            settings.writeKeys[parts[0]] = WarehouseNames.namespace(namespace ?? source)
+        let file = try config.load()
+        let fileSettings = try CDCFailure.wrap { try file?.eventSettings(for: "pgsink serve") ?? EventSettings() }
+        let keys = (fileSettings.writeKeys?.entries ?? []) + flagKeys
+        for entry in keys { Secrets.register(entry.key) }
+        if !once && keys.isEmpty {
+            throw UsageFailure(command: Self.self, error: ValidationError(
+                "pgsink serve needs at least one write key (the key the SDKs send): --write-key KEY[=source], or write_keys "
+                    + "in the config's events: section"))
         }
-        settings.load.append = append
+        let resolved = flagSettings.overlaid(on: fileSettings)
+        var settings = EventServerSettings()
+        settings.schedule = try schedule(file: fileSettings)
+        let configured = try ConfigOptions.connection(of: file, replaced: connection.to != nil)
+        let logger = LogSetup.bootstrap(logging.logLevel, fallback: .notice)
+        let connector = try CDCFailure.wrap { try connection.connector(configured: configured, logger: logger) }
+        defer { connector.close() }
+        (settings.host, settings.port) = EventSettings.address(resolved.effective(\.listen))!
+        settings.once = once
+        settings.backlogLimit = resolved.effective(\.maxBacklog)
+        settings.schema = resolved.schema ?? connector.settings.schema ?? "public"
+        // Later entries win: a --write-key over the file's same key.
+        for entry in keys {
+            settings.writeKeys[entry.key] = WarehouseNames.namespace(resolved.namespace ?? entry.source ?? settings.schema)
+        }
+        settings.load.append = resolved.effective(\.append)
         settings.load.streams.schema = settings.schema
-        settings.load.warehouse.skipUsersTable = skipUsersTable
-        settings.load.warehouse.skipTracksTable = skipTracksTable
-        settings.load.warehouse.jsonPaths = jsonPaths.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
-        settings.load.warehouse.storeFullEvent = storeFullEvent
+        settings.load.warehouse.skipUsersTable = resolved.effective(\.skipUsersTable)
+        settings.load.warehouse.skipTracksTable = resolved.effective(\.skipTracksTable)
+        settings.load.warehouse.jsonPaths = resolved.effective(\.jsonPaths).names.filter { !$0.isEmpty }
+        settings.load.warehouse.storeFullEvent = resolved.effective(\.storeFullEvent)
         settings.version = PGSinkCommand.configuration.version
         let host = settings.host
         let summary = try CDCFailure.wrap {

@@ -18,13 +18,20 @@ struct EventServeTests {
         let errors: String
         let port: Int
         let namespace: String
-        let key = "wk_test_key"
+        let key: String
 
-        init(_ db: TestDatabase, _ extra: [String] = []) throws {
-            namespace = WarehouseNames.namespace(db.schema)
-            let (process, _, errors) = try InterruptTests.start(
-                ["serve", "--to", db.url, "--write-key", "\(key)=\(db.schema)", "--listen", "127.0.0.1:0", "--schema", db.schema]
-                    + extra)
+        convenience init(_ db: TestDatabase, _ extra: [String] = []) throws {
+            try self.init(
+                ["serve", "--to", db.url, "--write-key", "wk_test_key=\(db.schema)", "--listen", "127.0.0.1:0", "--schema", db.schema]
+                    + extra,
+                key: "wk_test_key", namespace: WarehouseNames.namespace(db.schema))
+        }
+
+        /// `pgsink` with `arguments`; `key` and `namespace` are what they give.
+        init(_ arguments: [String], key: String, namespace: String) throws {
+            self.key = key
+            self.namespace = namespace
+            let (process, _, errors) = try InterruptTests.start(arguments)
             self.process = process
             self.errors = errors
             var port = 0

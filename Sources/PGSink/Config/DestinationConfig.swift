@@ -10,6 +10,10 @@ public struct DestinationConfig {
     public var settings = LoadSettings()
     /// The file is a Nilus pipeline (`type: nilus`); its sink address is read by `connection(replaced:)`.
     public var pipeline: NilusPipeline?
+    /// The `events` section, read only by `pgsink serve` (`eventSettings()`); other commands pass over it.
+    var eventFields: [String: Any]?
+    /// The file, for errors.
+    var place = "config"
 
     public init() {}
 
@@ -30,18 +34,42 @@ public struct DestinationConfig {
         for file in secretFiles { tree = ConfigFile.merge(tree, try ConfigFile.read(file)) }
         let place = path ?? secretFiles.first ?? "config"
         if NilusPipeline.isResource(tree) { return try DestinationConfig(pipeline: tree, place: place) }
-        for key in tree.keys.sorted() where key != "destination" {
-            throw ConnectionError("\(place): unknown top-level key \"\(key)\"; pgsink reads destination: (and secrets:)")
+        for key in tree.keys.sorted() where !["destination", "events"].contains(key) {
+            let near = ["destination", "events"].min { editDistance($0, key) < editDistance($1, key) } ?? ""
+            throw ConnectionError(
+                "\(place): unknown top-level key \"\(key)\" (did you mean \"\(near)\"?); pgsink reads destination:, events: "
+                    + "(pgsink serve) and secrets:")
         }
-        guard let section = tree["destination"] else { return DestinationConfig() }
-        guard var fields = section as? [String: Any] else {
-            throw ConnectionError("\(place): destination must be a section of keys")
+        var config = DestinationConfig()
+        if let section = tree["destination"] {
+            guard var fields = section as? [String: Any] else {
+                throw ConnectionError("\(place): destination must be a section of keys")
+            }
+            // dlt's layout: [destination.postgres] / [destination.postgres.credentials].
+            for alias in ["postgres", "postgresql"] {
+                if let inner = fields.removeValue(forKey: alias) as? [String: Any] { fields = ConfigFile.merge(fields, inner) }
+            }
+            config = try DestinationConfig(fields: fields, where: "\(place): destination")
         }
-        // dlt's layout: [destination.postgres] / [destination.postgres.credentials].
-        for alias in ["postgres", "postgresql"] {
-            if let inner = fields.removeValue(forKey: alias) as? [String: Any] { fields = ConfigFile.merge(fields, inner) }
+        if let section = tree["events"] {
+            guard let fields = section as? [String: Any] else {
+                throw ConnectionError("\(place): events must be a section of keys")
+            }
+            config.eventFields = fields
         }
-        return try DestinationConfig(fields: fields, where: "\(place): destination")
+        config.place = place
+        return config
+    }
+
+    /// The `events` section's settings (empty without one). A Nilus pipeline has none: it is refused.
+    public func eventSettings(for command: String) throws -> EventSettings {
+        if let pipeline {
+            throw ConnectionError(
+                "\(place) is a Nilus pipeline (spec.type: \(pipeline.kind.rawValue)), which \(command) does not run; give "
+                    + "\(command) a config with an events: section (and destination:), see docs/configuration.md")
+        }
+        guard let eventFields else { return EventSettings() }
+        return try EventSettings(fields: eventFields, where: "\(place): events")
     }
 
     public init(fields: [String: Any], where place: String) throws {
@@ -63,6 +91,7 @@ public struct DestinationConfig {
             self = try DestinationConfig(fields: options, where: "\(place): spec.sink.options")
         }
         self.pipeline = pipeline
+        self.place = place
     }
 
     /// The connection the file gives. `replaced` (a `--to` string is given): a Nilus sink address

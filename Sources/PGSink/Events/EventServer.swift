@@ -6,14 +6,15 @@ import PGSinkCore
 import ServiceLifecycle
 
 /// `pgsink serve`: RudderStack's and Segment's HTTP tracking API. Accepted events are committed
-/// to a staging table before `200 OK` (`EventStaging`); a load every `syncSeconds` moves them
+/// to a staging table before `200 OK` (`EventStaging`); loads on `schedule` move them
 /// into the warehouse tables through the same writer as every other source (`EventLoad`).
 public struct EventServerSettings: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
     /// Write key → the namespace (schema) its events land in.
     public var writeKeys: [String: String] = [:]
-    public var syncSeconds: Double = 10
+    /// When loads run: a frequency (10 s by default), or RudderStack's slots from a start time, and an exclude window.
+    public var schedule = SyncSchedule.default
     /// Load what is staged, then exit (no server).
     public var once = false
     /// Staged and not yet loaded, at most; past it requests get 429.
@@ -77,7 +78,7 @@ public enum EventServer {
         public var rows: [String: Int] = [:]
     }
 
-    /// Serves until SIGINT or SIGTERM (`Interrupt`), loading every `syncSeconds`; then stops
+    /// Serves until SIGINT or SIGTERM (`Interrupt`), loading on `settings.schedule`; then stops
     /// accepting, finishes the requests in flight, runs one last load and returns.
     public static func run(
         _ settings: EventServerSettings, connector: Connector, retries: Int, logger: Logger,
@@ -145,21 +146,28 @@ public enum EventServer {
             do { try await group.run() } catch { failure.set(error) }
             stopped.signal()
         }
-        // Loads on the schedule until a signal, or until the server fails.
-        var next = Date().addingTimeInterval(settings.syncSeconds)
+        // Loads on the schedule until a signal, or until the server fails. The start counts as a
+        // load: the first is a frequency (or, with a start time, the next slot) after it.
+        var lastLoad = Date()
         var serverDone = false
+        var inWindow = false
         while Interrupt.signal == nil {
             if stopped.wait(timeout: .now() + 0.1) == .success {
                 serverDone = true
                 break
             }
-            if Date() >= next {
+            let now = Date()
+            if let window = settings.schedule.excludeWindow, window.contains(now) != inWindow {
+                inWindow.toggle()
+                if inWindow { logger.info("exclude window \(window) UTC: no load until \(window.end) UTC") }
+            }
+            if settings.schedule.isDue(lastLoad: lastLoad, now: now) {
                 do {
                     try load()
                 } catch is Interrupted {
                     break
                 }
-                next = Date().addingTimeInterval(settings.syncSeconds)
+                lastLoad = now
             }
         }
         logger.notice("stopping: finishing the requests in flight, then one last load")
@@ -248,7 +256,7 @@ struct EventHandler: Sendable {
         } catch is EventStaging.Full {
             metrics.add("pgsink_events_rejected_total", Double(events.count))
             var response = text(.tooManyRequests, "too many events are waiting to be loaded; retry later")
-            response.headers[.retryAfter] = String(max(1, Int(settings.syncSeconds.rounded(.up))))
+            response.headers[.retryAfter] = String(max(1, Int(settings.schedule.frequency.rounded(.up))))
             return response
         } catch {
             metrics.add("pgsink_events_rejected_total", Double(events.count))
