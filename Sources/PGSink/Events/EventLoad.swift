@@ -54,19 +54,24 @@ enum EventLoad {
         ).value(0, 0).flatMap { Int64($0) } ?? 0
         var result = Result(loadedUpTo: from)
         guard upTo > from else { return result }
-        let source = StagedEvents(connection: reader, table: staging, after: from, upTo: upTo)
+        let uuidTS = EventReader.timestamp(Date())
+        let transformed = TransformedEvents(
+            connection: reader, table: staging, after: from, upTo: upTo, settings: settings.warehouse, uuidTS: uuidTS)
+        defer { transformed.stop() }
+        let source = StagedEvents(events: transformed)
         let load = StreamLoad(
             settings: settings.streams, connection: connection, connector: connector, retries: retries, logger: logger,
             keepEveryState: false
         ) { state in
             if let id = Self.position(in: state) { committed(id) }
         }
-        let events = EventReader(settings: settings, engine: load.engine, uuidTS: EventReader.timestamp(Date()))
+        let events = EventReader(settings: settings, engine: load.engine, events: transformed)
         load.engine.checkpoint = { [events] in events.lastId > from ? "{\"id\":\(events.lastId)}" : nil }
         try load.run(reader: events, source: source)
-        result.events = events.events
+        result.events = events.recordedEvents
         result.loadedUpTo = upTo
         result.rows = load.writer.rowsByTable
+        transformed.stop()
         // Loaded rows leave the staging table (again after a crash: it is the same delete).
         try reader.query("DELETE FROM \(staging.quoted) WHERE id <= $1", [String(upTo)])
         return result
@@ -79,45 +84,156 @@ enum EventLoad {
     }
 }
 
-/// The staged events after a position, up to a bound, in id order, as `id TAB namespace TAB json`
-/// messages (each valid until the next).
-struct StagedEvents: MessageSource, @unchecked Sendable {
-    let connection: PGConnection
-    let table: TableName
-    var after: Int64
-    let upTo: Int64
-    private var rows: [[String?]] = []
-    private var next = 0
-    private let buffer = ByteStorage(capacity: 64 << 10)
+/// The staged events after a position, up to a bound, in id order, turned into their warehouse
+/// rows ahead of the load: a thread reads pages of staged events, and each page is transformed on
+/// every core (the transformer is most of a load's work) while the load records the page before.
+/// At most two pages wait, so memory stays bounded.
+final class TransformedEvents: @unchecked Sendable {
+    struct Event {
+        var id: Int64
+        var namespace: String
+        var rows: Result<[WarehouseRow], Error>
+    }
 
-    init(connection: PGConnection, table: TableName, after: Int64, upTo: Int64) {
+    static let pageSize = 4000
+    private let connection: PGConnection
+    private let table: TableName
+    private let upTo: Int64
+    private let settings: WarehouseSettings
+    private let uuidTS: String
+    private let condition = NSCondition()
+    private var pages: [[Event]] = []
+    private var ended = false
+    private var failure: Error?
+    private var stopping = false
+    private let exited = DispatchSemaphore(value: 0)
+    private var running = false
+    /// The event the reading thread handed out last (read by `EventReader`).
+    @exclusivity(unchecked) var current: Event?
+
+    init(connection: PGConnection, table: TableName, after: Int64, upTo: Int64, settings: WarehouseSettings, uuidTS: String) {
         self.connection = connection
         self.table = table
-        self.after = after
         self.upTo = upTo
+        self.settings = settings
+        self.uuidTS = uuidTS
+        running = true
+        let thread = Thread { [self] in
+            defer { exited.signal() }
+            do {
+                try fetch(after: after)
+            } catch {
+                condition.withLock {
+                    failure = error
+                    condition.broadcast()
+                }
+            }
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    private func fetch(after start: Int64) throws {
+        var after = start
+        while after < upTo {
+            let rows = try connection.query(
+                // (ORDER BY e.id: a bare `id` would be the text column of the select list.)
+                "SELECT e.id::text, e.namespace, e.event::text FROM \(table.quoted) AS e WHERE e.id > $1 AND e.id <= $2 "
+                    + "ORDER BY e.id LIMIT \(Self.pageSize)",
+                [String(after), String(upTo)]
+            ).rows
+            guard let last = rows.last else { break }
+            after = Int64(last[0] ?? "") ?? upTo
+            let page = transform(rows)
+            let go: Bool = condition.withLock {
+                while pages.count >= 2 && !stopping { condition.wait() }
+                guard !stopping else { return false }
+                pages.append(page)
+                condition.broadcast()
+                return true
+            }
+            if !go { return }
+        }
+        condition.withLock {
+            ended = true
+            condition.broadcast()
+        }
+    }
+
+    /// Each staged row's warehouse rows, the page split between the cores.
+    private func transform(_ rows: [[String?]]) -> [Event] {
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
+        let out = UnsafeMutableBufferPointer<Event>.allocate(capacity: rows.count)
+        defer { out.deallocate() }
+        let base = out.baseAddress!
+        nonisolated(unsafe) let target = base
+        let settings = settings
+        let uuidTS = uuidTS
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            let low = rows.count * worker / workers
+            let high = rows.count * (worker + 1) / workers
+            for index in low..<high {
+                let row = rows[index]
+                let result = Result {
+                    var text = row[2] ?? "null"
+                    let event = try text.withUTF8 { try JSONValue.parse(UnsafeRawBufferPointer($0)) }
+                    return try WarehouseTransformer.rows(for: event, settings: settings, uuidTS: uuidTS)
+                }
+                (target + index).initialize(to: Event(id: Int64(row[0] ?? "") ?? 0, namespace: row[1] ?? "", rows: result))
+            }
+        }
+        let page = Array(out)
+        _ = out.baseAddress.map { $0.deinitialize(count: rows.count) }
+        return page
+    }
+
+    /// The next page, in id order; nil after the last.
+    func nextPage() throws -> [Event]? {
+        try condition.withLock {
+            while pages.isEmpty && !ended && failure == nil { condition.wait() }
+            if let failure { throw failure }
+            if pages.isEmpty { return nil }
+            let page = pages.removeFirst()
+            condition.broadcast()
+            return page
+        }
+    }
+
+    /// Ends the reading thread (once it has finished its query) and waits for it.
+    func stop() {
+        let wait: Bool = condition.withLock {
+            stopping = true
+            condition.broadcast()
+            defer { running = false }
+            return running
+        }
+        if wait { exited.wait() }
+    }
+}
+
+/// The transformed events one at a time, each as a line holding its id (the rows are in
+/// `TransformedEvents.current`).
+struct StagedEvents: MessageSource, @unchecked Sendable {
+    let events: TransformedEvents
+    private var page: [TransformedEvents.Event] = []
+    private var next = 0
+    private let buffer = ByteStorage(capacity: 32)
+
+    init(events: TransformedEvents) {
+        self.events = events
     }
 
     mutating func next(timeout: Double) throws -> MessageInput.Next {
-        if next == rows.count {
-            guard after < upTo else { return .end }
-            rows = try connection.query(
-                // (ORDER BY e.id: a bare `id` would be the text column of the select list.)
-                "SELECT e.id::text, e.namespace, e.event::text FROM \(table.quoted) AS e WHERE e.id > $1 AND e.id <= $2 "
-                    + "ORDER BY e.id LIMIT 5000",
-                [String(after), String(upTo)]
-            ).rows
+        if next == page.count {
+            guard let more = try events.nextPage(), !more.isEmpty else { return .end }
+            page = more
             next = 0
-            guard !rows.isEmpty else { return .end }
         }
-        let row = rows[next]
+        let event = page[next]
         next += 1
-        after = Int64(row[0] ?? "") ?? after
+        events.current = event
         buffer.count = 0
-        EventReader.appendBytes(row[0] ?? "0", to: buffer)
-        buffer.append(9)
-        EventReader.appendBytes(row[1] ?? "", to: buffer)
-        buffer.append(9)
-        EventReader.appendBytes(row[2] ?? "null", to: buffer)
+        EventReader.appendBytes(String(event.id), to: buffer)
         return .line(buffer.base, buffer.count)
     }
 }
@@ -126,17 +242,17 @@ struct StagedEvents: MessageSource, @unchecked Sendable {
 final class EventReader: StreamReading, @unchecked Sendable {
     let settings: EventLoadSettings
     let engine: StreamTarget
-    let uuidTS: String
+    let events: TransformedEvents
     /// The id of the last event whose rows are all recorded.
     @exclusivity(unchecked) var lastId: Int64 = 0
-    @exclusivity(unchecked) var events = 0
+    @exclusivity(unchecked) var recordedEvents = 0
     private var defined: Set<String> = []
     private let line = ByteStorage(capacity: 64 << 10)
 
-    init(settings: EventLoadSettings, engine: StreamTarget, uuidTS: String) {
+    init(settings: EventLoadSettings, engine: StreamTarget, events: TransformedEvents) {
         self.settings = settings
         self.engine = engine
-        self.uuidTS = uuidTS
+        self.events = events
     }
 
     static func timestamp(_ date: Date) -> String {
@@ -146,18 +262,12 @@ final class EventReader: StreamReading, @unchecked Sendable {
         return formatter.string(from: date)
     }
 
+    /// Records the rows of the event `StagedEvents` handed out last (the line holds only its id).
     func process(_ bytes: UnsafeMutablePointer<UInt8>, count: Int) throws {
-        let text = UnsafeBufferPointer(start: bytes, count: count)
-        guard let tab = text.firstIndex(of: 9), let second = text[(tab + 1)...].firstIndex(of: 9) else {
-            throw LoadError("internal: a staged event without its id and namespace")
-        }
-        let id = Int64(String(decoding: text[..<tab], as: UTF8.self)) ?? 0
-        let namespace = String(decoding: text[(tab + 1)..<second], as: UTF8.self)
-        let event = try JSONValue.parse(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: text[(second + 1)...])))
-        let rows = try WarehouseTransformer.rows(for: event, settings: settings.warehouse, uuidTS: uuidTS)
-        for row in rows { try record(row, namespace: namespace, id: id) }
-        lastId = id
-        events += 1
+        guard let event = events.current else { throw LoadError("internal: a staged event without its rows") }
+        for row in try event.rows.get() { try record(row, namespace: event.namespace, id: event.id) }
+        lastId = event.id
+        recordedEvents += 1
         try engine.flushIfDue()
     }
 

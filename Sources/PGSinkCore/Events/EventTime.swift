@@ -62,14 +62,17 @@ struct EventTime: Equatable, Comparable, Sendable {
 
     /// Appends `value` (not negative) in decimal, zero-padded to `width` digits.
     private static func append(_ value: Int64, width: Int, to out: inout [UInt8]) {
-        var digits: [UInt8] = []
-        var rest = value
-        repeat {
-            digits.append(UInt8(48 + rest % 10))
-            rest /= 10
-        } while rest > 0
-        for _ in digits.count..<max(width, digits.count) { out.append(UInt8(ascii: "0")) }
-        out.append(contentsOf: digits.reversed())
+        var count = 1
+        var power: Int64 = 1
+        while value / power >= 10 {
+            power *= 10
+            count += 1
+        }
+        for _ in count..<max(width, count) { out.append(UInt8(ascii: "0")) }
+        while power > 0 {
+            out.append(UInt8(48 + value / power % 10))
+            power /= 10
+        }
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (`ValueSyntax.daysFromCivil`).

@@ -39,6 +39,8 @@ struct EventRows {
     let messageID: JSONValue
     let receivedAt: String
     let ruleColumns: Set<String>
+    /// `uuid_ts` of every row.
+    let uuidValue: WarehouseValue
 
     init(event: JSONValue, settings: WarehouseSettings, uuidTS: String) throws {
         self.event = event
@@ -46,6 +48,7 @@ struct EventRows {
         self.settings = Self.effectiveSettings(event, settings)
         self.ruleColumns = Self.ruleColumns(of: type)
         self.uuidTS = uuidTS
+        self.uuidValue = .datetime(EventTime.datetime(uuidTS) ?? uuidTS)
         let original = event["context"] ?? .null
         if original != .null && original.members == nil { throw EventEnrichment.contextNotAnObject }
         self.context = Self.sourceContext(original, settings)
@@ -230,7 +233,7 @@ struct EventRows {
     /// Sorts the columns, sets `uuid_ts` and enforces the column limit.
     private func finish(_ table: String, _ data: Columns) throws -> WarehouseRow {
         var data = data
-        data["uuid_ts"] = .datetime(EventTime.datetime(uuidTS) ?? uuidTS)
+        data["uuid_ts"] = uuidValue
         if data.count > WarehouseTransformer.maxColumns && WarehouseTyping.text(event["channel"]) != "sources" {
             throw EventRejection(reason: "Too many columns outputted from the event")
         }
@@ -265,11 +268,13 @@ extension EventRows {
             if place.prefix == "context_traits_" { add(place.prefix, .string(text), into: &data) }
             return
         }
-        var byKey: [String: JSONValue] = [:]
-        for member in members { byKey[member.key] = member.value }
         // String's order is code point order, which is UTF-8 byte order (RudderStack sorts bytes).
-        for key in byKey.keys.sorted() {
-            guard let value = byKey[key], !WarehouseTyping.isBlank(value) else { continue }
+        // Of a key given twice, the last one counts.
+        let order = members.indices.sorted { members[$0].key < members[$1].key || members[$0].key == members[$1].key && $0 < $1 }
+        for (position, index) in order.enumerated() {
+            let (key, value) = members[index]
+            if position + 1 < order.count && members[order[position + 1]].key == key { continue }
+            guard !WarehouseTyping.isBlank(value) else { continue }
             if paths.contains(type: type, key: key, at: place) {
                 add(place.prefix + key, .json(value.jsonText), into: &data)
             } else if value.members != nil {
