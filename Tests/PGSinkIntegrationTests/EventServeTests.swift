@@ -297,6 +297,65 @@ struct EventServeTests {
         #expect(rejects.first??.contains("few") == true, "\(rejects)")
     }
 
+    /// The SDKs retry what the server refuses with 429 (the backlog at its bound) and every event
+    /// lands; with --no-append an event sent twice (a retry after a lost reply) is one row.
+    @Test func sdkRetriesAfter429LandAndRepeatsMergeWithoutAppend() throws {
+        let db = try TestDatabase()
+        let server = try Server(db, ["--sync-frequency", "3s", "--max-backlog", "1", "--no-append"])
+        let ns = quoteIdentifier(server.namespace)
+        defer { _ = try? db.connection.execute("DROP SCHEMA IF EXISTS \(ns) CASCADE") }
+        let script = try TestDatabase.file("retry.py", Self.retryScript)
+        let send = Process()
+        send.executableURL = URL(fileURLWithPath: try Self.tool("sdk-python"))
+        send.arguments = [script, server.url, server.key]
+        let output = Pipe()
+        send.standardOutput = output
+        send.standardError = output
+        try send.run()
+        send.waitUntilExit()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(send.terminationStatus == 0, "\(printed)")
+        let metrics = try Self.request("\(server.url)/metrics", method: "GET").body
+        let refused = metrics.split(separator: "\n").first { $0.hasPrefix("pgsink_events_rejected_total ") }
+            .flatMap { Double($0.split(separator: " ")[1]) } ?? 0
+        #expect(refused > 0, "a batch was refused with 429 and sent again: \(metrics)")
+        // A reply lost after the commit: the same event again.
+        let again = #"{"userId":"r1","messageId":"dup-1","event":"Order Completed","properties":{"n":99}}"#
+        for _ in 0..<2 {
+            var reply = try Self.request("\(server.url)/v1/track", body: Data(again.utf8), key: server.key)
+            while reply.status == 429 {
+                Thread.sleep(forTimeInterval: 0.5)
+                reply = try Self.request("\(server.url)/v1/track", body: Data(again.utf8), key: server.key)
+            }
+            #expect(reply.status == 200, "\(reply)")
+        }
+        #expect(InterruptTests.finish(server.process, after: SIGTERM) == 0, "\(server.log)")
+        #expect(try db.column("SELECT count(*) FROM \(ns).order_completed") == ["11"])
+        #expect(try db.column("SELECT count(DISTINCT id) FROM \(ns).tracks") == ["11"])
+        #expect(try db.column("SELECT count(*) FROM \(ns).tracks") == ["11"])
+    }
+
+    static let retryScript = #"""
+        import sys
+        from rudderstack.analytics.client import Client as Rudder
+        from segment.analytics.client import Client as Segment
+
+        url, key = sys.argv[1], sys.argv[2]
+        failures = []
+        def failed(error, items):
+            failures.append(str(error))
+        # One batch each: the second finds the backlog at its bound (1) and gets 429 until a load.
+        for prefix, client in [("r", Rudder(write_key=key, host=url, on_error=failed, max_retries=6)),
+                               ("s", Segment(write_key=key, host=url, on_error=failed, max_retries=6))]:
+            for n in range(5):
+                client.track(user_id=prefix + "1", event="Order Completed", properties={"n": n})
+            client.flush()
+        if failures:
+            print("\n".join(failures))
+            sys.exit(1)
+        print("sent")
+        """#
+
     static func tool(_ name: String) throws -> String {
         guard let dir = ProcessInfo.processInfo.environment["PGSINK_TEST_TOOLS"], !dir.isEmpty,
             FileManager.default.isExecutableFile(atPath: dir + "/" + name)

@@ -101,7 +101,9 @@ public final class EventStaging: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if stopped { throw LoadError("the server is stopping") }
-        if lastStaged - lastLoaded + Int64(submission.events.count) > Int64(bound) || waitingBytes > Self.waitingLimit {
+        // Refused while the backlog is at the bound (not when this request would pass it: a batch
+        // bigger than the bound must get in once the loader has caught up).
+        if lastStaged - lastLoaded >= Int64(bound) || waitingBytes > Self.waitingLimit {
             throw Full()
         }
         waiting.append(submission)
