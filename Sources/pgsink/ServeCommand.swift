@@ -163,7 +163,8 @@ struct ServeCommand: ParsableCommand {
         settings.schema = resolved.schema ?? connector.settings.schema ?? "public"
         // Later entries win: a --write-key over the file's same key.
         for entry in keys {
-            settings.writeKeys[entry.key] = WarehouseNames.namespace(resolved.namespace ?? entry.source ?? settings.schema)
+            settings.writeKeys[entry.key] = WarehouseNames.namespace(
+                entry.namespace ?? resolved.namespace ?? entry.source ?? settings.schema)
         }
         settings.load.append = resolved.effective(\.append)
         settings.load.streams.schema = settings.schema

@@ -62,6 +62,17 @@ struct EventConfigTests {
         #expect(events.storeFullEvent == true && events.maxBacklog == 5000)
     }
 
+    /// A source's own schema, in the list form.
+    @Test func aWriteKeyMayNameItsNamespace() throws {
+        let events = try Self.events("""
+            events:
+              write_keys: [{key: wk_ns_01, source: web, namespace: Web Tracking}, {key: wk_ns_02, source: ios}]
+            """)
+        #expect(events.writeKeys?.entries == [
+            .init(key: "wk_ns_01", source: "web", namespace: "Web Tracking"), .init(key: "wk_ns_02", source: "ios"),
+        ])
+    }
+
     @Test func rudderStacksOwnSpellingsAreRead() throws {
         let events = try Self.events("""
             events:

@@ -7,10 +7,13 @@ public struct WriteKeys: Codable, Sendable, Equatable {
     public struct Entry: Sendable, Equatable {
         public var key: String
         public var source: String?
+        /// The schema this source's events land in, when not the source's name (list form only).
+        public var namespace: String?
 
-        public init(key: String, source: String?) {
+        public init(key: String, source: String?, namespace: String? = nil) {
             self.key = key
             self.source = source
+            self.namespace = namespace
         }
     }
 
@@ -44,22 +47,23 @@ public struct WriteKeys: Codable, Sendable, Equatable {
         }
     }
 
-    /// `- {key: …, source: …}`.
+    /// `- {key: …, source: …, namespace: …}`.
     private static func list(_ list: any UnkeyedDecodingContainer, at path: [any CodingKey]) throws -> [Entry] {
         var list = list
         var entries: [Entry] = []
         while !list.isAtEnd {
             let place = path + [SettingKey(index: list.currentIndex)]
             let item = try list.superDecoder()
-            try refuseUnknownKeys(in: item, known: ["key", "source"])
+            try refuseUnknownKeys(in: item, known: ["key", "source", "namespace"])
             let fields = try item.container(keyedBy: SettingKey.self)
             guard fields.contains(SettingKey("key")) else { throw error(place, "needs key: (and source:)") }
             let key = try fields.decode(String.self, forKey: SettingKey("key"))
             Secrets.register(key)
             guard !key.isEmpty else { throw error(place, "has an empty key") }
             let source = try fields.decodeIfPresent(String.self, forKey: SettingKey("source"))
+            let namespace = try fields.decodeIfPresent(String.self, forKey: SettingKey("namespace"))
             if entries.contains(where: { $0.key == key }) { throw error(place, "repeats the key of an earlier entry") }
-            entries.append(Entry(key: key, source: source))
+            entries.append(Entry(key: key, source: source, namespace: namespace))
         }
         return entries
     }
@@ -71,7 +75,7 @@ public struct WriteKeys: Codable, Sendable, Equatable {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.unkeyedContainer()
         for entry in entries {
-            try container.encode(["key": entry.key, "source": entry.source].compactMapValues { $0 })
+            try container.encode(["key": entry.key, "source": entry.source, "namespace": entry.namespace].compactMapValues { $0 })
         }
     }
 }
