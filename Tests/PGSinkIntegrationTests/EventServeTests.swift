@@ -356,6 +356,37 @@ struct EventServeTests {
         print("sent")
         """#
 
+    /// An event with more columns than a table may have is refused on receipt with RudderStack's
+    /// reason; one that is staged and still cannot become rows (staged by hand here) is set aside in
+    /// _pgsink_event_rejects with the reason, and the events behind it load.
+    @Test func anEventThatCannotBecomeRowsNeverStopsTheLoads() throws {
+        let db = try TestDatabase()
+        let server = try Server(db, ["--sync-frequency", "1h"])
+        let ns = quoteIdentifier(server.namespace)
+        defer { _ = try? db.connection.execute("DROP SCHEMA IF EXISTS \(ns) CASCADE") }
+        let wide = (0..<1700).map { "\"p\($0)\":\($0)" }.joined(separator: ",")
+        let body = #"{"userId":"u","event":"Wide","properties":{"# + wide + "}}"
+        let reply = try Self.request("\(server.url)/v1/track", body: Data(body.utf8), key: server.key)
+        #expect(reply.status == 400 && reply.body == "Too many columns outputted from the event", "\(reply)")
+        #expect(try Self.request("\(server.url)/v1/track", body: Self.track("u1"), key: server.key).status == 200)
+        kill(server.process.processIdentifier, SIGKILL)
+        server.process.waitUntilExit()
+        // An event no transformer takes, staged between two good ones (as by an older version).
+        try db.connection.query(
+            "INSERT INTO \(db.table("_pgsink_events").quoted) (namespace, event) VALUES ($1, $2)",
+            [server.namespace, #"{"type":"bogus","userId":"u","messageId":"bad-1"}"#])
+        try db.connection.query(
+            "INSERT INTO \(db.table("_pgsink_events").quoted) (namespace, event) VALUES ($1, $2)",
+            [server.namespace, #"{"type":"track","userId":"u2","event":"Order Completed","messageId":"m2"}"#])
+        let once = try CommandLineTests.run(["serve", "--to", db.url, "--schema", db.schema, "--once"])
+        #expect(once.status == 0, "\(once.stderr)")
+        #expect(try db.column("SELECT string_agg(user_id, ',' ORDER BY user_id) FROM \(ns).tracks") == ["u1,u2"])
+        let rejected = try db.column("SELECT reason || ' | ' || (event::jsonb ->> 'messageId') FROM \(ns)._pgsink_event_rejects")
+        #expect(rejected.count == 1 && rejected[0]?.hasPrefix(#"unknown event type "bogus""#) == true, "\(rejected)")
+        #expect(rejected.first??.hasSuffix(" | bad-1") == true, "\(rejected)")
+        #expect(try db.column("SELECT count(*) FROM \(db.table("_pgsink_events").quoted)") == ["0"])
+    }
+
     static func tool(_ name: String) throws -> String {
         guard let dir = ProcessInfo.processInfo.environment["PGSINK_TEST_TOOLS"], !dir.isEmpty,
             FileManager.default.isExecutableFile(atPath: dir + "/" + name)

@@ -93,6 +93,8 @@ final class TransformedEvents: @unchecked Sendable {
         var id: Int64
         var namespace: String
         var rows: Result<[WarehouseRow], Error>
+        /// The staged JSON, kept only when it could not be transformed.
+        var text: String?
     }
 
     static let pageSize = 4000
@@ -179,7 +181,10 @@ final class TransformedEvents: @unchecked Sendable {
                     let event = try text.withUTF8 { try JSONValue.parse(UnsafeRawBufferPointer($0)) }
                     return try WarehouseTransformer.rows(for: event, settings: settings, uuidTS: uuidTS)
                 }
-                (target + index).initialize(to: Event(id: Int64(row[0] ?? "") ?? 0, namespace: row[1] ?? "", rows: result))
+                let failed: Bool
+                if case .failure = result { failed = true } else { failed = false }
+                (target + index).initialize(
+                    to: Event(id: Int64(row[0] ?? "") ?? 0, namespace: row[1] ?? "", rows: result, text: failed ? row[2] : nil))
             }
         }
         let page = Array(out)
@@ -265,10 +270,29 @@ final class EventReader: StreamReading, @unchecked Sendable {
     /// Records the rows of the event `StagedEvents` handed out last (the line holds only its id).
     func process(_ bytes: UnsafeMutablePointer<UInt8>, count: Int) throws {
         guard let event = events.current else { throw LoadError("internal: a staged event without its rows") }
-        for row in try event.rows.get() { try record(row, namespace: event.namespace, id: event.id) }
+        switch event.rows {
+        case .success(let rows):
+            for row in rows { try record(row, namespace: event.namespace, id: event.id) }
+        case .failure(let error):
+            // Staged but not storable (the server checks on receipt; an event staged by an older
+            // version may still fail): set aside with the reason, so the events behind it load.
+            try record(Self.rejected(event, reason: "\(error)"), namespace: event.namespace, id: event.id)
+        }
         lastId = event.id
         recordedEvents += 1
         try engine.flushIfDue()
+    }
+
+    /// The table of events that were staged but could not become warehouse rows.
+    static let rejectsTable = "_pgsink_event_rejects"
+
+    static func rejected(_ event: TransformedEvents.Event, reason: String) -> WarehouseRow {
+        WarehouseRow(
+            table: rejectsTable,
+            columns: [
+                ("staged_id", .int(String(event.id))), ("reason", .string(reason)), ("event", .string(event.text ?? "")),
+                ("rejected_at", .datetime(timestamp(Date()))),
+            ])
     }
 
     func idle() throws { try engine.idle() }
@@ -281,7 +305,7 @@ final class EventReader: StreamReading, @unchecked Sendable {
             var definition = StreamDefinition(name: name, table: TableName(schema: namespace, name: row.table))
             definition.fingerprint = name
             // users is always merged by id; event tables when Warehouse Append is off.
-            if row.table == "users" || !settings.append && row.table != "rudder_discards" {
+            if row.table == "users" || !settings.append && row.table != Self.rejectsTable {
                 definition.mode = .merge
                 definition.keys = ["id"]
                 // users: each trait's latest non-null value (RudderStack's LoadUserTables).

@@ -193,6 +193,8 @@ public enum EventServer {
 
 /// The tracking endpoints: auth, limits, validation and enrichment, then the staging commit.
 struct EventHandler: Sendable {
+    /// Events longer than this are transformed on receipt (a column takes at least `"a":1,`).
+    static let transformedOnReceipt = WarehouseTransformer.maxColumns * 4
     let settings: EventServerSettings
     let staging: EventStaging
     let metrics: EventMetrics
@@ -240,6 +242,16 @@ struct EventHandler: Sendable {
         var bytes = 0
         for event in enriched {
             let json = event.jsonText
+            // Only an event this long can make more columns than a table may have (each needs a
+            // key and a value): such an event is transformed now, so that what the loader cannot
+            // store is refused here with RudderStack's reason instead of being acknowledged.
+            if json.utf8.count > EventHandler.transformedOnReceipt {
+                do {
+                    _ = try WarehouseTransformer.rows(for: event, settings: settings.load.warehouse, uuidTS: "1970-01-01T00:00:00.000Z")
+                } catch let rejection as EventRejection {
+                    return reject(.badRequest, rejection.reason)
+                }
+            }
             bytes += json.utf8.count
             events.append((namespace, json))
         }
