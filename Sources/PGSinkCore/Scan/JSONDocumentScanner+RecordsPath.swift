@@ -4,7 +4,7 @@
 /// of the enclosing objects is skipped the same way.
 extension JSONDocumentScanner {
     /// Before a member of a records-path object: its `}`, or (after the first) its `,`.
-    mutating func member(_ p: UnsafeMutablePointer<UInt8>, _ pos: inout Int, first: Bool, batchScanned: Int)
+    mutating func member(_ p: UnsafeMutablePointer<UInt8>, _ pos: inout Int, first: Bool)
         throws(InputError)
     {
         let c = p[pos]
@@ -13,8 +13,7 @@ extension JSONDocumentScanner {
                 let path = recordsPath.prefix(depth).map { String(decoding: $0, as: UTF8.self) }
                 let owner = depth == 1 ? "the top-level object" : "'\(path.dropLast().joined(separator: "."))'"
                 throw fail(
-                    "records path '\(pathText)': \(owner) has no key '\(path.last ?? "")'", at: pos,
-                    batchScanned: batchScanned)
+                    "records path '\(pathText)': \(owner) has no key '\(path.last ?? "")'", at: pos)
             }
             pos += 1
             depth -= 1
@@ -23,7 +22,7 @@ extension JSONDocumentScanner {
         }
         if !first {
             guard c == 44 else {
-                throw fail("expected ',' or '}' in the JSON object, found \(Self.describe(c))", at: pos, batchScanned: batchScanned)
+                throw fail("expected ',' or '}' in the JSON object, found \(Self.describe(c))", at: pos)
             }
             pos += 1
         }
@@ -31,18 +30,18 @@ extension JSONDocumentScanner {
     }
 
     /// The key at `pos`, once its closing quote is in the buffer (false before: nothing moves).
-    mutating func key(_ p: UnsafeMutablePointer<UInt8>, _ pos: inout Int, _ end: Int, batchScanned: Int)
+    mutating func key(_ p: UnsafeMutablePointer<UInt8>, _ pos: inout Int, _ end: Int)
         throws(InputError) -> Bool
     {
         guard p[pos] == 34 else {
-            throw fail("expected a quoted key in the JSON object, found \(Self.describe(p[pos]))", at: pos, batchScanned: batchScanned)
+            throw fail("expected a quoted key in the JSON object, found \(Self.describe(p[pos]))", at: pos)
         }
         var i = pos + 1
         var escaped = false
         while i < end {
             let c = p[i]
             if c == 34 { break }
-            if c == 10 { throw fail("a line break inside a JSON string (write it as \\n)", at: i, batchScanned: batchScanned) }
+            if c == 10 { throw fail("a line break inside a JSON string (write it as \\n)", at: i) }
             if c == 92 {
                 escaped = true
                 i += 1
@@ -63,7 +62,7 @@ extension JSONDocumentScanner {
     }
 
     /// The value of a member: the next object of the path, the records array, or a value to skip.
-    mutating func memberValue(_ c: UInt8, _ pos: inout Int, batchScanned: Int) throws(InputError) {
+    mutating func memberValue(_ c: UInt8, _ pos: inout Int) throws(InputError) {
         guard keyMatches else {
             phase = .skippedValue
             return
@@ -73,15 +72,13 @@ extension JSONDocumentScanner {
         if isLast {
             guard c == 91 else {
                 throw fail(
-                    "records path '\(pathText)': '\(here)' is \(Self.kind(of: c)), not an array", at: pos,
-                    batchScanned: batchScanned)
+                    "records path '\(pathText)': '\(here)' is \(Self.kind(of: c)), not an array", at: pos)
             }
             phase = .firstElement
         } else {
             guard c == 123 else {
                 throw fail(
-                    "records path '\(pathText)': '\(here)' is \(Self.kind(of: c)), not an object", at: pos,
-                    batchScanned: batchScanned)
+                    "records path '\(pathText)': '\(here)' is \(Self.kind(of: c)), not an object", at: pos)
             }
             depth += 1
             phase = .member(first: true)

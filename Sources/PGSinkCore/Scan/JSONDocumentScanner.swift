@@ -12,8 +12,10 @@ public struct JSONDocumentScanner: RecordScanner {
     public let recordsPath: [[UInt8]]
     /// The line the scan stands on (rows are labelled with the line their element starts on).
     public private(set) var line = 1
-    /// Bytes of the input consumed before `batch.scanned`.
+    /// Bytes of the input consumed before `scanStart`.
     public private(set) var offset = 0
+    /// Where the current `scan` call started in its batch (`batch.scanned` then).
+    var scanStart = 0
     /// Elements of the records array read so far.
     public private(set) var elements = 0
     public var surrogatesReplaced: Int { records.surrogatesReplaced }
@@ -72,8 +74,10 @@ public struct JSONDocumentScanner: RecordScanner {
         let p = batch.bytes.base
         let end = batch.bytes.count
         var pos = batch.scanned
+        scanStart = pos
         defer {
-            offset += pos - batch.scanned
+            offset += pos - scanStart
+            scanStart = pos
             batch.scanned = pos
         }
         if atStart {  // a UTF-8 byte order mark, as in JSON Lines
@@ -85,17 +89,17 @@ public struct JSONDocumentScanner: RecordScanner {
             if batch.rowCount >= maxRows { return .batchFull }
             switch phase {
             case .record(let single):
-                guard try walkValue(p, pos, end, isEOF: isEOF, batchScanned: batch.scanned) else {
-                    return try needMore(isEOF, at: pos, batchScanned: batch.scanned)
+                guard try walkValue(p, pos, end, isEOF: isEOF) else {
+                    return try needMore(isEOF, at: pos)
                 }
-                try scanRecord(p, &pos, batch: batch, columns: columns, batchScanned: batch.scanned)
+                try scanRecord(p, &pos, batch: batch, columns: columns)
                 phase = single ? .trailing : .afterElement
                 continue
             case .skippedValue:
-                guard try walkValue(p, pos, end, isEOF: isEOF, batchScanned: batch.scanned) else {
-                    return try needMore(isEOF, at: pos, batchScanned: batch.scanned)
+                guard try walkValue(p, pos, end, isEOF: isEOF) else {
+                    return try needMore(isEOF, at: pos)
                 }
-                try skipValue(p, &pos, batchScanned: batch.scanned)
+                try skipValue(p, &pos)
                 phase = .member(first: false)
                 continue
             default:
@@ -105,34 +109,34 @@ public struct JSONDocumentScanner: RecordScanner {
             if pos >= end {
                 guard isEOF else { return .needMore }
                 if phase == .trailing || phase == .document { return .endOfInput }
-                throw truncated(at: pos, batchScanned: batch.scanned)
+                throw truncated(at: pos)
             }
             switch phase {
             case .document:
-                try enterDocument(p[pos], at: pos, batchScanned: batch.scanned)
+                try enterDocument(p[pos], at: pos)
                 if phase != .record(single: true) { pos += 1 }
             case .member(let first):
-                try member(p, &pos, first: first, batchScanned: batch.scanned)
+                try member(p, &pos, first: first)
             case .key:
-                guard try key(p, &pos, end, batchScanned: batch.scanned) else {
+                guard try key(p, &pos, end) else {
                     guard isEOF else { return .needMore }
-                    throw truncated(at: end, batchScanned: batch.scanned)
+                    throw truncated(at: end)
                 }
             case .colon:
                 guard p[pos] == 58 else {
                     throw fail("expected ':' after a key in the JSON object, found \(Self.describe(p[pos]))",
-                        at: pos, batchScanned: batch.scanned)
+                        at: pos)
                 }
                 pos += 1
                 phase = .memberValue
             case .memberValue:
-                try memberValue(p[pos], &pos, batchScanned: batch.scanned)
+                try memberValue(p[pos], &pos)
             case .firstElement, .element:
                 if p[pos] == 93 && phase == .firstElement {
                     pos += 1
                     closeArray()
                 } else {
-                    try startElement(p[pos], at: pos, batchScanned: batch.scanned)
+                    try startElement(p[pos], at: pos)
                 }
             case .afterElement:
                 switch p[pos] {
@@ -141,13 +145,13 @@ public struct JSONDocumentScanner: RecordScanner {
                 default:
                     throw fail(
                         "expected ',' or ']' after element \(elements - 1) of the array, found \(Self.describe(p[pos]))",
-                        at: pos, batchScanned: batch.scanned)
+                        at: pos)
                 }
                 pos += 1
             case .trailing:
                 throw fail(
                     "unexpected text after the JSON \(recordsPath.isEmpty && arrayDone ? "array" : "document")",
-                    at: pos, batchScanned: batch.scanned)
+                    at: pos)
             case .record, .skippedValue:
                 break
             }
@@ -156,7 +160,7 @@ public struct JSONDocumentScanner: RecordScanner {
 
     // MARK: the array
 
-    private mutating func enterDocument(_ c: UInt8, at pos: Int, batchScanned: Int) throws(InputError) {
+    private mutating func enterDocument(_ c: UInt8, at pos: Int) throws(InputError) {
         switch (c, recordsPath.isEmpty) {
         case (91, true): phase = .firstElement
         case (123, true): phase = .record(single: true)
@@ -166,20 +170,20 @@ public struct JSONDocumentScanner: RecordScanner {
         case (91, false):
             throw fail(
                 "records path '\(pathText)': the document is an array, not an object with the key '\(pathText)'",
-                at: pos, batchScanned: batchScanned)
+                at: pos)
         default:
             throw fail(
                 "expected a JSON array or object at the start of the document, found \(Self.describe(c))",
-                at: pos, batchScanned: batchScanned)
+                at: pos)
         }
     }
 
-    private mutating func startElement(_ c: UInt8, at pos: Int, batchScanned: Int) throws(InputError) {
+    private mutating func startElement(_ c: UInt8, at pos: Int) throws(InputError) {
         guard c == 123 else {
-            if c == 93 { throw fail("expected an element after ',' in the array", at: pos, batchScanned: batchScanned) }
+            if c == 93 { throw fail("expected an element after ',' in the array", at: pos) }
             throw fail(
                 "element \(elements) of the array is \(Self.kind(of: c)), not an object; each element must be a JSON object",
-                at: pos, batchScanned: batchScanned)
+                at: pos)
         }
         phase = .record(single: false)
     }
@@ -191,20 +195,20 @@ public struct JSONDocumentScanner: RecordScanner {
 
     /// Walks the value at `pos`; true once it is whole.
     private mutating func walkValue(
-        _ p: UnsafeMutablePointer<UInt8>, _ pos: Int, _ end: Int, isEOF: Bool, batchScanned: Int
+        _ p: UnsafeMutablePointer<UInt8>, _ pos: Int, _ end: Int, isEOF: Bool
     ) throws(InputError) -> Bool {
         guard pos < end else { return false }
         do {
             return try walk.advance(p, start: pos, end: end, isEOF: isEOF)
         } catch {
             guard case .lineBreakInString(let k) = error else { return false }
-            throw fail("a line break inside a JSON string (write it as \\n)", at: pos + k, batchScanned: batchScanned)
+            throw fail("a line break inside a JSON string (write it as \\n)", at: pos + k)
         }
     }
 
     /// Scans the whole element at `pos` as one record, in place.
     private mutating func scanRecord(
-        _ p: UnsafeMutablePointer<UInt8>, _ pos: inout Int, batch: RecordBatch, columns: SourceColumns, batchScanned: Int
+        _ p: UnsafeMutablePointer<UInt8>, _ pos: inout Int, batch: RecordBatch, columns: SourceColumns
     ) throws(InputError) {
         let end = pos + walk.length
         var i = pos
@@ -216,21 +220,21 @@ public struct JSONDocumentScanner: RecordScanner {
             }
             batch.endRecord()
         } catch {
-            throw located(error, at: i, batchScanned: batchScanned)
+            throw located(error, at: i)
         }
         consumeWalk(&pos)
         if case .record(single: false) = phase { elements += 1 }
     }
 
     /// Checks the whole value at `pos` is JSON, and steps over it.
-    private mutating func skipValue(_ p: UnsafeMutablePointer<UInt8>, _ pos: inout Int, batchScanned: Int)
+    private mutating func skipValue(_ p: UnsafeMutablePointer<UInt8>, _ pos: inout Int)
         throws(InputError)
     {
         var i = pos
         do throws(InputError) {
             try records.skip(p, &i, pos + walk.length)
         } catch {
-            throw located(error, at: i, batchScanned: batchScanned)
+            throw located(error, at: i)
         }
         consumeWalk(&pos)
     }
@@ -256,12 +260,12 @@ public struct JSONDocumentScanner: RecordScanner {
         }
     }
 
-    private func needMore(_ isEOF: Bool, at pos: Int, batchScanned: Int) throws(InputError) -> ScanStatus {
+    private func needMore(_ isEOF: Bool, at pos: Int) throws(InputError) -> ScanStatus {
         guard isEOF else { return .needMore }
-        throw truncated(at: pos + walk.length, batchScanned: batchScanned)
+        throw truncated(at: pos + walk.length)
     }
 
-    private func truncated(at pos: Int, batchScanned: Int) -> InputError {
+    private func truncated(at pos: Int) -> InputError {
         let place: String
         switch phase {
         case .record(single: true): place = "inside the JSON object"
@@ -270,24 +274,24 @@ public struct JSONDocumentScanner: RecordScanner {
             place = elements == 0 ? "inside the JSON array, before its first element" : "inside the JSON array, after element \(elements - 1)"
         default: place = "inside the JSON document"
         }
-        return fail("the input ends \(place): the file is incomplete", at: pos, batchScanned: batchScanned)
+        return fail("the input ends \(place): the file is incomplete", at: pos)
     }
 
     /// The absolute byte offset of `pos` in the input.
-    func byteOffset(_ pos: Int, batchScanned: Int) -> Int { offset + pos - batchScanned }
+    func byteOffset(_ pos: Int) -> Int { offset + pos - scanStart }
 
-    func fail(_ message: String, at pos: Int, batchScanned: Int) -> InputError {
-        InputError(source: source, line: line, message: "\(message) (byte \(byteOffset(pos, batchScanned: batchScanned)))")
+    func fail(_ message: String, at pos: Int) -> InputError {
+        InputError(source: source, line: line, message: "\(message) (byte \(byteOffset(pos)))")
     }
 
     /// An error of the JSON Lines scanner inside an element or skipped value, with its byte offset
     /// and element index.
-    private func located(_ error: InputError, at pos: Int, batchScanned: Int) -> InputError {
+    private func located(_ error: InputError, at pos: Int) -> InputError {
         var message = error.message
         if case .record(single: false) = phase {
-            message += " (byte \(byteOffset(pos, batchScanned: batchScanned)), element \(elements))"
+            message += " (byte \(byteOffset(pos)), element \(elements))"
         } else {
-            message += " (byte \(byteOffset(pos, batchScanned: batchScanned)))"
+            message += " (byte \(byteOffset(pos)))"
         }
         return InputError(source: source, line: line, message: message)
     }
