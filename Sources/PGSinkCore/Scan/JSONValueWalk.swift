@@ -23,48 +23,93 @@ struct JSONValueWalk {
 
     /// Walks on from `start + length` up to `end`. True once the value is whole (`length` is then
     /// its size); false when the bytes end first (at the end of the input a number or word ends
-    /// there too).
+    /// there too). The state lives in locals while the bytes are walked: this is the one pass the
+    /// JSON Lines path does not make.
     mutating func advance(_ p: UnsafeMutablePointer<UInt8>, start: Int, end: Int, isEOF: Bool) throws(Problem) -> Bool {
         var i = start + length
-        defer { length = i - start }
         if length == 0 { isScalar = !isContainerOrString(p[i]) }
-        if isScalar { return walkScalar(p, &i, end, isEOF: isEOF) }
-        while i < end {
+        if isScalar {
+            defer { length = i - start }
+            return walkScalar(p, &i, end, isEOF: isEOF)
+        }
+        var depth = self.depth
+        var inString = self.inString
+        var newlines = self.newlines
+        var whole = false
+        defer {
+            self.depth = depth
+            self.inString = inString
+            self.newlines = newlines
+            length = i - start
+        }
+        if escaped && i < end {  // the byte after a backslash that ended the last read
+            escaped = false
+            i += 1
+        }
+        let kinds = Self.kinds
+        walking: while i < end {
             if inString {
-                if escaped {
-                    escaped = false
-                    i += 1
-                    continue
-                }
                 Self.skipStringBytes(p, &i, end)
                 guard i < end else { break }
                 switch p[i] {
-                case 34: inString = false
-                case 92: escaped = true
+                case 34:
+                    inString = false
+                    i &+= 1
+                    if depth == 0 {
+                        whole = true
+                        break walking
+                    }
+                case 92:
+                    guard i + 1 < end else {
+                        escaped = true
+                        i &+= 1
+                        break walking
+                    }
+                    i &+= 2
                 default: throw .lineBreakInString(at: i - start)
                 }
-                i += 1
-                if !inString && depth == 0 { return true }
                 continue
             }
-            switch p[i] {
-            case 34: inString = true
-            case 123, 91: depth += 1
-            case 125, 93:
-                depth -= 1
-                if depth == 0 {
-                    i += 1
-                    return true
-                }
-            case 10:
-                p[i] = 32
-                newlines += 1
-            default: break
+            var kind = kinds[Int(p[i])]
+            while kind == 0 {
+                i &+= 1
+                guard i < end else { break walking }
+                kind = kinds[Int(p[i])]
             }
-            i += 1
+            i &+= 1
+            switch kind {
+            case Self.quote: inString = true
+            case Self.open: depth &+= 1
+            case Self.close:
+                depth &-= 1
+                if depth == 0 {
+                    whole = true
+                    break walking
+                }
+            default:
+                p[i &- 1] = 32
+                newlines &+= 1
+            }
         }
-        return false
+        return whole
     }
+
+    private static let quote: UInt8 = 1
+    private static let open: UInt8 = 2
+    private static let close: UInt8 = 3
+    private static let lineFeed: UInt8 = 4
+    /// What each byte is to the walk outside strings; 0 for the bytes it passes over.
+    nonisolated(unsafe) private static let kinds: UnsafePointer<UInt8> = {
+        let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        table.initialize(repeating: 0, count: 256)
+        table[34] = quote
+        table[123] = open
+        table[91] = open
+        table[125] = close
+        table[93] = close
+        table[10] = lineFeed
+        return UnsafePointer(table)
+    }()
 
     private func isContainerOrString(_ c: UInt8) -> Bool { c == 123 || c == 91 || c == 34 }
 
