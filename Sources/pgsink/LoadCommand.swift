@@ -7,7 +7,7 @@ import PGSinkCore
 struct LoadCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "load",
-        abstract: "Load CSV or JSON Lines files (optionally .gz) into PostgreSQL tables.",
+        abstract: "Load CSV, JSON Lines or JSON files (optionally .gz) into PostgreSQL tables.",
         discussion: "Each file goes to the table named after it, created with inferred types when missing. "
             + "A load is one transaction: all of it commits, or none of it."
     )
@@ -27,8 +27,13 @@ struct LoadCommand: ParsableCommand {
     @Option(help: "Target schema. Default: the connection's search_path or schema, else public.")
     var schema: String?
 
-    @Option(help: "Input format; needed for standard input (csv, jsonl).")
+    @Option(help: "Input format; needed for standard input (csv, jsonl, json).")
     var format: InputFormat?
+
+    @Option(name: .customLong("records-path"), help: ArgumentHelp(
+        "JSON documents: the array of records inside the top-level object, as keys joined by dots (data.items).",
+        valueName: "path"))
+    var recordsPath: String?
 
     @Option(help: "append, replace or merge (default append).")
     var mode: LoadMode?
@@ -187,6 +192,12 @@ struct LoadCommand: ParsableCommand {
             throw ValidationError("--nested \(NestedMode.expected) (got \"\(nested)\")")
         }
         _ = try parseTypes()
+        if let recordsPath, JSONDocumentScanner.parsePath(recordsPath) == nil {
+            throw ValidationError("--records-path takes keys joined by dots, e.g. data.items (got \"\(recordsPath)\")")
+        }
+        if recordsPath != nil && !files.contains(where: { (format ?? InputFormat.from(path: $0)) == .json }) {
+            throw ValidationError("--records-path applies to JSON documents (.json files, or --format json)")
+        }
     }
 
     /// What the flags say, as settings: nil where no flag was given.
@@ -210,6 +221,7 @@ struct LoadCommand: ParsableCommand {
         flags.metadata = metadata
         flags.jobs = jobs
         flags.nullValues = nullValues.map(NullValues.init(parsing:))
+        flags.recordsPath = recordsPath
         flags.connectRetries = connection.connectRetries
         flags.logLevel = logging.logLevel.flatMap(LogLevel.init(rawValue:))
         return flags
@@ -227,7 +239,7 @@ struct LoadCommand: ParsableCommand {
             throw ValidationError("--mode merge needs --primary-key COL[,COL...] to know which rows are the same")
         }
         if files.contains("-") {
-            guard format != nil else { throw ValidationError("reading standard input needs --format csv or --format jsonl") }
+            guard format != nil else { throw ValidationError("reading standard input needs --format csv, jsonl or json") }
             guard settings.table != nil else { throw ValidationError("reading standard input needs --table") }
         }
         guard settings.effective(\.batchRows) > 0, settings.effective(\.batchBytes) > 0 else {

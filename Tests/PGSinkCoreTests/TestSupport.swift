@@ -10,14 +10,17 @@ enum ScanFormat: Sendable, Equatable, CustomStringConvertible {
     case csv(delimiter: UInt8 = 44, hasHeader: Bool = true)
     case dialect(CSVDialect)
     case jsonl
+    case json(recordsPath: [String] = [])
 
     static let csv = ScanFormat.csv()
+    static let json = ScanFormat.json()
 
     func makeScanner(source: String = "t.csv") -> any RecordScanner {
         switch self {
         case .csv(let delimiter, let hasHeader): CSVScanner(source: source, delimiter: delimiter, hasHeader: hasHeader)
         case .dialect(let dialect): CSVScanner(source: source, dialect: dialect)
         case .jsonl: JSONLinesScanner(source: source)
+        case .json(let path): JSONDocumentScanner(source: source, recordsPath: path)
         }
     }
 
@@ -26,6 +29,7 @@ enum ScanFormat: Sendable, Equatable, CustomStringConvertible {
         case .csv(let d, let h): "csv(\(Character(Unicode.Scalar(d))), header: \(h))"
         case .dialect(let d): "csv(\(d))"
         case .jsonl: "jsonl"
+        case .json(let path): path.isEmpty ? "json" : "json(\(path.joined(separator: ".")))"
         }
     }
 }

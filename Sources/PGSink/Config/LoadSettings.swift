@@ -25,6 +25,7 @@ public struct LoadSettings: Settings, Equatable {
     public var connectRetries: Int?
     public var logLevel: LogLevel?
     public var nullValues: NullValues?
+    public var recordsPath: String?
 
     public init() {}
 
@@ -55,6 +56,10 @@ public struct LoadSettings: Settings, Equatable {
         ConfigOption(\.logLevel, "log_level", aliases: ["pgx_log_level"]),
         // Strings that mean NULL in CSV fields and JSON strings; `auto` for the common markers.
         ConfigOption(\.nullValues, "null_values", default: NullValues([])),
+        // JSON documents: the records array inside the top-level object (dlt's data_selector).
+        ConfigOption(
+            \.recordsPath, "records_path", aliases: ["data_selector"],
+            check: Check("takes keys joined by dots, e.g. data.items") { JSONDocumentScanner.parsePath($0) != nil }),
     ]
 
     public init(from decoder: any Decoder) throws {

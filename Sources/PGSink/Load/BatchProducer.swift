@@ -51,6 +51,8 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
                 rewrite = sniffed.rewrite
             case .jsonl:
                 scanner = JSONLinesScanner(source: file.name, nesting: nesting)
+            case .json:
+                scanner = JSONDocumentScanner(source: file.name, recordsPath: request.recordsPath, nesting: nesting)
             }
             currentRewrite = rewrite.isEmpty ? nil : rewrite
             currentFile = file
@@ -84,6 +86,7 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
             }
             doneBefore += file.size ?? file.position
             if let json = scanner as? JSONLinesScanner { surrogatesReplaced += json.surrogatesReplaced }
+            if let json = scanner as? JSONDocumentScanner { surrogatesReplaced += json.surrogatesReplaced }
             let fingerprint = file.fingerprint
             fingerprints.append(fingerprint)
             if rows > rowsBefore { try noteLoaded(file.name, fingerprint) }

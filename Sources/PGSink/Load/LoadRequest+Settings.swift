@@ -20,5 +20,6 @@ extension LoadRequest {
         nested = settings.effective(\.nested)
         metadata = settings.effective(\.metadata)
         jobs = settings.effective(\.jobs)
+        recordsPath = settings.recordsPath.flatMap(JSONDocumentScanner.parsePath) ?? []
     }
 }

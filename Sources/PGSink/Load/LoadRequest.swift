@@ -3,13 +3,16 @@ import PGSinkCore
 public enum InputFormat: String, Sendable, CaseIterable {
     case csv
     case jsonl
+    /// A JSON document: an array of objects, one object, or an array inside it (`--records-path`).
+    case json
 
-    /// The format a file's name says: `.csv`, `.tsv`, `.jsonl`, `.ndjson`, each optionally `.gz`.
+    /// The format a file's name says: `.csv`, `.tsv`, `.jsonl`, `.ndjson`, `.json`, each optionally `.gz`.
     public static func from(path: String) -> InputFormat? {
         var name = path.lowercased()
         if name.hasSuffix(".gz") { name.removeLast(3) }
         if name.hasSuffix(".csv") || name.hasSuffix(".tsv") { return .csv }
         if name.hasSuffix(".jsonl") || name.hasSuffix(".ndjson") { return .jsonl }
+        if name.hasSuffix(".json") { return .json }
         return nil
     }
 }
@@ -60,6 +63,9 @@ public struct LoadRequest: Sendable {
     public var nestedSeparator = "__"
     /// Paths (`a.b`) kept as one jsonb column when flattening.
     public var jsonColumns: [String] = []
+    /// JSON documents: the keys leading to the records array inside the top-level object
+    /// (`data.items` is `["data", "items"]`); empty: the document itself.
+    public var recordsPath: [String] = []
 
     // Bookkeeping columns and stale rows.
     /// `_pgsink_load_id` and `_pgsink_loaded_at` on every row.
@@ -120,7 +126,7 @@ public struct LoadRequest: Sendable {
         if let format = InputFormat.from(path: input) { return format }
         throw InputError(
             source: input == "-" ? "stdin" : input, line: 0,
-            message: "cannot tell the format from the name; pass --format csv or --format jsonl")
+            message: "cannot tell the format from the name; pass --format csv, --format jsonl or --format json")
     }
 }
 
