@@ -148,18 +148,8 @@ struct EventServeTests {
         let db = try TestDatabase()
         let server = try Server(db, ["--sync-frequency", "1s"])
         defer { _ = try? db.connection.execute("DROP SCHEMA IF EXISTS \(quoteIdentifier(server.namespace)) CASCADE") }
-        let script = try TestDatabase.file("send.py", Self.sdkScript)
-        let python = try Self.tool("sdk-python")
-        let send = Process()
-        send.executableURL = URL(fileURLWithPath: python)
-        send.arguments = [script, server.url, server.key]
-        let output = Pipe()
-        send.standardOutput = output
-        send.standardError = output
-        try send.run()
-        send.waitUntilExit()
-        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(send.terminationStatus == 0, "\(printed)")
+        let (status, printed) = try Self.runSDKs("send.py", Self.sdkScript, against: server)
+        #expect(status == 0, "\(printed)")
         let ns = quoteIdentifier(server.namespace)
         #expect(try ExactlyOnceTests.eventually { (try? db.column("SELECT count(*) FROM \(ns).aliases")) == ["2"] }, "\(server.log)")
         #expect(InterruptTests.finish(server.process, after: SIGTERM) == 0, "\(server.log)")
@@ -304,17 +294,8 @@ struct EventServeTests {
         let server = try Server(db, ["--sync-frequency", "3s", "--max-backlog", "1", "--no-append"])
         let ns = quoteIdentifier(server.namespace)
         defer { _ = try? db.connection.execute("DROP SCHEMA IF EXISTS \(ns) CASCADE") }
-        let script = try TestDatabase.file("retry.py", Self.retryScript)
-        let send = Process()
-        send.executableURL = URL(fileURLWithPath: try Self.tool("sdk-python"))
-        send.arguments = [script, server.url, server.key]
-        let output = Pipe()
-        send.standardOutput = output
-        send.standardError = output
-        try send.run()
-        send.waitUntilExit()
-        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(send.terminationStatus == 0, "\(printed)")
+        let (status, printed) = try Self.runSDKs("retry.py", Self.retryScript, against: server)
+        #expect(status == 0, "\(printed)")
         let metrics = try Self.request("\(server.url)/metrics", method: "GET").body
         let refused = metrics.split(separator: "\n").first { $0.hasPrefix("pgsink_events_rejected_total ") }
             .flatMap { Double($0.split(separator: " ")[1]) } ?? 0
@@ -385,6 +366,20 @@ struct EventServeTests {
         #expect(rejected.count == 1 && rejected[0]?.hasPrefix(#"unknown event type "bogus""#) == true, "\(rejected)")
         #expect(rejected.first??.hasSuffix(" | bad-1") == true, "\(rejected)")
         #expect(try db.column("SELECT count(*) FROM \(db.table("_pgsink_events").quoted)") == ["0"])
+    }
+
+    /// Runs a Python script that drives both SDKs (`script URL KEY`); its exit status and output.
+    static func runSDKs(_ name: String, _ source: String, against server: Server) throws -> (Int32, String) {
+        let script = try TestDatabase.file(name, source)
+        let send = Process()
+        send.executableURL = URL(fileURLWithPath: try tool("sdk-python"))
+        send.arguments = [script, server.url, server.key]
+        let output = Pipe()
+        send.standardOutput = output
+        send.standardError = output
+        try send.run()
+        send.waitUntilExit()
+        return (send.terminationStatus, String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
     }
 
     static func tool(_ name: String) throws -> String {

@@ -428,15 +428,22 @@ public struct JSONLinesScanner: RecordScanner {
     /// remain (the rest, and what it stops on, is for the caller's byte loop). A byte equal to
     /// the quote or the backslash is found as a zero byte of the word XORed with it; the lowest
     /// flagged byte of that test is always a true match.
+    /// `stopsAtNewline`: a line feed stops it too (`JSONValueWalk`, which walks elements that span lines).
     @inline(__always)
-    static func skipPlainString(_ p: UnsafeMutablePointer<UInt8>, _ i: inout Int, _ end: Int) {
+    static func skipPlainString(
+        _ p: UnsafeMutablePointer<UInt8>, _ i: inout Int, _ end: Int, stopsAtNewline: Bool = false
+    ) {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         while end - i >= 8 {
             let word = UInt64(littleEndian: UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
             let quote = word ^ (ones &* 34)
             let backslash = word ^ (ones &* 92)
-            let found = (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)) & highs
+            var found = (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)) & highs
+            if stopsAtNewline {
+                let newline = word ^ (ones &* 10)
+                found |= ((newline &- ones) & ~newline) & highs
+            }
             if found != 0 {
                 i += found.trailingZeroBitCount >> 3
                 return

@@ -124,26 +124,11 @@ struct JSONValueWalk {
         return isEOF
     }
 
-    /// Moves `i` to the first `"`, `\\` or line feed at or after it, eight bytes at a time while
-    /// eight remain (the SWAR test of `JSONLinesScanner.skipPlainString`, with a third byte).
+    /// Moves `i` to the first `"`, `\\` or line feed at or after it (`JSONLinesScanner.skipPlainString`
+    /// eight bytes at a time, then byte by byte).
     @inline(__always)
     static func skipStringBytes(_ p: UnsafeMutablePointer<UInt8>, _ i: inout Int, _ end: Int) {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        while end - i >= 8 {
-            let word = UInt64(littleEndian: UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
-            let quote = word ^ (ones &* 34)
-            let backslash = word ^ (ones &* 92)
-            let newline = word ^ (ones &* 10)
-            let found =
-                (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((newline &- ones) & ~newline))
-                & highs
-            if found != 0 {
-                i += found.trailingZeroBitCount >> 3
-                return
-            }
-            i += 8
-        }
+        JSONLinesScanner.skipPlainString(p, &i, end, stopsAtNewline: true)
         while i < end {
             let c = p[i]
             if c == 34 || c == 92 || c == 10 { return }
