@@ -91,7 +91,8 @@ struct CDCApplyCommand: ParsableCommand {
         let connector = try failing { try connection.connector(configured: configured, logger: logger) }
         defer { connector.close() }
         let pg = try failing { try connector.connect() }
-        let resolved = settings(pipeline: file?.pipeline, connectionSchema: connector.settings.schema)
+        var resolved = settings(pipeline: file?.pipeline, connectionSchema: connector.settings.schema)
+        resolved.streams.embeddings = file?.pgvector
         let summary = try failing {
             try ChangeApply.run(
                 settings: resolved, inputs: inputs, connection: pg, connector: connector, retries: connection.retries,
@@ -214,7 +215,8 @@ struct CDCStreamCommand: ParsableCommand {
         defer { sourceConnector.close() }
         let connector = try CDCFailure.wrap { try connection.connector(configured: configured, logger: logger) }
         defer { connector.close() }
-        let resolved = try CDCFailure.wrap { try settings(pipeline: pipeline, connectionSchema: connector.settings.schema) }
+        var resolved = try CDCFailure.wrap { try settings(pipeline: pipeline, connectionSchema: connector.settings.schema) }
+        resolved.streams.embeddings = file?.pgvector
         let pg = try CDCFailure.wrap { try connector.connect() }
         let summary = try CDCFailure.wrap {
             try LogicalReplication.run(

@@ -363,10 +363,12 @@ struct LoadCommand: ParsableCommand {
         } catch let error as ValidationError {
             throw UsageFailure(command: Self.self, error: error)
         }
-        try load(settings, configured: try ConfigOptions.connection(of: file, replaced: connection.to != nil))
+        try load(
+            settings, configured: try ConfigOptions.connection(of: file, replaced: connection.to != nil),
+            embeddings: file?.pgvector)
     }
 
-    private func load(_ settings: LoadSettings, configured: ConnectionSettings?) throws {
+    private func load(_ settings: LoadSettings, configured: ConnectionSettings?, embeddings: PgVectorConfig?) throws {
         let logger = LogSetup.bootstrap(settings.logLevel?.rawValue, fallback: verbose ? .info : .warning)
         let retries = max(0, settings.effective(\.connectRetries))
         let resolved = try beforeLoading { try connection.resolve(configured: configured) }
@@ -386,6 +388,7 @@ struct LoadCommand: ParsableCommand {
             if let bar { report = { bar.update($0) } }
             var request = request
             request.runId = UUID().uuidString
+            request.embeddings = embeddings
             let loader = Loader(request: request, logger: logger)
             let summary: LoadSummary
             do {

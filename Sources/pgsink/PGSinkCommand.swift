@@ -11,7 +11,7 @@ struct PGSinkCommand: AsyncParsableCommand {
         commandName: "pgsink",
         abstract: "Land CSV and JSON Lines in PostgreSQL: typed, deduplicated, evolving tables.",
         version: "0.1.0",
-        subcommands: [LoadCommand.self, CheckCommand.self, SingerCommand.self, AirbyteCommand.self, CDCCommand.self, ServeCommand.self, DatabaseCommand.self]
+        subcommands: [LoadCommand.self, CheckCommand.self, SingerCommand.self, AirbyteCommand.self, CDCCommand.self, ServeCommand.self, EmbedCommand.self, DatabaseCommand.self]
     )
 }
 

@@ -295,7 +295,7 @@ struct ConnectionTests {
         let deadline = Date().addingTimeInterval(30)
         while !killed && process.isRunning && Date() < deadline {
             let result = try db.connection.query(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'",
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND state = 'active' AND query ILIKE 'copy%'",
                 [application])
             killed = result.rows.contains { $0.first == "t" }
             if !killed { Thread.sleep(forTimeInterval: 0.005) }

@@ -18,6 +18,8 @@ public struct AirbyteConfig {
     static let acceptedKeys: Set<String> = ["drop_cascade", "unconstrained_number", "raw_data_schema"]
 
     public init(_ object: [String: Any]) throws {
+        var object = object
+        let pgvector = try PgVectorConfig.take(from: &object)
         let others = Self.connectionKeys.union(Self.acceptedKeys)
         for (key, near) in AirbyteOptions.unknownKeys(in: object, known: others.contains, otherNames: others.sorted()) {
             warnings.append("unknown config key \"\(key)\" ignored (did you mean \"\(near)\"?)")
@@ -31,6 +33,7 @@ public struct AirbyteConfig {
         streams = StreamSettings(options.stream)
         streams.schema = options.effective(\.schema)
         streams.stateId = options.effective(\.stateId)
+        streams.embeddings = pgvector
         hardDeleteCDC = options.effective(\.cdcDeletionMode) == .hard
         if options.effective(\.disableTypeDedupe) {
             warnings.append("disable_type_dedupe is ignored: pgsink writes typed tables directly")

@@ -10,6 +10,8 @@ public struct DestinationConfig {
     public var settings = LoadSettings()
     /// The file is a Nilus pipeline (`type: nilus`); its sink address is read by `connection(replaced:)`.
     public var pipeline: NilusPipeline?
+    /// `pgvector_config`: embeddings of loaded tables (docs/embeddings.md).
+    public var pgvector: PgVectorConfig?
     /// The `events` section, read only by `pgsink serve` (`eventSettings()`); other commands pass over it.
     var eventFields: [String: Any]?
     /// The file, for errors.
@@ -34,6 +36,7 @@ public struct DestinationConfig {
         for file in secretFiles { tree = ConfigFile.merge(tree, try ConfigFile.read(file)) }
         let place = path ?? secretFiles.first ?? "config"
         if NilusPipeline.isResource(tree) { return try DestinationConfig(pipeline: tree, place: place) }
+        if tree["kind"] != nil { tree = try cloudQuerySpec(tree, place: place) }
         for key in tree.keys.sorted() where !["destination", "events"].contains(key) {
             let near = ["destination", "events"].min { editDistance($0, key) < editDistance($1, key) } ?? ""
             throw ConnectionError(
@@ -61,6 +64,25 @@ public struct DestinationConfig {
         return config
     }
 
+    /// A CloudQuery destination spec (`kind: destination`, the plugin's options under `spec.spec`)
+    /// as a `destination` section: its keys (connection_string, write_mode, batch_size,
+    /// pgvector_config, …) are pgsink's too.
+    static func cloudQuerySpec(_ tree: [String: Any], place: String) throws -> [String: Any] {
+        guard let kind = tree["kind"] as? String, kind == "destination" else {
+            throw ConnectionError(
+                "\(place): kind \"\(tree["kind"] ?? "")\" is not a destination; pgsink reads CloudQuery's kind: destination "
+                    + "spec (give the destination's spec file, not the source's)")
+        }
+        guard let outer = tree["spec"] as? [String: Any] else {
+            throw ConnectionError("\(place): a CloudQuery destination spec needs spec: with the plugin's name, path and spec:")
+        }
+        let inner = outer["spec"] ?? [String: Any]()
+        guard let fields = inner as? [String: Any] else {
+            throw ConnectionError("\(place): spec.spec must be a section of keys (connection_string, write_mode, …)")
+        }
+        return ["destination": fields]
+    }
+
     /// The `events` section's settings (empty without one). A Nilus pipeline has none: it is refused.
     public func eventSettings(for command: String) throws -> EventSettings {
         if let pipeline {
@@ -73,6 +95,13 @@ public struct DestinationConfig {
     }
 
     public init(fields: [String: Any], where place: String) throws {
+        var fields = fields
+        if let section = fields.removeValue(forKey: "pgvector_config") {
+            guard let inner = section as? [String: Any] else {
+                throw ConnectionError("\(place).pgvector_config must be a section of keys (tables, text_splitter, embedding)")
+            }
+            pgvector = try PgVectorConfig(fields: inner, where: "\(place).pgvector_config")
+        }
         let unknown = LoadSettings.unknownKeys(
             in: fields, known: ConnectionSettings.isConnectionField, otherNames: ConnectionSettings.fieldNames)
         if let (key, near) = unknown.first {

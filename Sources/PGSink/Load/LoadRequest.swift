@@ -93,6 +93,9 @@ public struct LoadRequest: Sendable {
     public var discards: TableName?
     /// A change feed (CDC): merge batches carry deletes as well as upserts (`SQL.applyChanges`).
     public var changes: ChangeApplication?
+    /// `pgvector_config`: tables whose rows get `<table>_embeddings`, written before the ledger
+    /// row of every write into them (`Loader.writeEmbeddings`).
+    public var embeddings: PgVectorConfig?
 
     public init(inputs: [String], table: TableName) {
         self.inputs = inputs
@@ -166,6 +169,8 @@ public struct LoadSummary: Codable, Sendable {
     public var seconds: Double
     public var rowsPerSecond: Double
     public var server: String
+    /// What the load did to the table's embeddings (`pgvector_config`).
+    public var embeddings: EmbeddingOutcome? = nil
 }
 
 /// Progress as the load reads: bytes of the inputs read so far and in all (when known), rows.

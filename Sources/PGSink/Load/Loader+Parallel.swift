@@ -78,6 +78,7 @@ extension Loader {
                 throw LoadError("\(target) was created by someone else during this load; nothing was loaded, run it again")
             }
             try connection.execute(SQL.rename(hidden, to: target.name))
+            session.rowsFromOtherTransactions = true
             try createIndexes(producer: pipeline.producer, session: session, on: connection)
             let summary = try record(
                 pipeline.producer, rows: outcome.rows, into: target, started: started, on: connection,

@@ -15,6 +15,7 @@ extension Loader {
         if request.changes != nil, session.deferredKey != nil, !copiesStraightIn(step, session: session) {
             try settleKey(session, on: connection)
         }
+        if step.hasDeletes { session.deletedRows = true }
         var rejectedRoots = Set<Int>()
         let rows: Int
         if request.mode == .merge && session.deferredKey == nil, let direct = try copyNewKeys(step, on: connection, session: session) {

@@ -131,6 +131,7 @@ public struct Loader: Sendable {
     /// replace: the old rows (and child rows) go inside the load's transaction, so readers see them
     /// until the commit and everything that depends on the table stays.
     func deleteOldRows(of table: TableName, session: Session, on connection: PGConnection) throws {
+        session.deletedRows = true
         for child in session.existingChildren.keys.sorted() {
             try connection.execute(SQL.deleteAll(TableName(schema: table.schema, name: child)))
         }
@@ -156,6 +157,14 @@ public struct Loader: Sendable {
         /// primary key (and, only if keys repeat, the last-record-wins clean-up) comes once,
         /// before the commit (`settleKey`), instead of a staged upsert per batch.
         var deferredKey: [String]?
+        /// Rows may have been deleted (replace, delete-stale, a change feed's deletes, a source's
+        /// truncate): the embeddings lose the chunks of rows that are gone.
+        var deletedRows = false
+        /// The rows were written by other transactions (a parallel load's): the embeddings look at
+        /// every row, not only this transaction's.
+        var rowsFromOtherTransactions = false
+        /// What the embedding writer did (`writeEmbeddings`).
+        var embeddings: EmbeddingOutcome?
 
         init(loadId: Int64, started: Date) {
             self.loadId = loadId
@@ -424,6 +433,7 @@ public struct Loader: Sendable {
         let result = try connection.query(SQL.deleteStale(table), [sourceName, syncedAt])
         let deleted = result.affectedRows
         if deleted > 0 { logger.info("deleted \(deleted) stale rows of \(sourceName) from \(table)") }
+        if deleted > 0 { session.deletedRows = true }
         return deleted
     }
 
@@ -448,7 +458,8 @@ public struct Loader: Sendable {
             discarded: producer.discarded, staleDeleted: staleDeleted, indexesCreated: session.indexesCreated,
             childTables: session.childRows, csvDialects: producer.dialects.isEmpty ? nil : producer.dialects,
             hints: producer.hints.isEmpty ? nil : producer.hints, copyFormat: producer.format.rawValue, connections: connections,
-            seconds: seconds, rowsPerSecond: seconds > 0 ? Double(rows) / seconds : 0, server: connection.endpoint)
+            seconds: seconds, rowsPerSecond: seconds > 0 ? Double(rows) / seconds : 0, server: connection.endpoint,
+            embeddings: session.embeddings)
     }
 
     /// The ledger row of one write into `table`, inside the caller's transaction; returns the load id.
@@ -456,6 +467,7 @@ public struct Loader: Sendable {
         session: Session, table: TableName, source: String, fingerprint: String, files: [String] = [], rows: Int,
         started: Date, runId: String?, on connection: PGConnection
     ) throws -> Int64 {
+        try writeEmbeddings(of: table, session: session, on: connection)
         let startedText = ISO8601DateFormatter.withFractions.string(from: started)
         let recorded = try connection.query(
             SQL.recordLoad(schema: table.schema),

@@ -41,6 +41,8 @@ public struct SingerConfig {
     }
 
     public init(_ object: [String: Any]) throws {
+        var object = object
+        let pgvector = try PgVectorConfig.take(from: &object)
         let others = Self.connectionKeys.union(Self.acceptedKeys)
         for (key, near) in SingerOptions.unknownKeys(in: object, known: others.contains, otherNames: others.sorted()) {
             warnings.append("unknown config key \"\(key)\" ignored (did you mean \"\(near)\"?)")
@@ -52,6 +54,7 @@ public struct SingerConfig {
             throw LoadError(error.description)
         }
         settings = SingerSettings(options)
+        settings.streams.embeddings = pgvector
         connection = try Self.connectionSettings(object, options)
     }
 

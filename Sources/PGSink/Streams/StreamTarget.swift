@@ -24,6 +24,8 @@ public struct StreamSettings: Sendable, Equatable {
     /// Values that do not fit their column even after widening go to this table (in each
     /// stream's schema, RudderStack's `rudder_discards` layout) instead of failing the load.
     public var discards: String?
+    /// `pgvector_config`: the streams' tables it names get embeddings.
+    public var embeddings: PgVectorConfig?
 
     public init() {}
 }
@@ -202,6 +204,7 @@ final class StreamTarget: @unchecked Sendable {
         request.keepsNonNull = definition.keepsNonNull
         request.discards = settings.discards.map { TableName(schema: definition.table.schema, name: $0) }
         request.changes = definition.changes
+        request.embeddings = settings.embeddings
         request.force = true
         request.switchesKey = true
         request.commitsInBatches = true

@@ -229,7 +229,11 @@ final class StreamWriter {
     private func run(_ operation: TableOperation, on connection: PGConnection) throws {
         // A table still waiting for its key gets it first: these deletes read it as keyed.
         for table in touched where table.table == operation.table {
-            if let session = table.session { try table.loader.settleKey(session, on: connection) }
+            if let session = table.session {
+                try table.loader.settleKey(session, on: connection)
+                // Rows may go: their embeddings' chunks go with them.
+                session.deletedRows = true
+            }
         }
         switch operation {
         case .activateVersion(let table, let stream, let version, let hard):

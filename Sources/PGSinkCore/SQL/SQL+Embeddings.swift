@@ -78,4 +78,88 @@ extension SQL {
         let match = key.map { "t.\(quoteIdentifier($0)) = e.\(quoteIdentifier($0))" }.joined(separator: " AND ")
         return "DELETE FROM \(embeddings.quoted) AS e WHERE NOT EXISTS (SELECT 1 FROM \(table.quoted) AS t WHERE \(match))"
     }
+
+    public static let vectorInstalled = "SELECT 1 FROM pg_extension WHERE extname = 'vector'"
+    public static let vectorAvailable = "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"
+
+    /// A table's columns and their SQL types (`format_type`), in order. $1: the quoted table.
+    public static let columnTypes = """
+        SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+        WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum
+        """
+
+    /// A table's primary key columns, in key order. $1: the quoted table.
+    public static let primaryKeyColumns = """
+        SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+        WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)
+        """
+
+    /// pgsink's row id on a table without a key, so its embeddings have one: every row, and each
+    /// row written later without naming the column, gets a random uuid.
+    public static func addRowIdColumn(_ table: TableName) -> String {
+        "ALTER TABLE \(table.quoted) ADD COLUMN \(quoteIdentifier(rowIdColumn)) uuid DEFAULT gen_random_uuid()"
+    }
+
+    /// The rows to look at: their key and embedded columns as text, and the hash their first
+    /// stored chunk carries (NULL: none). `filter` is a condition on `t`.
+    public static func embeddingCandidates(
+        _ table: TableName, embeddings: TableName, key: [String], embedded: [String], filter: String?
+    ) -> String {
+        let match = key.map { "x.\(quoteIdentifier($0)) = t.\(quoteIdentifier($0))" }.joined(separator: " AND ")
+        let selected = (key + embedded).map { "t.\(quoteIdentifier($0))::text" } + ["x.\(quoteIdentifier(contentHashColumn))"]
+        var conditions = key.map { "t.\(quoteIdentifier($0)) IS NOT NULL" }
+        if let filter { conditions.append(filter) }
+        return "SELECT \(selected.joined(separator: ", ")) FROM \(table.quoted) AS t LEFT JOIN \(embeddings.quoted) AS x ON "
+            + "\(match) AND x.\(quoteIdentifier(chunkIndexColumn)) = 0 WHERE \(conditions.joined(separator: " AND "))"
+    }
+
+    static func stageKey(_ index: Int) -> String { "k\(index)" }
+
+    /// The temporary table chunks are copied into: the key as text, then the chunk's columns.
+    public static func createChunkStage(_ stage: String, keys: Int, dimensions: Int) -> String {
+        let columns = (0..<keys).map { "\(stageKey($0)) text" }
+            + ["chunk_index integer", "chunk text", "embedding vector(\(dimensions))", "content_hash text"]
+        return "CREATE TEMP TABLE \(quoteIdentifier(stage)) (\(columns.joined(separator: ", "))) ON COMMIT DROP"
+    }
+
+    public static func copyChunkStage(_ stage: String, keys: Int) -> String {
+        let columns = (0..<keys).map(stageKey) + ["chunk_index", "chunk", "embedding", "content_hash"]
+        return "COPY pg_temp.\(quoteIdentifier(stage)) (\(columns.joined(separator: ", "))) FROM STDIN (FORMAT binary)"
+    }
+
+    private static func stageMatch(_ alias: String, key: [String], keyTypes: [String]) -> String {
+        key.indices.map { "\(alias).\(quoteIdentifier(key[$0])) = s.\(stageKey($0))::\(keyTypes[$0])" }
+            .joined(separator: " AND ")
+    }
+
+    /// The old chunks of every staged row.
+    public static func deleteStagedChunks(_ embeddings: TableName, stage: String, key: [String], keyTypes: [String]) -> String {
+        let keys = (0..<key.count).map(stageKey).joined(separator: ", ")
+        return "DELETE FROM \(embeddings.quoted) AS e USING (SELECT DISTINCT \(keys) FROM pg_temp.\(quoteIdentifier(stage))) AS s "
+            + "WHERE \(stageMatch("e", key: key, keyTypes: keyTypes))"
+    }
+
+    /// The staged chunks (not the markers of rows without chunks), with the row's metadata.
+    public static func insertStagedChunks(
+        _ embeddings: TableName, stage: String, from table: TableName, key: [String], keyTypes: [String], metadata: [String]
+    ) -> String {
+        let columns = (key + [chunkIndexColumn, chunkColumn, embeddingColumn, contentHashColumn] + metadata).map(quoteIdentifier)
+        let values = key.indices.map { "s.\(stageKey($0))::\(keyTypes[$0])" }
+            + ["s.chunk_index", "s.chunk", "s.embedding", "s.content_hash"] + metadata.map { "t.\(quoteIdentifier($0))" }
+        return "INSERT INTO \(embeddings.quoted) (\(columns.joined(separator: ", "))) SELECT \(values.joined(separator: ", ")) "
+            + "FROM pg_temp.\(quoteIdentifier(stage)) AS s JOIN \(table.quoted) AS t ON \(stageMatch("t", key: key, keyTypes: keyTypes)) "
+            + "WHERE s.chunk_index >= 0"
+    }
+
+    /// Metadata columns of chunks whose row's metadata changed while its text did not.
+    public static func refreshChunkMetadata(
+        _ embeddings: TableName, from table: TableName, key: [String], metadata: [String], filter: String?
+    ) -> String {
+        let match = key.map { "e.\(quoteIdentifier($0)) = t.\(quoteIdentifier($0))" }.joined(separator: " AND ")
+        let set = metadata.map { "\(quoteIdentifier($0)) = t.\(quoteIdentifier($0))" }.joined(separator: ", ")
+        let stored = metadata.map { "e.\(quoteIdentifier($0))" }.joined(separator: ", ")
+        let current = metadata.map { "t.\(quoteIdentifier($0))" }.joined(separator: ", ")
+        return "UPDATE \(embeddings.quoted) AS e SET \(set) FROM \(table.quoted) AS t WHERE \(match) AND "
+            + "ROW(\(stored)) IS DISTINCT FROM ROW(\(current))" + (filter.map { " AND \($0)" } ?? "")
+    }
 }
