@@ -10,13 +10,15 @@ struct TestDatabase {
     let connection: PGConnection
 
     struct Missing: Error, CustomStringConvertible {
+        var variable = "PGSINK_TEST_URL"
         var description: String {
-            "PGSINK_TEST_URL is not set: run the tests with `make test`, which starts a throwaway PostgreSQL"
+            "\(variable) is not set: run the tests with `make test`, which starts a throwaway PostgreSQL"
         }
     }
 
-    init() throws {
-        guard let url = ProcessInfo.processInfo.environment["PGSINK_TEST_URL"], !url.isEmpty else { throw Missing() }
+    /// `variable`: the server's URL; PGSINK_TEST_VECTOR_URL names one with pgvector.
+    init(variable: String = "PGSINK_TEST_URL") throws {
+        guard let url = ProcessInfo.processInfo.environment[variable], !url.isEmpty else { throw Missing(variable: variable) }
         self.url = url
         self.schema = "t_" + UUID().uuidString.prefix(8).lowercased()
         self.connection = try PGConnection.connect(url)

@@ -35,8 +35,8 @@ public struct DestinationConfig {
         }
         for file in secretFiles { tree = ConfigFile.merge(tree, try ConfigFile.read(file)) }
         let place = path ?? secretFiles.first ?? "config"
+        if tree["kind"] != nil && tree["type"] == nil { tree = try cloudQuerySpec(tree, place: place) }
         if NilusPipeline.isResource(tree) { return try DestinationConfig(pipeline: tree, place: place) }
-        if tree["kind"] != nil { tree = try cloudQuerySpec(tree, place: place) }
         for key in tree.keys.sorted() where !["destination", "events"].contains(key) {
             let near = ["destination", "events"].min { editDistance($0, key) < editDistance($1, key) } ?? ""
             throw ConnectionError(

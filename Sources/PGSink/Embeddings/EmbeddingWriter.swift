@@ -56,12 +56,15 @@ struct EmbeddingWriter {
     /// One pass. `allRows`: look at every row, not only this transaction's; `deletes`: rows may
     /// have been deleted, so chunks without a row go.
     func refresh(on connection: PGConnection, allRows: Bool, deletes: Bool) throws -> EmbeddingOutcome? {
-        guard let columns = try Self.columns(of: table, on: connection) else { return nil }
+        guard var columns = try Self.columns(of: table, on: connection) else { return nil }
         let embedded = try spec.embedColumns.map { try column($0, in: columns, for: "embed_columns") }
         let metadata = try spec.metadataColumns.map { try column($0, in: columns, for: "metadata_columns") }
         try Self.ensureExtension(on: connection)
         let key = try self.key(of: columns, on: connection)
-        let keyTypes = key.map { name in columns.first { $0.name == name }!.type }
+        if key == [SQL.rowIdColumn] && !columns.contains(where: { $0.name == SQL.rowIdColumn }) {
+            columns.append((SQL.rowIdColumn, "uuid"))
+        }
+        let keyTypes = key.map { name in columns.first { $0.name == name }?.type ?? "text" }
         let target = embeddingsTable
         var outcome = EmbeddingOutcome(table: target.description)
         let created = try prepare(target, key: Array(zip(key, keyTypes)), metadata: metadata, columns: columns, on: connection)

@@ -1,0 +1,292 @@
+import Foundation
+import Logging
+import PGSink
+import PGSinkCore
+import Testing
+
+/// Embeddings written by the loader, in the load's transaction, against a server with pgvector
+/// (PGSINK_TEST_VECTOR_URL: the PostgreSQL 18 `make test` starts) and the fake OpenAI-compatible
+/// provider (`scripts/fake-embeddings-server`). (docs/embeddings.md)
+@Suite("Embeddings in loads", .serialized)
+struct EmbeddingLoadTests {
+    typealias FakeProvider = EmbeddingProviderTests.FakeProvider
+
+    static func database() throws -> TestDatabase { try TestDatabase(variable: "PGSINK_TEST_VECTOR_URL") }
+
+    /// docs: id, title, body (long enough for several chunks), category.
+    static func csv(_ ids: ClosedRange<Int>, change: [Int: String] = [:]) -> String {
+        let words = ["river", "mountain", "forest", "desert", "ocean", "valley", "glacier", "meadow"]
+        var lines = ["id,title,body,category"]
+        for id in ids {
+            let body = (0..<40).map { words[(id * 7 + $0 * 3) % words.count] }.joined(separator: " ")
+            lines.append("\(id),\(change[id] ?? "title \(id)"),\"\(body). \(body)\",cat\(id % 3)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func config(_ fake: FakeProvider?, table: String = "docs", _ change: (inout PgVectorConfig) -> Void = { _ in })
+        -> PgVectorConfig
+    {
+        var config = PgVectorConfig(tables: [
+            PgVectorConfig.Table(table: table, embedColumns: ["title", "body"], metadataColumns: ["category"])
+        ])
+        config.chunkSize = 200
+        config.chunkOverlap = 20
+        if let fake {
+            config.openAI.baseURL = fake.base
+            config.openAI.apiKey = FakeProvider.key
+            config.openAI.dimensions = 16
+            config.openAI.backoff = 0.05
+            config.openAI.retries = 1
+        } else {
+            config.provider = .local
+            config.openAI.dimensions = 32
+        }
+        change(&config)
+        return config
+    }
+
+    func chunks(_ db: TestDatabase, _ table: String = "docs_embeddings") throws -> Int { try db.count(table) }
+
+    @Test func chunksCommitWithTheRowsAndAnUnchangedMergeCallsNoProvider() throws {
+        let db = try Self.database()
+        let fake = try FakeProvider()
+        let config = Self.config(fake)
+        let first = try db.load(Self.csv(1...50), as: "docs.csv", into: "docs", mode: .merge) {
+            $0.primaryKey = ["id"]
+            $0.embeddings = config
+        }
+        let outcome = try #require(first.embeddings)
+        #expect(outcome.rowsEmbedded == 50)
+        #expect(outcome.chunks > 50, "each body is longer than one 200-character chunk")
+        #expect(try chunks(db) == outcome.chunks)
+        #expect(try db.column("SELECT count(DISTINCT id) FROM \(db.schema).docs_embeddings") == ["50"])
+        // The metadata column, the vector size and the HNSW index with cosine distance.
+        #expect(try db.column("SELECT DISTINCT category FROM \(db.schema).docs_embeddings ORDER BY 1") == ["cat0", "cat1", "cat2"])
+        #expect(try db.column("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '\(db.schema).docs_embeddings'::regclass AND attname = 'embedding'") == ["vector(16)"])
+        let index = try db.column("SELECT indexdef FROM pg_indexes WHERE schemaname = '\(db.schema)' AND indexname = 'docs_embeddings_embedding_idx'")
+        #expect(index.first??.contains("hnsw (embedding vector_cosine_ops)") == true, "\(index)")
+        // A chunk's nearest neighbour is itself.
+        let nearest = try db.column("""
+            SELECT e.id::text FROM \(db.schema).docs_embeddings e ORDER BY e.embedding <=> (SELECT embedding FROM \(db.schema).docs_embeddings WHERE id = 17 AND chunk_index = 0) LIMIT 1
+            """)
+        #expect(nearest == ["17"])
+        let calls = try fake.stats().calls
+        #expect(calls >= 1)
+
+        // The same file again: nothing changed, so no provider call and no chunk rewritten.
+        let again = try db.load(Self.csv(1...50), as: "docs.csv", into: "docs", mode: .merge) {
+            $0.primaryKey = ["id"]
+            $0.embeddings = config
+        }
+        #expect(again.embeddings?.rowsEmbedded == 0)
+        #expect(try fake.stats().calls == calls)
+
+        // One title changes: one row is embedded again, its old chunks replaced.
+        let before = try db.column("SELECT count(*) FROM \(db.schema).docs_embeddings WHERE id = 7")
+        let changed = try db.load(Self.csv(1...50, change: [7: "a brand new title"]), as: "docs.csv", into: "docs", mode: .merge) {
+            $0.primaryKey = ["id"]
+            $0.embeddings = config
+        }
+        #expect(changed.embeddings?.rowsEmbedded == 1)
+        #expect(try fake.stats().inputs > 0)
+        #expect(try db.column("SELECT count(*) FROM \(db.schema).docs_embeddings WHERE id = 7") == before)
+        #expect(try db.column("SELECT chunk FROM \(db.schema).docs_embeddings WHERE id = 7 AND chunk_index = 0").first??.hasPrefix("a brand new title") == true)
+        #expect(try chunks(db) == outcome.chunks)
+    }
+
+    @Test func rowsALoadDeletesLoseTheirChunksInTheSameTransaction() throws {
+        let db = try Self.database()
+        let config = Self.config(nil)
+        try db.load(Self.csv(1...30), as: "docs.csv", into: "docs", mode: .merge) {
+            $0.primaryKey = ["id"]
+            $0.embeddings = config
+        }
+        // replace with ten rows: the chunks of the other twenty go, the ten keep theirs unembedded.
+        let replaced = try db.load(Self.csv(1...10), as: "docs.csv", into: "docs", mode: .replace) {
+            $0.primaryKey = ["id"]
+            $0.embeddings = config
+        }
+        #expect(replaced.embeddings?.rowsEmbedded == 0)
+        #expect((replaced.embeddings?.orphansDeleted ?? 0) > 0)
+        #expect(try db.column("SELECT count(DISTINCT id) FROM \(db.schema).docs_embeddings") == ["10"])
+        // delete-stale: rows of the source that a later load lacks go, and their chunks.
+        try db.load(Self.csv(1...10), as: "feed.csv", into: "feed", mode: .merge) {
+            $0.primaryKey = ["id"]
+            $0.deleteStale = true
+            $0.sourceName = "crm"
+            $0.embeddings = Self.config(nil, table: "feed")
+        }
+        let stale = try db.load(Self.csv(1...4), as: "feed.csv", into: "feed", mode: .merge) {
+            $0.primaryKey = ["id"]
+            $0.deleteStale = true
+            $0.sourceName = "crm"
+            $0.embeddings = Self.config(nil, table: "feed")
+        }
+        #expect(stale.staleDeleted == 6)
+        #expect(try db.column("SELECT count(DISTINCT id) FROM \(db.schema).feed_embeddings") == ["4"])
+    }
+
+    @Test func aProviderThatFailsForGoodCommitsNothingAndNeverShowsTheKey() throws {
+        let db = try Self.database()
+        let fake = try FakeProvider()
+        try fake.post("/fail", #"{"status": 500, "times": 100}"#)
+        let config = Self.config(fake)
+        #expect {
+            try db.load(Self.csv(1...5), as: "docs.csv", into: "docs", mode: .merge) {
+                $0.primaryKey = ["id"]
+                $0.embeddings = config
+            }
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("nothing was committed") && text.contains("on_error: defer") && !text.contains(FakeProvider.key)
+        }
+        #expect(try !db.exists("docs"))
+        #expect(try !db.exists("docs_embeddings"))
+    }
+
+    @Test func deferCommitsTheRowsAndEmbedFillsInThePendingChunks() throws {
+        let db = try Self.database()
+        let fake = try FakeProvider()
+        try fake.post("/fail", #"{"status": 503, "times": 100}"#)
+        let config = Self.config(fake) { $0.onError = .defer }
+        let summary = try db.load(Self.csv(1...8), as: "docs.csv", into: "docs", mode: .merge) {
+            $0.primaryKey = ["id"]
+            $0.embeddings = config
+        }
+        #expect(summary.rows == 8)
+        #expect(summary.embeddings?.pending == 8)
+        #expect(try db.column("SELECT count(*) FROM \(db.schema).docs_embeddings WHERE embedding IS NULL AND content_hash = 'pending'") == ["8"])
+        // The provider is back: pgsink embed fills them in, and a second run has nothing to do.
+        try fake.post("/reset", "{}")
+        let filled = try EmbedTable.run(db.table("docs"), config: config, on: db.connection, logger: .init(label: "test"))
+        #expect(filled.rowsEmbedded == 8)
+        #expect(filled.pending == 0)
+        #expect(try db.column("SELECT count(*) FROM \(db.schema).docs_embeddings WHERE embedding IS NULL") == ["0"])
+        let again = try EmbedTable.run(db.table("docs"), config: config, on: db.connection, logger: .init(label: "test"))
+        #expect(again.rowsEmbedded == 0 && again.rowsChecked == 8)
+    }
+
+    @Test func aTableWithoutAKeyIsKeyedByARowIdAndOnlyNewRowsAreEmbedded() throws {
+        let db = try Self.database()
+        let config = Self.config(nil)
+        let first = try db.load(Self.csv(1...20), as: "docs.csv", into: "docs") { $0.embeddings = config }
+        #expect(first.embeddings?.rowsEmbedded == 20)
+        #expect(try db.columnTypes("docs")[SQL.rowIdColumn] == "uuid")
+        let second = try db.load(Self.csv(21...25), as: "more.csv", into: "docs") { $0.embeddings = config }
+        #expect(second.embeddings?.rowsChecked == 5, "only the rows this load wrote are looked at")
+        #expect(second.embeddings?.rowsEmbedded == 5)
+        #expect(try db.column("SELECT count(DISTINCT \(SQL.rowIdColumn)) FROM \(db.schema).docs_embeddings") == ["25"])
+        #expect(try db.column("SELECT count(*) FROM \(db.schema).docs WHERE \(SQL.rowIdColumn) IS NULL") == ["0"])
+    }
+
+    @Test func aParallelLoadIntoANewTableIsEmbeddedWhole() throws {
+        let db = try Self.database()
+        let summary = try db.load(Self.csv(1...400), as: "docs.csv", into: "docs") {
+            $0.jobs = 2
+            $0.batchRows = 50
+            $0.embeddings = Self.config(nil)
+        }
+        #expect(summary.connections == 2)
+        #expect(summary.embeddings?.rowsEmbedded == 400)
+        #expect(try db.column("SELECT count(DISTINCT \(SQL.rowIdColumn)) FROM \(db.schema).docs_embeddings") == ["400"])
+    }
+
+    @Test func aConfiguredColumnThatIsNotThereIsNamed() throws {
+        let db = try Self.database()
+        let config = Self.config(nil) { $0.tables[0].embedColumns = ["title", "summary"] }
+        #expect {
+            try db.load(Self.csv(1...3), as: "docs.csv", into: "docs") { $0.embeddings = config }
+        } throws: { "\($0)".contains("embed_columns names \"summary\", which is not a column of") }
+        #expect(try !db.exists("docs"))
+    }
+
+    @Test func aRoleThatCannotCreateTheExtensionIsToldTheStatement() throws {
+        let db = try Self.database()
+        let name = "pgsink_novector_" + db.schema
+        try db.connection.execute("CREATE ROLE \(name) LOGIN")
+        try db.connection.execute("CREATE DATABASE \(name) OWNER \(name)")
+        defer {
+            _ = try? db.connection.execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+            _ = try? db.connection.execute("DROP ROLE IF EXISTS \(name)")
+        }
+        var url = URLComponents(string: db.url)!
+        url.user = name
+        url.path = "/" + name
+        let connection = try PGConnection.connect(url.string!)
+        var request = LoadRequest(inputs: [try TestDatabase.file("docs.csv", Self.csv(1...3))], table: TableName(schema: "public", name: "docs"))
+        request.embeddings = Self.config(nil)
+        #expect {
+            try Loader(request: request).run(on: connection)
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("CREATE EXTENSION vector;") && text.contains("ask an administrator") && text.contains(name)
+        }
+        #expect(try connection.query("SELECT to_regclass('public.docs') IS NULL", []).rows == [["t"]])
+    }
+
+    @Test func aSingerStreamGetsEmbeddingsFromItsTargetConfig() throws {
+        let db = try Self.database()
+        let config = try TestDatabase.file("target.json", """
+            {"default_target_schema": "\(db.schema)", "pgvector_config": {"tables": [{"table_name": "notes",
+            "embed_columns": ["text"], "metadata_columns": ["author"]}], "embedding": {"provider": "local", "dimensions": 8}}}
+            """)
+        var lines = [#"{"type":"SCHEMA","stream":"notes","key_properties":["id"],"schema":{"properties":{"id":{"type":"integer"},"text":{"type":"string"},"author":{"type":"string"}}}}"#]
+        for id in 1...12 { lines.append(#"{"type":"RECORD","stream":"notes","record":{"id":\#(id),"text":"note number \#(id)","author":"a\#(id % 2)"}}"#) }
+        lines.append(#"{"type":"STATE","value":{"done":true}}"#)
+        let run = try CommandLineTests.run(
+            ["singer", "--config", config], stdin: lines.joined(separator: "\n") + "\n", environment: ["PGSINK_URL": db.url])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try db.column("SELECT count(*) FROM \(db.schema).notes_embeddings") == ["12"])
+        #expect(try db.column("SELECT count(*) FROM \(db.schema).notes_embeddings WHERE author = 'a1'") == ["6"])
+    }
+
+    @Test func theCommandLineLoadsWithACloudQuerySpecAndEmbedRefreshes() throws {
+        let db = try Self.database()
+        let dir = URL(fileURLWithPath: try TestDatabase.file("docs.csv", Self.csv(1...40))).deletingLastPathComponent()
+        let spec = dir.appendingPathComponent("postgresql.yaml")
+        try """
+            kind: destination
+            spec:
+              name: postgresql
+              path: cloudquery/postgresql
+              registry: cloudquery
+              version: "v8.0.0"
+              spec:
+                connection_string: "\(db.url)"
+                pgvector_config:
+                  tables:
+                    - source_table_name: docs
+                      target_table_name: docs_vectors
+                      embed_columns: [body]
+                      metadata_columns: [title]
+                  text_splitter:
+                    recursive_text:
+                      chunk_size: 300
+                      chunk_overlap: 30
+                  embedding:
+                    provider: local
+                    dimensions: 24
+                  index: ivfflat
+                  distance: l2
+            """.write(to: spec, atomically: true, encoding: .utf8)
+        let load = try CommandLineTests.run(
+            ["load", dir.appendingPathComponent("docs.csv").path, "--config", spec.path, "--schema", db.schema,
+             "--mode", "merge", "--primary-key", "id", "--json"])
+        #expect(load.status == 0, "\(load.stderr)")
+        #expect(load.stdout.contains("\"rowsEmbedded\":40"), "\(load.stdout)")
+        let index = try db.column("SELECT indexdef FROM pg_indexes WHERE schemaname = '\(db.schema)' AND tablename = 'docs_vectors' AND indexdef LIKE '%ivfflat%'")
+        // vector_l2_ops is ivfflat's default operator class, which pg_indexes leaves out.
+        #expect(index.first??.contains("USING ivfflat (embedding) WITH (lists='1')") == true, "\(index)")
+        // Rows changed behind pgsink's back: embed picks them up, and only them.
+        try db.connection.execute("UPDATE \(db.schema).docs SET body = 'rewritten by hand' WHERE id <= 3")
+        let embed = try CommandLineTests.run(["embed", "--table", "\(db.schema).docs", "--config", spec.path])
+        #expect(embed.status == 0, "\(embed.stderr)")
+        #expect(embed.stdout.contains("3 rows embedded"), "\(embed.stdout)")
+        #expect(try db.column("SELECT count(*) FROM \(db.schema).docs_vectors WHERE id <= 3") == ["3"])
+        // A table the config does not name is refused with what it does name.
+        let other = try CommandLineTests.run(["embed", "--table", "\(db.schema).other", "--config", spec.path])
+        #expect(other.status == 1)
+        #expect(other.stderr.contains("pgvector_config names no table other"), "\(other.stderr)")
+    }
+}
