@@ -289,4 +289,58 @@ struct EmbeddingLoadTests {
         #expect(other.status == 1)
         #expect(other.stderr.contains("pgvector_config names no table other"), "\(other.stderr)")
     }
+
+    @Test func aChangeFeedsDeletesTakeTheirChunksAndUpdatesReEmbed() throws {
+        let db = try Self.database()
+        let config = try TestDatabase.file("pgsink.yaml", """
+            destination:
+              pgvector_config:
+                tables: [{table_name: items, embed_columns: [name], metadata_columns: [qty]}]
+                embedding: {provider: local, dimensions: 16}
+            """)
+        typealias Feed = CDCApplyTests.Feed
+        var feed = Feed()
+        for key in 1...6 { feed.event("c", key: key, after: Feed.row(key, "item number \(key)", key)) }
+        feed.event("u", key: 2, before: Feed.row(2, "item number 2", 2), after: Feed.row(2, "renamed item", 20))
+        feed.event("u", key: 3, before: Feed.row(3, "item number 3", 3), after: Feed.row(3, "item number 3", 30))
+        feed.event("d", key: 4, before: Feed.row(4, "item number 4", 4))
+        let run = try CDCApplyTests.apply(db, ["-", "--config", config], url: db.url, stdin: feed.text)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try db.column("SELECT id::text || ':' || chunk || ':' || qty FROM \(db.schema).items_embeddings ORDER BY id") == [
+            "1:item number 1:1", "2:renamed item:20", "3:item number 3:30", "5:item number 5:5", "6:item number 6:6",
+        ])
+        // A later feed deletes one more: its chunks go in the same transaction.
+        var more = Feed()
+        more.event("d", key: 5, before: Feed.row(5, "item number 5", 5), lsn: 5000)
+        #expect(try CDCApplyTests.apply(db, ["-", "--config", config], url: db.url, stdin: more.text).status == 0)
+        #expect(try db.column("SELECT id::text FROM \(db.schema).items_embeddings ORDER BY id") == ["1", "2", "3", "6"])
+    }
+
+    @Test func aCompositeKeyOfAnyTypeAndAwkwardValuesRoundTrips() throws {
+        let db = try Self.database()
+        let config = Self.config(nil) { $0.tables = [PgVectorConfig.Table(table: "notes", embedColumns: ["Body"])] }
+        let rows = [
+            #"{"owner": "a,\"b\\c", "day": "2024-01-02", "body": "first note"}"#,
+            #"{"owner": "línea\nnueva", "day": "2024-01-02", "body": "second note"}"#,
+            #"{"owner": "  spaced  ", "day": "2024-02-29", "body": ""}"#,
+        ]
+        let first = try db.load(rows.joined(separator: "\n") + "\n", as: "notes.jsonl", into: "notes", mode: .merge) {
+            $0.primaryKey = ["owner", "day"]
+            $0.typeOverrides = ["day": .date]
+            $0.embeddings = config
+        }
+        #expect(first.embeddings?.rowsEmbedded == 3)
+        #expect(first.embeddings?.chunks == 2, "blank text has no chunks")
+        #expect(try db.column("SELECT owner || '|' || day FROM \(db.schema).notes_embeddings ORDER BY chunk") == [
+            "a,\"b\\c|2024-01-02", "línea\nnueva|2024-01-02",
+        ])
+        let changed = rows[1].replacingOccurrences(of: "second note", with: "second note, edited")
+        let again = try db.load(([rows[0], changed, rows[2]]).joined(separator: "\n") + "\n", as: "notes.jsonl", into: "notes", mode: .merge) {
+            $0.primaryKey = ["owner", "day"]
+            $0.typeOverrides = ["day": .date]
+            $0.embeddings = config
+        }
+        #expect(again.embeddings?.chunks == 1)
+        #expect(try db.column("SELECT chunk FROM \(db.schema).notes_embeddings ORDER BY chunk") == ["first note", "second note, edited"])
+    }
 }
