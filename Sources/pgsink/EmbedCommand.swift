@@ -9,7 +9,7 @@ struct EmbedCommand: ParsableCommand {
         commandName: "embed",
         abstract: "Embed or refresh an existing table's rows as pgvector_config describes (no load).",
         discussion: "Rows whose text is unchanged cost no provider call; pending rows (on_error: defer) are filled in; "
-            + "chunks of deleted rows go. See docs/embeddings.md."
+            + "chunks of deleted rows go. See docs/pgvector.md."
     )
 
     @Option(name: .long, help: ArgumentHelp("The table: name or schema.name.", valueName: "table"))
@@ -30,7 +30,7 @@ struct EmbedCommand: ParsableCommand {
         guard let pgvector = file?.pgvector else {
             throw CommandFailure(
                 description: "pgsink embed needs pgvector_config (under destination: in pgsink.yaml, or a CloudQuery spec); "
-                    + "give it with --config FILE, see docs/embeddings.md")
+                    + "give it with --config FILE, see docs/pgvector.md")
         }
         let configured = try ConfigOptions.connection(of: file, replaced: connection.to != nil)
         let logger = LogSetup.bootstrap(logging.logLevel, fallback: .notice)

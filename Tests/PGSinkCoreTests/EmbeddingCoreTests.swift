@@ -4,7 +4,7 @@ import Testing
 @testable import PGSinkCore
 
 /// The pure parts of embeddings: the recursive splitter, the local hashing embedding, pgvector's
-/// binary form and the content hash. (docs/embeddings.md)
+/// binary form and the content hash. (docs/pgvector.md)
 @Suite("Embedding core")
 struct EmbeddingCoreTests {
     func splitter(_ size: Int, _ overlap: Int) throws -> TextSplitter {

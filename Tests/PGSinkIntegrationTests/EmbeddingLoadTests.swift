@@ -6,7 +6,7 @@ import Testing
 
 /// Embeddings written by the loader, in the load's transaction, against a server with pgvector
 /// (PGSINK_TEST_VECTOR_URL: the PostgreSQL 18 `make test` starts) and the fake OpenAI-compatible
-/// provider (`scripts/fake-embeddings-server`). (docs/embeddings.md)
+/// provider (`scripts/fake-embeddings-server`). (docs/pgvector.md)
 @Suite("Embeddings in loads", .serialized)
 struct EmbeddingLoadTests {
     typealias FakeProvider = EmbeddingProviderTests.FakeProvider
@@ -139,7 +139,8 @@ struct EmbeddingLoadTests {
             }
         } throws: { error in
             let text = "\(error)"
-            return text.contains("nothing was committed") && text.contains("on_error: defer") && !text.contains(FakeProvider.key)
+            return text.contains("not committed without their embeddings") && text.contains("on_error: defer")
+                && !text.contains(FakeProvider.key)
         }
         #expect(try !db.exists("docs"))
         #expect(try !db.exists("docs_embeddings"))
@@ -342,5 +343,55 @@ struct EmbeddingLoadTests {
         }
         #expect(again.embeddings?.chunks == 1)
         #expect(try db.column("SELECT chunk FROM \(db.schema).notes_embeddings ORDER BY chunk") == ["first note", "second note, edited"])
+    }
+
+    @Test func aSimilarityQueryFindsTheExpectedNeighbourWithTheLocalProvider() throws {
+        let db = try Self.database()
+        let topics = [
+            "Sourdough bread needs a starter, flour, water and a long slow rise before baking.",
+            "The goalkeeper saved a penalty in the final minute of the football match.",
+            "Photosynthesis turns sunlight, water and carbon dioxide into glucose in plant leaves.",
+            "Compound interest makes savings grow faster the longer the money stays invested.",
+            "The volcano erupted and lava flowed down the mountain toward the village.",
+            "A binary search halves the sorted array at every step to find the key.",
+        ]
+        let csv = "id,body\n" + topics.enumerated().map { "\($0.offset + 1),\"\($0.element)\"" }.joined(separator: "\n") + "\n"
+        let config = Self.config(nil) { $0.tables = [PgVectorConfig.Table(table: "facts", embedColumns: ["body"])] }
+        try db.load(csv, as: "facts.csv", into: "facts", mode: .merge) {
+            $0.primaryKey = ["id"]
+            $0.embeddings = config
+        }
+        let query = try LocalEmbeddingProvider(dimensions: config.dimensions).embed(["how does a binary search find a key in a sorted array"])[0]
+        let nearest = try db.connection.query(
+            "SELECT id::text FROM \(db.schema).facts_embeddings ORDER BY embedding <=> $1::vector LIMIT 5",
+            [VectorEncoding.text(query)]
+        ).rows.map { $0[0] }
+        #expect(nearest.count == 5)
+        #expect(nearest.first == "6", "\(nearest)")
+    }
+
+    @Test func namesAreMatchedAsPgsinkNamesThemAndClashesAreRefused() throws {
+        let db = try Self.database()
+        // Table and columns as a user writes them; the key listed as metadata is on every chunk anyway.
+        let config = Self.config(nil) {
+            $0.tables = [PgVectorConfig.Table(table: "Docs", embedColumns: ["Title"], metadataColumns: ["ID", "Category"])]
+        }
+        let summary = try db.load(Self.csv(1...3), as: "docs.csv", into: "docs", mode: .merge) {
+            $0.primaryKey = ["id"]
+            $0.embeddings = config
+        }
+        #expect(summary.embeddings?.rowsEmbedded == 3)
+        #expect(try db.column("SELECT category FROM \(db.schema).docs_embeddings ORDER BY id") == ["cat1", "cat2", "cat0"])
+        // A column named like one of the embeddings table's own cannot be metadata.
+        let clash = "id,body,chunk\n1,some text,x\n"
+        #expect {
+            try db.load(clash, as: "clash.csv", into: "clash", mode: .merge) {
+                $0.primaryKey = ["id"]
+                $0.embeddings = Self.config(nil) {
+                    $0.tables = [PgVectorConfig.Table(table: "clash", embedColumns: ["body"], metadataColumns: ["chunk"])]
+                }
+            }
+        } throws: { "\($0)".contains("column chunk has the name of a column of the embeddings table") }
+        #expect(try !db.exists("clash"))
     }
 }

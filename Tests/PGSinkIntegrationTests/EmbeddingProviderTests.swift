@@ -8,7 +8,7 @@ import FoundationNetworking
 
 /// The OpenAI-compatible provider against a real HTTP server (`scripts/fake-embeddings-server`,
 /// a stand-in for the paid API): batching, order, retries on 429 and 5xx with Retry-After,
-/// failures that name the cause and never the key. (docs/embeddings.md)
+/// failures that name the cause and never the key. (docs/pgvector.md)
 @Suite("Embedding provider", .serialized)
 struct EmbeddingProviderTests {
     /// A running fake provider on a free loopback port.

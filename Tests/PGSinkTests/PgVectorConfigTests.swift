@@ -5,7 +5,7 @@ import Testing
 @testable import PGSink
 
 /// `pgvector_config`: CloudQuery's keys as written, pgsink's own, CloudQuery's spec file, and
-/// errors that say what to write. No server. (docs/embeddings.md)
+/// errors that say what to write. No server. (docs/pgvector.md)
 @Suite("pgvector config")
 struct PgVectorConfigTests {
     static func failure(_ content: String, name: String = "pgsink.yaml") throws -> String {

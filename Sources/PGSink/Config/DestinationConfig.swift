@@ -10,7 +10,7 @@ public struct DestinationConfig {
     public var settings = LoadSettings()
     /// The file is a Nilus pipeline (`type: nilus`); its sink address is read by `connection(replaced:)`.
     public var pipeline: NilusPipeline?
-    /// `pgvector_config`: embeddings of loaded tables (docs/embeddings.md).
+    /// `pgvector_config`: embeddings of loaded tables (docs/pgvector.md).
     public var pgvector: PgVectorConfig?
     /// The `events` section, read only by `pgsink serve` (`eventSettings()`); other commands pass over it.
     var eventFields: [String: Any]?

@@ -58,9 +58,17 @@ struct EmbeddingWriter {
     func refresh(on connection: PGConnection, allRows: Bool, deletes: Bool) throws -> EmbeddingOutcome? {
         guard var columns = try Self.columns(of: table, on: connection) else { return nil }
         let embedded = try spec.embedColumns.map { try column($0, in: columns, for: "embed_columns") }
-        let metadata = try spec.metadataColumns.map { try column($0, in: columns, for: "metadata_columns") }
+        var metadata = try spec.metadataColumns.map { try column($0, in: columns, for: "metadata_columns") }
         try Self.ensureExtension(on: connection)
         let key = try self.key(of: columns, on: connection)
+        // The key is on every chunk already.
+        metadata.removeAll { key.contains($0) }
+        let own = [SQL.chunkIndexColumn, SQL.chunkColumn, SQL.embeddingColumn, SQL.contentHashColumn]
+        if let clash = (key + metadata).first(where: own.contains) {
+            throw LoadError(
+                "\(table)'s column \(clash) has the name of a column of the embeddings table (\(own.joined(separator: ", "))); "
+                    + (key.contains(clash) ? "it is part of the key, so rename it" : "leave it out of metadata_columns, or rename it"))
+        }
         if key == [SQL.rowIdColumn] && !columns.contains(where: { $0.name == SQL.rowIdColumn }) {
             columns.append((SQL.rowIdColumn, "uuid"))
         }
@@ -72,15 +80,20 @@ struct EmbeddingWriter {
             outcome.orphansDeleted = try connection.execute(SQL.deleteOrphanChunks(target, of: table, key: key)).affectedRows
         }
         let onlyThisTransaction = !(allRows || created)
+        let metadataTypes = metadata.map { name in (name: name, type: columns.first { $0.name == name }?.type ?? "text") }
         try embedRows(
-            key: key, keyTypes: keyTypes, embedded: embedded, metadata: metadata, into: target,
+            key: key, keyTypes: keyTypes, embedded: embedded, metadata: metadataTypes, into: target,
             onlyThisTransaction: onlyThisTransaction, outcome: &outcome, on: connection)
         if !metadata.isEmpty && !created {
             try connection.execute(
                 SQL.refreshChunkMetadata(
                     target, from: table, key: key, metadata: metadata, filter: onlyThisTransaction ? try writtenHere(on: connection) : nil))
         }
-        if created, let index = SQL.createVectorIndex(on: target, index: config.index, distance: config.distance, rows: outcome.chunks) {
+        if created, let index = SQL.createVectorIndex(
+            on: target, index: config.index, distance: config.distance, rows: outcome.chunks, m: config.hnswM,
+            efConstruction: config.hnswEfConstruction)
+        {
+            try raiseBuildMemory(chunks: outcome.chunks, on: connection)
             logger.info("\(index)", metadata: ["load.table": "\(table)"])
             try connection.execute(index)
         }
@@ -92,6 +105,19 @@ struct EmbeddingWriter {
                 "\(target): embedded \(embedded) (\(chunks)) of \(outcome.rowsChecked) checked; \(outcome.orphansDeleted) orphan chunks deleted\(pending)")
         }
         return outcome
+    }
+
+    /// An HNSW graph built beyond `maintenance_work_mem` takes several times as long (pgvector's
+    /// notice says so): for this transaction, the setting is raised to what the graph needs
+    /// (estimated from the chunks and dimensions, at most 1 GB), never lowered.
+    private func raiseBuildMemory(chunks: Int, on connection: PGConnection) throws {
+        guard config.index == .hnsw, chunks > 0 else { return }
+        let m = config.hnswM ?? 16
+        let needed = min(1 << 30, chunks * (4 * config.dimensions + 16 * m + 128) * 3 / 2) / 1024
+        let current = Int(try connection.execute("SELECT setting FROM pg_settings WHERE name = 'maintenance_work_mem'").value(0, 0) ?? "") ?? 0
+        guard needed > current else { return }
+        logger.info("maintenance_work_mem \(current) kB → \(needed) kB for this transaction's HNSW build", metadata: ["load.table": "\(table)"])
+        try connection.execute("SET LOCAL maintenance_work_mem = '\(needed)kB'")
     }
 
     /// The table's columns and their SQL types, in order; nil when it does not exist.
@@ -134,7 +160,15 @@ struct EmbeddingWriter {
     private func key(of columns: [(name: String, type: String)], on connection: PGConnection) throws -> [String] {
         let primary = try connection.query(SQL.primaryKeyColumns, [table.quoted]).rows.compactMap { $0[0] }
         if !primary.isEmpty { return primary }
-        if columns.contains(where: { $0.name == SQL.rowIdColumn }) { return [SQL.rowIdColumn] }
+        if columns.contains(where: { $0.name == SQL.rowIdColumn }) {
+            // Written by pgsink's loads (or `--nested tables`): rows written otherwise get an id
+            // from the default, and rows from before the column get one now, once.
+            if try connection.query(SQL.columnHasDefault, [table.quoted, SQL.rowIdColumn]).rows.first?[0] != "t" {
+                try connection.execute(SQL.setRowIdDefault(table))
+                try connection.execute(SQL.fillRowIds(table))
+            }
+            return [SQL.rowIdColumn]
+        }
         logger.info("\(table) has no primary key: adding \(SQL.rowIdColumn) uuid to key its embeddings", metadata: ["load.table": "\(table)"])
         try connection.execute(SQL.addRowIdColumn(table))
         return [SQL.rowIdColumn]
@@ -179,17 +213,19 @@ struct EmbeddingWriter {
 
     /// Reads the candidate rows through a cursor, and embeds those whose text changed.
     private func embedRows(
-        key: [String], keyTypes: [String], embedded: [String], metadata: [String], into target: TableName,
-        onlyThisTransaction: Bool, outcome: inout EmbeddingOutcome, on connection: PGConnection
+        key: [String], keyTypes: [String], embedded: [String], metadata: [(name: String, type: String)],
+        into target: TableName, onlyThisTransaction: Bool, outcome: inout EmbeddingOutcome, on connection: PGConnection
     ) throws {
         let place = Place(key: key, keyTypes: keyTypes, metadata: metadata, target: target)
         let filter = onlyThisTransaction ? try writtenHere(on: connection) : nil
         try connection.execute(
             "DECLARE \(Self.cursor) NO SCROLL CURSOR FOR "
-                + SQL.embeddingCandidates(table, embeddings: target, key: key, embedded: embedded, filter: filter))
+                + SQL.embeddingCandidates(
+                    table, embeddings: target, key: key, embedded: embedded, metadata: metadata.map(\.name), filter: filter))
         defer { _ = try? connection.execute("CLOSE \(Self.cursor)") }
         try connection.execute("DROP TABLE IF EXISTS pg_temp.\(quoteIdentifier(Self.stage))")
-        try connection.execute(SQL.createChunkStage(Self.stage, keys: key.count, dimensions: config.dimensions))
+        try connection.execute(
+            SQL.createChunkStage(Self.stage, keys: key.count, metadata: metadata.count, dimensions: config.dimensions))
         let splitter = try config.splitter
         let settings = "\(provider.signature)/\(config.chunkSize)/\(config.chunkOverlap)"
         var batch = ChunkBatch()
@@ -202,9 +238,11 @@ struct EmbeddingWriter {
                 let keys = row.prefix(key.count).map { $0 ?? "" }
                 let text = EmbeddedText.text(Array(row[key.count..<(key.count + embedded.count)]))
                 let hash = EmbeddedText.hash(text, settings: settings)
-                if row[key.count + embedded.count] == hash { continue }
+                let stored = row[key.count + embedded.count + metadata.count]
+                if stored == hash { continue }
                 outcome.rowsEmbedded += 1
-                batch.add(keys: keys, hash: hash, chunks: splitter.split(text))
+                let values = Array(row[(key.count + embedded.count)..<(key.count + embedded.count + metadata.count)])
+                batch.add(keys: keys, metadata: values, replaces: stored != nil, hash: hash, chunks: splitter.split(text))
             }
             if batch.chunks.count >= Self.flushChunks {
                 try flush(&batch, failing: &failing, place, outcome: &outcome, on: connection)
@@ -217,14 +255,19 @@ struct EmbeddingWriter {
     /// Rows to write: their keys, hash and chunks (`owner` maps each chunk to its row).
     struct ChunkBatch {
         var keys: [[String]] = []
+        var metadata: [[String?]] = []
+        /// The row has chunks stored (they are deleted first).
+        var replaces: [Bool] = []
         var hashes: [String] = []
         var chunks: [String] = []
         var owner: [Int] = []
         var chunkIndex: [Int] = []
 
-        mutating func add(keys: [String], hash: String, chunks rowChunks: [String]) {
+        mutating func add(keys: [String], metadata values: [String?], replaces: Bool, hash: String, chunks rowChunks: [String]) {
             let row = self.keys.count
             self.keys.append(keys)
+            metadata.append(values)
+            self.replaces.append(replaces)
             hashes.append(hash)
             for (index, chunk) in rowChunks.enumerated() {
                 chunks.append(chunk)
@@ -249,7 +292,7 @@ struct EmbeddingWriter {
             } catch {
                 guard config.onError == .defer else {
                     throw LoadError(
-                        "embeddings for \(table): \(error); nothing was committed. Fix the provider and load again, or set "
+                        "embeddings for \(table): \(error). The rows are not committed without their embeddings: fix the provider and load again, or set "
                             + "pgvector_config.on_error: defer to commit the rows and fill their embeddings in later with "
                             + "pgsink embed --table \(table)")
                 }
@@ -261,8 +304,9 @@ struct EmbeddingWriter {
         data.append(contentsOf: BatchEncoder.binarySignature)
         data.appendInt32(0)
         data.appendInt32(0)
-        func row(_ keys: [String], index: Int, chunk: String, vector: [Float]?, hash: String) {
-            data.appendInt16(Int16(keys.count + 4))
+        func row(_ owner: Int, index: Int, chunk: String, vector: [Float]?, hash: String) {
+            let keys = batch.keys[owner]
+            data.appendInt16(Int16(keys.count + 5 + place.metadata.count))
             for value in keys { Self.appendText(value, to: data) }
             data.appendInt32(4)
             data.appendInt32(Int32(index))
@@ -274,31 +318,37 @@ struct EmbeddingWriter {
                 data.appendInt32(-1)
             }
             Self.appendText(hash, to: data)
+            for value in batch.metadata[owner] {
+                if let value { Self.appendText(value, to: data) } else { data.appendInt32(-1) }
+            }
+            data.appendInt32(1)
+            data.append(batch.replaces[owner] ? 1 : 0)
         }
         if let vectors {
             for (position, chunk) in batch.chunks.enumerated() {
                 let owner = batch.owner[position]
-                row(batch.keys[owner], index: batch.chunkIndex[position], chunk: chunk, vector: vectors[position], hash: batch.hashes[owner])
+                row(owner, index: batch.chunkIndex[position], chunk: chunk, vector: vectors[position], hash: batch.hashes[owner])
             }
             outcome.chunks += batch.chunks.count
         }
         // Rows without chunks (blank text, or a provider that failed): a marker row that deletes
         // their old chunks, and with `defer` stays as the pending chunk.
         let chunked = vectors == nil ? Set<Int>() : Set(batch.owner)
-        for (owner, keys) in batch.keys.enumerated() where !chunked.contains(owner) {
+        for owner in batch.keys.indices where !chunked.contains(owner) {
             let pending = failing != nil
-            row(keys, index: pending ? 0 : -1, chunk: "", vector: nil, hash: pending ? Self.pendingHash : batch.hashes[owner])
+            row(owner, index: pending ? 0 : -1, chunk: "", vector: nil, hash: pending ? Self.pendingHash : batch.hashes[owner])
             if pending { outcome.pending += 1 }
         }
         data.appendInt16(-1)
         try connection.execute("TRUNCATE pg_temp.\(quoteIdentifier(Self.stage))")
-        _ = try connection.copyIn(SQL.copyChunkStage(Self.stage, keys: place.key.count), data: data)
-        try connection.execute(
-            SQL.deleteStagedChunks(place.target, stage: Self.stage, key: place.key, keyTypes: place.keyTypes))
+        _ = try connection.copyIn(SQL.copyChunkStage(Self.stage, keys: place.key.count, metadata: place.metadata.count), data: data)
+        if batch.replaces.contains(true) {
+            try connection.execute(
+                SQL.deleteStagedChunks(place.target, stage: Self.stage, key: place.key, keyTypes: place.keyTypes))
+        }
         try connection.execute(
             SQL.insertStagedChunks(
-                place.target, stage: Self.stage, from: table, key: place.key, keyTypes: place.keyTypes,
-                metadata: place.metadata))
+                place.target, stage: Self.stage, key: place.key, keyTypes: place.keyTypes, metadata: place.metadata))
     }
 
     /// Where a batch's chunks go: the embeddings table, the key (names and SQL types) and the
@@ -306,7 +356,8 @@ struct EmbeddingWriter {
     struct Place {
         var key: [String]
         var keyTypes: [String]
-        var metadata: [String]
+        /// Names and SQL types.
+        var metadata: [(name: String, type: String)]
         var target: TableName
     }
 
@@ -320,11 +371,22 @@ struct EmbeddingWriter {
 }
 
 extension Loader {
+    /// Whether the rows of an embedded table without a key get pgsink's row id from the
+    /// writer (`SystemColumn` `_pgsink_id`): a new table is created with it, so its embeddings
+    /// have a key at no extra cost.
+    func embeddingsNeedRowId(of table: TableName, exists: Bool, on connection: PGConnection) throws -> Bool {
+        guard let config = request.embeddings, config.table(table, naming: request.naming) != nil,
+            request.primaryKey.isEmpty, request.nested != .tables
+        else { return false }
+        if !exists { return true }
+        return try connection.query(SQL.primaryKeyColumns, [table.quoted]).rows.isEmpty
+    }
+
     /// The embeddings of `table`, when `pgvector_config` names it: written in the caller's
     /// transaction, right before the ledger row every write into a table ends with (files,
     /// streams, change feeds and events alike).
     func writeEmbeddings(of table: TableName, session: Session, on connection: PGConnection) throws {
-        guard let config = request.embeddings, let spec = config.table(table) else { return }
+        guard let config = request.embeddings, let spec = config.table(table, naming: request.naming) else { return }
         let writer = EmbeddingWriter(config: config, spec: spec, table: table, naming: request.naming, logger: logger)
         session.embeddings = try writer.refresh(
             on: connection, allRows: session.rowsFromOtherTransactions, deletes: session.deletedRows)
@@ -338,7 +400,7 @@ public enum EmbedTable {
         _ table: TableName, config: PgVectorConfig, naming: NamingRules = NamingRules(), on connection: PGConnection,
         logger: Logger
     ) throws -> EmbeddingOutcome {
-        guard let spec = config.table(table) else {
+        guard let spec = config.table(table, naming: naming) else {
             throw LoadError(
                 "pgvector_config names no table \(table.name) (it names \(config.tables.map(\.table).joined(separator: ", "))); "
                     + "add it under pgvector_config.tables with its embed_columns")

@@ -3,7 +3,7 @@ import PGSinkCore
 
 /// `pgvector_config` (CloudQuery's keys, as written, plus pgsink's): which tables get
 /// `<table>_embeddings`, how their text is split, and where the vectors come from.
-/// docs/embeddings.md lists the keys.
+/// docs/pgvector.md lists the keys.
 public struct PgVectorConfig: Sendable, Equatable {
     /// One table's embeddings.
     public struct Table: Sendable, Equatable {
@@ -42,15 +42,20 @@ public struct PgVectorConfig: Sendable, Equatable {
     public var index = VectorIndex.hnsw
     public var distance = VectorDistance.cosine
     public var onError = OnError.fail
+    /// HNSW's build settings (`hnsw: {m, ef_construction}`); nil: pgvector's defaults (16, 64).
+    public var hnswM: Int?
+    public var hnswEfConstruction: Int?
 
     public init(tables: [Table]) { self.tables = tables }
 
     /// The dimensions of the vectors.
     public var dimensions: Int { openAI.dimensions }
 
-    /// The configuration of `table` (by its name, or by its schema-qualified name), if any.
-    public func table(_ name: TableName) -> Table? {
+    /// The configuration of `table` (by its name or its schema-qualified name, as written or as
+    /// `naming` names tables), if any.
+    public func table(_ name: TableName, naming: NamingRules = NamingRules()) -> Table? {
         tables.first { $0.table == name.name || $0.table == name.description }
+            ?? tables.first { naming.normalize($0.table) == name.name || $0.table.lowercased() == name.description.lowercased() }
     }
 
     /// The splitter the settings describe (checked when the config is read).
@@ -166,6 +171,19 @@ public struct PgVectorConfig: Sendable, Equatable {
             }
             distance = chosen
         }
+        if let hnsw = try reader.take("hnsw", as: [String: Any].self) {
+            var inner = FieldReader(fields: hnsw, place: "\(place).hnsw")
+            hnswM = try inner.integer("m")
+            hnswEfConstruction = try inner.integer("ef_construction")
+            try inner.finish()
+            if let m = hnswM, !(2...100).contains(m) {
+                throw ConnectionError("\(place).hnsw.m: \(m) is out of range; pgvector takes 2 to 100")
+            }
+            if let ef = hnswEfConstruction, !(4...1000).contains(ef) || ef < 2 * (hnswM ?? 16) {
+                throw ConnectionError(
+                    "\(place).hnsw.ef_construction: \(ef) must be 4 to 1000 and at least twice m (\(hnswM ?? 16))")
+            }
+        }
         if let name = try reader.take("on_error", as: String.self) {
             guard let chosen = OnError(rawValue: name.lowercased()) else {
                 throw ConnectionError("\(place).on_error: \"\(name)\"; use fail (the load commits nothing) or defer")
@@ -208,7 +226,7 @@ struct FieldReader {
     /// Refuses a key nobody took.
     func finish() throws {
         guard let key = fields.keys.sorted().first else { return }
-        throw ConnectionError("\(place): unknown key \"\(key)\"; see docs/embeddings.md")
+        throw ConnectionError("\(place): unknown key \"\(key)\"; see docs/pgvector.md")
     }
 
     static func describe(_ type: Any.Type) -> String {

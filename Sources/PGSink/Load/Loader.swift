@@ -125,6 +125,7 @@ public struct Loader: Sendable {
         if request.discards != nil, existing != nil {
             session.fixedTypes = try Self.fixedTypes(of: table, on: connection)
         }
+        session.addsRowId = try embeddingsNeedRowId(of: table, exists: existing != nil, on: connection)
         return OpenedTable(session: session, columns: existing)
     }
 
@@ -165,6 +166,8 @@ public struct Loader: Sendable {
         var rowsFromOtherTransactions = false
         /// What the embedding writer did (`writeEmbeddings`).
         var embeddings: EmbeddingOutcome?
+        /// The table is embedded and has no key: its rows get pgsink's row id (`_pgsink_id`).
+        var addsRowId = false
 
         init(loadId: Int64, started: Date) {
             self.loadId = loadId
@@ -266,6 +269,9 @@ public struct Loader: Sendable {
     /// The columns pgsink fills itself on the table (or on a child table).
     func systemColumns(session: Session, child: Bool) -> [SystemColumn] {
         var columns: [SystemColumn] = []
+        if !child && request.nested != .tables && session.addsRowId {
+            columns.append(SystemColumn(name: SQL.rowIdColumn, generated: .randomId))
+        }
         if request.nested == .tables {
             columns.append(SystemColumn(name: SQL.rowIdColumn, generated: .rowId))
             if child {

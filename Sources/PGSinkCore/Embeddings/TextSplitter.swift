@@ -31,6 +31,12 @@ public struct TextSplitter: Sendable, Equatable {
 
     /// The chunks of `text`, in order; none for text that is empty or only whitespace.
     public func split(_ text: String) -> [String] {
+        // A text that fits one chunk is that chunk (what splitting and merging back would give);
+        // its UTF-8 length bounds its characters.
+        if text.utf8.count <= chunkSize {
+            let trimmed = Self.trimmed(text)
+            return trimmed.isEmpty ? [] : [trimmed]
+        }
         if text.allSatisfy(\.isWhitespace) { return [] }
         return split(text, separators: separators).compactMap { chunk in
             let trimmed = Self.trimmed(chunk)

@@ -28,7 +28,7 @@ public enum VectorIndex: String, Sendable, CaseIterable, Codable {
 
 /// The statements of an embeddings table (`<table>_embeddings`): the source row's key, the chunk
 /// number, the chunk's text, its vector, the hash of the text it came from, and the metadata
-/// columns. (docs/embeddings.md)
+/// columns. (docs/pgvector.md)
 extension SQL {
     public static let createVectorExtension = "CREATE EXTENSION IF NOT EXISTS vector"
 
@@ -59,14 +59,19 @@ extension SQL {
 
     /// The vector index, or nil for `none`. IVFFlat's `lists` follows pgvector's advice (rows / 1000,
     /// at least 1) for the rows there are when it is built.
+    /// `m` and `efConstruction` are HNSW's build settings (nil: pgvector's 16 and 64).
     public static func createVectorIndex(
-        on table: TableName, index: VectorIndex, distance: VectorDistance, rows: Int = 0
+        on table: TableName, index: VectorIndex, distance: VectorDistance, rows: Int = 0, m: Int? = nil,
+        efConstruction: Int? = nil
     ) -> String? {
         let name = quoteIdentifier(NamingRules.fitting(table.name + "_" + embeddingColumn + "_idx"))
         let column = "\(quoteIdentifier(embeddingColumn)) \(distance.operatorClass)"
         switch index {
         case .none: return nil
-        case .hnsw: return "CREATE INDEX IF NOT EXISTS \(name) ON \(table.quoted) USING hnsw (\(column))"
+        case .hnsw:
+            let options = [m.map { "m = \($0)" }, efConstruction.map { "ef_construction = \($0)" }].compactMap { $0 }
+            return "CREATE INDEX IF NOT EXISTS \(name) ON \(table.quoted) USING hnsw (\(column))"
+                + (options.isEmpty ? "" : " WITH (\(options.joined(separator: ", ")))")
         case .ivfflat:
             return "CREATE INDEX IF NOT EXISTS \(name) ON \(table.quoted) USING ivfflat (\(column)) WITH (lists = \(max(1, rows / 1000)))"
         }
@@ -100,13 +105,24 @@ extension SQL {
         "ALTER TABLE \(table.quoted) ADD COLUMN \(quoteIdentifier(rowIdColumn)) uuid DEFAULT gen_random_uuid()"
     }
 
-    /// The rows to look at: their key and embedded columns as text, and the hash their first
-    /// stored chunk carries (NULL: none). `filter` is a condition on `t`.
+    /// A row id column without a default gets one, and its rows without an id get one.
+    public static let columnHasDefault = "SELECT atthasdef FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2"
+    public static func setRowIdDefault(_ table: TableName) -> String {
+        "ALTER TABLE \(table.quoted) ALTER COLUMN \(quoteIdentifier(rowIdColumn)) SET DEFAULT gen_random_uuid()"
+    }
+    public static func fillRowIds(_ table: TableName) -> String {
+        "UPDATE \(table.quoted) SET \(quoteIdentifier(rowIdColumn)) = gen_random_uuid() WHERE \(quoteIdentifier(rowIdColumn)) IS NULL"
+    }
+
+    /// The rows to look at: their key, embedded and metadata columns as text, and the hash their
+    /// first stored chunk carries (NULL: none). `filter` is a condition on `t`.
     public static func embeddingCandidates(
-        _ table: TableName, embeddings: TableName, key: [String], embedded: [String], filter: String?
+        _ table: TableName, embeddings: TableName, key: [String], embedded: [String], metadata: [String] = [],
+        filter: String?
     ) -> String {
         let match = key.map { "x.\(quoteIdentifier($0)) = t.\(quoteIdentifier($0))" }.joined(separator: " AND ")
-        let selected = (key + embedded).map { "t.\(quoteIdentifier($0))::text" } + ["x.\(quoteIdentifier(contentHashColumn))"]
+        let selected = (key + embedded + metadata).map { "t.\(quoteIdentifier($0))::text" }
+            + ["x.\(quoteIdentifier(contentHashColumn))"]
         var conditions = key.map { "t.\(quoteIdentifier($0)) IS NOT NULL" }
         if let filter { conditions.append(filter) }
         return "SELECT \(selected.joined(separator: ", ")) FROM \(table.quoted) AS t LEFT JOIN \(embeddings.quoted) AS x ON "
@@ -115,15 +131,20 @@ extension SQL {
 
     static func stageKey(_ index: Int) -> String { "k\(index)" }
 
-    /// The temporary table chunks are copied into: the key as text, then the chunk's columns.
-    public static func createChunkStage(_ stage: String, keys: Int, dimensions: Int) -> String {
+    static func stageMetadata(_ index: Int) -> String { "m\(index)" }
+
+    /// The temporary table chunks are copied into: the key as text, the chunk's columns, the
+    /// metadata as text, and whether the row had chunks before (which must go first).
+    public static func createChunkStage(_ stage: String, keys: Int, metadata: Int = 0, dimensions: Int) -> String {
         let columns = (0..<keys).map { "\(stageKey($0)) text" }
             + ["chunk_index integer", "chunk text", "embedding vector(\(dimensions))", "content_hash text"]
+            + (0..<metadata).map { "\(stageMetadata($0)) text" } + ["replaces boolean"]
         return "CREATE TEMP TABLE \(quoteIdentifier(stage)) (\(columns.joined(separator: ", "))) ON COMMIT DROP"
     }
 
-    public static func copyChunkStage(_ stage: String, keys: Int) -> String {
+    public static func copyChunkStage(_ stage: String, keys: Int, metadata: Int = 0) -> String {
         let columns = (0..<keys).map(stageKey) + ["chunk_index", "chunk", "embedding", "content_hash"]
+            + (0..<metadata).map(stageMetadata) + ["replaces"]
         return "COPY pg_temp.\(quoteIdentifier(stage)) (\(columns.joined(separator: ", "))) FROM STDIN (FORMAT binary)"
     }
 
@@ -132,23 +153,25 @@ extension SQL {
             .joined(separator: " AND ")
     }
 
-    /// The old chunks of every staged row.
+    /// The old chunks of the staged rows that had some.
     public static func deleteStagedChunks(_ embeddings: TableName, stage: String, key: [String], keyTypes: [String]) -> String {
         let keys = (0..<key.count).map(stageKey).joined(separator: ", ")
-        return "DELETE FROM \(embeddings.quoted) AS e USING (SELECT DISTINCT \(keys) FROM pg_temp.\(quoteIdentifier(stage))) AS s "
-            + "WHERE \(stageMatch("e", key: key, keyTypes: keyTypes))"
+        return "DELETE FROM \(embeddings.quoted) AS e USING (SELECT DISTINCT \(keys) FROM pg_temp.\(quoteIdentifier(stage)) "
+            + "WHERE replaces) AS s WHERE \(stageMatch("e", key: key, keyTypes: keyTypes))"
     }
 
-    /// The staged chunks (not the markers of rows without chunks), with the row's metadata.
+    /// The staged chunks (not the markers of rows without chunks), key and metadata cast back
+    /// from text to their types (`metadata`: names and SQL types).
     public static func insertStagedChunks(
-        _ embeddings: TableName, stage: String, from table: TableName, key: [String], keyTypes: [String], metadata: [String]
+        _ embeddings: TableName, stage: String, key: [String], keyTypes: [String], metadata: [(name: String, type: String)]
     ) -> String {
-        let columns = (key + [chunkIndexColumn, chunkColumn, embeddingColumn, contentHashColumn] + metadata).map(quoteIdentifier)
+        let columns = (key + [chunkIndexColumn, chunkColumn, embeddingColumn, contentHashColumn] + metadata.map(\.name))
+            .map(quoteIdentifier)
         let values = key.indices.map { "s.\(stageKey($0))::\(keyTypes[$0])" }
-            + ["s.chunk_index", "s.chunk", "s.embedding", "s.content_hash"] + metadata.map { "t.\(quoteIdentifier($0))" }
+            + ["s.chunk_index", "s.chunk", "s.embedding", "s.content_hash"]
+            + metadata.indices.map { "s.\(stageMetadata($0))::\(metadata[$0].type)" }
         return "INSERT INTO \(embeddings.quoted) (\(columns.joined(separator: ", "))) SELECT \(values.joined(separator: ", ")) "
-            + "FROM pg_temp.\(quoteIdentifier(stage)) AS s JOIN \(table.quoted) AS t ON \(stageMatch("t", key: key, keyTypes: keyTypes)) "
-            + "WHERE s.chunk_index >= 0"
+            + "FROM pg_temp.\(quoteIdentifier(stage)) AS s WHERE s.chunk_index >= 0"
     }
 
     /// Metadata columns of chunks whose row's metadata changed while its text did not.
