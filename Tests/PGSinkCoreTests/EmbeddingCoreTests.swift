@@ -87,6 +87,16 @@ struct EmbeddingCoreTests {
         #expect(local.embed("  QUICK  ") == local.embed("quick"))
     }
 
+    @Test func asciiAndOtherTextNormalizeAlike() {
+        // ASCII text is read byte by byte, other text scalar by scalar: the same rules either way.
+        #expect(LocalEmbedding.normalizedScalars("AB\t\n\r\u{0B}\u{0C} c") == [32, 97, 98, 32, 99, 32])
+        #expect(LocalEmbedding.normalizedScalars("É\u{00A0}\u{2003}B") == [32, 0xE9, 32, 98, 32])
+        #expect(LocalEmbedding.normalizedScalars("Xé  Y") == [32, 120, 0xE9, 32, 121, 32])
+        #expect(LocalEmbedding.normalizedScalars("") == [32])
+        let local = LocalEmbedding(dimensions: 32)
+        #expect(local.embed("Hello\n\nWorld") == local.embed("hello world"))
+    }
+
     @Test func vectorsEncodeAsPgvectorsBinaryForm() {
         let out = ByteStorage(capacity: 16)
         VectorEncoding.appendBinary([1, -2.5], to: out)
