@@ -394,4 +394,22 @@ struct EmbeddingLoadTests {
         } throws: { "\($0)".contains("column chunk has the name of a column of the embeddings table") }
         #expect(try !db.exists("clash"))
     }
+
+    @Test func aVeryLongTextIsChunkedInBoundedBatchesAndATableNameNeedsQuoting() throws {
+        let db = try Self.database()
+        // 2 MB of text in one row: about 11,000 chunks of 200 characters, sent in several batches
+        // (and split in one pass: this took seconds when pieces were searched for from the start each time).
+        let long = (0..<500_000).map { "w\($0 % 97)" }.joined(separator: " ")
+        let csv = "id,body\n1,\"\(long)\"\n2,short text\n"
+        let config = Self.config(nil) { $0.tables = [PgVectorConfig.Table(table: "Odd \"Name\"", embedColumns: ["body"])] }
+        let summary = try db.load(csv, as: "odd.csv", into: "Odd \"Name\"", mode: .merge) {
+            $0.primaryKey = ["id"]
+            $0.naming = NamingRules(keepCase: true)
+            $0.embeddings = config
+        }
+        let chunks = try #require(summary.embeddings?.chunks)
+        #expect(chunks > 2 * 4096, "the writer sends 4,096 chunks at a time: \(chunks)")
+        #expect(try db.column("SELECT count(*) FROM \(db.schema).\"Odd \"\"Name\"\"_embeddings\"") == [String(chunks)])
+        #expect(try db.column("SELECT max(chunk_index) + 1 FROM \(db.schema).\"Odd \"\"Name\"\"_embeddings\" WHERE id = 1") == [String(chunks - 1)])
+    }
 }

@@ -243,9 +243,10 @@ struct EmbeddingWriter {
                 outcome.rowsEmbedded += 1
                 let values = Array(row[(key.count + embedded.count)..<(key.count + embedded.count + metadata.count)])
                 batch.add(keys: keys, metadata: values, replaces: stored != nil, hash: hash, chunks: splitter.split(text))
-            }
-            if batch.chunks.count >= Self.flushChunks {
-                try flush(&batch, failing: &failing, place, outcome: &outcome, on: connection)
+                // Checked per row: one long text may be thousands of chunks.
+                if batch.chunks.count >= Self.flushChunks {
+                    try flush(&batch, failing: &failing, place, outcome: &outcome, on: connection)
+                }
             }
         }
         try flush(&batch, failing: &failing, place, outcome: &outcome, on: connection)

@@ -52,7 +52,7 @@ public struct TextSplitter: Sendable, Equatable {
                 separator = candidate
                 break
             }
-            if text.contains(candidate) {
+            if Self.contains(text, candidate) {
                 separator = candidate
                 rest = Array(separators[(index + 1)...])
                 break
@@ -81,20 +81,49 @@ public struct TextSplitter: Sendable, Equatable {
 
     /// The text cut before each separator (the separator starts the next piece, so joining the
     /// pieces gives the text back); with no separator, its characters.
+    /// Found in UTF-8, in one pass: the separators are ASCII, which no byte of a multi-byte
+    /// character can be.
     static func pieces(of text: String, at separator: String) -> [String] {
         guard !separator.isEmpty else { return text.map { String($0) } }
         var pieces: [String] = []
-        var current = ""
-        var rest = Substring(text)
-        while let range = rest.range(of: separator) {
-            current += rest[..<range.lowerBound]
-            if !current.isEmpty { pieces.append(current) }
-            current = String(rest[range])
-            rest = rest[range.upperBound...]
+        var text = text
+        text.withUTF8 { bytes in
+            var start = 0
+            var index = 0
+            while let found = Self.find(separator, in: bytes, from: index) {
+                if found > start { pieces.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<found]), as: UTF8.self)) }
+                start = found
+                index = found + separator.utf8.count
+            }
+            if start < bytes.count {
+                pieces.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start...]), as: UTF8.self))
+            }
         }
-        current += rest
-        if !current.isEmpty { pieces.append(current) }
         return pieces
+    }
+
+    /// The byte offset of the next `separator` at or after `start`.
+    static func find(_ separator: String, in bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+        let pattern = Array(separator.utf8)
+        guard let first = pattern.first, bytes.count >= pattern.count else { return nil }
+        var index = start
+        while index + pattern.count <= bytes.count {
+            if bytes[index] == first {
+                var matched = true
+                for offset in 1..<pattern.count where bytes[index + offset] != pattern[offset] {
+                    matched = false
+                    break
+                }
+                if matched { return index }
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    static func contains(_ text: String, _ separator: String) -> Bool {
+        var text = text
+        return text.withUTF8 { find(separator, in: $0, from: 0) != nil }
     }
 
     /// Pieces joined into chunks of at most `chunkSize` characters, each starting with up to
