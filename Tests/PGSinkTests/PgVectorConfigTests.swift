@@ -8,17 +8,6 @@ import Testing
 /// errors that say what to write. No server. (docs/pgvector.md)
 @Suite("pgvector config")
 struct PgVectorConfigTests {
-    static func failure(_ content: String, name: String = "pgsink.yaml") throws -> String {
-        let path = try LoadSettingsTests.file(name, content)
-        do {
-            _ = try DestinationConfig.load(config: path, secrets: [])
-        } catch {
-            return "\(error)".replacingOccurrences(of: path, with: name)
-        }
-        Issue.record("accepted")
-        return ""
-    }
-
     @Test func cloudQuerysKeysAndPgsinksOwnAreRead() throws {
         let config = try LoadSettingsTests.destination("pgsink.yaml", """
             destination:
@@ -107,7 +96,7 @@ struct PgVectorConfigTests {
     ])
     func mistakesSayWhatToWrite(section: String, message: String) throws {
         let indented = section.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")
-        let text = try Self.failure("destination:\n  pgvector_config:\n" + indented + "\n")
+        let text = try LoadSettingsTests.failure("pgsink.yaml", "destination:\n  pgvector_config:\n" + indented + "\n")
         #expect(text.contains("pgsink.yaml: destination.pgvector_config"), "\(text)")
         #expect(text.contains(message), "\(text)")
     }
