@@ -27,7 +27,7 @@ struct LoadCommand: ParsableCommand {
     @Option(help: "Target schema. Default: the connection's search_path or schema, else public.")
     var schema: String?
 
-    @Option(help: "Input format; needed for standard input (csv, jsonl, json).")
+    @Option(help: "Input format; needed for standard input (csv, jsonl, json, parquet).")
     var format: InputFormat?
 
     @Option(name: .customLong("records-path"), help: ArgumentHelp(
@@ -239,7 +239,7 @@ struct LoadCommand: ParsableCommand {
             throw ValidationError("--mode merge needs --primary-key COL[,COL...] to know which rows are the same")
         }
         if files.contains("-") {
-            guard format != nil else { throw ValidationError("reading standard input needs --format csv, jsonl or json") }
+            guard format != nil else { throw ValidationError("reading standard input needs --format csv, jsonl, json or parquet") }
             guard settings.table != nil else { throw ValidationError("reading standard input needs --table") }
         }
         guard settings.effective(\.batchRows) > 0, settings.effective(\.batchBytes) > 0 else {

@@ -1,0 +1,88 @@
+import PGSinkCore
+
+extension BatchProducer {
+    /// Reads a Parquet input: its footer first, then one row group at a time (each column chunk
+    /// read and decoded whole, so memory is bounded by the largest row group), its rows written
+    /// into batches of the same kind the CSV and JSON scanners fill. Column types come from the
+    /// file's schema (`ParquetCellFormat`), declared to the planner as a Singer schema's are.
+    func readParquet(_ path: String, into queue: WorkQueue<LoadStep>, doneBefore: Int, total: Int?) throws -> Int {
+        let file = try ParquetFile(path: path)
+        let name = file.name
+        func failure(_ message: String) -> InputError { InputError(source: name, line: 0, message: message) }
+        let schema = file.schema
+        if let nested = schema.nestedFields.first {
+            throw failure(
+                "column \(nested) is nested (a LIST, MAP or group); pgsink reads flat Parquet schemas so far "
+                    + "(nested columns are not supported yet)")
+        }
+        var formats: [ParquetCellFormat] = []
+        var slots: [Int] = []
+        for leaf in schema.leaves {
+            let (format, type): (ParquetCellFormat, ColumnType)
+            do {
+                (format, type) = try ParquetCellFormat.of(leaf)
+            } catch {
+                throw failure(error.message)
+            }
+            formats.append(format)
+            slots.append(root.sources.slot(for: leaf.topLevel))
+            root.planner.declaredTypes[leaf.topLevel] = type
+        }
+        let rowsBefore = rows
+        var line = 1
+        var read = 0
+        func newBatch() -> RecordBatch {
+            RecordBatch(source: name, bytes: ByteStorage(capacity: min(request.batchBytes, 1 << 22) + 1024))
+        }
+        var batch = newBatch()
+        for (number, group) in file.metadata.rowGroups.enumerated() {
+            guard group.columns.count == schema.leaves.count else {
+                throw failure(
+                    "row group \(number) has \(group.columns.count) column chunks; the schema has \(schema.leaves.count) columns")
+            }
+            var decoded: [ParquetColumnData] = []
+            for (leaf, meta) in zip(schema.leaves, group.columns) {
+                if queue.isCancelled { throw WorkQueue<LoadStep>.Cancelled() }
+                try Interrupt.check()
+                do {
+                    let chunk = try file.read(at: Int(meta.start), count: Int(meta.compressedSize))
+                    read += chunk.count
+                    decoded.append(
+                        try chunk.withUnsafeBytes { p in
+                            try ParquetChunkDecoder.decode(p, leaf: leaf, meta: meta, inflate: ParquetCodecs.inflate)
+                        })
+                } catch let error as ParquetError {
+                    throw failure("row group \(number): \(error.message)")
+                }
+            }
+            var groupRows: ParquetRowGroupRows
+            do {
+                groupRows = try ParquetRowGroupRows(
+                    leaves: schema.leaves, formats: formats, slots: slots, columns: decoded, rowCount: Int(group.rowCount))
+            } catch {
+                throw failure("row group \(number): \(error.message)")
+            }
+            while !groupRows.isDone {
+                groupRows.write(into: batch, maxRows: request.batchRows, maxBytes: request.batchBytes, firstLine: line)
+                if batch.rowCount >= request.batchRows || batch.bytes.count >= request.batchBytes {
+                    try queue.push(try makeStep(batch))
+                    batch = newBatch()
+                }
+            }
+            line += Int(group.rowCount)
+            reportProgress(LoadProgress(bytesRead: doneBefore + read, bytesTotal: total, rows: rows + batch.rowCount))
+        }
+        if batch.rowCount > 0 || root.sources.count > root.planner.targetOf.count {
+            try queue.push(try makeStep(batch))
+        }
+        let fingerprint: String
+        do {
+            fingerprint = try file.fingerprint()
+        } catch {
+            throw failure(error.message)
+        }
+        fingerprints.append(fingerprint)
+        if rows > rowsBefore { try noteLoaded(name, fingerprint) }
+        return file.size
+    }
+}

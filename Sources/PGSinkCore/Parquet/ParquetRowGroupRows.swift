@@ -1,0 +1,115 @@
+/// The rows of one decoded row group of a flat schema, written into record batches as the text
+/// of each value (`ParquetCellFormat`), with NULL where a definition level says so.
+public struct ParquetRowGroupRows {
+    public let leaves: [ParquetLeaf]
+    let formats: [ParquetCellFormat]
+    let slots: [Int]
+    let columns: [ParquetColumnData]
+    public let rowCount: Int
+    /// The next row to write, and each column's next value.
+    public private(set) var row = 0
+    private var valueIndex: [Int]
+
+    /// `slots`: each leaf's source column slot in the batch.
+    public init(leaves: [ParquetLeaf], formats: [ParquetCellFormat], slots: [Int], columns: [ParquetColumnData], rowCount: Int)
+        throws(ParquetError)
+    {
+        for (leaf, column) in zip(leaves, columns) {
+            guard leaf.maxRepetition == 0, column.count == rowCount else {
+                throw ParquetError("column \(leaf.name) has \(column.count) values in a row group of \(rowCount) rows")
+            }
+            let present = leaf.maxDefinition == 0
+                ? rowCount : column.definitionLevels.reduce(0) { $0 + ($1 == UInt8(leaf.maxDefinition) ? 1 : 0) }
+            let stored: Int
+            switch leaf.physical {
+            case .boolean: stored = column.values.booleans.count
+            case .int32, .int64: stored = column.values.ints.count
+            case .float: stored = column.values.floats.count
+            case .double: stored = column.values.doubles.count
+            case .byteArray, .fixedLenByteArray, .int96: stored = column.values.offsets.count - 1
+            }
+            guard stored == present else {
+                throw ParquetError("column \(leaf.name) holds \(stored) values where its levels say \(present)")
+            }
+        }
+        self.leaves = leaves
+        self.formats = formats
+        self.slots = slots
+        self.columns = columns
+        self.rowCount = rowCount
+        self.valueIndex = Array(repeating: 0, count: leaves.count)
+    }
+
+    public var isDone: Bool { row >= rowCount }
+
+    /// Writes rows into `batch` until it holds `maxRows` rows or `maxBytes` bytes, or the group
+    /// ends. `firstLine` is the file's row number (1-based) of the group's first row.
+    public mutating func write(into batch: RecordBatch, maxRows: Int, maxBytes: Int, firstLine: Int) {
+        let out = batch.bytes
+        while row < rowCount && batch.rowCount < maxRows && out.count < maxBytes {
+            batch.beginRecord(line: firstLine + row)
+            for c in 0..<leaves.count {
+                let leaf = leaves[c]
+                if leaf.maxDefinition > 0 && columns[c].definitionLevels[row] != UInt8(leaf.maxDefinition) { continue }
+                let i = valueIndex[c]
+                valueIndex[c] = i + 1
+                let start = out.count
+                write(c, i, to: out)
+                batch.setCell(Cell(offset: UInt32(start), length: UInt32(out.count - start), kind: .quoted), column: slots[c])
+            }
+            batch.endRecord()
+            row += 1
+        }
+        batch.scanned = out.count
+    }
+
+    @inline(__always)
+    private func write(_ c: Int, _ i: Int, to out: ByteStorage) {
+        let values = columns[c].values
+        switch formats[c] {
+        case .boolean:
+            out.append(contentsOf: values.booleans[i] ? "true".utf8 : "false".utf8)
+        case .signed:
+            ParquetText.appendInt(values.ints[i], to: out)
+        case .unsigned32:
+            ParquetText.appendInt(Int64(UInt32(truncatingIfNeeded: values.ints[i])), to: out)
+        case .unsigned64:
+            ParquetText.appendUInt(UInt64(bitPattern: values.ints[i]), to: out)
+        case .float:
+            ParquetText.appendFloat(values.floats[i], to: out)
+        case .double:
+            ParquetText.appendDouble(values.doubles[i], to: out)
+        case .float16:
+            let r = values.range(i)
+            let bits = UInt16(values.bytes[r.lowerBound]) | UInt16(values.bytes[r.lowerBound + 1]) << 8
+            ParquetText.appendFloat(ParquetText.float16(bits), to: out)
+        case .date:
+            ParquetText.appendDate(days: values.ints[i], to: out)
+        case .time(let unit):
+            ParquetText.appendTimeOfDay(values.ints[i], unit: unit, to: out)
+        case .timestamp(let unit, let utc):
+            ParquetText.appendTimestamp(values.ints[i], unit: unit, utc: utc, to: out)
+        case .int96:
+            let r = values.range(i)
+            var nanos: UInt64 = 0
+            for k in 0..<8 { nanos |= UInt64(values.bytes[r.lowerBound + k]) << UInt64(8 * k) }
+            var julian: UInt32 = 0
+            for k in 0..<4 { julian |= UInt32(values.bytes[r.lowerBound + 8 + k]) << UInt32(8 * k) }
+            ParquetText.appendDateTime(
+                days: Int64(julian) - 2_440_588, timeOfDay: Int64(bitPattern: nanos), unit: .nanos, utc: true, to: out)
+        case .decimalInteger(let scale):
+            let (digits, negative) = ParquetText.decimalDigits(values.ints[i])
+            ParquetText.appendDecimal(unscaled: digits, negative: negative, scale: scale, to: out)
+        case .decimalBytes(let scale):
+            let (digits, negative) = ParquetText.decimalDigits(bigEndian: values.bytes[values.range(i)])
+            ParquetText.appendDecimal(unscaled: digits, negative: negative, scale: scale, to: out)
+        case .text, .json:
+            let r = values.range(i)
+            if !r.isEmpty { values.bytes.withUnsafeBufferPointer { out.append($0.baseAddress! + r.lowerBound, count: r.count) } }
+        case .uuid:
+            ParquetText.appendUUID(values.bytes[values.range(i)], to: out)
+        case .bytea:
+            ParquetText.appendBytea(values.bytes[values.range(i)], to: out)
+        }
+    }
+}
