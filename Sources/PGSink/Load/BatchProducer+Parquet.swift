@@ -10,23 +10,23 @@ extension BatchProducer {
         let name = file.name
         func failure(_ message: String) -> InputError { InputError(source: name, line: 0, message: message) }
         let schema = file.schema
-        if let nested = schema.nestedFields.first {
-            throw failure(
-                "column \(nested) is nested (a LIST, MAP or group); pgsink reads flat Parquet schemas so far "
-                    + "(nested columns are not supported yet)")
-        }
         var formats: [ParquetCellFormat] = []
-        var slots: [Int] = []
         for leaf in schema.leaves {
-            let (format, type): (ParquetCellFormat, ColumnType)
             do {
-                (format, type) = try ParquetCellFormat.of(leaf)
+                formats.append(try ParquetCellFormat.of(leaf).0)
             } catch {
                 throw failure(error.message)
             }
-            formats.append(format)
-            slots.append(root.sources.slot(for: leaf.topLevel))
-            root.planner.declaredTypes[leaf.topLevel] = type
+        }
+        // A flat field takes its leaf's type; a nested one (LIST, MAP, group) is one jsonb column.
+        var slots: [Int] = []
+        for field in schema.fields {
+            slots.append(root.sources.slot(for: field.element.name))
+            if let leaf = field.leaf, !field.isRepeated {
+                root.planner.declaredTypes[field.element.name] = try ParquetCellFormat.of(schema.leaves[leaf]).1
+            } else {
+                root.planner.declaredTypes[field.element.name] = .jsonb
+            }
         }
         let rowsBefore = rows
         var line = 1
@@ -58,7 +58,8 @@ extension BatchProducer {
             var groupRows: ParquetRowGroupRows
             do {
                 groupRows = try ParquetRowGroupRows(
-                    leaves: schema.leaves, formats: formats, slots: slots, columns: decoded, rowCount: Int(group.rowCount))
+                    leaves: schema.leaves, fields: schema.fields, formats: formats, slots: slots, columns: decoded,
+                    rowCount: Int(group.rowCount))
             } catch {
                 throw failure("row group \(number): \(error.message)")
             }

@@ -10,16 +10,18 @@ public struct ParquetRowGroupRows {
     public private(set) var row = 0
     private var valueIndex: [Int]
 
-    /// `slots`: each leaf's source column slot in the batch.
-    public init(leaves: [ParquetLeaf], formats: [ParquetCellFormat], slots: [Int], columns: [ParquetColumnData], rowCount: Int)
-        throws(ParquetError)
-    {
+    /// The top-level fields; a flat one is its own leaf, a nested one is written as JSON.
+    let fields: [ParquetNode]
+    private let nested: ParquetNestedJSON?
+
+    /// `fields`: the schema's top-level fields; `slots`: each field's source column slot in the batch.
+    public init(
+        leaves: [ParquetLeaf], fields: [ParquetNode], formats: [ParquetCellFormat], slots: [Int],
+        columns: [ParquetColumnData], rowCount: Int
+    ) throws(ParquetError) {
         for (leaf, column) in zip(leaves, columns) {
-            guard leaf.maxRepetition == 0, column.count == rowCount else {
-                throw ParquetError("column \(leaf.name) has \(column.count) values in a row group of \(rowCount) rows")
-            }
             let present = leaf.maxDefinition == 0
-                ? rowCount : column.definitionLevels.reduce(0) { $0 + ($1 == UInt8(leaf.maxDefinition) ? 1 : 0) }
+                ? column.count : column.definitionLevels.reduce(0) { $0 + ($1 == UInt8(leaf.maxDefinition) ? 1 : 0) }
             let stored: Int
             switch leaf.physical {
             case .boolean: stored = column.values.booleans.count
@@ -31,13 +33,22 @@ public struct ParquetRowGroupRows {
             guard stored == present else {
                 throw ParquetError("column \(leaf.name) holds \(stored) values where its levels say \(present)")
             }
+            if leaf.maxRepetition == 0 && column.count != rowCount {
+                throw ParquetError("column \(leaf.name) has \(column.count) values in a row group of \(rowCount) rows")
+            }
         }
         self.leaves = leaves
+        self.fields = fields
         self.formats = formats
         self.slots = slots
         self.columns = columns
         self.rowCount = rowCount
         self.valueIndex = Array(repeating: 0, count: leaves.count)
+        let nestedFields = fields.filter(\.isNested)
+        nested = nestedFields.isEmpty
+            ? nil
+            : try ParquetNestedJSON(
+                leaves: leaves, formats: formats, columns: columns, nested: nestedFields, rowCount: rowCount)
     }
 
     public var isDone: Bool { row >= rowCount }
@@ -48,14 +59,24 @@ public struct ParquetRowGroupRows {
         let out = batch.bytes
         while row < rowCount && batch.rowCount < maxRows && out.count < maxBytes {
             batch.beginRecord(line: firstLine + row)
-            for c in 0..<leaves.count {
+            for (f, field) in fields.enumerated() {
+                guard let c = field.leaf, !field.isRepeated else {
+                    let start = out.count
+                    nested!.write(field, row: row, to: out)
+                    if out.count - start == 4 && out.base[start] == 110 {  // null
+                        out.count = start
+                        continue
+                    }
+                    batch.setCell(Cell(offset: UInt32(start), length: UInt32(out.count - start), kind: .quoted), column: slots[f])
+                    continue
+                }
                 let leaf = leaves[c]
                 if leaf.maxDefinition > 0 && columns[c].definitionLevels[row] != UInt8(leaf.maxDefinition) { continue }
                 let i = valueIndex[c]
                 valueIndex[c] = i + 1
                 let start = out.count
                 write(c, i, to: out)
-                batch.setCell(Cell(offset: UInt32(start), length: UInt32(out.count - start), kind: .quoted), column: slots[c])
+                batch.setCell(Cell(offset: UInt32(start), length: UInt32(out.count - start), kind: .quoted), column: slots[f])
             }
             batch.endRecord()
             row += 1
@@ -65,8 +86,13 @@ public struct ParquetRowGroupRows {
 
     @inline(__always)
     private func write(_ c: Int, _ i: Int, to out: ByteStorage) {
-        let values = columns[c].values
-        switch formats[c] {
+        Self.writeText(formats[c], columns[c].values, i, to: out)
+    }
+
+    /// Value `i` of `values` as the text PostgreSQL reads for the format's column type.
+    @inline(__always)
+    static func writeText(_ format: ParquetCellFormat, _ values: ParquetValues, _ i: Int, to out: ByteStorage) {
+        switch format {
         case .boolean:
             out.append(contentsOf: values.booleans[i] ? "true".utf8 : "false".utf8)
         case .signed:

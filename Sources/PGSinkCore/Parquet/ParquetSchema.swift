@@ -16,12 +16,14 @@ public struct ParquetSchema: Sendable {
     public var leaves: [ParquetLeaf] = []
     /// Top-level fields that are groups or repeated (LIST, MAP, structs), by name.
     public var nestedFields: [String] = []
+    /// The top-level fields as trees, in schema order.
+    public var fields: [ParquetNode] = []
 
     public init(_ elements: [ParquetSchemaElement]) throws(ParquetError) {
         guard let root = elements.first else { throw ParquetError("the footer has an empty schema") }
         var index = 1
         for _ in 0..<root.childCount {
-            try walk(elements, &index, path: [], definition: 0, repetition: 0)
+            fields.append(try walk(elements, &index, path: [], definition: 0, repetition: 0))
         }
         guard index == elements.count else {
             throw ParquetError("the schema's child counts do not match its \(elements.count) elements")
@@ -30,7 +32,7 @@ public struct ParquetSchema: Sendable {
 
     private mutating func walk(
         _ elements: [ParquetSchemaElement], _ index: inout Int, path: [String], definition: Int, repetition: Int
-    ) throws(ParquetError) {
+    ) throws(ParquetError) -> ParquetNode {
         guard index < elements.count else { throw ParquetError("the schema's child counts run past its elements") }
         let element = elements[index]
         index += 1
@@ -38,14 +40,37 @@ public struct ParquetSchema: Sendable {
         let repetition = repetition + (element.repetition == 2 ? 1 : 0)
         let path = path + [element.name]
         if path.count == 1 && (element.childCount > 0 || element.repetition == 2) { nestedFields.append(element.name) }
+        var node = ParquetNode(element: element, definition: definition, repetition: repetition)
         if element.childCount > 0 || element.type == nil {
             for _ in 0..<element.childCount {
-                try walk(elements, &index, path: path, definition: definition, repetition: repetition)
+                node.children.append(try walk(elements, &index, path: path, definition: definition, repetition: repetition))
             }
-            return
+            return node
         }
         guard definition < 256, repetition < 256 else { throw ParquetError("the schema nests deeper than 255 levels") }
+        node.leaf = leaves.count
         leaves.append(ParquetLeaf(path: path, element: element, maxDefinition: definition, maxRepetition: repetition))
+        return node
+    }
+}
+
+/// A node of the schema tree: a group or a leaf, with the definition and repetition levels that
+/// mean it is present (counting itself).
+public struct ParquetNode: Sendable {
+    public var element: ParquetSchemaElement
+    public var definition: Int
+    public var repetition: Int
+    public var children: [ParquetNode] = []
+    /// The leaf's index among the schema's leaves; nil for a group.
+    public var leaf: Int?
+
+    public var isRepeated: Bool { element.repetition == 2 }
+    public var isNested: Bool { leaf == nil || isRepeated }
+
+    /// The leaves under this node, in order.
+    public var leafIndices: [Int] {
+        if let leaf { return [leaf] }
+        return children.flatMap(\.leafIndices)
     }
 }
 
