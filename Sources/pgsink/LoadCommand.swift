@@ -35,6 +35,11 @@ struct LoadCommand: ParsableCommand {
         valueName: "path"))
     var recordsPath: String?
 
+    @Option(name: .customLong("columns"), help: ArgumentHelp(
+        "Parquet: load only these top-level columns (comma-separated); only their column chunks are read.",
+        valueName: "col[,col...]"))
+    var columns: String?
+
     @Option(help: "append, replace or merge (default append).")
     var mode: LoadMode?
 
@@ -197,6 +202,14 @@ struct LoadCommand: ParsableCommand {
         }
         if recordsPath != nil && !files.contains(where: { (format ?? InputFormat.from(path: $0)) == .json }) {
             throw ValidationError("--records-path applies to JSON documents (.json files, or --format json)")
+        }
+        if let columns {
+            guard !files.contains(where: { (format ?? InputFormat.from(path: $0)) != .parquet }) else {
+                throw ValidationError("--columns applies to Parquet files (.parquet, or --format parquet)")
+            }
+            guard !Self.columnList(columns).isEmpty, !Self.columnList(columns).contains("") else {
+                throw ValidationError("--columns takes column names joined by commas, e.g. id,name (got \"\(columns)\")")
+            }
         }
     }
 
@@ -430,6 +443,7 @@ struct LoadCommand: ParsableCommand {
             request.typeOverrides = overrides
             request.force = force
             request.nestedSeparator = nestedSeparator
+            request.columns = columns.map(Self.columnList)
             request.jsonColumns = jsonColumns
             request.sourceName = sourceName
             request.uniqueIndexes = uniqueIndexes.map(Self.columnList)

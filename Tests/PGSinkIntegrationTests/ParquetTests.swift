@@ -115,6 +115,27 @@ struct ParquetTests {
         #expect(unnamed.stderr.contains("--format parquet"), "\(unnamed.stderr)")
     }
 
+    @Test func columnsLoadsOnlyTheNamedColumnsAndReadsOnlyTheirChunks() throws {
+        let dir = try Self.files()
+        let db = try TestDatabase()
+        // The corrupt page is in column i32's chunk, which --columns leaves unread.
+        try db.load(paths: [dir + "/corrupt_page_header.parquet"], into: "some") { $0.columns = ["id", "name"] }
+        #expect(try db.columnTypes("some").keys.sorted() == ["id", "name"])
+        #expect(try db.count("some") == 40)
+        try db.load(paths: [dir + "/nested_v1.parquet"], into: "lists") { $0.columns = ["lol"] }
+        #expect(try db.column("SELECT lol::text FROM \(db.table("lists").quoted)") == [
+            "[[1], [2, 3]]", "[[]]", nil, "[null, [4]]", "[]",
+        ])
+        #expect(throws: (any Error).self) {
+            try db.load(paths: [dir + "/types.parquet"], into: "missing") { $0.columns = ["id", "nope"] }
+        }
+        let run = try CommandLineTests.run([
+            "load", dir + "/types.parquet", "--columns", "id, flag", "--to", db.url, "--table", "\(db.schema).flags",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try db.columnTypes("flags") == ["id": "bigint", "flag": "boolean"])
+    }
+
     @Test func theSameFileTwiceIsRefusedInOneAppend() throws {
         let dir = try Self.files()
         let db = try TestDatabase()

@@ -10,8 +10,25 @@ extension BatchProducer {
         let name = file.name
         func failure(_ message: String) -> InputError { InputError(source: name, line: 0, message: message) }
         let schema = file.schema
+        // --columns: only the named top-level fields, and only their leaves' chunks are read.
+        var fields = schema.fields
+        if let wanted = request.columns {
+            let names = Set(fields.map(\.element.name))
+            if let missing = wanted.first(where: { !names.contains($0) }) {
+                throw failure(
+                    "--columns names \(missing), which the file does not have (its columns: "
+                        + fields.map(\.element.name).joined(separator: ", ") + ")")
+            }
+            fields = fields.filter { wanted.contains($0.element.name) }
+        }
+        let readLeaves = Set(fields.flatMap(\.leafIndices))
+        // Unread leaves get a placeholder: a type pgsink cannot read matters only when it is loaded.
         var formats: [ParquetCellFormat] = []
-        for leaf in schema.leaves {
+        for (index, leaf) in schema.leaves.enumerated() {
+            guard readLeaves.contains(index) else {
+                formats.append(.bytea)
+                continue
+            }
             do {
                 formats.append(try ParquetCellFormat.of(leaf).0)
             } catch {
@@ -20,7 +37,7 @@ extension BatchProducer {
         }
         // A flat field takes its leaf's type; a nested one (LIST, MAP, group) is one jsonb column.
         var slots: [Int] = []
-        for field in schema.fields {
+        for field in fields {
             slots.append(root.sources.slot(for: field.element.name))
             if let leaf = field.leaf, !field.isRepeated {
                 root.planner.declaredTypes[field.element.name] = try ParquetCellFormat.of(schema.leaves[leaf]).1
@@ -41,7 +58,11 @@ extension BatchProducer {
                     "row group \(number) has \(group.columns.count) column chunks; the schema has \(schema.leaves.count) columns")
             }
             var decoded: [ParquetColumnData] = []
-            for (leaf, meta) in zip(schema.leaves, group.columns) {
+            for (index, (leaf, meta)) in zip(schema.leaves, group.columns).enumerated() {
+                guard readLeaves.contains(index) else {
+                    decoded.append(ParquetColumnData())
+                    continue
+                }
                 if queue.isCancelled { throw WorkQueue<LoadStep>.Cancelled() }
                 try Interrupt.check()
                 do {
@@ -58,7 +79,7 @@ extension BatchProducer {
             var groupRows: ParquetRowGroupRows
             do {
                 groupRows = try ParquetRowGroupRows(
-                    leaves: schema.leaves, fields: schema.fields, formats: formats, slots: slots, columns: decoded,
+                    leaves: schema.leaves, fields: fields, formats: formats, slots: slots, columns: decoded,
                     rowCount: Int(group.rowCount))
             } catch {
                 throw failure("row group \(number): \(error.message)")

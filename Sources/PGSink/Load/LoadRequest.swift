@@ -70,6 +70,9 @@ public struct LoadRequest: Sendable {
     /// JSON documents: the keys leading to the records array inside the top-level object
     /// (`data.items` is `["data", "items"]`); empty: the document itself.
     public var recordsPath: [String] = []
+    /// Parquet: the top-level columns to load (`--columns`); only their column chunks are read.
+    /// nil: every column.
+    public var columns: [String]? = nil
 
     // Bookkeeping columns and stale rows.
     /// `_pgsink_load_id` and `_pgsink_loaded_at` on every row.

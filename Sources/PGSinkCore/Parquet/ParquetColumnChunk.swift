@@ -59,6 +59,8 @@ public struct ParquetColumnData: Sendable {
     public var values = ParquetValues()
     /// Level entries (values and nulls) in the chunk.
     public var count = 0
+
+    public init() {}
 }
 
 /// Decodes the pages of one column chunk: dictionary and data pages (v1 and v2), every encoding

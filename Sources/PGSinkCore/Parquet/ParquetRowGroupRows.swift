@@ -19,7 +19,9 @@ public struct ParquetRowGroupRows {
         leaves: [ParquetLeaf], fields: [ParquetNode], formats: [ParquetCellFormat], slots: [Int],
         columns: [ParquetColumnData], rowCount: Int
     ) throws(ParquetError) {
-        for (leaf, column) in zip(leaves, columns) {
+        for index in Set(fields.flatMap(\.leafIndices)) {
+            let leaf = leaves[index]
+            let column = columns[index]
             let present = leaf.maxDefinition == 0
                 ? column.count : column.definitionLevels.reduce(0) { $0 + ($1 == UInt8(leaf.maxDefinition) ? 1 : 0) }
             let stored: Int
