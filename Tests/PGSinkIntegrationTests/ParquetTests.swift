@@ -136,6 +136,24 @@ struct ParquetTests {
         #expect(try db.columnTypes("flags") == ["id": "bigint", "flag": "boolean"])
     }
 
+    @Test func modesAndTheLedgerWorkAsForCSV() throws {
+        let dir = try Self.files()
+        let db = try TestDatabase()
+        let path = dir + "/types.parquet"
+        try db.load(paths: [path], into: "keyed", mode: .merge) { $0.primaryKey = ["id"] }
+        try db.load(paths: [path, dir + "/many_pages.parquet"], into: "keyed", mode: .merge) { $0.primaryKey = ["id"] }
+        #expect(try db.rows("SELECT count(*), count(DISTINCT id) FROM \(db.table("keyed").quoted)") == [["5000", "5000"]])
+        try db.load(paths: [path], into: "swapped", mode: .replace)
+        try db.load(paths: [dir + "/empty_row_groups.parquet"], into: "swapped", mode: .replace)
+        #expect(try db.count("swapped") == 6)
+        // An append of a file already loaded into the table is refused by the ledger.
+        try db.load(paths: [path], into: "once")
+        #expect(throws: (any Error).self) { try db.load(paths: [path], into: "once") }
+        #expect(try db.count("once") == 40)
+        try db.load(paths: [path], into: "once") { $0.force = true }
+        #expect(try db.count("once") == 80)
+    }
+
     @Test func theSameFileTwiceIsRefusedInOneAppend() throws {
         let dir = try Self.files()
         let db = try TestDatabase()
