@@ -135,6 +135,8 @@ struct ParquetDecodingTests {
         #expect(text { ParquetText.appendDate(days: 0, to: $0) } == "1970-01-01")
         #expect(text { ParquetText.appendDate(days: -1, to: $0) } == "1969-12-31")
         #expect(text { ParquetText.appendDate(days: 18262, to: $0) } == "2020-01-01")
+        #expect(text { ParquetText.appendDate(days: 3_000_000, to: $0) } == "10183-09-21")
+        #expect(text { ParquetText.appendDate(days: -800_000, to: $0) } == "0222-09-04 BC")
         #expect(text { ParquetText.appendTimestamp(-1, unit: .micros, utc: true, to: $0) } == "1969-12-31 23:59:59.999999+00")
         #expect(text { ParquetText.appendTimeOfDay(3_723_004, unit: .millis, to: $0) } == "01:02:03.004")
         let (small, negative) = ParquetText.decimalDigits(bigEndian: [0xFF, 0xFF][...])

@@ -100,8 +100,16 @@ enum ParquetText {
         out.append(contentsOf: String(value).utf8)
     }
 
+    /// `value` in at least `width` digits (a year past 9999 keeps all of its digits).
     @inline(__always)
     static func appendPadded(_ value: Int, width: Int, to out: ByteStorage) {
+        var width = width
+        var limit = 1
+        for _ in 0..<width { limit *= 10 }
+        while value >= limit {
+            width += 1
+            limit *= 10
+        }
         var digits = [UInt8](repeating: 48, count: width)
         var rest = value
         var k = width - 1
