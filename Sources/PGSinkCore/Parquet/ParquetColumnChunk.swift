@@ -98,6 +98,11 @@ public struct ParquetChunkDecoder {
                 throw ParquetError("column \(leaf.name): bad page header at chunk byte \(pos): \(error.message)")
             }
             pos += header.headerLength
+            let isData = header.kind == ParquetPageHeader.Kind.data.rawValue || header.kind == ParquetPageHeader.Kind.dataV2.rawValue
+            guard !isData || header.valueCount <= Int(meta.valueCount) - decoder.data.count else {
+                throw ParquetError(
+                    "column \(leaf.name): a page of \(header.valueCount) values overruns its column chunk of \(meta.valueCount)")
+            }
             guard header.compressedSize <= chunk.count - pos else {
                 throw ParquetError("column \(leaf.name): a page of \(header.compressedSize) bytes runs past its column chunk")
             }

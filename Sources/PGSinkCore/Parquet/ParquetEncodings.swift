@@ -57,7 +57,7 @@ public enum ParquetEncodings {
         guard end <= p.count, start <= end else { throw ParquetError("RLE data runs past the end of the page") }
         let region = UnsafeRawBufferPointer(rebasing: p[..<end])
         var out: [UInt64] = []
-        out.reserveCapacity(count)
+        out.reserveCapacity(min(count, 1 << 20))
         var pos = start
         let valueBytes = (bitWidth + 7) / 8
         while out.count < count {
@@ -92,7 +92,7 @@ public enum ParquetEncodings {
         let miniblocks = Int(try varint(p, &pos))
         let total = Int(try varint(p, &pos))
         var last = try zigzag(p, &pos)
-        guard miniblocks > 0, blockSize > 0, blockSize % miniblocks == 0, (blockSize / miniblocks) % 8 == 0,
+        guard miniblocks > 0, blockSize > 0, blockSize <= 1 << 20, blockSize % miniblocks == 0, (blockSize / miniblocks) % 8 == 0,
             total >= 0, total <= p.count * 64 + 1
         else {
             throw ParquetError("a DELTA_BINARY_PACKED header is invalid (block \(blockSize), miniblocks \(miniblocks))")
