@@ -76,6 +76,8 @@ struct ParquetTests {
         ("corrupt_truncated_footer", "the Parquet footer is missing or truncated"),
         ("corrupt_wrong_magic", "not a Parquet file: it does not start with the magic bytes PAR1"),
         ("corrupt_page_header", "bad page header"),
+        ("refused_encrypted", "encrypted Parquet file (magic PARE)"),
+        ("refused_brotli", "the BROTLI compression is not supported"),
     ])
     func brokenFilesFailClearlyAndCommitNothing(_ name: String, _ message: String) throws {
         let dir = try Self.files()
@@ -364,6 +366,8 @@ struct ParquetTests {
         open(os.path.join(out, 'corrupt_truncated_footer.parquet'), 'wb').write(good[:-20])
         open(os.path.join(out, 'corrupt_wrong_magic.parquet'), 'wb').write(b'PAR2' + good[4:])
         offset = pq.ParquetFile(os.path.join(out, 'codec_none.parquet')).metadata.row_group(0).column(3).data_page_offset
+        open(os.path.join(out, 'refused_encrypted.parquet'), 'wb').write(b'PARE' + good[4:-4] + b'PARE')
+        write('refused_brotli', t, compression='brotli')
         bad = bytearray(good)
         bad[offset:offset + 8] = b'\xff' * 8
         open(os.path.join(out, 'corrupt_page_header.parquet'), 'wb').write(bytes(bad))
