@@ -57,21 +57,27 @@ extension BatchProducer {
                 throw failure(
                     "row group \(number) has \(group.columns.count) column chunks; the schema has \(schema.leaves.count) columns")
             }
+            // Flat columns keep their compressed chunk and decode a page at a time; a nested
+            // field's leaves are decoded whole.
+            let flatLeaves = Set(fields.filter { !$0.isNested }.compactMap(\.leaf))
             var decoded: [ParquetColumnData] = []
+            var streams: [ParquetPageStream?] = []
             for (index, (leaf, meta)) in zip(schema.leaves, group.columns).enumerated() {
-                guard readLeaves.contains(index) else {
-                    decoded.append(ParquetColumnData())
-                    continue
-                }
+                decoded.append(ParquetColumnData())
+                streams.append(nil)
+                guard readLeaves.contains(index) else { continue }
                 if queue.isCancelled { throw WorkQueue<LoadStep>.Cancelled() }
                 try Interrupt.check()
                 do {
                     let chunk = try file.read(at: Int(meta.start), count: Int(meta.compressedSize))
                     read += chunk.count
-                    decoded.append(
-                        try chunk.withUnsafeBytes { p in
+                    if flatLeaves.contains(index) {
+                        streams[index] = ParquetPageStream(chunk: chunk, leaf: leaf, meta: meta, inflate: ParquetCodecs.inflate)
+                    } else {
+                        decoded[index] = try chunk.withUnsafeBytes { p in
                             try ParquetChunkDecoder.decode(p, leaf: leaf, meta: meta, inflate: ParquetCodecs.inflate)
-                        })
+                        }
+                    }
                 } catch let error as ParquetError {
                     throw failure("row group \(number): \(error.message)")
                 }
@@ -80,12 +86,16 @@ extension BatchProducer {
             do {
                 groupRows = try ParquetRowGroupRows(
                     leaves: schema.leaves, fields: fields, formats: formats, slots: slots, columns: decoded,
-                    rowCount: Int(group.rowCount))
+                    streams: streams, rowCount: Int(group.rowCount))
             } catch {
                 throw failure("row group \(number): \(error.message)")
             }
             while !groupRows.isDone {
-                groupRows.write(into: batch, maxRows: request.batchRows, maxBytes: request.batchBytes, firstLine: line)
+                do {
+                    try groupRows.write(into: batch, maxRows: request.batchRows, maxBytes: request.batchBytes, firstLine: line)
+                } catch let error as ParquetError {
+                    throw failure("row group \(number): \(error.message)")
+                }
                 if batch.rowCount >= request.batchRows || batch.bytes.count >= request.batchBytes {
                     try queue.push(try makeStep(batch))
                     batch = newBatch()

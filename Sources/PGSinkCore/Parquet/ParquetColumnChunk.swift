@@ -91,21 +91,8 @@ public struct ParquetChunkDecoder {
                 throw ParquetError(
                     "column \(leaf.name): the chunk ends after \(decoder.data.count) of its \(meta.valueCount) values")
             }
-            let header: ParquetPageHeader
-            do {
-                header = try ParquetPageHeader.decode(chunk, at: pos)
-            } catch {
-                throw ParquetError("column \(leaf.name): bad page header at chunk byte \(pos): \(error.message)")
-            }
-            pos += header.headerLength
-            let isData = header.kind == ParquetPageHeader.Kind.data.rawValue || header.kind == ParquetPageHeader.Kind.dataV2.rawValue
-            guard !isData || header.valueCount <= Int(meta.valueCount) - decoder.data.count else {
-                throw ParquetError(
-                    "column \(leaf.name): a page of \(header.valueCount) values overruns its column chunk of \(meta.valueCount)")
-            }
-            guard header.compressedSize <= chunk.count - pos else {
-                throw ParquetError("column \(leaf.name): a page of \(header.compressedSize) bytes runs past its column chunk")
-            }
+            let (header, start) = try pageHeader(chunk, at: pos, leaf: leaf, meta: meta, delivered: decoder.data.count)
+            pos = start
             let page = UnsafeRawBufferPointer(rebasing: chunk[pos..<pos + header.compressedSize])
             pos += header.compressedSize
             try decoder.page(header, page)
@@ -372,5 +359,69 @@ public struct ParquetChunkDecoder {
             }
         }
         return pos
+    }
+}
+
+/// The data pages of one column chunk, decoded one at a time as rows are written, so a flat
+/// column holds its compressed chunk and one decoded page, not the whole decoded chunk.
+public struct ParquetPageStream {
+    let chunk: [UInt8]
+    let meta: ParquetColumnMeta
+    var decoder: ParquetChunkDecoder
+    var position = 0
+    /// Level entries of the pages already handed out.
+    public private(set) var delivered = 0
+
+    public init(chunk: [UInt8], leaf: ParquetLeaf, meta: ParquetColumnMeta, inflate: @escaping ParquetInflate) {
+        self.chunk = chunk
+        self.meta = meta
+        self.decoder = ParquetChunkDecoder(leaf: leaf, codec: meta.codec, inflate: inflate)
+    }
+
+    /// The next data page's levels and values; nil once the chunk's values are all handed out.
+    public mutating func next() throws -> ParquetColumnData? {
+        let leaf = decoder.leaf
+        while delivered < meta.valueCount {
+            guard position < chunk.count else {
+                throw ParquetError("column \(leaf.name): the chunk ends after \(delivered) of its \(meta.valueCount) values")
+            }
+            let (header, start) = try chunk.withUnsafeBytes { p in
+                try ParquetChunkDecoder.pageHeader(p, at: position, leaf: leaf, meta: meta, delivered: delivered)
+            }
+            position = start + header.compressedSize
+            decoder.data = ParquetColumnData()
+            try chunk.withUnsafeBytes { p in
+                try decoder.page(header, UnsafeRawBufferPointer(rebasing: p[start..<start + header.compressedSize]))
+            }
+            let isData = header.kind == ParquetPageHeader.Kind.data.rawValue || header.kind == ParquetPageHeader.Kind.dataV2.rawValue
+            guard isData else { continue }
+            delivered += decoder.data.count
+            return decoder.data
+        }
+        return nil
+    }
+}
+
+extension ParquetChunkDecoder {
+    /// The page header at `position` of a chunk, checked against the chunk, and where its page starts.
+    static func pageHeader(
+        _ chunk: UnsafeRawBufferPointer, at position: Int, leaf: ParquetLeaf, meta: ParquetColumnMeta, delivered: Int
+    ) throws(ParquetError) -> (ParquetPageHeader, Int) {
+        let header: ParquetPageHeader
+        do {
+            header = try ParquetPageHeader.decode(chunk, at: position)
+        } catch {
+            throw ParquetError("column \(leaf.name): bad page header at chunk byte \(position): \(error.message)")
+        }
+        let start = position + header.headerLength
+        let isData = header.kind == ParquetPageHeader.Kind.data.rawValue || header.kind == ParquetPageHeader.Kind.dataV2.rawValue
+        guard !isData || header.valueCount <= Int(meta.valueCount) - delivered else {
+            throw ParquetError(
+                "column \(leaf.name): a page of \(header.valueCount) values overruns its column chunk of \(meta.valueCount)")
+        }
+        guard header.compressedSize <= chunk.count - start else {
+            throw ParquetError("column \(leaf.name): a page of \(header.compressedSize) bytes runs past its column chunk")
+        }
+        return (header, start)
     }
 }

@@ -1,10 +1,16 @@
-/// The rows of one decoded row group of a flat schema, written into record batches as the text
-/// of each value (`ParquetCellFormat`), with NULL where a definition level says so.
+/// The rows of one row group, written into record batches as the text of each value
+/// (`ParquetCellFormat`), with NULL where a definition level says so. A flat column is decoded a
+/// page at a time as its rows are written (`ParquetPageStream`); a nested field's leaves are
+/// decoded whole and assembled into JSON (`ParquetNestedJSON`).
 public struct ParquetRowGroupRows {
     public let leaves: [ParquetLeaf]
     let formats: [ParquetCellFormat]
     let slots: [Int]
-    let columns: [ParquetColumnData]
+    /// A flat leaf's current page, or a nested leaf's whole chunk.
+    private var columns: [ParquetColumnData]
+    private var streams: [ParquetPageStream?]
+    /// A flat leaf's next level entry in its current page.
+    private var entry: [Int]
     public let rowCount: Int
     /// The next row to write, and each column's next value.
     public private(set) var row = 0
@@ -17,11 +23,17 @@ public struct ParquetRowGroupRows {
     /// `fields`: the schema's top-level fields; `slots`: each field's source column slot in the batch.
     public init(
         leaves: [ParquetLeaf], fields: [ParquetNode], formats: [ParquetCellFormat], slots: [Int],
-        columns: [ParquetColumnData], rowCount: Int
+        columns: [ParquetColumnData], streams: [ParquetPageStream?], rowCount: Int
     ) throws(ParquetError) {
         for index in Set(fields.flatMap(\.leafIndices)) {
             let leaf = leaves[index]
             let column = columns[index]
+            if let stream = streams[index] {
+                guard stream.meta.valueCount == rowCount else {
+                    throw ParquetError("column \(leaf.name) has \(stream.meta.valueCount) values in a row group of \(rowCount) rows")
+                }
+                continue
+            }
             let present = leaf.maxDefinition == 0
                 ? column.count : column.definitionLevels.reduce(0) { $0 + ($1 == UInt8(leaf.maxDefinition) ? 1 : 0) }
             let stored: Int
@@ -46,6 +58,8 @@ public struct ParquetRowGroupRows {
         self.columns = columns
         self.rowCount = rowCount
         self.valueIndex = Array(repeating: 0, count: leaves.count)
+        self.streams = streams
+        self.entry = Array(repeating: 0, count: leaves.count)
         let nestedFields = fields.filter(\.isNested)
         nested = nestedFields.isEmpty
             ? nil
@@ -57,7 +71,7 @@ public struct ParquetRowGroupRows {
 
     /// Writes rows into `batch` until it holds `maxRows` rows or `maxBytes` bytes, or the group
     /// ends. `firstLine` is the file's row number (1-based) of the group's first row.
-    public mutating func write(into batch: RecordBatch, maxRows: Int, maxBytes: Int, firstLine: Int) {
+    public mutating func write(into batch: RecordBatch, maxRows: Int, maxBytes: Int, firstLine: Int) throws {
         let out = batch.bytes
         while row < rowCount && batch.rowCount < maxRows && out.count < maxBytes {
             batch.beginRecord(line: firstLine + row)
@@ -73,7 +87,10 @@ public struct ParquetRowGroupRows {
                     continue
                 }
                 let leaf = leaves[c]
-                if leaf.maxDefinition > 0 && columns[c].definitionLevels[row] != UInt8(leaf.maxDefinition) { continue }
+                while entry[c] == columns[c].count { try nextPage(c) }
+                let k = entry[c]
+                entry[c] = k + 1
+                if leaf.maxDefinition > 0 && columns[c].definitionLevels[k] != UInt8(leaf.maxDefinition) { continue }
                 let i = valueIndex[c]
                 valueIndex[c] = i + 1
                 let start = out.count
@@ -84,6 +101,30 @@ public struct ParquetRowGroupRows {
             row += 1
         }
         batch.scanned = out.count
+    }
+
+    /// Decodes flat leaf `c`'s next page.
+    private mutating func nextPage(_ c: Int) throws {
+        let leaf = leaves[c]
+        guard let page = try streams[c]?.next() else {
+            throw ParquetError("column \(leaf.name) ends before row \(row) of its row group of \(rowCount) rows")
+        }
+        let present = leaf.maxDefinition == 0
+            ? page.count : page.definitionLevels.reduce(0) { $0 + ($1 == UInt8(leaf.maxDefinition) ? 1 : 0) }
+        let stored: Int
+        switch leaf.physical {
+        case .boolean: stored = page.values.booleans.count
+        case .int32, .int64: stored = page.values.ints.count
+        case .float: stored = page.values.floats.count
+        case .double: stored = page.values.doubles.count
+        case .byteArray, .fixedLenByteArray, .int96: stored = page.values.offsets.count - 1
+        }
+        guard stored == present else {
+            throw ParquetError("column \(leaf.name): a page holds \(stored) values where its levels say \(present)")
+        }
+        columns[c] = page
+        entry[c] = 0
+        valueIndex[c] = 0
     }
 
     @inline(__always)
