@@ -11,7 +11,7 @@ import Testing
 @Suite("Parquet files")
 struct ParquetTests {
     static let comparedFiles = [
-        "types", "types_flba_decimals",
+        "types", "types_flba_decimals", "types_binary",
         "codec_none", "codec_none_v2", "codec_snappy", "codec_snappy_v2", "codec_gzip", "codec_gzip_v2",
         "codec_zstd", "codec_zstd_v2", "codec_lz4", "codec_lz4_v2",
         "plain_v1", "plain_v2", "dictionary_v1", "dictionary_v2",
@@ -22,11 +22,13 @@ struct ParquetTests {
         "nested_v1", "nested_v2", "nested_many_pages",
     ]
 
-    @Test(arguments: comparedFiles)
-    func fileLoadsAsDuckDBReadsIt(_ name: String) throws {
+    /// In one batch (values as text, the first batch of a new table), and in batches of 16 rows
+    /// (after the first, values in binary COPY form straight from the column buffers).
+    @Test(arguments: comparedFiles, [50_000, 16])
+    func fileLoadsAsDuckDBReadsIt(_ name: String, batchRows: Int) throws {
         let dir = try Self.files()
         let db = try TestDatabase()
-        let summary = try db.load(paths: [dir + "/" + name + ".parquet"], into: name)
+        let summary = try db.load(paths: [dir + "/" + name + ".parquet"], into: name) { $0.batchRows = batchRows }
         let expected = try Expected(path: dir + "/" + name + ".expected.json")
         #expect(summary.rows == expected.rows.count)
         let select = expected.columns.map { column -> String in
@@ -136,6 +138,37 @@ struct ParquetTests {
         ])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(try db.columnTypes("flags") == ["id": "bigint", "flag": "boolean"])
+    }
+
+    /// After a table's first batch, values go in binary COPY form (no text between the column
+    /// buffers and the COPY): a load of 7-row batches stores exactly what the text batches stored.
+    @Test func valuesInBinaryCOPYFormEqualTheTextForm() throws {
+        let dir = try Self.files()
+        let db = try TestDatabase()
+        let path = dir + "/types_binary.parquet"
+        try db.load(paths: [path], into: "binary") {
+            $0.metadata = true
+            $0.batchRows = 100
+        }
+        try db.load(paths: [path], into: "binary") {
+            $0.metadata = true
+            $0.force = true
+            $0.batchRows = 7
+        }
+        let columns = "id, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, flag, name, doc, uid, bin, fixed, day, "
+            + "t_ms, t_us, ts_ms, ts_us, ts_ns, ts_utc, dec_small, dec_wide, dec_int"
+        let table = db.table("binary").quoted
+        let loads = try db.column("SELECT DISTINCT _pgsink_load_id FROM \(table) ORDER BY 1")
+        #expect(loads.count == 2)
+        let differing = try db.column(
+            """
+            SELECT count(*) FROM ((SELECT \(columns) FROM \(table) WHERE _pgsink_load_id = \(loads[0]!)
+              EXCEPT ALL SELECT \(columns) FROM \(table) WHERE _pgsink_load_id = \(loads[1]!))
+            UNION ALL (SELECT \(columns) FROM \(table) WHERE _pgsink_load_id = \(loads[1]!)
+              EXCEPT ALL SELECT \(columns) FROM \(table) WHERE _pgsink_load_id = \(loads[0]!))) AS d
+            """)
+        #expect(differing == ["0"])
+        #expect(try db.count("binary") == 80)
     }
 
     @Test func modesAndTheLedgerWorkAsForCSV() throws {
@@ -297,6 +330,8 @@ struct ParquetTests {
         t = base_table()
         write('types', t, compression='snappy', store_decimal_as_integer=True)
         write('types_flba_decimals', t, compression='none')
+        # Without nanosecond times (which go as text), every column can go in binary COPY form.
+        write('types_binary', t.drop_columns(['t_ns']), compression='snappy')
         for codec in ['none', 'snappy', 'gzip', 'zstd', 'lz4']:
             write('codec_' + codec, t, compression=codec)
             write('codec_' + codec + '_v2', t, compression=codec, data_page_version='2.0')

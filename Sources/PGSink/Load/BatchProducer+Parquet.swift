@@ -37,13 +37,15 @@ extension BatchProducer {
         }
         // A flat field takes its leaf's type; a nested one (LIST, MAP, group) is one jsonb column.
         var slots: [Int] = []
+        var declared: [ColumnType] = []
         for field in fields {
             slots.append(root.sources.slot(for: field.element.name))
             if let leaf = field.leaf, !field.isRepeated {
-                root.planner.declaredTypes[field.element.name] = try ParquetCellFormat.of(schema.leaves[leaf]).1
+                declared.append(try ParquetCellFormat.of(schema.leaves[leaf]).1)
             } else {
-                root.planner.declaredTypes[field.element.name] = .jsonb
+                declared.append(.jsonb)
             }
+            root.planner.declaredTypes[field.element.name] = declared[declared.count - 1]
         }
         let rowsBefore = rows
         var line = 1
@@ -91,6 +93,7 @@ extension BatchProducer {
                 throw failure("row group \(number): \(error.message)")
             }
             while !groupRows.isDone {
+                groupRows.binaryTypes = binaryTypes(fields, slots: slots, declared: declared, formats: formats, leaves: schema.leaves.count)
                 do {
                     try groupRows.write(into: batch, maxRows: request.batchRows, maxBytes: request.batchBytes, firstLine: line)
                 } catch let error as ParquetError {
@@ -116,5 +119,31 @@ extension BatchProducer {
         fingerprints.append(fingerprint)
         if rows > rowsBefore { try noteLoaded(name, fingerprint) }
         return file.size
+    }
+
+    /// The leaves whose values go in binary COPY form in the next batch, with their types: every
+    /// flat column whose table column has exactly the declared type, once the table is planned
+    /// (the first batch goes as text). None when a column only takes text (a `time` or `numeric(p,s)`
+    /// that cannot go binary), and none in a merge, whose key hashes compare text forms.
+    func binaryTypes(
+        _ fields: [ParquetNode], slots: [Int], declared: [ColumnType], formats: [ParquetCellFormat], leaves: Int
+    ) -> [ColumnType?] {
+        var types = [ColumnType?](repeating: nil, count: leaves)
+        let planner = root.planner
+        guard request.mode != .merge else { return types }
+        for (f, field) in fields.enumerated() {
+            guard slots[f] < planner.targetOf.count else { return [ColumnType?](repeating: nil, count: leaves) }
+            let target = planner.targetOf[slots[f]]
+            guard target >= 0 else { continue }
+            let type = planner.columns[target].type
+            if let leaf = field.leaf, !field.isRepeated, type == declared[f],
+                ParquetRowGroupRows.canWrite(formats[leaf], binaryAs: type)
+            {
+                types[leaf] = type
+            } else if !type.hasBinaryEncoder {
+                return [ColumnType?](repeating: nil, count: leaves)
+            }
+        }
+        return types
     }
 }

@@ -7,7 +7,10 @@ public struct ParquetRowGroupRows {
     let formats: [ParquetCellFormat]
     let slots: [Int]
     /// A flat leaf's current page, or a nested leaf's whole chunk.
-    private var columns: [ParquetColumnData]
+    var columns: [ParquetColumnData]
+    /// Per leaf, the column type its values are written in binary COPY form as (nil: as text),
+    /// for the batches written next (`canWrite(_:binaryAs:)`).
+    public var binaryTypes: [ColumnType?]
     private var streams: [ParquetPageStream?]
     /// A flat leaf's next level entry in its current page.
     private var entry: [Int]
@@ -59,6 +62,7 @@ public struct ParquetRowGroupRows {
         self.rowCount = rowCount
         self.valueIndex = Array(repeating: 0, count: leaves.count)
         self.streams = streams
+        self.binaryTypes = Array(repeating: nil, count: leaves.count)
         self.entry = Array(repeating: 0, count: leaves.count)
         let nestedFields = fields.filter(\.isNested)
         nested = nestedFields.isEmpty
@@ -94,6 +98,12 @@ public struct ParquetRowGroupRows {
                 let i = valueIndex[c]
                 valueIndex[c] = i + 1
                 let start = out.count
+                if let type = binaryTypes[c], writeWire(c, i, type: type, to: out) {
+                    batch.setCell(Cell(offset: UInt32(start), length: UInt32(out.count - start), kind: .wire), column: slots[f])
+                    batch.carriesWire = true
+                    continue
+                }
+                out.count = start
                 write(c, i, to: out)
                 batch.setCell(Cell(offset: UInt32(start), length: UInt32(out.count - start), kind: .quoted), column: slots[f])
             }
