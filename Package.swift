@@ -30,11 +30,27 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
+        // Parquet page codecs (Debian's libsnappy-dev, libzstd-dev, liblz4-dev).
+        .systemLibrary(
+            name: "CSnappy",
+            pkgConfig: "snappy",
+            providers: [.apt(["libsnappy-dev"]), .brew(["snappy"])]
+        ),
+        .systemLibrary(
+            name: "CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]
+        ),
+        .systemLibrary(
+            name: "CLZ4",
+            pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"]), .brew(["lz4"])]
+        ),
         .target(name: "PGSinkCore"),
         .target(
             name: "PGSink",
             dependencies: [
-                "PGSinkCore", "CLibPQ", "CZlib",
+                "PGSinkCore", "CLibPQ", "CZlib", "CSnappy", "CZstd", "CLZ4",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOSSH", package: "swift-nio-ssh"),

@@ -27,13 +27,18 @@ struct LoadCommand: ParsableCommand {
     @Option(help: "Target schema. Default: the connection's search_path or schema, else public.")
     var schema: String?
 
-    @Option(help: "Input format; needed for standard input (csv, jsonl, json).")
+    @Option(help: "Input format; needed for standard input (csv, jsonl, json, parquet).")
     var format: InputFormat?
 
     @Option(name: .customLong("records-path"), help: ArgumentHelp(
         "JSON documents: the array of records inside the top-level object, as keys joined by dots (data.items).",
         valueName: "path"))
     var recordsPath: String?
+
+    @Option(name: .customLong("columns"), help: ArgumentHelp(
+        "Parquet: load only these top-level columns (comma-separated); only their column chunks are read.",
+        valueName: "col[,col...]"))
+    var columns: String?
 
     @Option(help: "append, replace or merge (default append).")
     var mode: LoadMode?
@@ -198,6 +203,14 @@ struct LoadCommand: ParsableCommand {
         if recordsPath != nil && !files.contains(where: { (format ?? InputFormat.from(path: $0)) == .json }) {
             throw ValidationError("--records-path applies to JSON documents (.json files, or --format json)")
         }
+        if let columns {
+            guard !files.contains(where: { (format ?? InputFormat.from(path: $0)) != .parquet }) else {
+                throw ValidationError("--columns applies to Parquet files (.parquet, or --format parquet)")
+            }
+            guard !Self.columnList(columns).isEmpty, !Self.columnList(columns).contains("") else {
+                throw ValidationError("--columns takes column names joined by commas, e.g. id,name (got \"\(columns)\")")
+            }
+        }
     }
 
     /// What the flags say, as settings: nil where no flag was given.
@@ -239,7 +252,7 @@ struct LoadCommand: ParsableCommand {
             throw ValidationError("--mode merge needs --primary-key COL[,COL...] to know which rows are the same")
         }
         if files.contains("-") {
-            guard format != nil else { throw ValidationError("reading standard input needs --format csv, jsonl or json") }
+            guard format != nil else { throw ValidationError("reading standard input needs --format csv, jsonl, json or parquet") }
             guard settings.table != nil else { throw ValidationError("reading standard input needs --table") }
         }
         guard settings.effective(\.batchRows) > 0, settings.effective(\.batchBytes) > 0 else {
@@ -433,6 +446,7 @@ struct LoadCommand: ParsableCommand {
             request.typeOverrides = overrides
             request.force = force
             request.nestedSeparator = nestedSeparator
+            request.columns = columns.map(Self.columnList)
             request.jsonColumns = jsonColumns
             request.sourceName = sourceName
             request.uniqueIndexes = uniqueIndexes.map(Self.columnList)

@@ -19,8 +19,8 @@ struct CommandLineTests {
 
     /// Runs pgsink with this process's environment plus `environment`, less `removing`.
     static func run(
-        _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:], removing: [String] = [],
-        in directory: URL? = nil
+        _ arguments: [String], stdin: String? = nil, stdinData: Data? = nil, environment: [String: String] = [:],
+        removing: [String] = [], in directory: URL? = nil
     ) throws -> Run {
         let process = Process()
         process.executableURL = executable
@@ -39,7 +39,7 @@ struct CommandLineTests {
         process.standardInput = input
         try process.run()
         let writer = input.fileHandleForWriting
-        let payload = stdin.map { Data($0.utf8) }
+        let payload = stdinData ?? stdin.map { Data($0.utf8) }
         let written = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
             if let payload { writer.write(payload) }

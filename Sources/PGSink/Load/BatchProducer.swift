@@ -20,6 +20,8 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
     private let progress: (@Sendable (LoadProgress) -> Void)?
     private let readSize = 1 << 20
 
+    func reportProgress(_ value: LoadProgress) { progress?(value) }
+
     init(
         request: LoadRequest, planner: SchemaPlanner, sources: SourceColumns = SourceColumns(), layout: NestedLayout? = nil,
         childPlanner: @escaping (NestedLayout.Child, TableName) -> SchemaPlanner = { _, _ in fatalError("no child tables") },
@@ -40,6 +42,10 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
         var doneBefore = 0
         for (file, path) in zip(files, request.inputs) {
             sourceNames.append(file.name)
+            if try request.format(of: path) == .parquet {
+                doneBefore += try readParquet(path, into: queue, doneBefore: doneBefore, total: total)
+                continue
+            }
             let rowsBefore = rows
             var batch = newBatch(file)
             var scanner: any RecordScanner
@@ -53,6 +59,8 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
                 scanner = JSONLinesScanner(source: file.name, nesting: nesting)
             case .json:
                 scanner = JSONDocumentScanner(source: file.name, recordsPath: request.recordsPath, nesting: nesting)
+            case .parquet:
+                continue
             }
             currentRewrite = rewrite.isEmpty ? nil : rewrite
             currentFile = file
@@ -104,7 +112,7 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
 
     /// The same content twice in one append (one file named twice, or a copy) is refused unless
     /// --force: it would land twice.
-    private func noteLoaded(_ name: String, _ fingerprint: String) throws {
+    func noteLoaded(_ name: String, _ fingerprint: String) throws {
         if request.mode == .append && !request.force,
             let earlier = loadedFiles.first(where: { $0.fingerprint == fingerprint })
         {

@@ -5,10 +5,14 @@ public enum InputFormat: String, Sendable, CaseIterable {
     case jsonl
     /// A JSON document: an array of objects, one object, or an array inside it (`--records-path`).
     case json
+    /// Apache Parquet (`docs/formats.md`): read at offsets, footer first, never through gzip.
+    case parquet
 
-    /// The format a file's name says: `.csv`, `.tsv`, `.jsonl`, `.ndjson`, `.json`, each optionally `.gz`.
+    /// The format a file's name says: `.csv`, `.tsv`, `.jsonl`, `.ndjson`, `.json`, each optionally
+    /// `.gz`, and `.parquet`.
     public static func from(path: String) -> InputFormat? {
         var name = path.lowercased()
+        if name.hasSuffix(".parquet") { return .parquet }
         if name.hasSuffix(".gz") { name.removeLast(3) }
         if name.hasSuffix(".csv") || name.hasSuffix(".tsv") { return .csv }
         if name.hasSuffix(".jsonl") || name.hasSuffix(".ndjson") { return .jsonl }
@@ -66,6 +70,9 @@ public struct LoadRequest: Sendable {
     /// JSON documents: the keys leading to the records array inside the top-level object
     /// (`data.items` is `["data", "items"]`); empty: the document itself.
     public var recordsPath: [String] = []
+    /// Parquet: the top-level columns to load (`--columns`); only their column chunks are read.
+    /// nil: every column.
+    public var columns: [String]? = nil
 
     // Bookkeeping columns and stale rows.
     /// `_pgsink_load_id` and `_pgsink_loaded_at` on every row.
@@ -129,7 +136,7 @@ public struct LoadRequest: Sendable {
         if let format = InputFormat.from(path: input) { return format }
         throw InputError(
             source: input == "-" ? "stdin" : input, line: 0,
-            message: "cannot tell the format from the name; pass --format csv, --format jsonl or --format json")
+            message: "cannot tell the format from the name; pass --format csv, --format jsonl, --format json or --format parquet")
     }
 }
 

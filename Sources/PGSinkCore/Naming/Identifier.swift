@@ -94,7 +94,7 @@ public struct TableName: Hashable, Sendable, CustomStringConvertible {
     /// The table a file loads into by default: its base name without `.csv`, `.jsonl`, `.gz`, ….
     public static func baseName(ofPath path: String) -> String {
         var name = path.split(separator: "/").last.map(String.init) ?? path
-        for ext in [".gz", ".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".txt"] where name.lowercased().hasSuffix(ext) {
+        for ext in [".gz", ".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".txt", ".parquet"] where name.lowercased().hasSuffix(ext) {
             name = String(name.dropLast(ext.count))
         }
         return name
