@@ -229,6 +229,7 @@ struct EmbeddingWriter {
         let splitter = try config.splitter
         let settings = "\(provider.signature)/\(config.chunkSize)/\(config.chunkOverlap)"
         var batch = ChunkBatch()
+        var inFlight: InFlight?
         var failing: Error?
         while true {
             let rows = try connection.execute("FETCH \(Self.fetchRows) FROM \(Self.cursor)").rows
@@ -245,12 +246,53 @@ struct EmbeddingWriter {
                 batch.add(keys: keys, metadata: values, replaces: stored != nil, hash: hash, chunks: splitter.split(text))
                 // Checked per row: one long text may be thousands of chunks.
                 if batch.chunks.count >= Self.flushChunks {
-                    try flush(&batch, failing: &failing, place, outcome: &outcome, on: connection)
+                    try hand(&batch, &inFlight, failing: &failing, place, outcome: &outcome, on: connection)
                 }
             }
         }
-        try flush(&batch, failing: &failing, place, outcome: &outcome, on: connection)
+        try hand(&batch, &inFlight, failing: &failing, place, outcome: &outcome, on: connection)
+        if let last = inFlight { try write(last, failing: &failing, place, outcome: &outcome, on: connection) }
         try connection.execute("DROP TABLE pg_temp.\(quoteIdentifier(Self.stage))")
+    }
+
+    /// A batch whose chunks are being embedded on a thread of its own.
+    struct InFlight {
+        var batch: ChunkBatch
+        var job: EmbedJob?
+    }
+
+    /// The provider's call for one batch, on its own thread: while it runs (an HTTP round trip, or
+    /// the local provider's hashing), the connection writes the batch before and reads the next.
+    final class EmbedJob: @unchecked Sendable {
+        private let done = DispatchSemaphore(value: 0)
+        private var result: Result<[[Float]], Error> = .success([])
+
+        init(provider: EmbeddingProvider, texts: [String]) {
+            let thread = Thread { [self] in
+                result = Result { try provider.embed(texts) }
+                done.signal()
+            }
+            thread.start()
+        }
+
+        func wait() -> Result<[[Float]], Error> {
+            done.wait()
+            return result
+        }
+    }
+
+    /// Starts embedding a full batch, then writes the one before it (whose vectors are ready or
+    /// nearly): one batch is embedded while the previous one is written.
+    private func hand(
+        _ batch: inout ChunkBatch, _ inFlight: inout InFlight?, failing: inout Error?, _ place: Place,
+        outcome: inout EmbeddingOutcome, on connection: PGConnection
+    ) throws {
+        guard !batch.keys.isEmpty else { return }
+        let job = failing == nil && !batch.chunks.isEmpty ? EmbedJob(provider: provider, texts: batch.chunks) : nil
+        let next = InFlight(batch: batch, job: job)
+        batch = ChunkBatch()
+        if let previous = inFlight { try write(previous, failing: &failing, place, outcome: &outcome, on: connection) }
+        inFlight = next
     }
 
     /// Rows to write: their keys, hash and chunks (`owner` maps each chunk to its row).
@@ -278,18 +320,17 @@ struct EmbeddingWriter {
         }
     }
 
-    /// Embeds the batch's chunks and replaces its rows' chunks. When the provider fails: the load
+    /// Replaces the batch's rows' chunks with the embedded ones. When the provider failed: the load
     /// fails, or (`on_error: defer`) the rows get one pending chunk, and later batches are not sent.
-    private func flush(
-        _ batch: inout ChunkBatch, failing: inout Error?, _ place: Place, outcome: inout EmbeddingOutcome,
+    private func write(
+        _ flight: InFlight, failing: inout Error?, _ place: Place, outcome: inout EmbeddingOutcome,
         on connection: PGConnection
     ) throws {
-        guard !batch.keys.isEmpty else { return }
-        defer { batch = ChunkBatch() }
+        let batch = flight.batch
         var vectors: [[Float]]? = nil
-        if failing == nil && !batch.chunks.isEmpty {
+        if let job = flight.job {
             do {
-                vectors = try provider.embed(batch.chunks)
+                vectors = try job.wait().get()
             } catch {
                 guard config.onError == .defer else {
                     throw LoadError(
