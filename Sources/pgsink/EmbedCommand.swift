@@ -18,6 +18,11 @@ struct EmbedCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The schema of --table when it names none (default: the connection's, or public).", valueName: "schema"))
     var schema: String?
 
+    @Option(name: .customLong("embed-concurrency"), help: ArgumentHelp(
+        "pgvector_config with the openai provider: requests in flight at once (default: embedding.concurrency, 4).",
+        valueName: "n"))
+    var embedConcurrency: Int?
+
     @Flag(name: .long, help: "Print the outcome as JSON.")
     var json = false
 
@@ -27,10 +32,14 @@ struct EmbedCommand: ParsableCommand {
 
     func run() throws {
         let file = try config.load()
-        guard let pgvector = file?.pgvector else {
+        guard var pgvector = file?.pgvector else {
             throw CommandFailure(
                 description: "pgsink embed needs pgvector_config (under destination: in pgsink.yaml, or a CloudQuery spec); "
                     + "give it with --config FILE, see docs/pgvector.md")
+        }
+        if let embedConcurrency {
+            guard embedConcurrency >= 1 else { throw CommandFailure(description: "--embed-concurrency must be at least 1") }
+            pgvector.openAI.concurrency = embedConcurrency
         }
         let configured = try ConfigOptions.connection(of: file, replaced: connection.to != nil)
         let logger = LogSetup.bootstrap(logging.logLevel, fallback: .notice)

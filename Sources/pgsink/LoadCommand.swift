@@ -30,6 +30,11 @@ struct LoadCommand: ParsableCommand {
     @Option(help: "Input format; needed for standard input (csv, jsonl, json, parquet).")
     var format: InputFormat?
 
+    @Option(name: .customLong("embed-concurrency"), help: ArgumentHelp(
+        "pgvector_config with the openai provider: requests in flight at once (default: embedding.concurrency, 4).",
+        valueName: "n"))
+    var embedConcurrency: Int?
+
     @Option(name: .customLong("records-path"), help: ArgumentHelp(
         "JSON documents: the array of records inside the top-level object, as keys joined by dots (data.items).",
         valueName: "path"))
@@ -186,6 +191,7 @@ struct LoadCommand: ParsableCommand {
     var verbose = false
 
     func validate() throws {
+        if let embedConcurrency, embedConcurrency < 1 { throw ValidationError("--embed-concurrency must be at least 1") }
         if files.isEmpty { throw ValidationError("name at least one file to load, or - for standard input") }
         if delimiter != nil && parseDelimiter() == nil {
             throw ValidationError("--delimiter must be one ASCII character, or \\t")
@@ -378,7 +384,11 @@ struct LoadCommand: ParsableCommand {
         }
         try load(
             settings, configured: try ConfigOptions.connection(of: file, replaced: connection.to != nil),
-            embeddings: file?.pgvector)
+            embeddings: file?.pgvector.map { config in
+                var config = config
+                if let embedConcurrency { config.openAI.concurrency = embedConcurrency }
+                return config
+            })
     }
 
     private func load(_ settings: LoadSettings, configured: ConnectionSettings?, embeddings: PgVectorConfig?) throws {

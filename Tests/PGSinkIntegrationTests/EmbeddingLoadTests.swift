@@ -273,8 +273,10 @@ struct EmbeddingLoadTests {
             """.write(to: spec, atomically: true, encoding: .utf8)
         let load = try CommandLineTests.run(
             ["load", dir.appendingPathComponent("docs.csv").path, "--config", spec.path, "--schema", db.schema,
-             "--mode", "merge", "--primary-key", "id", "--json"])
+             "--mode", "merge", "--primary-key", "id", "--json", "--embed-concurrency", "2"])
         #expect(load.status == 0, "\(load.stderr)")
+        let zero = try CommandLineTests.run(["load", "x.csv", "--embed-concurrency", "0"])
+        #expect(zero.status == 2 && zero.stderr.contains("--embed-concurrency must be at least 1"), "\(zero.stderr)")
         #expect(load.stdout.contains("\"rowsEmbedded\":40"), "\(load.stdout)")
         let index = try db.column("SELECT indexdef FROM pg_indexes WHERE schemaname = '\(db.schema)' AND tablename = 'docs_vectors' AND indexdef LIKE '%ivfflat%'")
         // vector_l2_ops is ivfflat's default operator class, which pg_indexes leaves out.
