@@ -414,4 +414,34 @@ struct EmbeddingLoadTests {
         #expect(try db.column("SELECT count(*) FROM \(db.schema).\"Odd \"\"Name\"\"_embeddings\"") == [String(chunks)])
         #expect(try db.column("SELECT max(chunk_index) + 1 FROM \(db.schema).\"Odd \"\"Name\"\"_embeddings\" WHERE id = 1") == [String(chunks - 1)])
     }
+
+    @Test func eventsLoadedByServeGetEmbeddingsToo() throws {
+        let db = try Self.database()
+        let key = "wk_embed_" + UUID().uuidString.prefix(8).lowercased()
+        let namespace = WarehouseNames.namespace(db.schema + "_events")
+        let config = try TestDatabase.file("pgsink.yaml", """
+            destination:
+              url: \(EventServeConfigTests.quoted(db.url))
+              pgvector_config:
+                tables: [{table_name: tracks, embed_columns: [event_text], metadata_columns: [user_id]}]
+                embedding: {provider: local, dimensions: 16}
+            events:
+              listen: "127.0.0.1:0"
+              schema: \(db.schema)
+              namespace: \(namespace)
+              write_keys: [{key: \(key), source: web}]
+              sync: {frequency: 0.5s}
+            """)
+        let server = try EventServeTests.Server(["serve", "--config", config], key: key, namespace: namespace)
+        defer { _ = try? db.connection.execute("DROP SCHEMA IF EXISTS \(quoteIdentifier(namespace)) CASCADE") }
+        for (user, event) in [("u1", "Order Completed"), ("u2", "Signed Up")] {
+            let reply = try EventServeTests.request("\(server.url)/v1/track", body: EventServeTests.track(user, event), key: key)
+            #expect(reply.status == 200, "\(reply)")
+        }
+        let embeddings = "\(quoteIdentifier(namespace)).tracks_embeddings"
+        #expect(try ExactlyOnceTests.eventually {
+            (try? db.column("SELECT user_id || ':' || chunk FROM \(embeddings) ORDER BY user_id")) == ["u1:Order Completed", "u2:Signed Up"]
+        }, "\(server.log)")
+        #expect(InterruptTests.finish(server.process, after: SIGTERM) == 0, "\(server.log)")
+    }
 }
