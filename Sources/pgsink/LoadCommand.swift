@@ -396,6 +396,12 @@ struct LoadCommand: ParsableCommand {
         let retries = max(0, settings.effective(\.connectRetries))
         let resolved = try beforeLoading { try connection.resolve(configured: configured) }
         let requests = try beforeLoading { try plannedRequests(settings, connectionSchema: resolved.schema) }
+        // The flag is refused for such inputs (validate); the config file's key may serve other loads.
+        if let path = settings.recordsPath, !requests.contains(where: { request in
+            request.inputs.contains { (try? request.format(of: $0)) == .json }
+        }) {
+            logger.warning("records_path (\(path)) applies to JSON documents; these inputs are not JSON documents, so it is not used")
+        }
         for file in files where file != "-" && !FileManager.default.isReadableFile(atPath: file) {
             let reason = FileManager.default.fileExists(atPath: file) ? "it is not readable" : "no such file"
             if json { print(FailureReport(InputError(source: file, line: 0, message: "cannot read the input: \(reason)")).json) }

@@ -73,6 +73,12 @@ struct JSONDocumentTests {
             ["load", path, "--records-path", "data.items", "--to", db.url, "--table", "\(db.schema).missing"])
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("records path 'data.items': the top-level object has no key 'data'"), "\(missing.stderr)")
+        // From the environment (or a config file) with inputs that are not JSON documents: said, not silently dropped.
+        let csv = try TestDatabase.file("plain.csv", "a\n1\n")
+        let other = try CommandLineTests.run(
+            ["load", csv, "--to", db.url, "--table", "\(db.schema).plain"], environment: ["PGSINK_RECORDS_PATH": "items"])
+        #expect(other.status == 0, "\(other.stderr)")
+        #expect(other.stderr.contains("records_path (items) applies to JSON documents"), "\(other.stderr)")
     }
 
     @Test func hundredThousandElementsStreamInBatches() throws {
