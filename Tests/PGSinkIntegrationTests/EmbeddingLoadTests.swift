@@ -224,6 +224,18 @@ struct EmbeddingLoadTests {
             return text.contains("CREATE EXTENSION vector;") && text.contains("ask an administrator") && text.contains(name)
         }
         #expect(try connection.query("SELECT to_regclass('public.docs') IS NULL", []).rows == [["t"]])
+        // pgsink check says the same before any load.
+        let config = try TestDatabase.file("pgsink.yaml", """
+            destination:
+              pgvector_config:
+                tables: [{table_name: docs, embed_columns: [body]}]
+                embedding: {provider: local, dimensions: 8}
+            """)
+        let check = try CommandLineTests.run(["check", "--to", url.string!, "--config", config])
+        #expect(check.status == 1)
+        #expect(check.stdout.contains("✗ pgvector: vector") && check.stdout.contains("fix: as a superuser, run CREATE EXTENSION vector;"), "\(check.stdout)")
+        let superuser = try CommandLineTests.run(["check", "--to", db.url, "--config", config])
+        #expect(superuser.stdout.contains("✓ pgvector: extension vector"), "\(superuser.stdout)")
     }
 
     @Test func aSingerStreamGetsEmbeddingsFromItsTargetConfig() throws {

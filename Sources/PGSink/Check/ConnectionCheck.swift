@@ -32,12 +32,15 @@ public enum ConnectionCheck {
         public var table: String?
         public var mode: LoadMode
         public var deleteStale: Bool
+        /// `pgvector_config` is set: the vector extension must be there or be creatable.
+        public var embeddings: Bool
 
-        public init(schema: String, table: String?, mode: LoadMode, deleteStale: Bool = false) {
+        public init(schema: String, table: String?, mode: LoadMode, deleteStale: Bool = false, embeddings: Bool = false) {
             self.schema = schema
             self.table = table
             self.mode = mode
             self.deleteStale = deleteStale
+            self.embeddings = embeddings
         }
     }
 
@@ -68,7 +71,37 @@ public enum ConnectionCheck {
             results.append(CheckResult(passed: false, name: "privileges", detail: "could not be read: \(error)"))
         }
         if let table = target.table { results.append(hiddenTables(of: TableName(schema: target.schema, name: table), on: connection)) }
+        if target.embeddings { results.append(pgvector(on: connection)) }
         return results
+    }
+
+    /// pgvector_config needs the vector extension: installed, or creatable by this role.
+    static func pgvector(on connection: PGConnection) -> CheckResult {
+        do {
+            let database = try connection.execute("SELECT current_database()").value(0, 0) ?? "?"
+            if let version = try connection.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").value(0, 0) {
+                return CheckResult(passed: true, name: "pgvector", detail: "extension vector \(version) installed in \(database)")
+            }
+            guard let available = try connection.execute(
+                "SELECT default_version FROM pg_available_extensions WHERE name = 'vector'").value(0, 0)
+            else {
+                return CheckResult(
+                    passed: false, name: "pgvector", detail: "the server has no pgvector extension (pgvector_config needs it)",
+                    fix: "install pgvector on the server (Debian: apt install postgresql-<version>-pgvector), then run "
+                        + "CREATE EXTENSION vector; in \(database)")
+            }
+            if try connection.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").value(0, 0) == "t" {
+                return CheckResult(
+                    passed: true, name: "pgvector",
+                    detail: "vector \(available) is available; the first load creates it (CREATE EXTENSION vector)")
+            }
+            return CheckResult(
+                passed: false, name: "pgvector",
+                detail: "vector \(available) is available but not installed in \(database), and \(connection.user) cannot create it",
+                fix: "as a superuser, run CREATE EXTENSION vector; in \(database)")
+        } catch {
+            return CheckResult(passed: false, name: "pgvector", detail: "could not be read: \(error)")
+        }
     }
 
     /// Hidden tables killed parallel loads into the table left behind: dropped here, as the next
