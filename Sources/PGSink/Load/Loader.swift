@@ -438,8 +438,10 @@ public struct Loader: Sendable {
         }
         let result = try connection.query(SQL.deleteStale(table), [sourceName, syncedAt])
         let deleted = result.affectedRows
-        if deleted > 0 { logger.info("deleted \(deleted) stale rows of \(sourceName) from \(table)") }
-        if deleted > 0 { session.deletedRows = true }
+        if deleted > 0 {
+            logger.info("deleted \(deleted) stale rows of \(sourceName) from \(table)")
+            session.deletedRows = true
+        }
         return deleted
     }
 
