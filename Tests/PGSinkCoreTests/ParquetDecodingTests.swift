@@ -151,6 +151,29 @@ struct ParquetDecodingTests {
         #expect(ParquetText.float16(0x3C00) == 1 && ParquetText.float16(0xC000) == -2)
     }
 
+    @Test func decimalsInBinaryFormMatchTheirText() {
+        // The binary numeric built from the unscaled integer equals the one built from its text.
+        let values: [Int64] = [
+            0, 1, -1, 9, 10, 99, 100, 1234, 9999, 10000, 10001, 12_345_678, -90_000, 1_000_000_000_000,
+            123_456_789_012_345, -999_999_999_999_999, .max, .min, .max - 1, .min + 1,
+        ]
+        for value in values {
+            for scale in [0, 1, 2, 3, 4, 5, 8, 9, 18, 20, 38] {
+                let text = ByteStorage(capacity: 64)
+                let (digits, negative) = ParquetText.decimalDigits(value)
+                ParquetText.appendDecimal(unscaled: digits, negative: negative, scale: scale, to: text)
+                let parts = ValueSyntax.parseDecimal(text.base, text.count, strictZeros: false)!
+                let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: text.count + 1)
+                defer { scratch.deallocate() }
+                let expected = ByteStorage(capacity: 64)
+                #expect(NumericEncoding.write(parts, text.base, scratch: scratch, to: expected))
+                let binary = ByteStorage(capacity: 64)
+                #expect(ParquetRowGroupRows.writeNumeric(unscaled: value, scale: scale, to: binary))
+                #expect(Array(binary.bytes) == Array(expected.bytes.dropFirst(4)), "\(value) scale \(scale)")
+            }
+        }
+    }
+
     @Test func typesComeFromTheSchema() throws {
         func leaf(_ type: ParquetPhysicalType, _ logical: ParquetLogicalType?, length: Int = 0) -> ParquetLeaf {
             var e = ParquetSchemaElement()

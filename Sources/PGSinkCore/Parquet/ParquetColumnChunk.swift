@@ -24,26 +24,35 @@ public struct ParquetValues: Sendable {
     @inline(__always)
     public func range(_ i: Int) -> Range<Int> { offsets[i]..<offsets[i + 1] }
 
-    /// Appends value `i` of `other` (a dictionary entry).
-    @inline(__always)
-    mutating func append(_ other: ParquetValues, _ i: Int, _ type: ParquetPhysicalType) throws(ParquetError) {
+    /// Appends the entries of `dictionary` that `indices` name (a dictionary-encoded page): the
+    /// indices checked first, then each type's entries copied in one loop, byte strings from the
+    /// dictionary's buffer with no slice per value.
+    mutating func append(_ dictionary: ParquetValues, indices: [UInt64], _ type: ParquetPhysicalType) throws(ParquetError) {
+        let entries: Int
         switch type {
-        case .boolean:
-            guard i < other.booleans.count else { throw ParquetError.badIndex(i) }
-            booleans.append(other.booleans[i])
-        case .int32, .int64:
-            guard i < other.ints.count else { throw ParquetError.badIndex(i) }
-            ints.append(other.ints[i])
-        case .float:
-            guard i < other.floats.count else { throw ParquetError.badIndex(i) }
-            floats.append(other.floats[i])
-        case .double:
-            guard i < other.doubles.count else { throw ParquetError.badIndex(i) }
-            doubles.append(other.doubles[i])
+        case .boolean: entries = dictionary.booleans.count
+        case .int32, .int64: entries = dictionary.ints.count
+        case .float: entries = dictionary.floats.count
+        case .double: entries = dictionary.doubles.count
+        case .byteArray, .fixedLenByteArray, .int96: entries = dictionary.offsets.count - 1
+        }
+        if let bad = indices.first(where: { $0 >= UInt64(entries) }) { throw ParquetError.badIndex(Int(clamping: bad)) }
+        switch type {
+        case .boolean: booleans += indices.lazy.map { dictionary.booleans[Int($0)] }
+        case .int32, .int64: ints += indices.lazy.map { dictionary.ints[Int($0)] }
+        case .float: floats += indices.lazy.map { dictionary.floats[Int($0)] }
+        case .double: doubles += indices.lazy.map { dictionary.doubles[Int($0)] }
         case .byteArray, .fixedLenByteArray, .int96:
-            guard i + 1 < other.offsets.count else { throw ParquetError.badIndex(i) }
-            bytes.append(contentsOf: other.bytes[other.offsets[i]..<other.offsets[i + 1]])
-            offsets.append(bytes.count)
+            offsets.reserveCapacity(offsets.count + indices.count)
+            dictionary.bytes.withUnsafeBufferPointer { source in
+                dictionary.offsets.withUnsafeBufferPointer { starts in
+                    for index in indices {
+                        let k = Int(index)
+                        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: source[starts[k]..<starts[k + 1]]))
+                        offsets.append(bytes.count)
+                    }
+                }
+            }
         }
     }
 }
@@ -223,7 +232,7 @@ public struct ParquetChunkDecoder {
             guard pos < p.count else { throw ParquetError("column \(leaf.name): a dictionary page has no bit width") }
             let width = Int(p[pos])
             let indices = try ParquetEncodings.rleHybrid(p, start: pos + 1, end: p.count, bitWidth: width, count: count)
-            for index in indices { try data.values.append(dictionary, Int(index), type) }
+            try data.values.append(dictionary, indices: indices, type)
         case ParquetEncoding.rle where type == .boolean:
             guard pos + 4 <= p.count else { throw ParquetError("column \(leaf.name): an RLE boolean page is cut short") }
             let length = Int(p.loadUnaligned(fromByteOffset: pos, as: UInt32.self).littleEndian)

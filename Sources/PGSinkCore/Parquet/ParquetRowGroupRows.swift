@@ -22,6 +22,11 @@ public struct ParquetRowGroupRows {
     /// The top-level fields; a flat one is its own leaf, a nested one is written as JSON.
     let fields: [ParquetNode]
     private let nested: ParquetNestedJSON?
+    /// Per field, its leaf when it is flat (nil: nested, written as JSON), and per leaf its
+    /// maximum definition level: what the row loop needs of `fields` and `leaves`, kept apart so
+    /// it copies no schema structs (and retains none of their references) per cell.
+    private let flatLeaf: [Int?]
+    private let maxDefinition: [UInt8]
 
     /// `fields`: the schema's top-level fields; `slots`: each field's source column slot in the batch.
     public init(
@@ -64,6 +69,8 @@ public struct ParquetRowGroupRows {
         self.streams = streams
         self.binaryTypes = Array(repeating: nil, count: leaves.count)
         self.entry = Array(repeating: 0, count: leaves.count)
+        self.flatLeaf = fields.map { $0.isRepeated ? nil : $0.leaf }
+        self.maxDefinition = leaves.map { UInt8($0.maxDefinition) }
         let nestedFields = fields.filter(\.isNested)
         nested = nestedFields.isEmpty
             ? nil
@@ -77,12 +84,22 @@ public struct ParquetRowGroupRows {
     /// ends. `firstLine` is the file's row number (1-based) of the group's first row.
     public mutating func write(into batch: RecordBatch, maxRows: Int, maxBytes: Int, firstLine: Int) throws {
         let out = batch.bytes
+        // Per leaf, whether it is written in binary form (and the width of an integer so
+        // written), read from `binaryTypes` once here rather than copied out per cell.
+        let binary = binaryTypes.map { type -> WireWidth? in
+            switch type {
+            case nil: nil
+            case .smallint?: .int16
+            case .integer?: .int32
+            default: .int64
+            }
+        }
         while row < rowCount && batch.rowCount < maxRows && out.count < maxBytes {
             batch.beginRecord(line: firstLine + row)
-            for (f, field) in fields.enumerated() {
-                guard let c = field.leaf, !field.isRepeated else {
+            for f in 0..<flatLeaf.count {
+                guard let c = flatLeaf[f] else {
                     let start = out.count
-                    nested!.write(field, row: row, to: out)
+                    nested!.write(fields[f], row: row, to: out)
                     if out.count - start == 4 && out.base[start] == 110 {  // null
                         out.count = start
                         continue
@@ -90,15 +107,19 @@ public struct ParquetRowGroupRows {
                     batch.setCell(Cell(offset: UInt32(start), length: UInt32(out.count - start), kind: .quoted), column: slots[f])
                     continue
                 }
-                let leaf = leaves[c]
                 while entry[c] == columns[c].count { try nextPage(c) }
                 let k = entry[c]
                 entry[c] = k + 1
-                if leaf.maxDefinition > 0 && columns[c].definitionLevels[k] != UInt8(leaf.maxDefinition) { continue }
+                let top = maxDefinition[c]
+                if top > 0 && columns[c].definitionLevels[k] != top { continue }
                 let i = valueIndex[c]
                 valueIndex[c] = i + 1
                 let start = out.count
-                if let type = binaryTypes[c], writeWire(c, i, type: type, to: out) {
+                // The values are reached through the buffer, borrowed: passed as `columns[c].values`
+                // they were copied per cell, retaining and releasing each of their arrays.
+                if let width = binary[c],
+                    columns.withUnsafeBufferPointer({ Self.writeWire(formats[c], $0[c].values, i, integers: width, to: out) })
+                {
                     batch.setCell(Cell(offset: UInt32(start), length: UInt32(out.count - start), kind: .wire), column: slots[f])
                     batch.carriesWire = true
                     continue
@@ -139,7 +160,7 @@ public struct ParquetRowGroupRows {
 
     @inline(__always)
     private func write(_ c: Int, _ i: Int, to out: ByteStorage) {
-        Self.writeText(formats[c], columns[c].values, i, to: out)
+        columns.withUnsafeBufferPointer { Self.writeText(formats[c], $0[c].values, i, to: out) }
     }
 
     /// Value `i` of `values` as the text PostgreSQL reads for the format's column type.
