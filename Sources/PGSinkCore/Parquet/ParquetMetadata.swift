@@ -154,17 +154,21 @@ extension ParquetFileMetadata {
         return meta
     }
 
+    /// A physical type field, refused by number when pgsink does not know it.
+    static func physicalType(_ r: inout ThriftCompactReader, of what: String) throws(ParquetError) -> ParquetPhysicalType {
+        let raw = try r.i32()
+        guard let physical = ParquetPhysicalType(rawValue: raw) else {
+            throw ParquetError("\(what) has unknown physical type \(raw)")
+        }
+        return physical
+    }
+
     static func decodeSchemaElement(_ r: inout ThriftCompactReader) throws(ParquetError) -> ParquetSchemaElement {
         var e = ParquetSchemaElement()
         try r.beginStruct()
         while let (id, type) = try r.field() {
             switch (id, type) {
-            case (1, .i32):
-                let raw = try r.i32()
-                guard let physical = ParquetPhysicalType(rawValue: raw) else {
-                    throw ParquetError("a schema element has unknown physical type \(raw)")
-                }
-                e.type = physical
+            case (1, .i32): e.type = try physicalType(&r, of: "a schema element")
             case (2, .i32): e.typeLength = Int(try r.i32())
             case (3, .i32): e.repetition = try r.i32()
             case (4, .binary): e.name = try r.string()
@@ -298,12 +302,7 @@ extension ParquetFileMetadata {
         try r.beginStruct()
         while let (id, type) = try r.field() {
             switch (id, type) {
-            case (1, .i32):
-                let raw = try r.i32()
-                guard let physical = ParquetPhysicalType(rawValue: raw) else {
-                    throw ParquetError("a column chunk has unknown physical type \(raw)")
-                }
-                m.type = physical
+            case (1, .i32): m.type = try physicalType(&r, of: "a column chunk")
             case (2, .list):
                 let (_, count) = try r.listHeader()
                 for _ in 0..<count { m.encodings.append(try r.i32()) }

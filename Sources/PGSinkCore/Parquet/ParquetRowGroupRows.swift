@@ -42,16 +42,7 @@ public struct ParquetRowGroupRows {
                 }
                 continue
             }
-            let present = leaf.maxDefinition == 0
-                ? column.count : column.definitionLevels.reduce(0) { $0 + ($1 == UInt8(leaf.maxDefinition) ? 1 : 0) }
-            let stored: Int
-            switch leaf.physical {
-            case .boolean: stored = column.values.booleans.count
-            case .int32, .int64: stored = column.values.ints.count
-            case .float: stored = column.values.floats.count
-            case .double: stored = column.values.doubles.count
-            case .byteArray, .fixedLenByteArray, .int96: stored = column.values.offsets.count - 1
-            }
+            let (stored, present) = Self.valueCounts(column, leaf)
             guard stored == present else {
                 throw ParquetError("column \(leaf.name) holds \(stored) values where its levels say \(present)")
             }
@@ -135,21 +126,26 @@ public struct ParquetRowGroupRows {
     }
 
     /// Decodes flat leaf `c`'s next page.
+    /// The values a decoded column (or page) holds, and how many its definition levels say are
+    /// there: a corrupt count shows as the two differing.
+    static func valueCounts(_ data: ParquetColumnData, _ leaf: ParquetLeaf) -> (stored: Int, present: Int) {
+        let present = leaf.maxDefinition == 0
+            ? data.count : data.definitionLevels.reduce(0) { $0 + ($1 == UInt8(leaf.maxDefinition) ? 1 : 0) }
+        switch leaf.physical {
+        case .boolean: return (data.values.booleans.count, present)
+        case .int32, .int64: return (data.values.ints.count, present)
+        case .float: return (data.values.floats.count, present)
+        case .double: return (data.values.doubles.count, present)
+        case .byteArray, .fixedLenByteArray, .int96: return (data.values.offsets.count - 1, present)
+        }
+    }
+
     private mutating func nextPage(_ c: Int) throws {
         let leaf = leaves[c]
         guard let page = try streams[c]?.next() else {
             throw ParquetError("column \(leaf.name) ends before row \(row) of its row group of \(rowCount) rows")
         }
-        let present = leaf.maxDefinition == 0
-            ? page.count : page.definitionLevels.reduce(0) { $0 + ($1 == UInt8(leaf.maxDefinition) ? 1 : 0) }
-        let stored: Int
-        switch leaf.physical {
-        case .boolean: stored = page.values.booleans.count
-        case .int32, .int64: stored = page.values.ints.count
-        case .float: stored = page.values.floats.count
-        case .double: stored = page.values.doubles.count
-        case .byteArray, .fixedLenByteArray, .int96: stored = page.values.offsets.count - 1
-        }
+        let (stored, present) = Self.valueCounts(page, leaf)
         guard stored == present else {
             throw ParquetError("column \(leaf.name): a page holds \(stored) values where its levels say \(present)")
         }
