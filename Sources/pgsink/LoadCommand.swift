@@ -241,6 +241,7 @@ struct LoadCommand: ParsableCommand {
         flags.jobs = jobs
         flags.nullValues = nullValues.map(NullValues.init(parsing:))
         flags.recordsPath = recordsPath
+        flags.columns = columns.map(ColumnList.init(parsing:))
         flags.connectRetries = connection.connectRetries
         flags.logLevel = logging.logLevel.flatMap(LogLevel.init(rawValue:))
         return flags
@@ -402,6 +403,12 @@ struct LoadCommand: ParsableCommand {
         }) {
             logger.warning("records_path (\(path)) applies to JSON documents; these inputs are not JSON documents, so it is not used")
         }
+        if let columns = settings.columns, !requests.contains(where: { request in
+            request.inputs.contains { (try? request.format(of: $0)) == .parquet }
+        }) {
+            logger.warning(
+                "columns (\(columns.names.joined(separator: ","))) applies to Parquet files; these inputs are not Parquet, so it is not used")
+        }
         for file in files where file != "-" && !FileManager.default.isReadableFile(atPath: file) {
             let reason = FileManager.default.fileExists(atPath: file) ? "it is not readable" : "no such file"
             if json { print(FailureReport(InputError(source: file, line: 0, message: "cannot read the input: \(reason)")).json) }
@@ -462,7 +469,6 @@ struct LoadCommand: ParsableCommand {
             request.typeOverrides = overrides
             request.force = force
             request.nestedSeparator = nestedSeparator
-            request.columns = columns.map(Self.columnList)
             request.jsonColumns = jsonColumns
             request.sourceName = sourceName
             request.uniqueIndexes = uniqueIndexes.map(Self.columnList)

@@ -138,6 +138,101 @@ struct ParquetTests {
         ])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(try db.columnTypes("flags") == ["id": "bigint", "flag": "boolean"])
+        // The config file's key (a list, under Sling's name for it), and the environment's.
+        let config = FileManager.default.temporaryDirectory.appendingPathComponent("pgsink-columns-\(UUID().uuidString).yaml")
+        try "destination:\n  select: [id, name]\n".write(to: config, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: config) }
+        let configured = try CommandLineTests.run([
+            "load", dir + "/types.parquet", "--config", config.path, "--to", db.url, "--table", "\(db.schema).named",
+        ])
+        #expect(configured.status == 0, "\(configured.stderr)")
+        #expect(try db.columnTypes("named") == ["id": "bigint", "name": "text"])
+        let fromEnvironment = try CommandLineTests.run(
+            ["load", dir + "/types.parquet", "--to", db.url, "--table", "\(db.schema).env"],
+            environment: ["PGSINK_COLUMNS": "day"])
+        #expect(fromEnvironment.status == 0, "\(fromEnvironment.stderr)")
+        #expect(try db.columnTypes("env") == ["day": "date"])
+        let bad = try CommandLineTests.run(
+            ["load", dir + "/types.parquet", "--to", db.url, "--table", "\(db.schema).bad"],
+            environment: ["PGSINK_COLUMNS": " , "])
+        #expect(bad.status != 0 && bad.stderr.contains("PGSINK_COLUMNS"), "\(bad.stderr)")
+    }
+
+    /// `--nested flatten` makes columns of a file's groups (down to the depth asked), and keeps
+    /// lists, maps and JSON strings whole; the columns take their types from the file's schema,
+    /// and an absent group leaves its columns NULL.
+    @Test func nestedFlattenMakesColumnsOfGroups() throws {
+        let dir = try Self.files()
+        let db = try TestDatabase()
+        try db.load(paths: [dir + "/nested_deep.parquet"], into: "deep") { $0.nested = .flatten(depth: 1000) }
+        #expect(try db.columnTypes("deep") == [
+            "id": "bigint", "s__d": "date", "s__inner__n": "smallint", "s__inner__tags": "jsonb", "s__kv": "jsonb",
+            "s__doc": "jsonb", "orders": "jsonb",
+        ])
+        #expect(try db.rows("SELECT id::text, s__d::text, s__inner__n::text, s__inner__tags::text, s__kv::text, s__doc::text FROM \(db.table("deep").quoted) ORDER BY id") == [
+            ["0", "2024-01-31", "7", #"["a", "b"]"#, #"{"k": "v"}"#, #"{"x": {"y": 1}}"#],
+            ["1", nil, nil, nil, nil, nil],
+            ["2", nil, nil, nil, nil, nil],
+            ["3", "1999-12-31", nil, "[]", "{}", "[1]"],
+        ])
+        try db.load(paths: [dir + "/nested_deep.parquet"], into: "shallow") { $0.nested = .flatten(depth: 1) }
+        #expect(try db.columnTypes("shallow") == [
+            "id": "bigint", "s__d": "date", "s__inner": "jsonb", "s__kv": "jsonb", "s__doc": "jsonb", "orders": "jsonb",
+        ])
+        #expect(try db.column("SELECT s__inner::text FROM \(db.table("shallow").quoted) ORDER BY id") == [
+            #"{"n": 7, "tags": ["a", "b"]}"#, nil, nil, #"{"n": null, "tags": []}"#,
+        ])
+        // The flat file loads as it does without --nested.
+        try db.load(paths: [dir + "/nested_v1.parquet"], into: "v1") { $0.nested = .flatten(depth: 1000) }
+        #expect(try db.columnTypes("v1") == [
+            "id": "bigint", "ints": "jsonb", "names": "jsonb", "pt__x": "bigint", "pt__y": "text", "m": "jsonb",
+            "lol": "jsonb", "los": "jsonb",
+        ])
+        #expect(try db.column("SELECT coalesce(pt__x::text, '-') || '/' || coalesce(pt__y, '-') FROM \(db.table("v1").quoted) ORDER BY id") == [
+            "1/p", "-/-", "-/-", "3/q", "4/",
+        ])
+    }
+
+    /// `--nested tables` makes child tables of a file's lists, as for JSON input: list elements
+    /// that are groups give columns (typed from the schema), others a `value` column; NULL
+    /// elements are skipped but keep their position.
+    @Test func nestedTablesMakesChildTablesOfLists() throws {
+        let dir = try Self.files()
+        let db = try TestDatabase()
+        try db.load(paths: [dir + "/nested_deep.parquet"], into: "deep") { $0.nested = .tables }
+        #expect(try db.columnTypes("deep") == [
+            "id": "bigint", "s__d": "date", "s__inner__n": "smallint", "s__kv": "jsonb", "s__doc": "jsonb",
+            "_pgsink_id": "uuid",
+        ])
+        #expect(try db.columnTypes("deep__s__inner__tags")["value"] == "text")
+        let orders = try db.columnTypes("deep__orders")
+        #expect(orders["sku"] == "text" && orders["qty"] == "integer")
+        #expect(try db.columnTypes("deep__orders__opts")["value"] == "bigint")
+        let items = "SELECT p.id::text, o._pgsink_list_idx::text, o.sku, o.qty::text FROM \(db.table("deep").quoted) p JOIN \(db.table("deep__orders").quoted) o ON o._pgsink_parent_id = p._pgsink_id ORDER BY 1, 2"
+        #expect(try db.rows(items) == [
+            ["0", "0", "A-1", "2"], ["0", "1", "B", nil], ["3", "1", "C", "-1"],
+        ])
+        let opts = "SELECT o.sku, x._pgsink_list_idx::text, x.value::text FROM \(db.table("deep__orders").quoted) o JOIN \(db.table("deep__orders__opts").quoted) x ON x._pgsink_parent_id = o._pgsink_id ORDER BY 1, 2"
+        #expect(try db.rows(opts) == [["A-1", "0", "10"], ["A-1", "1", "20"], ["C", "0", "30"]])
+        #expect(try db.column("SELECT value FROM \(db.table("deep__s__inner__tags").quoted) ORDER BY _pgsink_list_idx") == ["a", "b"])
+        // Lists of scalars and of lists; a merge replaces a record's children.
+        try db.load(paths: [dir + "/nested_v1.parquet"], into: "v1") {
+            $0.nested = .tables
+            $0.mode = .merge
+            $0.primaryKey = ["id"]
+        }
+        #expect(try db.columnTypes("v1__ints")["value"] == "integer")
+        #expect(try db.columnTypes("v1__lol")["value"] == "jsonb")
+        #expect(try db.columnTypes("v1__los")["a"] == "double precision")
+        let ints = "SELECT p.id::text, c._pgsink_list_idx::text, c.value::text FROM \(db.table("v1").quoted) p JOIN \(db.table("v1__ints").quoted) c ON c._pgsink_parent_id = p._pgsink_id ORDER BY 1, 2"
+        #expect(try db.rows(ints) == [["0", "0", "1"], ["0", "1", "2"], ["3", "1", "3"], ["4", "0", "5"]])
+        try db.load(paths: [dir + "/nested_v1.parquet"], into: "v1") {
+            $0.nested = .tables
+            $0.mode = .merge
+            $0.primaryKey = ["id"]
+        }
+        #expect(try db.count("v1__ints") == 4)
+        #expect(try db.count("v1__names") == 5)
     }
 
     /// After a table's first batch, values go in binary COPY form (no text between the column
@@ -395,6 +490,25 @@ struct ParquetTests {
                              pa.list_(pa.string())),
         })
         write('nested_many_pages', big_nested, data_page_size=256, row_group_size=700, write_batch_size=50)
+        # Deeper nesting for --nested flatten|tables: structs in structs, a list of structs
+        # holding a list, a map and a JSON string inside a struct; two row groups.
+        deep = pa.table({
+            'id': pa.array(range(4), pa.int64()),
+            's': pa.StructArray.from_arrays([
+                pa.array([datetime.date(2024, 1, 31), None, None, datetime.date(1999, 12, 31)], pa.date32()),
+                pa.array([{'n': 7, 'tags': ['a', 'b']}, None, None, {'n': None, 'tags': []}],
+                         pa.struct([('n', pa.int16()), ('tags', pa.list_(pa.string()))])),
+                pa.array([[('k', 'v')], None, None, []], pa.map_(pa.string(), pa.string())),
+                pa.array(['{"x": {"y": 1}}', None, None, '[1]'], pa.json_(pa.string())),
+            ], names=['d', 'inner', 'kv', 'doc'], mask=pa.array([False, True, False, False])),
+            'orders': pa.array([
+                [{'sku': 'A-1', 'qty': 2, 'opts': [10, 20]}, {'sku': 'B', 'qty': None, 'opts': None}],
+                None,
+                [],
+                [None, {'sku': 'C', 'qty': -1, 'opts': [30]}],
+            ], pa.list_(pa.struct([('sku', pa.string()), ('qty', pa.int32()), ('opts', pa.list_(pa.int64()))]))),
+        })
+        write('nested_deep', deep, row_group_size=2)
 
         # Corrupt copies of a good file.
         good = open(os.path.join(out, 'codec_none.parquet'), 'rb').read()

@@ -26,6 +26,7 @@ public struct LoadSettings: Settings, Equatable {
     public var logLevel: LogLevel?
     public var nullValues: NullValues?
     public var recordsPath: String?
+    public var columns: ColumnList?
 
     public init() {}
 
@@ -60,6 +61,12 @@ public struct LoadSettings: Settings, Equatable {
         ConfigOption(
             \.recordsPath, "records_path", aliases: ["data_selector"],
             check: Check("takes keys joined by dots, e.g. data.items") { JSONDocumentScanner.parsePath($0) != nil }),
+        // Parquet: only these top-level columns are loaded, and only their column chunks read (Sling's select).
+        ConfigOption(
+            \.columns, "columns", aliases: ["select"],
+            check: Check("takes column names, a list or joined by commas, e.g. id,name") {
+                !$0.names.isEmpty && !$0.names.contains("")
+            }),
     ]
 
     public init(from decoder: any Decoder) throws {

@@ -124,7 +124,7 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
         loadedFiles.append((name, fingerprint))
     }
 
-    private var nesting: Nesting {
+    var nesting: Nesting {
         let separator = request.nestedSeparator
         let keep = request.jsonColumns.map { $0.split(separator: ".").joined(separator: separator) }
         switch request.nested {

@@ -21,5 +21,6 @@ extension LoadRequest {
         metadata = settings.effective(\.metadata)
         jobs = settings.effective(\.jobs)
         recordsPath = settings.recordsPath.flatMap(JSONDocumentScanner.parsePath) ?? []
+        columns = settings.columns?.names
     }
 }

@@ -28,6 +28,9 @@ open class StepBuilder: @unchecked Sendable {
     public private(set) var children: [TableStream] = []
     public let layout: NestedLayout?
     private let childPlanner: (NestedLayout.Child, TableName) -> SchemaPlanner
+    /// Types a source declares for child tables' columns, by the child's path (a Parquet file's
+    /// lists): given to each child's planner as it is created.
+    public var childDeclaredTypes: [String: [String: ColumnType]] = [:]
     public var rows: Int { root.rows }
     public var format: CopyFormat { ([root] + children).contains { $0.format == .text } ? .text : .binary }
     public var planner: SchemaPlanner { root.planner }
@@ -119,7 +122,9 @@ open class StepBuilder: @unchecked Sendable {
             while children.count < layout.children.count {
                 let child = layout.children[children.count]
                 let parentTable = child.parent < 0 ? root.table : children[child.parent].table
-                children.append(TableStream(sources: child.columns, planner: childPlanner(child, parentTable)))
+                var planner = childPlanner(child, parentTable)
+                if let declared = childDeclaredTypes[child.path] { planner.declaredTypes = declared }
+                children.append(TableStream(sources: child.columns, planner: planner))
             }
             for (index, stream) in children.enumerated() {
                 guard let childBatch = batch.children[index] else { continue }
