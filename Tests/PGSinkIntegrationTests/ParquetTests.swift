@@ -193,6 +193,23 @@ struct ParquetTests {
         ])
     }
 
+    /// Flattened names that clash keep every value: a second `s__d` gets a column of its own,
+    /// names that differ only by case are told apart, and no declared type is forced on the
+    /// wrong column.
+    @Test func nestedFlattenKeepsClashingNamesApart() throws {
+        let dir = try Self.files()
+        let db = try TestDatabase()
+        let summary = try db.load(paths: [dir + "/nested_clash.parquet"], into: "clash") { $0.nested = .flatten(depth: 1000) }
+        #expect(summary.rows == 2)
+        let types = try db.columnTypes("clash")
+        #expect(types == ["id": "bigint", "s__d": "text", "s__d_2": "date", "s__x": "integer", "s__x_2": "text"])
+        #expect(types["s__d"] == "text")
+        let table = db.table("clash").quoted
+        #expect(try db.column("SELECT s__d FROM \(table) ORDER BY id") == ["not a date", "x"])
+        let all = try db.rows("SELECT to_jsonb(t)::text FROM \(table) t ORDER BY id").map { $0[0] ?? "" }
+        #expect(all[0].contains("2024-01-31") && all[0].contains("\"text\"") && all[0].contains(": 5"), "\(all)")
+    }
+
     /// `--nested tables` makes child tables of a file's lists, as for JSON input: list elements
     /// that are groups give columns (typed from the schema), others a `value` column; NULL
     /// elements are skipped but keep their position.
@@ -509,6 +526,15 @@ struct ParquetTests {
             ], pa.list_(pa.struct([('sku', pa.string()), ('qty', pa.int32()), ('opts', pa.list_(pa.int64()))]))),
         })
         write('nested_deep', deep, row_group_size=2)
+        # Flattened names that clash: a top-level s__d beside a group s with a member d, and groups
+        # whose names differ only by case.
+        clash = pa.table({
+            'id': pa.array(range(2), pa.int64()),
+            's__d': pa.array(['not a date', 'x'], pa.string()),
+            's': pa.array([{'d': datetime.date(2024, 1, 31), 'X': 5}, None], pa.struct([('d', pa.date32()), ('X', pa.int32())])),
+            'S': pa.array([{'x': 'text'}, {'x': None}], pa.struct([('x', pa.string())])),
+        })
+        write('nested_clash', clash)
 
         # Corrupt copies of a good file.
         good = open(os.path.join(out, 'codec_none.parquet'), 'rb').read()

@@ -108,7 +108,19 @@ public struct ParquetRecordLayout: Sendable {
         Self.isArray(node) && nesting.layout != nil && !scannerNesting.keepWhole.contains(Array(whole.utf8))
     }
 
+    /// Source names two fields declare with different types (a top-level `s__d` beside a group
+    /// `s` with a member `d`): they get no declared type, so each column is inferred from its values.
+    private var clashing: Set<String> = []
+
     private mutating func set(_ type: ColumnType, _ name: String, table: String?) {
+        let key = (table ?? "") + "\u{0}" + name
+        guard !clashing.contains(key) else { return }
+        let earlier = table.map { childTypes[$0]?[name] } ?? rootTypes[name]
+        if let earlier, earlier != type {
+            clashing.insert(key)
+            if let table { childTypes[table]?[name] = nil } else { rootTypes[name] = nil }
+            return
+        }
         if let table { childTypes[table, default: [:]][name] = type } else { rootTypes[name] = type }
     }
 
