@@ -210,6 +210,28 @@ struct ParquetTests {
         #expect(all[0].contains("2024-01-31") && all[0].contains("\"text\"") && all[0].contains(": 5"), "\(all)")
     }
 
+    /// Dates and timestamps before year 1 and after 9999 stay dates and timestamps, in one text
+    /// batch and in binary batches alike.
+    @Test(arguments: [50_000, 2])
+    func datesBeforeYearOneAndAfter9999KeepTheirType(batchRows: Int) throws {
+        let dir = try Self.files()
+        let db = try TestDatabase()
+        try db.load(paths: [dir + "/far_dates.parquet"], into: "far") { $0.batchRows = batchRows }
+        #expect(try db.columnTypes("far") == [
+            "id": "bigint", "days": "bigint", "d": "date", "ts": "timestamp without time zone",
+            "tz": "timestamp with time zone",
+        ])
+        let wrong = try db.rows(
+            """
+            SELECT days::text, d::text, ts::text FROM \(db.table("far").quoted)
+            WHERE d IS DISTINCT FROM '1970-01-01'::date + days::int
+               OR ts IS DISTINCT FROM '1970-01-01'::timestamp + days * interval '1 day' + interval '1 microsecond'
+               OR tz IS DISTINCT FROM '1970-01-01 00:00:00+00'::timestamptz + days * interval '1 day'
+            """)
+        #expect(wrong.isEmpty, "\(wrong)")
+        #expect(try db.count("far") == 6)
+    }
+
     /// `--nested tables` makes child tables of a file's lists, as for JSON input: list elements
     /// that are groups give columns (typed from the schema), others a `value` column; NULL
     /// elements are skipped but keep their position.
@@ -535,6 +557,15 @@ struct ParquetTests {
             'S': pa.array([{'x': 'text'}, {'x': None}], pa.struct([('x', pa.string())])),
         })
         write('nested_clash', clash)
+        # Dates and timestamps before year 1 and after 9999, which PostgreSQL writes as 0222-09-04 BC and 10183-09-21.
+        far = [-1_000_000, -719_163, -719_162, 2_932_896, 3_000_000, 0]
+        write('far_dates', pa.table({
+            'id': pa.array(range(len(far)), pa.int64()),
+            'days': pa.array(far, pa.int64()),
+            'd': pa.array(far, pa.date32()),
+            'ts': pa.array([f * 86_400_000_000 + 1 for f in far], pa.timestamp('us')),
+            'tz': pa.array([f * 86_400_000_000 for f in far], pa.timestamp('us', tz='UTC')),
+        }))
 
         # Corrupt copies of a good file.
         good = open(os.path.join(out, 'codec_none.parquet'), 'rb').read()

@@ -116,6 +116,9 @@ public enum ISOTime {
     /// ISO 8601 with a `T`, fractions only as long as they need to be, and `Z` for an instant
     /// (UTC). A date stays `YYYY-MM-DD`. nil when the text is no date or time pgsink reads.
     public static func textForm(_ p: UnsafePointer<UInt8>, _ n: Int) -> String? {
+        // Years outside 1–9999 (PostgreSQL's ` BC`, five digits) have no ISO 8601 spelling here:
+        // they stay as they are.
+        guard n >= 10, p[4] == 45, !ValueSyntax.era(p, n).bc else { return nil }
         if n == 10, let days = ValueSyntax.parseDate(p, n) {
             return String(text(Int64(days) * 86_400_000_000 + postgresEpochOffset, separator: "T").prefix(10))
         }

@@ -67,8 +67,8 @@ public struct Candidates: OptionSet, Sendable, Hashable {
     static func textualFits(_ p: UnsafePointer<UInt8>, _ n: Int, wanted: Candidates) -> Candidates {
         var fits: Candidates = []
         if n >= 10 && !wanted.isDisjoint(with: times) && ValueSyntax.isDigit(p[0]) {
-            if n == 10 {
-                if ValueSyntax.parseDate(p, n) != nil { fits.formUnion(times) }
+            if ValueSyntax.parseDate(p, n) != nil {
+                fits.formUnion(times)
             } else if let ts = ValueSyntax.parseTimestamp(p, n) {
                 fits.formUnion(ts.hasZone ? [.timestamptz] : [.timestamp, .timestamptz])
             }

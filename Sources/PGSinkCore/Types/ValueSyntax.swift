@@ -182,18 +182,41 @@ public enum ValueSyntax {
         }
     }
 
-    /// `YYYY-MM-DD` at the start of `p`, as days since 2000-01-01.
-    static func parseDatePrefix(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int? {
-        guard n >= 10, p[4] == 45, p[7] == 45,
-            let year = digits(p, 0, 4), let month = digits(p, 5, 2), let day = digits(p, 8, 2),
-            year >= 1, month >= 1, month <= 12, day >= 1, day <= daysIn(month: month, year: year)
-        else { return nil }
-        return daysFromCivil(year, month, day) - postgresEpochDays
+    /// The latest year PostgreSQL's timestamps reach (its dates go further; pgsink reads both up to here).
+    static let maxYear = 294_276
+    /// The earliest year before Christ pgsink reads (PostgreSQL starts at 4713 BC's 24 November).
+    static let maxYearBC = 4_712
+
+    /// Whether the text ends in ` BC`, PostgreSQL's spelling of a year before Christ (` AD` is
+    /// not written by the server, and not read here), and its length without it.
+    @inline(__always)
+    static func era(_ p: UnsafePointer<UInt8>, _ n: Int) -> (length: Int, bc: Bool) {
+        guard n >= 3, p[n - 3] == 32, p[n - 2] | 0x20 == 98, p[n - 1] | 0x20 == 99 else { return (n, false) }
+        return (n - 3, true)
     }
 
-    /// A date `YYYY-MM-DD`, as days since 2000-01-01 (PostgreSQL's binary date).
+    /// `YYYY-MM-DD` at the start of `p` (the year in 4 to 6 digits, as PostgreSQL writes years
+    /// past 9999; `bc`: a year before Christ), as days since 2000-01-01, and the length read.
+    @inline(__always)
+    static func parseDatePrefix(_ p: UnsafePointer<UInt8>, _ n: Int, bc: Bool = false) -> (days: Int, length: Int)? {
+        var width = 4
+        while width < 6 && width < n && isDigit(p[width]) { width += 1 }
+        guard n >= width + 6, p[width] == 45, p[width + 3] == 45,
+            let year = digits(p, 0, width), let month = digits(p, width + 1, 2), let day = digits(p, width + 4, 2),
+            year >= 1, year <= (bc ? maxYearBC : maxYear), month >= 1, month <= 12
+        else { return nil }
+        // Proleptic Gregorian, astronomical years: 1 BC is year 0.
+        let astronomical = bc ? 1 - year : year
+        guard day >= 1, day <= daysIn(month: month, year: astronomical) else { return nil }
+        return (daysFromCivil(astronomical, month, day) - postgresEpochDays, width + 6)
+    }
+
+    /// A date `YYYY-MM-DD` (also `YYYYY-MM-DD` and `YYYY-MM-DD BC`), as days since 2000-01-01
+    /// (PostgreSQL's binary date).
     public static func parseDate(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int32? {
-        guard n == 10, let days = parseDatePrefix(p, n) else { return nil }
+        guard n >= 10 else { return nil }
+        let (length, bc) = era(p, n)
+        guard let (days, read) = parseDatePrefix(p, length, bc: bc), read == length else { return nil }
         return Int32(days)
     }
 
@@ -205,11 +228,14 @@ public enum ValueSyntax {
 
     /// ISO 8601 `YYYY-MM-DD[T ]HH:MM[:SS[.fraction]][Z|±HH[:MM]]`. A zone offset is applied, so
     /// the result is UTC when `hasZone`. Fractions beyond microseconds round as the server rounds them.
-    public static func parseTimestamp(_ p: UnsafePointer<UInt8>, _ n: Int) -> Timestamp? {
-        guard n >= 16, let days = parseDatePrefix(p, n), p[10] == 84 || p[10] == 116 || p[10] == 32,
-            p[13] == 58, let hour = digits(p, 11, 2), let minute = digits(p, 14, 2), hour < 24, minute < 60
+    /// Years past 9999 and ` BC` are read as `parseDate` reads them.
+    public static func parseTimestamp(_ p: UnsafePointer<UInt8>, _ whole: Int) -> Timestamp? {
+        guard whole >= 16 else { return nil }
+        let (n, bc) = era(p, whole)
+        guard let (days, d) = parseDatePrefix(p, n, bc: bc), n >= d + 6, p[d] == 84 || p[d] == 116 || p[d] == 32,
+            p[d + 3] == 58, let hour = digits(p, d + 1, 2), let minute = digits(p, d + 4, 2), hour < 24, minute < 60
         else { return nil }
-        var i = 16
+        var i = d + 6
         var second = 0
         var micros = 0
         if i < n && p[i] == 58 {  // :SS
