@@ -68,6 +68,28 @@ struct ParquetDecodingTests {
         }
     }
 
+    /// Sizes no data can hold, and nesting without end, are errors, never a trap, an overflow, a
+    /// long loop over entries that read nothing, or a blown stack (all found by fuzzing files).
+    @Test(arguments: [
+        // A binary field whose size is near 2^63: skipped, it overflowed the position.
+        ("binary size", [0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F, 0x61] as [UInt8]),
+        // A size past 2^63 did not fit an Int.
+        ("binary size past Int", [0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]),
+        // A map of 2^62 boolean pairs: each entry reads no byte.
+        ("map of booleans", [0x1B, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0x11]),
+        // A long list of long lists of … nested 10,000 deep.
+        ("nested lists", [0x19] + Array(repeating: 0x19, count: 10_000)),
+    ])
+    func thriftRefusesSizesAndNestingNoDataHolds(_ what: String, _ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { p in
+            var r = ThriftCompactReader(p)
+            #expect(throws: ParquetError.self, "\(what)") {
+                try r.beginStruct()
+                while let (_, type) = try r.field() { try r.skip(type) }
+            }
+        }
+    }
+
     @Test func rleHybridReadsBitPackedAndRepeatedRuns() throws {
         // The format's example: 0..7 bit-packed in 3 bits, then an RLE run of four 5s.
         let bytes: [UInt8] = [0x03, 0x88, 0xC6, 0xFA, 0x08, 0x05]

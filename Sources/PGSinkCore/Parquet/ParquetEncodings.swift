@@ -71,7 +71,8 @@ public enum ParquetEncodings {
                 pos += valueBytes
                 out.append(contentsOf: repeatElement(value, count: min(run, count - out.count)))
             } else {
-                let values = Int(header >> 1) * 8
+                // Clamped: a corrupt count of groups must not overflow (only `need` values are read).
+                let values = Int(min(header >> 1, UInt64(Int32.max))) * 8
                 let need = min(values, count - out.count)
                 guard (need * bitWidth + 7) / 8 <= end - pos else {
                     throw ParquetError("a bit-packed run runs past the end of the page")
@@ -88,9 +89,10 @@ public enum ParquetEncodings {
         _ p: UnsafeRawBufferPointer, start: Int
     ) throws(ParquetError) -> (values: [Int64], end: Int) {
         var pos = start
-        let blockSize = Int(try varint(p, &pos))
-        let miniblocks = Int(try varint(p, &pos))
-        let total = Int(try varint(p, &pos))
+        // Read as they come (a corrupt value may not fit an Int: it wraps, and the guard refuses it).
+        let blockSize = Int(truncatingIfNeeded: try varint(p, &pos))
+        let miniblocks = Int(truncatingIfNeeded: try varint(p, &pos))
+        let total = Int(truncatingIfNeeded: try varint(p, &pos))
         var last = try zigzag(p, &pos)
         guard miniblocks > 0, blockSize > 0, blockSize <= 1 << 20, blockSize % miniblocks == 0, (blockSize / miniblocks) % 8 == 0,
             total >= 0, total <= p.count * 64 + 1

@@ -55,11 +55,20 @@ public struct ThriftCompactReader {
         return narrow
     }
 
-    public mutating func binary() throws(ParquetError) -> [UInt8] {
-        let n = Int(try varint())
-        guard n >= 0, n <= bytes.count - position else {
-            throw ParquetError("thrift binary of \(n) bytes runs past the data (at byte \(position))")
+    /// A size (of a binary, a list or a map) that cannot reach past the data: each byte,
+    /// element or entry takes at least one byte, so a larger one is corrupt (and would otherwise
+    /// overflow, or loop over entries that read nothing).
+    mutating func size(of what: String) throws(ParquetError) -> Int {
+        let at = position
+        let raw = try varint()
+        guard raw <= UInt64(bytes.count - position) else {
+            throw ParquetError("thrift \(what) of \(raw) runs past the data (at byte \(at))")
         }
+        return Int(raw)
+    }
+
+    public mutating func binary() throws(ParquetError) -> [UInt8] {
+        let n = try size(of: "binary")
         defer { position += n }
         return Array(bytes[position..<position + n])
     }
@@ -105,10 +114,9 @@ public struct ThriftCompactReader {
         guard let type = FieldType(rawValue: header & 0x0F) else {
             throw ParquetError("thrift list of unknown element type (at byte \(position - 1))")
         }
-        var count = Int(header >> 4)
-        if count == 15 { count = Int(try varint()) }
-        guard count >= 0, count <= bytes.count - position else {
-            throw ParquetError("thrift list of \(count) elements runs past the data")
+        let count = header >> 4 == 15 ? try size(of: "list") : Int(header >> 4)
+        guard count <= bytes.count - position else {
+            throw ParquetError("thrift list of \(count) elements runs past the data (at byte \(position))")
         }
         return (type, count)
     }
@@ -118,6 +126,10 @@ public struct ThriftCompactReader {
 
     /// Steps over a value of `type`.
     public mutating func skip(_ type: FieldType) throws(ParquetError) {
+        // Lists and maps nest as structs do: bounded, so a crafted header cannot exhaust the stack.
+        depth += 1
+        defer { depth -= 1 }
+        guard depth < 64 else { throw ParquetError("thrift values nested too deeply (at byte \(position))") }
         switch type {
         case .stop: break
         case .boolTrue, .boolFalse: break
@@ -125,15 +137,14 @@ public struct ThriftCompactReader {
         case .i16, .i32, .i64: _ = try varint()
         case .double: position += 8
         case .binary:
-            let n = Int(try varint())
-            position += n
+            position += try size(of: "binary")
         case .list, .set:
             let (element, count) = try listHeader()
             for _ in 0..<count {
                 if element == .boolTrue || element == .boolFalse { position += 1 } else { try skip(element) }
             }
         case .map:
-            let count = Int(try varint())
+            let count = try size(of: "map")
             if count > 0 {
                 let kinds = try byte()
                 guard let key = FieldType(rawValue: kinds >> 4), let value = FieldType(rawValue: kinds & 0x0F) else {
