@@ -100,6 +100,41 @@ struct ParquetTests {
         #expect(try db.count("kept") == 40)
     }
 
+    /// Files with random bytes changed (anywhere, and often in the footer) or cut short: each
+    /// loads or fails with an error naming the file, and a failed load leaves the table as it
+    /// was. A trap or a hang here would be a crash of the whole load (the seeds found some).
+    @Test func corruptedFilesLoadOrFailCleanly() throws {
+        let dir = try Self.files()
+        let db = try TestDatabase()
+        let bases = [
+            "codec_none", "codec_snappy_v2", "dictionary_v1", "delta_binary_packed_v2", "delta_byte_array_v1",
+            "byte_stream_split_v2", "nested_v1", "rle_boolean_v2", "int96", "codec_zstd", "delta_length_byte_array_v2",
+        ]
+        let nestings: [NestedMode] = [.jsonb, .flatten(depth: 1000), .tables]
+        var random = SplitMix(seed: 2026_12_03)
+        let path = dir + "/fuzzed.parquet"
+        var failures = 0
+        for k in 0..<240 {
+            var data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/" + bases[k % bases.count] + ".parquet")))
+            for _ in 0..<[1, 1, 2, 4, 16][Int(random.next() % 5)] {
+                let i = random.next() % 5 < 3
+                    ? Int(random.next() % UInt64(data.count)) : data.count - 1 - Int(random.next() % UInt64(min(data.count, 600)))
+                data[i] = [0, 255, UInt8(truncatingIfNeeded: random.next()), data[i] ^ (1 << (random.next() % 8))][Int(random.next() % 4)]
+            }
+            if random.next() % 10 == 0 { data = Array(data[..<Int(random.next() % UInt64(data.count))]) + data.suffix(8) }
+            try Data(data).write(to: URL(fileURLWithPath: path))
+            let before = try db.rows("SELECT count(*) FROM pg_tables WHERE schemaname = '\(db.schema)'")
+            do {
+                try db.load(paths: [path], into: "fuzzed\(k % 3)", mode: .replace) { $0.nested = nestings[k % 3] }
+            } catch {
+                failures += 1
+                #expect("\(error)".contains("fuzzed.parquet"), "case \(k): \(error)")
+                #expect(try db.rows("SELECT count(*) FROM pg_tables WHERE schemaname = '\(db.schema)'") == before, "case \(k)")
+            }
+        }
+        #expect(failures > 100, "most corrupted files fail: \(failures)")
+    }
+
     @Test func formatFlagReadsAnOddNameAndStandardInput() throws {
         let dir = try Self.files()
         let db = try TestDatabase()
