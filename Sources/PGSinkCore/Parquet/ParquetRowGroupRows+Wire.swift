@@ -78,7 +78,7 @@ extension ParquetRowGroupRows {
             return values.withBytes(i) { p -> Bool in
                 guard let start = p.baseAddress, !p.isEmpty else { return true }
                 // Text holding NUL has no binary form (PostgreSQL refuses it either way).
-                if format == .text && memchr(start, 0, p.count) != nil { return false }
+                if format == .text && values.mayHoldNUL && memchr(start, 0, p.count) != nil { return false }
                 out.append(start, count: p.count)
                 return true
             }

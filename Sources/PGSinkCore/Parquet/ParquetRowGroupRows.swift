@@ -127,6 +127,7 @@ public struct ParquetRowGroupRows {
     static func valueCounts(_ data: ParquetColumnData, _ leaf: ParquetLeaf) -> (stored: Int, present: Int) {
         let present = leaf.maxDefinition == 0
             ? data.count : data.definitionLevels.reduce(0) { $0 + ($1 == UInt8(leaf.maxDefinition) ? 1 : 0) }
+        if let indices = data.dictionaryIndices { return (indices.count, present) }
         switch leaf.physical {
         case .boolean: return (data.values.booleans.count, present)
         case .int32, .int64: return (data.values.ints.count, present)
@@ -145,7 +146,7 @@ public struct ParquetRowGroupRows {
         guard stored == present else {
             throw ParquetError("column \(leaf.name): a page holds \(stored) values where its levels say \(present)")
         }
-        pages.load(c, page, leaf.physical)
+        pages.load(c, page, leaf.physical, dictionary: streams[c]?.dictionary)
     }
 
     /// Value `i` of `values` as the text PostgreSQL reads for the format's column type.
