@@ -216,7 +216,7 @@ enum ParquetText {
     }
 
     /// The decimal digits of a big-endian two's-complement integer of any width.
-    static func decimalDigits(bigEndian bytes: ArraySlice<UInt8>) -> ([UInt8], Bool) {
+    static func decimalDigits(bigEndian bytes: some Collection<UInt8>) -> ([UInt8], Bool) {
         guard let first = bytes.first else { return ([48], false) }
         let negative = first & 0x80 != 0
         var magnitude = Array(bytes)
@@ -271,7 +271,7 @@ enum ParquetText {
         }
     }
 
-    static func appendUUID(_ p: ArraySlice<UInt8>, to out: ByteStorage) {
+    static func appendUUID(_ p: some Collection<UInt8>, to out: ByteStorage) {
         for (k, byte) in p.enumerated() {
             if k == 4 || k == 6 || k == 8 || k == 10 { out.append(45) }
             out.append(hex[Int(byte >> 4)])
@@ -279,7 +279,7 @@ enum ParquetText {
         }
     }
 
-    static func appendBytea(_ p: ArraySlice<UInt8>, to out: ByteStorage) {
+    static func appendBytea(_ p: some Collection<UInt8>, to out: ByteStorage) {
         out.reserve(2 + 2 * p.count)
         out.append(92)
         out.append(120)

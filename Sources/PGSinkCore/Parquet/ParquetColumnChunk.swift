@@ -28,15 +28,7 @@ public struct ParquetValues: Sendable {
     /// indices checked first, then each type's entries copied in one loop, byte strings from the
     /// dictionary's buffer with no slice per value.
     mutating func append(_ dictionary: ParquetValues, indices: [UInt64], _ type: ParquetPhysicalType) throws(ParquetError) {
-        let entries: Int
-        switch type {
-        case .boolean: entries = dictionary.booleans.count
-        case .int32, .int64: entries = dictionary.ints.count
-        case .float: entries = dictionary.floats.count
-        case .double: entries = dictionary.doubles.count
-        case .byteArray, .fixedLenByteArray, .int96: entries = dictionary.offsets.count - 1
-        }
-        if let bad = indices.first(where: { $0 >= UInt64(entries) }) { throw ParquetError.badIndex(Int(clamping: bad)) }
+        try dictionary.check(indices, type)
         switch type {
         case .boolean: booleans += indices.lazy.map { dictionary.booleans[Int($0)] }
         case .int32, .int64: ints += indices.lazy.map { dictionary.ints[Int($0)] }
@@ -57,6 +49,25 @@ public struct ParquetValues: Sendable {
     }
 }
 
+extension ParquetValues {
+    /// The values held, of `type`'s storage.
+    func count(_ type: ParquetPhysicalType) -> Int {
+        switch type {
+        case .boolean: booleans.count
+        case .int32, .int64: ints.count
+        case .float: floats.count
+        case .double: doubles.count
+        case .byteArray, .fixedLenByteArray, .int96: offsets.count - 1
+        }
+    }
+
+    /// Throws unless every index names one of these values (a dictionary's).
+    func check(_ indices: [UInt64], _ type: ParquetPhysicalType) throws(ParquetError) {
+        let entries = UInt64(count(type))
+        if let bad = indices.first(where: { $0 >= entries }) { throw ParquetError.badIndex(Int(clamping: bad)) }
+    }
+}
+
 extension ParquetError {
     static func badIndex(_ i: Int) -> ParquetError { ParquetError("a dictionary index (\(i)) is beyond the dictionary") }
 }
@@ -66,6 +77,9 @@ public struct ParquetColumnData: Sendable {
     public var definitionLevels: [UInt8] = []
     public var repetitionLevels: [UInt8] = []
     public var values = ParquetValues()
+    /// A dictionary-encoded page read by a `ParquetPageStream`: its values as indices into the
+    /// stream's dictionary, `values` left empty (nil: the values are in `values`).
+    public var dictionaryIndices: [UInt32]?
     /// Level entries (values and nulls) in the chunk.
     public var count = 0
 
@@ -79,6 +93,11 @@ public struct ParquetChunkDecoder {
     public let codec: Int32
     let inflate: ParquetInflate
     var dictionary: ParquetValues?
+    /// Dictionary pages read so far: tells a reader of `dictionaryIndices` when the dictionary changed.
+    var dictionaryVersion = 0
+    /// Whether a dictionary-encoded page is left as indices (`dictionaryIndices`): set by a
+    /// stream, which hands out one page at a time, so no page mixes indices and values.
+    var keepsDictionaryIndices = false
     var data = ParquetColumnData()
 
     public init(leaf: ParquetLeaf, codec: Int32, inflate: @escaping ParquetInflate) {
@@ -121,6 +140,7 @@ public struct ParquetChunkDecoder {
                 _ = try plain(p, 0, count: header.valueCount, into: &values)
             }
             dictionary = values
+            dictionaryVersion += 1
         case ParquetPageHeader.Kind.data.rawValue:
             let bytes = try expand(page, header.uncompressedSize)
             try bytes.withUnsafeBytes { p in try dataPageV1(header, p) }
@@ -232,7 +252,12 @@ public struct ParquetChunkDecoder {
             guard pos < p.count else { throw ParquetError("column \(leaf.name): a dictionary page has no bit width") }
             let width = Int(p[pos])
             let indices = try ParquetEncodings.rleHybrid(p, start: pos + 1, end: p.count, bitWidth: width, count: count)
-            try data.values.append(dictionary, indices: indices, type)
+            if keepsDictionaryIndices {
+                try dictionary.check(indices, type)
+                data.dictionaryIndices = indices.map { UInt32(truncatingIfNeeded: $0) }
+            } else {
+                try data.values.append(dictionary, indices: indices, type)
+            }
         case ParquetEncoding.rle where type == .boolean:
             guard pos + 4 <= p.count else { throw ParquetError("column \(leaf.name): an RLE boolean page is cut short") }
             let length = Int(p.loadUnaligned(fromByteOffset: pos, as: UInt32.self).littleEndian)
@@ -385,6 +410,13 @@ public struct ParquetPageStream {
         self.chunk = chunk
         self.meta = meta
         self.decoder = ParquetChunkDecoder(leaf: leaf, codec: meta.codec, inflate: inflate)
+        decoder.keepsDictionaryIndices = true
+    }
+
+    /// The dictionary a page's `dictionaryIndices` index, and how many dictionary pages came
+    /// before it (a new one replaces the last).
+    public var dictionary: (values: ParquetValues, version: Int)? {
+        decoder.dictionary.map { ($0, decoder.dictionaryVersion) }
     }
 
     /// The next data page's levels and values; nil once the chunk's values are all handed out.

@@ -41,32 +41,31 @@ extension ParquetRowGroupRows {
     /// beyond the range). Static, with the column's values borrowed, so a cell copies no column
     /// state.
     static func writeWire(
-        _ format: ParquetCellFormat, _ values: borrowing ParquetValues, _ i: Int, integers: WireWidth,
+        _ format: ParquetCellFormat, _ values: some ParquetValueSource, _ i: Int, integers: WireWidth,
         to out: ByteStorage
     ) -> Bool {
         switch format {
         case .boolean:
-            out.append(values.booleans[i] ? 1 : 0)
+            out.append(values.boolean(i) ? 1 : 0)
         case .signed, .unsigned32:
-            let value = format == .unsigned32 ? Int64(UInt32(truncatingIfNeeded: values.ints[i])) : values.ints[i]
+            let value = format == .unsigned32 ? Int64(UInt32(truncatingIfNeeded: values.int(i))) : values.int(i)
             switch integers {
             case .int16: out.appendInt16(Int16(truncatingIfNeeded: value))
             case .int32: out.appendInt32(Int32(truncatingIfNeeded: value))
             case .int64: out.appendInt64(value)
             }
         case .float:
-            out.appendInt32(Int32(bitPattern: values.floats[i].bitPattern))
+            out.appendInt32(Int32(bitPattern: values.float(i).bitPattern))
         case .float16:
-            let r = values.range(i)
-            let bits = UInt16(values.bytes[r.lowerBound]) | UInt16(values.bytes[r.lowerBound + 1]) << 8
+            let bits = values.withBytes(i) { UInt16($0[0]) | UInt16($0[1]) << 8 }
             out.appendInt32(Int32(bitPattern: ParquetText.float16(bits).bitPattern))
         case .double:
-            out.appendInt64(Int64(bitPattern: values.doubles[i].bitPattern))
+            out.appendInt64(Int64(bitPattern: values.double(i).bitPattern))
         case .date:
-            guard let days = Int32(exactly: values.ints[i] - Self.epochDays) else { return false }
+            guard let days = Int32(exactly: values.int(i) - Self.epochDays) else { return false }
             out.appendInt32(days)
         case .timestamp(let unit, _), .time(let unit):
-            let (micros, overflow) = values.ints[i].multipliedReportingOverflow(by: unit == .millis ? 1000 : 1)
+            let (micros, overflow) = values.int(i).multipliedReportingOverflow(by: unit == .millis ? 1000 : 1)
             guard !overflow else { return false }
             if case .time = format {
                 out.appendInt64(micros)
@@ -76,29 +75,26 @@ extension ParquetRowGroupRows {
                 out.appendInt64(shifted)
             }
         case .text, .uuid, .bytea:
-            let r = values.range(i)
-            if r.isEmpty { return true }
-            return values.bytes.withUnsafeBufferPointer { p -> Bool in
-                let start = p.baseAddress! + r.lowerBound
+            return values.withBytes(i) { p -> Bool in
+                guard let start = p.baseAddress, !p.isEmpty else { return true }
                 // Text holding NUL has no binary form (PostgreSQL refuses it either way).
-                if format == .text && memchr(start, 0, r.count) != nil { return false }
-                out.append(start, count: r.count)
+                if format == .text && values.mayHoldNUL && memchr(start, 0, p.count) != nil { return false }
+                out.append(start, count: p.count)
                 return true
             }
         case .decimalInteger(let scale):
-            return Self.writeNumeric(unscaled: values.ints[i], scale: scale, to: out)
+            return Self.writeNumeric(unscaled: values.int(i), scale: scale, to: out)
         case .decimalBytes(let scale):
             // Up to 8 bytes, the unscaled value fits an Int64 (sign-extended from its first byte);
             // wider ones go through their text.
-            let r = values.range(i)
-            if r.count <= 8 {
-                var unscaled: Int64 = 0
-                if !r.isEmpty {
-                    unscaled = Int64(Int8(bitPattern: values.bytes[r.lowerBound]))
-                    for k in (r.lowerBound + 1)..<r.upperBound { unscaled = unscaled << 8 | Int64(values.bytes[k]) }
-                }
-                return Self.writeNumeric(unscaled: unscaled, scale: scale, to: out)
+            let narrow = values.withBytes(i) { b -> Int64? in
+                guard b.count <= 8 else { return nil }
+                guard let first = b.first else { return 0 }
+                var unscaled = Int64(Int8(bitPattern: first))
+                for byte in b.dropFirst() { unscaled = unscaled << 8 | Int64(byte) }
+                return unscaled
             }
+            if let unscaled = narrow { return Self.writeNumeric(unscaled: unscaled, scale: scale, to: out) }
             let text = ByteStorage(capacity: 64)
             writeText(format, values, i, to: text)
             guard let parts = ValueSyntax.parseDecimal(text.base, text.count, strictZeros: false) else { return false }

@@ -1,23 +1,21 @@
 /// The rows of one row group, written into record batches as the text of each value
 /// (`ParquetCellFormat`), with NULL where a definition level says so. A flat column is decoded a
-/// page at a time as its rows are written (`ParquetPageStream`); a nested field's leaves are
-/// decoded whole and assembled into JSON (`ParquetNestedJSON`).
+/// page at a time as its rows are written (`ParquetPageStream`, its current page read through a
+/// `ParquetPageView`); a nested field's leaves are decoded whole and assembled into JSON (`ParquetNestedJSON`).
 public struct ParquetRowGroupRows {
     public let leaves: [ParquetLeaf]
     let formats: [ParquetCellFormat]
     let slots: [Int]
-    /// A flat leaf's current page, or a nested leaf's whole chunk.
+    /// A nested leaf's whole chunk (a flat leaf's is empty: its current page is in `pages`).
     var columns: [ParquetColumnData]
+    private let pages: ParquetPageBuffers
     /// Per leaf, the column type its values are written in binary COPY form as (nil: as text),
     /// for the batches written next (`canWrite(_:binaryAs:)`).
     public var binaryTypes: [ColumnType?]
     private var streams: [ParquetPageStream?]
-    /// A flat leaf's next level entry in its current page.
-    private var entry: [Int]
     public let rowCount: Int
-    /// The next row to write, and each column's next value.
+    /// The next row to write.
     public private(set) var row = 0
-    private var valueIndex: [Int]
 
     /// The top-level fields; a flat one is its own leaf, a nested one is written as JSON.
     let fields: [ParquetNode]
@@ -56,10 +54,9 @@ public struct ParquetRowGroupRows {
         self.slots = slots
         self.columns = columns
         self.rowCount = rowCount
-        self.valueIndex = Array(repeating: 0, count: leaves.count)
         self.streams = streams
         self.binaryTypes = Array(repeating: nil, count: leaves.count)
-        self.entry = Array(repeating: 0, count: leaves.count)
+        self.pages = ParquetPageBuffers(leaves: leaves.count)
         self.flatLeaf = fields.map { $0.isRepeated ? nil : $0.leaf }
         self.maxDefinition = leaves.map { UInt8($0.maxDefinition) }
         let nestedFields = fields.filter(\.isNested)
@@ -85,6 +82,8 @@ public struct ParquetRowGroupRows {
             default: .int64
             }
         }
+        let formats = self.formats
+        let pages = self.pages.views
         while row < rowCount && batch.rowCount < maxRows && out.count < maxBytes {
             batch.beginRecord(line: firstLine + row)
             for f in 0..<flatLeaf.count {
@@ -98,25 +97,22 @@ public struct ParquetRowGroupRows {
                     batch.setCell(Cell(offset: UInt32(start), length: UInt32(out.count - start), kind: .quoted), column: slots[f])
                     continue
                 }
-                while entry[c] == columns[c].count { try nextPage(c) }
-                let k = entry[c]
-                entry[c] = k + 1
+                while pages[c].entry == pages[c].count { try nextPage(c) }
+                let k = pages[c].entry
+                pages[c].entry = k + 1
                 let top = maxDefinition[c]
-                if top > 0 && columns[c].definitionLevels[k] != top { continue }
-                let i = valueIndex[c]
-                valueIndex[c] = i + 1
+                if top > 0 && pages[c].levels[k] != top { continue }
+                let i = pages[c].valueIndex
+                pages[c].valueIndex = i + 1
+                let page = pages[c]
                 let start = out.count
-                // The values are reached through the buffer, borrowed: passed as `columns[c].values`
-                // they were copied per cell, retaining and releasing each of their arrays.
-                if let width = binary[c],
-                    columns.withUnsafeBufferPointer({ Self.writeWire(formats[c], $0[c].values, i, integers: width, to: out) })
-                {
+                if let width = binary[c], Self.writeWire(formats[c], page, i, integers: width, to: out) {
                     batch.setCell(Cell(offset: UInt32(start), length: UInt32(out.count - start), kind: .wire), column: slots[f])
                     batch.carriesWire = true
                     continue
                 }
                 out.count = start
-                write(c, i, to: out)
+                Self.writeText(formats[c], page, i, to: out)
                 batch.setCell(Cell(offset: UInt32(start), length: UInt32(out.count - start), kind: .quoted), column: slots[f])
             }
             batch.endRecord()
@@ -131,6 +127,7 @@ public struct ParquetRowGroupRows {
     static func valueCounts(_ data: ParquetColumnData, _ leaf: ParquetLeaf) -> (stored: Int, present: Int) {
         let present = leaf.maxDefinition == 0
             ? data.count : data.definitionLevels.reduce(0) { $0 + ($1 == UInt8(leaf.maxDefinition) ? 1 : 0) }
+        if let indices = data.dictionaryIndices { return (indices.count, present) }
         switch leaf.physical {
         case .boolean: return (data.values.booleans.count, present)
         case .int32, .int64: return (data.values.ints.count, present)
@@ -149,63 +146,56 @@ public struct ParquetRowGroupRows {
         guard stored == present else {
             throw ParquetError("column \(leaf.name): a page holds \(stored) values where its levels say \(present)")
         }
-        columns[c] = page
-        entry[c] = 0
-        valueIndex[c] = 0
-    }
-
-    @inline(__always)
-    private func write(_ c: Int, _ i: Int, to out: ByteStorage) {
-        columns.withUnsafeBufferPointer { Self.writeText(formats[c], $0[c].values, i, to: out) }
+        pages.load(c, page, leaf.physical, dictionary: streams[c]?.dictionary)
     }
 
     /// Value `i` of `values` as the text PostgreSQL reads for the format's column type.
     @inline(__always)
-    static func writeText(_ format: ParquetCellFormat, _ values: ParquetValues, _ i: Int, to out: ByteStorage) {
+    static func writeText(_ format: ParquetCellFormat, _ values: some ParquetValueSource, _ i: Int, to out: ByteStorage) {
         switch format {
         case .boolean:
-            out.append(contentsOf: values.booleans[i] ? "true".utf8 : "false".utf8)
+            out.append(contentsOf: values.boolean(i) ? "true".utf8 : "false".utf8)
         case .signed:
-            ParquetText.appendInt(values.ints[i], to: out)
+            ParquetText.appendInt(values.int(i), to: out)
         case .unsigned32:
-            ParquetText.appendInt(Int64(UInt32(truncatingIfNeeded: values.ints[i])), to: out)
+            ParquetText.appendInt(Int64(UInt32(truncatingIfNeeded: values.int(i))), to: out)
         case .unsigned64:
-            ParquetText.appendUInt(UInt64(bitPattern: values.ints[i]), to: out)
+            ParquetText.appendUInt(UInt64(bitPattern: values.int(i)), to: out)
         case .float:
-            ParquetText.appendFloat(values.floats[i], to: out)
+            ParquetText.appendFloat(values.float(i), to: out)
         case .double:
-            ParquetText.appendDouble(values.doubles[i], to: out)
+            ParquetText.appendDouble(values.double(i), to: out)
         case .float16:
-            let r = values.range(i)
-            let bits = UInt16(values.bytes[r.lowerBound]) | UInt16(values.bytes[r.lowerBound + 1]) << 8
+            let bits = values.withBytes(i) { UInt16($0[0]) | UInt16($0[1]) << 8 }
             ParquetText.appendFloat(ParquetText.float16(bits), to: out)
         case .date:
-            ParquetText.appendDate(days: values.ints[i], to: out)
+            ParquetText.appendDate(days: values.int(i), to: out)
         case .time(let unit):
-            ParquetText.appendTimeOfDay(values.ints[i], unit: unit, to: out)
+            ParquetText.appendTimeOfDay(values.int(i), unit: unit, to: out)
         case .timestamp(let unit, let utc):
-            ParquetText.appendTimestamp(values.ints[i], unit: unit, utc: utc, to: out)
+            ParquetText.appendTimestamp(values.int(i), unit: unit, utc: utc, to: out)
         case .int96:
-            let r = values.range(i)
-            var nanos: UInt64 = 0
-            for k in 0..<8 { nanos |= UInt64(values.bytes[r.lowerBound + k]) << UInt64(8 * k) }
-            var julian: UInt32 = 0
-            for k in 0..<4 { julian |= UInt32(values.bytes[r.lowerBound + 8 + k]) << UInt32(8 * k) }
+            let (nanos, julian) = values.withBytes(i) { b -> (UInt64, UInt32) in
+                var nanos: UInt64 = 0
+                for k in 0..<8 { nanos |= UInt64(b[k]) << UInt64(8 * k) }
+                var julian: UInt32 = 0
+                for k in 0..<4 { julian |= UInt32(b[8 + k]) << UInt32(8 * k) }
+                return (nanos, julian)
+            }
             ParquetText.appendDateTime(
                 days: Int64(julian) - 2_440_588, timeOfDay: Int64(bitPattern: nanos), unit: .nanos, utc: true, to: out)
         case .decimalInteger(let scale):
-            let (digits, negative) = ParquetText.decimalDigits(values.ints[i])
+            let (digits, negative) = ParquetText.decimalDigits(values.int(i))
             ParquetText.appendDecimal(unscaled: digits, negative: negative, scale: scale, to: out)
         case .decimalBytes(let scale):
-            let (digits, negative) = ParquetText.decimalDigits(bigEndian: values.bytes[values.range(i)])
+            let (digits, negative) = ParquetText.decimalDigits(bigEndian: values.byteString(i))
             ParquetText.appendDecimal(unscaled: digits, negative: negative, scale: scale, to: out)
         case .text, .json:
-            let r = values.range(i)
-            if !r.isEmpty { values.bytes.withUnsafeBufferPointer { out.append($0.baseAddress! + r.lowerBound, count: r.count) } }
+            values.withBytes(i) { if !$0.isEmpty { out.append($0.baseAddress!, count: $0.count) } }
         case .uuid:
-            ParquetText.appendUUID(values.bytes[values.range(i)], to: out)
+            ParquetText.appendUUID(values.byteString(i), to: out)
         case .bytea:
-            ParquetText.appendBytea(values.bytes[values.range(i)], to: out)
+            ParquetText.appendBytea(values.byteString(i), to: out)
         }
     }
 }
