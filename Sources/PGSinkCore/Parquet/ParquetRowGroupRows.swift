@@ -121,7 +121,6 @@ public struct ParquetRowGroupRows {
         batch.scanned = out.count
     }
 
-    /// Decodes flat leaf `c`'s next page.
     /// The values a decoded column (or page) holds, and how many its definition levels say are
     /// there: a corrupt count shows as the two differing.
     static func valueCounts(_ data: ParquetColumnData, _ leaf: ParquetLeaf) -> (stored: Int, present: Int) {
@@ -137,6 +136,7 @@ public struct ParquetRowGroupRows {
         }
     }
 
+    /// Decodes flat leaf `c`'s next page and makes it the leaf's current one.
     private mutating func nextPage(_ c: Int) throws {
         let leaf = leaves[c]
         guard let page = try streams[c]?.next() else {
