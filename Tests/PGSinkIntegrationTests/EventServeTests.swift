@@ -372,7 +372,7 @@ struct EventServeTests {
     static func runSDKs(_ name: String, _ source: String, against server: Server) throws -> (Int32, String) {
         let script = try TestDatabase.file(name, source)
         let send = Process()
-        send.executableURL = URL(fileURLWithPath: try tool("sdk-python"))
+        send.executableURL = URL(fileURLWithPath: try testTool("sdk-python"))
         send.arguments = [script, server.url, server.key]
         let output = Pipe()
         send.standardOutput = output
@@ -380,15 +380,6 @@ struct EventServeTests {
         try send.run()
         send.waitUntilExit()
         return (send.terminationStatus, String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
-    }
-
-    static func tool(_ name: String) throws -> String {
-        guard let dir = ProcessInfo.processInfo.environment["PGSINK_TEST_TOOLS"], !dir.isEmpty,
-            FileManager.default.isExecutableFile(atPath: dir + "/" + name)
-        else {
-            throw LoadError("\(name) is missing: scripts/install-test-tools installs it (run the tests with `make test`)")
-        }
-        return dir + "/" + name
     }
 
     /// Sends every call type with each SDK: RudderStack's batched and gzipped (its default),

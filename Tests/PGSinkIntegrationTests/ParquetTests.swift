@@ -397,15 +397,6 @@ struct ParquetTests {
         return x.isEqual(y)
     }
 
-    static func tool(_ name: String) throws -> String {
-        guard let dir = ProcessInfo.processInfo.environment["PGSINK_TEST_TOOLS"], !dir.isEmpty,
-            FileManager.default.isExecutableFile(atPath: dir + "/" + name)
-        else {
-            throw LoadError("\(name) is missing: scripts/install-test-tools installs it (run the tests with `make test`)")
-        }
-        return dir + "/" + name
-    }
-
     /// The generated files' directory, written once per test process.
     static func files() throws -> String { try generated.get() }
 
@@ -413,7 +404,7 @@ struct ParquetTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pgsink-parquet-" + UUID().uuidString).path
         let script = try TestDatabase.file("write_parquet.py", generator)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try tool("parquet-python"))
+        process.executableURL = URL(fileURLWithPath: try testTool("parquet-python"))
         process.arguments = [script, dir]
         let output = Pipe()
         process.standardOutput = output
