@@ -214,7 +214,8 @@ public enum ValueSyntax {
     /// A date `YYYY-MM-DD` (also `YYYYY-MM-DD` and `YYYY-MM-DD BC`), as days since 2000-01-01
     /// (PostgreSQL's binary date).
     public static func parseDate(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int32? {
-        guard n >= 10 else { return nil }
+        // At most a six-digit year, `-MM-DD` and ` BC`: a timestamp is refused before any parsing.
+        guard n >= 10, n <= 15 else { return nil }
         let (length, bc) = era(p, n)
         guard let (days, read) = parseDatePrefix(p, length, bc: bc), read == length else { return nil }
         return Int32(days)
