@@ -477,9 +477,7 @@ struct LoadCommand: ParsableCommand {
         }
     }
 
-    static func columnList(_ text: String) -> [String] {
-        text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-    }
+    static func columnList(_ text: String) -> [String] { ColumnList(parsing: text).names }
 
     private func targetTable(for file: String, table: String?, rules: NamingRules, defaultSchema: String) -> TableName {
         var schemaName = defaultSchema
