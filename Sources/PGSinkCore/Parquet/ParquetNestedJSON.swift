@@ -105,20 +105,14 @@ struct ParquetNestedJSON {
             guard index >= 0 else { return out.append(contentsOf: "null".utf8) }
             return scalar(leaf, Int(index), to: out)
         }
-        switch node.element.annotation {
-        case .list? where node.children.count == 1 && node.children[0].isRepeated:
-            let repeated = node.children[0]
-            // The three-level form's middle group holds one element; the legacy forms repeat the element itself.
-            let unwrap = repeated.leaf == nil && repeated.children.count == 1 && repeated.element.name != "array"
-                && !repeated.element.name.hasSuffix("_tuple")
+        if let (repeated, unwrap) = node.listForm {
             out.append(91)
             for (n, instance) in instances(repeated, ranges).enumerated() {
                 if n > 0 { out.append(44) }
                 if unwrap { value(repeated.children[0], instance, to: out) } else { single(repeated, instance, to: out) }
             }
             out.append(93)
-        case .map? where node.children.count == 1 && node.children[0].isRepeated && node.children[0].children.count == 2:
-            let pair = node.children[0]
+        } else if let pair = node.mapPair {
             out.append(123)
             for (n, instance) in instances(pair, ranges).enumerated() {
                 if n > 0 { out.append(44) }
@@ -134,18 +128,27 @@ struct ParquetNestedJSON {
                 value(pair.children[1], instance, to: out)
             }
             out.append(125)
-        default:
+        } else {
             out.append(123)
             for (n, child) in node.children.enumerated() {
                 if n > 0 { out.append(44) }
-                var nuls = 0
-                let name = Array(child.element.name.utf8)
-                name.withUnsafeBufferPointer { JSONText.appendQuoted($0.baseAddress!, $0.count, to: out, nuls: &nuls) }
-                out.append(58)
+                Self.appendKey(child.element.name, to: out)
                 value(child, ranges, to: out)
             }
             out.append(125)
         }
+    }
+
+    /// A field's name as a JSON object key, with its colon (an empty name is `""`).
+    static func appendKey(_ name: String, to out: ByteStorage) {
+        let bytes = Array(name.utf8)
+        if bytes.isEmpty {
+            out.append(contentsOf: "\"\"".utf8)
+        } else {
+            var nuls = 0
+            bytes.withUnsafeBufferPointer { JSONText.appendQuoted($0.baseAddress!, $0.count, to: out, nuls: &nuls) }
+        }
+        out.append(58)
     }
 
     /// A leaf value as JSON: numbers and booleans as themselves, JSON as it is, the rest as strings

@@ -41,14 +41,7 @@ public struct ParquetRecordLayout: Sendable {
 
     private func plan(_ node: ParquetNode, whole: String, depth: Int) -> Member {
         let key = ByteStorage(capacity: 64)
-        var nuls = 0
-        let name = Array(node.element.name.utf8)
-        if name.isEmpty {
-            key.append(contentsOf: "\"\"".utf8)
-        } else {
-            name.withUnsafeBufferPointer { JSONText.appendQuoted($0.baseAddress!, $0.count, to: key, nuls: &nuls) }
-        }
-        key.append(58)
+        ParquetNestedJSON.appendKey(node.element.name, to: key)
         let children = flattens(node, whole: whole, depth: depth)
             ? node.children.map { plan($0, whole: whole + separator + $0.element.name, depth: depth + 1) } : nil
         return Member(
@@ -62,21 +55,13 @@ public struct ParquetRecordLayout: Sendable {
 
     static func shape(of node: ParquetNode) -> Shape {
         if let leaf = node.leaf { return .leaf(leaf) }
-        switch node.element.annotation {
-        case .list? where node.children.count == 1 && node.children[0].isRepeated:
-            let repeated = node.children[0]
-            // As `ParquetNestedJSON` reads it: the three-level form's middle group wraps one
-            // element; the legacy forms repeat the element itself.
-            let unwrap = repeated.leaf == nil && repeated.children.count == 1 && repeated.element.name != "array"
-                && !repeated.element.name.hasSuffix("_tuple")
+        if let (repeated, unwrap) = node.listForm {
+            // As `ParquetNestedJSON` writes it: a repeated element itself stands for one instance.
             var element = unwrap ? repeated.children[0] : repeated
             if !unwrap { element.element.repetition = 0 }
             return .list(element: element)
-        case .map? where node.children.count == 1 && node.children[0].isRepeated && node.children[0].children.count == 2:
-            return .map
-        default:
-            return .group
         }
+        return node.mapPair == nil ? .group : .map
     }
 
     /// Whether the node's JSON is an array (a LIST, or a legacy repeated field).

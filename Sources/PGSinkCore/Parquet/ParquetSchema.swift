@@ -72,6 +72,24 @@ public struct ParquetNode: Sendable {
         if let leaf { return [leaf] }
         return children.flatMap(\.leafIndices)
     }
+
+    /// A LIST's repeated child, and whether that child's one child is the element (the
+    /// three-level form's middle group) or the child is the element itself (the legacy forms,
+    /// which repeat the element, named `array` or `…_tuple` when it is a one-field group).
+    var listForm: (repeated: ParquetNode, unwrap: Bool)? {
+        guard element.annotation == .list, children.count == 1, children[0].isRepeated else { return nil }
+        let repeated = children[0]
+        let unwrap = repeated.leaf == nil && repeated.children.count == 1 && repeated.element.name != "array"
+            && !repeated.element.name.hasSuffix("_tuple")
+        return (repeated, unwrap)
+    }
+
+    /// A MAP's repeated key-value group.
+    var mapPair: ParquetNode? {
+        guard element.annotation == .map, children.count == 1, children[0].isRepeated, children[0].children.count == 2
+        else { return nil }
+        return children[0]
+    }
 }
 
 extension ParquetSchemaElement {
