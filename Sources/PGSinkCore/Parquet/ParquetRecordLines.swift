@@ -174,10 +174,7 @@ public struct ParquetRecordLines {
         rowCount: Int
     ) throws(ParquetError) {
         for index in Set(layout.fields.flatMap(\.leafIndices)) {
-            let (stored, present) = ParquetRowGroupRows.valueCounts(columns[index], leaves[index])
-            guard stored == present else {
-                throw ParquetError("column \(leaves[index].name) holds \(stored) values where its levels say \(present)")
-            }
+            try ParquetRowGroupRows.check(columns[index], leaves[index], rowCount: rowCount)
         }
         self.layout = layout
         self.rowCount = rowCount

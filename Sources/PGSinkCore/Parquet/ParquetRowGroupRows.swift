@@ -40,13 +40,7 @@ public struct ParquetRowGroupRows {
                 }
                 continue
             }
-            let (stored, present) = Self.valueCounts(column, leaf)
-            guard stored == present else {
-                throw ParquetError("column \(leaf.name) holds \(stored) values where its levels say \(present)")
-            }
-            if leaf.maxRepetition == 0 && column.count != rowCount {
-                throw ParquetError("column \(leaf.name) has \(column.count) values in a row group of \(rowCount) rows")
-            }
+            try Self.check(column, leaf, rowCount: rowCount)
         }
         self.leaves = leaves
         self.fields = fields
@@ -119,6 +113,18 @@ public struct ParquetRowGroupRows {
             row += 1
         }
         batch.scanned = out.count
+    }
+
+    /// Throws unless a column chunk decoded whole holds the values its levels say, and (when not
+    /// repeated) one entry per row of its group: what a corrupt chunk shows as.
+    static func check(_ column: ParquetColumnData, _ leaf: ParquetLeaf, rowCount: Int) throws(ParquetError) {
+        let (stored, present) = valueCounts(column, leaf)
+        guard stored == present else {
+            throw ParquetError("column \(leaf.name) holds \(stored) values where its levels say \(present)")
+        }
+        if leaf.maxRepetition == 0 && column.count != rowCount {
+            throw ParquetError("column \(leaf.name) has \(column.count) values in a row group of \(rowCount) rows")
+        }
     }
 
     /// The values a decoded column (or page) holds, and how many its definition levels say are
