@@ -267,6 +267,20 @@ struct ParquetTests {
         #expect(try db.count("far") == 6)
     }
 
+    /// A field with an empty name inside a group loads under every `--nested` mode: as the key
+    /// `""` in jsonb, as the column `s__` when flattened.
+    @Test func anEmptyFieldNameLoadsUnderEveryNesting() throws {
+        let dir = try Self.files()
+        let db = try TestDatabase()
+        for (n, nested) in [NestedMode.jsonb, .flatten(depth: 1000), .tables].enumerated() {
+            try db.load(paths: [dir + "/nested_empty_name.parquet"], into: "empty\(n)") { $0.nested = nested }
+            let rows = try db.column("SELECT (to_jsonb(t) - '_pgsink_id')::text FROM \(db.table("empty\(n)").quoted) t ORDER BY id")
+            #expect(rows == (n == 0
+                ? [#"{"s": {"": 5, "a": "x"}, "id": 1}"#, #"{"s": null, "id": 2}"#]
+                : [#"{"id": 1, "s__": 5, "s__a": "x"}"#, #"{"id": 2, "s__": null, "s__a": null}"#]), "\(nested)")
+        }
+    }
+
     /// `--nested tables` makes child tables of a file's lists, as for JSON input: list elements
     /// that are groups give columns (typed from the schema), others a `value` column; NULL
     /// elements are skipped but keep their position.
@@ -583,6 +597,11 @@ struct ParquetTests {
             'S': pa.array([{'x': 'text'}, {'x': None}], pa.struct([('x', pa.string())])),
         })
         write('nested_clash', clash)
+        # A field with an empty name inside a group.
+        write('nested_empty_name', pa.table({
+            'id': pa.array([1, 2], pa.int64()),
+            's': pa.array([{'': 5, 'a': 'x'}, None], pa.struct([('', pa.int64()), ('a', pa.string())])),
+        }))
         # Dates and timestamps before year 1 and after 9999, which PostgreSQL writes as 0222-09-04 BC and 10183-09-21.
         far = [-1_000_000, -719_163, -719_162, 2_932_896, 3_000_000, 0]
         write('far_dates', pa.table({
