@@ -78,7 +78,8 @@ struct CheckCommand: ParsableCommand {
         defer { connector.close() }
         let target = ConnectionCheck.Target(
             schema: schemaName, table: tableName, mode: settings.effective(\.writeMode).mode,
-            deleteStale: settings.effective(\.deleteStale), embeddings: file?.pgvector != nil)
+            deleteStale: settings.effective(\.deleteStale), embeddings: file?.pgvector != nil,
+            distribution: settings.distribution)
         let results = ConnectionCheck.run(connector, target: target)
         for result in results { print(result.text) }
         if results.contains(where: { !$0.passed }) { throw ExitCode(1) }

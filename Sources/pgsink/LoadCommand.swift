@@ -137,6 +137,21 @@ struct LoadCommand: ParsableCommand {
             + "Loads into existing tables and merges use one connection."))
     var jobs: Int?
 
+    @Option(name: .customLong("distribute-by"), help: ArgumentHelp(
+        "Citus: distribute a table pgsink creates by this column (create_distributed_table).", valueName: "column"))
+    var distributeBy: String?
+
+    @Flag(name: .customLong("reference-table"), help: "Citus: make a table pgsink creates a reference table (one copy per node).")
+    var referenceTable = false
+
+    @Option(name: .customLong("colocate-with"), help: ArgumentHelp(
+        "Citus: place the new distributed table's shards beside those of this table.", valueName: "table"))
+    var colocateWith: String?
+
+    @Option(name: .customLong("shard-count"), help: ArgumentHelp(
+        "Citus: shards of the new distributed table (default: the server's citus.shard_count).", valueName: "n"))
+    var shardCount: Int?
+
     @Option(name: .customLong("schema-contract"), help: ArgumentHelp(
         "What may change in an existing table: evolve (add columns, widen types), freeze (nothing; a value of the "
             + "wrong type is a rejected row), discard-row, discard-value.", valueName: "contract"))
@@ -239,6 +254,10 @@ struct LoadCommand: ParsableCommand {
         flags.nested = nested.flatMap(NestedMode.init(parsing:))
         flags.metadata = metadata
         flags.jobs = jobs
+        flags.distributionColumn = distributeBy
+        flags.referenceTable = referenceTable ? true : nil
+        flags.colocateWith = colocateWith
+        flags.shardCount = shardCount
         flags.nullValues = nullValues.map(NullValues.init(parsing:))
         flags.recordsPath = recordsPath
         flags.columns = columns.map(ColumnList.init(parsing:))
@@ -269,6 +288,9 @@ struct LoadCommand: ParsableCommand {
             throw ValidationError("--batch-timeout takes a positive number of seconds")
         }
         guard (1...32).contains(settings.effective(\.jobs)) else { throw ValidationError("--jobs takes 1 to 32 connections") }
+        if let problem = settings.distribution.problem {
+            throw ValidationError(problem)
+        }
         guard settings.effective(\.maxRejects) >= 0 else { throw ValidationError("--max-rejects takes 0 or more rows") }
         guard !nestedSeparator.isEmpty else { throw ValidationError("--nested-separator cannot be empty") }
         if !jsonColumns.isEmpty && settings.effective(\.nested) == .jsonb {

@@ -29,33 +29,35 @@ struct SQLTests {
         #expect(SQL.copy(Self.table, columns: ["a"], format: .text) == "COPY \"s\".\"t\" (\"a\") FROM STDIN (FORMAT text)")
     }
 
+    static let stage = TableName(schema: "pg_temp", name: "stage")
+
     @Test func merge() {
         let columns = [
             CopyColumn(name: "k", type: .bigint, source: 0, required: true),
             CopyColumn(name: "v", type: .text, source: 1), CopyColumn(name: "w", type: .json, source: 2),
         ]
-        let sql = SQL.mergeFromStage("stage", into: Self.table, columns: columns, key: ["k"], deduplicate: true)
+        let sql = SQL.mergeFromStage(Self.stage, into: Self.table, columns: columns, key: ["k"], deduplicate: true)
         #expect(
             sql
-                == "INSERT INTO \"s\".\"t\" AS t (\"k\", \"v\", \"w\") SELECT DISTINCT ON (\"k\") \"k\", \"v\", \"w\" FROM \"stage\" "
+                == "INSERT INTO \"s\".\"t\" AS t (\"k\", \"v\", \"w\") SELECT DISTINCT ON (\"k\") \"k\", \"v\", \"w\" FROM \"pg_temp\".\"stage\" "
                 + "ORDER BY \"k\", \"_pgsink_seq\" DESC ON CONFLICT (\"k\") DO UPDATE SET \"v\" = EXCLUDED.\"v\", "
                 + "\"w\" = EXCLUDED.\"w\" WHERE (t.\"v\" IS DISTINCT FROM EXCLUDED.\"v\" "
                 + "OR t.\"w\"::text IS DISTINCT FROM EXCLUDED.\"w\"::text)")
         // Airbyte's rule: the newest by cursor, then extraction time, and never an older one over a newer.
         let newest = SQL.mergeFromStage(
-            "stage", into: Self.table, columns: columns, key: ["k"], deduplicate: true, newestBy: ["v"])
+            Self.stage, into: Self.table, columns: columns, key: ["k"], deduplicate: true, newestBy: ["v"])
         #expect(newest.contains("ORDER BY \"k\", \"v\" DESC NULLS LAST, \"_pgsink_seq\" DESC"))
         #expect(
             newest.hasSuffix(
                 "AND (t.\"v\" < EXCLUDED.\"v\" OR (t.\"v\" IS NULL AND EXCLUDED.\"v\" IS NOT NULL) OR "
                     + "(t.\"v\" IS NOT DISTINCT FROM EXCLUDED.\"v\" AND false))"))
-        let distinct = SQL.mergeFromStage("stage", into: Self.table, columns: columns, key: ["k"], deduplicate: false)
-        #expect(distinct.contains("SELECT \"k\", \"v\", \"w\" FROM \"stage\" ON CONFLICT"))
+        let distinct = SQL.mergeFromStage(Self.stage, into: Self.table, columns: columns, key: ["k"], deduplicate: false)
+        #expect(distinct.contains("SELECT \"k\", \"v\", \"w\" FROM \"pg_temp\".\"stage\" ON CONFLICT"))
         #expect(!distinct.contains("DISTINCT ON"))
-        let keysOnly = SQL.mergeFromStage("stage", into: Self.table, columns: [columns[0]], key: ["k"], deduplicate: true)
+        let keysOnly = SQL.mergeFromStage(Self.stage, into: Self.table, columns: [columns[0]], key: ["k"], deduplicate: true)
         #expect(keysOnly.hasSuffix("ON CONFLICT (\"k\") DO NOTHING"))
         // A NULL keeps the stored value; each column's latest non-null value per key.
-        let nonNull = SQL.mergeFromStage("stage", into: Self.table, columns: columns, key: ["k"], deduplicate: true, keepsNonNull: true)
+        let nonNull = SQL.mergeFromStage(Self.stage, into: Self.table, columns: columns, key: ["k"], deduplicate: true, keepsNonNull: true)
         #expect(nonNull.contains("(array_agg(\"v\" ORDER BY \"_pgsink_seq\" DESC) FILTER (WHERE \"v\" IS NOT NULL))[1] AS \"v\""), "\(nonNull)")
         #expect(nonNull.contains("GROUP BY \"k\""))
         #expect(nonNull.contains("\"v\" = COALESCE(EXCLUDED.\"v\", t.\"v\")"), "\(nonNull)")

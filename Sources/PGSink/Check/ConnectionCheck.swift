@@ -34,13 +34,19 @@ public enum ConnectionCheck {
         public var deleteStale: Bool
         /// `pgvector_config` is set: the vector extension must be there or be creatable.
         public var embeddings: Bool
+        /// The Citus options: asked for, the server must be a Citus coordinator.
+        public var distribution: Distribution
 
-        public init(schema: String, table: String?, mode: LoadMode, deleteStale: Bool = false, embeddings: Bool = false) {
+        public init(
+            schema: String, table: String?, mode: LoadMode, deleteStale: Bool = false, embeddings: Bool = false,
+            distribution: Distribution = Distribution()
+        ) {
             self.schema = schema
             self.table = table
             self.mode = mode
             self.deleteStale = deleteStale
             self.embeddings = embeddings
+            self.distribution = distribution
         }
     }
 
@@ -72,6 +78,7 @@ public enum ConnectionCheck {
         }
         if let table = target.table { results.append(hiddenTables(of: TableName(schema: target.schema, name: table), on: connection)) }
         if target.embeddings { results.append(pgvector(on: connection)) }
+        if let citus = citus(on: connection, target: target) { results.append(citus) }
         return results
     }
 

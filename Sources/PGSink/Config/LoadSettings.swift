@@ -27,6 +27,10 @@ public struct LoadSettings: Settings, Equatable {
     public var nullValues: NullValues?
     public var recordsPath: String?
     public var columns: ColumnList?
+    public var distributionColumn: String?
+    public var referenceTable: Bool?
+    public var colocateWith: String?
+    public var shardCount: Int?
 
     public init() {}
 
@@ -67,6 +71,11 @@ public struct LoadSettings: Settings, Equatable {
             check: Check("takes column names, a list or joined by commas, e.g. id,name") {
                 !$0.names.isEmpty && !$0.names.contains("")
             }),
+        // Citus (docs/scale-out.md): how a table pgsink creates is spread over the cluster.
+        ConfigOption(\.distributionColumn, "distribution_column", aliases: ["distribute_by"]),
+        ConfigOption(\.referenceTable, "reference_table", default: false),
+        ConfigOption(\.colocateWith, "colocate_with"),
+        ConfigOption(\.shardCount, "shard_count", check: .positive),
     ]
 
     public init(from decoder: any Decoder) throws {
@@ -83,6 +92,13 @@ public struct LoadSettings: Settings, Equatable {
         throws(SettingError) -> LoadSettings
     {
         flags.overlaid(on: file ?? LoadSettings()).overlaid(on: try LoadSettings(environment: environment))
+    }
+
+    /// The Citus options, together.
+    public var distribution: Distribution {
+        Distribution(
+            column: distributionColumn, reference: effective(\.referenceTable), colocateWith: colocateWith,
+            shardCount: shardCount)
     }
 
     public var naming: NamingRules {

@@ -54,6 +54,8 @@ public struct LoadRequest: Sendable {
     public var batchSeconds: Double = 1
     /// Connections that COPY in parallel into a new table (1 = the load's own connection only).
     public var jobs = 1
+    /// How a table this load creates is spread over a Citus cluster (nothing requested: a plain table).
+    public var distribution = Distribution()
     /// Written to the ledger row, so that a load retried after a lost connection can tell
     /// whether its first attempt committed.
     public var runId: String?

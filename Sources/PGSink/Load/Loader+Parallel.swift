@@ -16,6 +16,7 @@ extension Loader {
         let target = request.table
         if request.createSchema { try Catalog.ensureSchema(target.schema, on: connection) }
         try Self.prepareLedger(schema: target.schema, on: connection)
+        try checkDistribution(of: target, existing: nil, on: connection)
         let session = Session(loadId: try reserveLoadId(on: connection), started: started)
         try Catalog.dropAbandonedHiddenTables(of: target, on: connection, logger: logger)
         let hidden = TableName(

@@ -23,8 +23,7 @@ extension Loader {
         } else if request.mode == .merge && session.deferredKey == nil {
             let names = step.root.columns.map(\.name)
             let key = step.root.columns.filter(\.required).map(\.name)
-            try connection.execute(SQL.createStage(Self.stage, like: table, columns: names))
-            let stageTable = TableName(schema: "pg_temp", name: Self.stage)
+            let stageTable = try stage(for: step, like: table, columns: names, session: session, on: connection)
             rows = try copy(step.root, into: stageTable, sequence: !step.keysAreNew, step: step, session: session, on: connection) {
                 rejectedRoots.insert($0)
             }
@@ -52,10 +51,10 @@ extension Loader {
                 let ignored: Set<String> = [SQL.loadIdColumn, SQL.loadedAtColumn]
                 try connection.execute(
                     SQL.mergeFromStage(
-                        Self.stage, into: table, columns: step.root.columns, key: key, deduplicate: step.keysRepeat,
+                        stageTable, into: table, columns: step.root.columns, key: key, deduplicate: step.keysRepeat,
                         ignoredForChange: ignored, newestBy: request.newestBy, keepsNonNull: request.keepsNonNull))
             }
-            try connection.execute(SQL.dropTable(Self.stage))
+            if session.distributedStage == nil { try connection.execute(SQL.dropTable(Self.stage)) }
         } else {
             var root = step.root
             // A merge whose key waits (see `settleKey`) copies straight in; its rows' physical
@@ -79,6 +78,36 @@ extension Loader {
             session.childRows[child.table.description, default: 0] += copied
         }
         return rows
+    }
+
+    /// The staging table of a merge batch: a temporary table, or for a plain merge into a
+    /// distributed table, one distributed like it (created once per load, emptied per batch), so
+    /// that the upsert is pushed down to the shards.
+    private func stage(
+        for step: LoadStep, like table: TableName, columns: [String], session: Session, on connection: PGConnection
+    ) throws -> TableName {
+        guard let column = citus.target?.column, request.changes == nil, step.unchanged.isEmpty, step.children.isEmpty,
+            session.existingChildren.isEmpty
+        else {
+            try connection.execute(SQL.createStage(Self.stage, like: table, columns: columns))
+            return TableName(schema: "pg_temp", name: Self.stage)
+        }
+        if let stage = session.distributedStage {
+            try connection.execute(SQL.truncate(stage))
+            return stage
+        }
+        let stage = TableName(schema: table.schema, name: "\(Self.stage)_\(session.loadId)")
+        try connection.execute(SQL.createDistributedStage(stage, like: table, columns: columns))
+        try connection.query(SQL.distributeStage, [stage.quoted, column, table.quoted])
+        session.distributedStage = stage
+        return stage
+    }
+
+    /// Drops a merge's distributed staging table (before the commit, in the load's transaction).
+    func dropDistributedStage(_ session: Session, on connection: PGConnection) throws {
+        guard let stage = session.distributedStage else { return }
+        session.distributedStage = nil
+        try connection.execute("DROP TABLE IF EXISTS \(stage.quoted)")
     }
 
     /// Where a change feed that remembers its hard deletes keeps their tombstones, when its upserts

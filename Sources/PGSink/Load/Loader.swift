@@ -19,6 +19,8 @@ public struct Loader: Sendable {
     let keysWritten = KeysWritten()
     /// Whether the table has tombstones of hard deletes (see `Tombstones`).
     let tombstones = Tombstones()
+    /// The Citus coordinator the load writes to, if it is one.
+    let citus = CitusState()
 
     public init(request: LoadRequest, logger: Logger = Logger(label: "pgsink.load")) {
         self.request = request
@@ -114,6 +116,7 @@ public struct Loader: Sendable {
         guard readColumns else { return OpenedTable(session: session, columns: nil) }
         try Catalog.dropAbandonedHiddenTables(of: table, on: connection, logger: logger)
         let existing = try Catalog.columns(of: table, on: connection)
+        try checkDistribution(of: table, existing: existing, on: connection)
         if let existing, !request.primaryKey.isEmpty {
             try Catalog.checkKey(
                 keyNames(existing), of: table, mode: request.mode, switching: request.switchesKey, on: connection,
@@ -168,6 +171,9 @@ public struct Loader: Sendable {
         var embeddings: EmbeddingOutcome?
         /// The table is embedded and has no key: its rows get pgsink's row id (`_pgsink_id`).
         var addsRowId = false
+        /// A merge into a distributed table stages its batches here: a table distributed like the
+        /// target, created with the first batch and dropped before the commit.
+        var distributedStage: TableName?
 
         init(loadId: Int64, started: Date) {
             self.loadId = loadId
@@ -201,6 +207,7 @@ public struct Loader: Sendable {
             rowsLoaded += try send(step, on: connection, session: session)
         }
         try settleKey(session, on: connection)
+        try dropDistributedStage(session, on: connection)
         // Only data still in the table can be duplicated: a table created by this load has none.
         if request.mode == .append && !request.force && existing != nil {
             try refuseDuplicate(of: pipeline.producer, into: table, on: connection)
@@ -326,6 +333,9 @@ public struct Loader: Sendable {
             logger.info("\(change.sql)", metadata: ["load.table": "\(request.table)"])
             guard case .alterType(let table, let column, let from, let to) = change else {
                 try connection.execute(change.sql)
+                if case .createTable(let created, _, _) = change {
+                    try distribute(created: created, root: step.root.table, on: connection)
+                }
                 try Catalog.recordColumnSources(change, on: connection)
                 continue
             }

@@ -96,7 +96,7 @@ public enum SQL {
     /// With `keepsNonNull`, a NULL never replaces a value: each column takes its latest non-null
     /// value among the key's rows, and a stored value stays where the batch has none.
     public static func mergeFromStage(
-        _ stage: String, into table: TableName, columns: [CopyColumn], key: [String], deduplicate: Bool,
+        _ stage: TableName, into table: TableName, columns: [CopyColumn], key: [String], deduplicate: Bool,
         ignoredForChange: Set<String> = [], newestBy: [String] = [], keepsNonNull: Bool = false
     ) -> String {
         let names = columns.map(\.name)
@@ -111,12 +111,12 @@ public enum SQL {
                 let c = quoteIdentifier(name)
                 return key.contains(name) ? c : "(array_agg(\(c) ORDER BY \(newest)\(seq) DESC) FILTER (WHERE \(c) IS NOT NULL))[1] AS \(c)"
             }
-            selection = "SELECT \(latest.joined(separator: ", ")) FROM \(quoteIdentifier(stage)) GROUP BY \(list(key))"
+            selection = "SELECT \(latest.joined(separator: ", ")) FROM \(stage.quoted) GROUP BY \(list(key))"
         } else if deduplicate {
-            selection = "SELECT DISTINCT ON (\(list(key))) \(list(names)) FROM \(quoteIdentifier(stage)) "
+            selection = "SELECT DISTINCT ON (\(list(key))) \(list(names)) FROM \(stage.quoted) "
                 + "ORDER BY \(list(key)), \(newest)\(seq) DESC"
         } else {
-            selection = "SELECT \(list(names)) FROM \(quoteIdentifier(stage))"
+            selection = "SELECT \(list(names)) FROM \(stage.quoted)"
         }
         // keepsNonNull: a NULL keeps the stored value (RudderStack's users table: latest non-null traits).
         func incoming(_ name: String) -> String {

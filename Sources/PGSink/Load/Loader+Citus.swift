@@ -1,0 +1,135 @@
+import Foundation
+import Logging
+import PGSinkCore
+
+/// A table's place on a Citus coordinator (docs/scale-out.md).
+struct CitusPlacement: Sendable, Equatable {
+    /// The distribution column of a hash-distributed table.
+    var column: String?
+    var reference = false
+
+    var isDistributed: Bool { column != nil }
+}
+
+/// The Citus coordinator a load writes to, if it is one: what `openTable` found and what
+/// creating the tables decided, shared by the connections of the load.
+final class CitusState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var coordinator = false
+    private var placement: CitusPlacement?
+
+    /// Whether the server is a Citus coordinator.
+    var isCoordinator: Bool {
+        get { lock.withLock { coordinator } }
+        set { lock.withLock { coordinator = newValue } }
+    }
+
+    /// Where the load's top-level table is (nil: a plain table, or not known yet).
+    var target: CitusPlacement? {
+        get { lock.withLock { placement } }
+        set { lock.withLock { placement = newValue } }
+    }
+}
+
+/// Reading Citus's catalog.
+enum Citus {
+    /// The Citus version, when the server has the extension.
+    static func version(on connection: PGConnection) throws -> String? {
+        try connection.query(SQL.citusVersion, []).rows.first?[0] ?? nil
+    }
+
+    static func isCoordinator(on connection: PGConnection) throws -> Bool {
+        try connection.query(SQL.citusIsCoordinator, []).rows.first?[0] == "t"
+    }
+
+    /// Where Citus keeps `table`; nil for a table it does not know (a plain local table).
+    static func placement(of table: TableName, on connection: PGConnection) throws -> CitusPlacement? {
+        guard let row = try connection.query(SQL.citusTable, [table.quoted]).rows.first else { return nil }
+        switch row[0] {
+        case "distributed": return CitusPlacement(column: row[1])
+        case "reference": return CitusPlacement(reference: true)
+        default: return nil
+        }
+    }
+}
+
+extension Loader {
+    /// Checks the distribution options against the server and the table before a row is read,
+    /// and notes where the table is (`citus`): a merge into a distributed table needs the
+    /// distribution column in its key; the options need a Citus coordinator.
+    func checkDistribution(of table: TableName, existing: [TargetColumn]?, on connection: PGConnection) throws {
+        let wanted = request.distribution
+        if let problem = wanted.problem { throw LoadError(problem) }
+        let version = try Citus.version(on: connection)
+        guard version != nil, try Citus.isCoordinator(on: connection) else {
+            guard wanted.isRequested else { return }
+            let what = version == nil ? "has no citus extension" : "is a Citus worker, not the coordinator"
+            throw LoadError(
+                "\(Self.distributionFlags(wanted)) needs a Citus coordinator, and \(connection.endpoint) \(what); "
+                    + "connect to the coordinator, or drop the option to load into one server")
+        }
+        citus.isCoordinator = true
+        guard existing != nil else {
+            if let column = wanted.column.map { request.naming.normalize($0) }, request.mode == .merge,
+                let problem = wanted.keyProblem(
+                    table: table, key: request.primaryKey.map { request.naming.normalize($0) }, column: column)
+            {
+                throw LoadError(problem)
+            }
+            citus.target = nil
+            return
+        }
+        let placement = try Citus.placement(of: table, on: connection)
+        citus.target = placement
+        if wanted.isRequested && placement != CitusPlacement(column: wanted.column.map { request.naming.normalize($0) }, reference: wanted.reference) {
+            let now = placement.map { $0.reference ? "a reference table" : "distributed by \($0.column ?? "?")" } ?? "a local table"
+            let flags = Self.distributionFlags(wanted)
+            logger.warning(
+                "\(table) exists as \(now); \(flags) applies only when pgsink creates the table, so it stays as it is (to change it, see Citus's alter_distributed_table and undistribute_table)")
+        }
+        if request.mode == .merge, let column = placement?.column, let existing,
+            let problem = wanted.keyProblem(table: table, key: keyNames(existing), column: column)
+        {
+            throw LoadError(problem)
+        }
+    }
+
+    /// Distributes a table this load has just created, inside the same transaction: the top-level
+    /// table as the options say; a child table (`--nested tables`) of a distributed parent by its
+    /// root id, colocated with its siblings.
+    func distribute(created table: TableName, root: TableName, on connection: PGConnection) throws {
+        guard citus.isCoordinator else { return }
+        let wanted = request.distribution
+        if table == root {
+            guard wanted.isRequested else { return }
+            let column = wanted.column.map { request.naming.normalize($0) }
+            let colocate = wanted.colocateWith.map { name in
+                name.contains(".") ? name : TableName(schema: table.schema, name: name).quoted
+            }
+            let parameters: [String?] = [table.quoted] + (wanted.reference ? [] : [column]) + (colocate.map { [$0] } ?? [])
+            logger.info(
+                "\(table): \(wanted.reference ? "reference table" : "distributed by \(column ?? "")")",
+                metadata: ["load.table": "\(request.table)"])
+            do {
+                try connection.query(SQL.distribute(wanted), parameters)
+            } catch let error as PGError {
+                throw LoadError(
+                    "cannot make \(table) \(wanted.reference ? "a reference table" : "distributed by \(column ?? "")"): "
+                        + "\(Wording.clause(error.message))\(error.hint.map { " (\(Wording.clause($0)))" } ?? ""). Nothing was loaded; "
+                        + (column.map { "check that the input has a column \($0), " } ?? "")
+                        + "fix the option and load again")
+            }
+            citus.target = CitusPlacement(column: column, reference: wanted.reference)
+        }
+    }
+
+    /// The flags of a distribution, as the user gave them, for messages.
+    static func distributionFlags(_ distribution: Distribution) -> String {
+        var flags: [String] = []
+        if let column = distribution.column { flags.append("--distribute-by \(column)") }
+        if distribution.reference { flags.append("--reference-table") }
+        if let table = distribution.colocateWith { flags.append("--colocate-with \(table)") }
+        if let shards = distribution.shardCount { flags.append("--shard-count \(shards)") }
+        return flags.joined(separator: " ")
+    }
+}
