@@ -100,6 +100,7 @@ extension Loader {
         try connection.execute(SQL.createDistributedStage(stage, like: table, columns: columns))
         try connection.query(SQL.distributeStage, [stage.quoted, column, table.quoted])
         session.distributedStage = stage
+        logger.info("\(table) is distributed by \(column): merge batches stage in \(stage), colocated with it, and upsert on the shards")
         return stage
     }
 
