@@ -134,7 +134,7 @@ struct CitusTests {
         try db.connection.execute("BEGIN")
         defer { _ = try? db.connection.execute("ROLLBACK") }
         try db.connection.execute(SQL.createDistributedStage(stage, like: table, columns: columns.map(\.name)))
-        try db.connection.query(SQL.distributeStage, [stage.quoted, "id", table.quoted])
+        try db.connection.query(SQL.distributeLike, [stage.quoted, "id", table.quoted])
         for deduplicate in [false, true] {
             let merge = SQL.mergeFromStage(stage, into: table, columns: columns, key: ["id"], deduplicate: deduplicate)
             let plan = try db.column("EXPLAIN " + merge).compactMap { $0 }.joined(separator: "\n")
@@ -224,5 +224,53 @@ struct CitusTests {
         let line = run.stdout.split(separator: "\n").first { $0.hasPrefix("✓ citus:") }.map(String.init) ?? ""
         #expect(line.contains("coordinator with 2 workers"), "\(run.stdout)")
         #expect(line.contains("\(db.schema).orders is distributed by id"), "\(run.stdout)")
+    }
+}
+
+extension CitusTests {
+    /// customers with a list of orders, each with a list of lines (JSON Lines).
+    static func nested(_ ids: ClosedRange<Int>, note: String = "n") -> String {
+        ids.map { id in
+            let orders = (0..<(id % 3 + 1)).map { o in
+                #"{"no":\#(o),"lines":[{"sku":"a\#(id)","qty":\#(o + 1)},{"sku":"b\#(id)","qty":2}]}"#
+            }.joined(separator: ",")
+            return #"{"id":\#(id),"name":"\#(note) \#(id)","orders":[\#(orders)]}"#
+        }.joined(separator: "\n") + "\n"
+    }
+
+    /// The order lines `nested(ids)` holds: two per order, `id % 3 + 1` orders per customer.
+    static func lines(_ ids: ClosedRange<Int>) -> Int { ids.reduce(0) { $0 + ($1 % 3 + 1) * 2 } }
+
+    @Test func childTablesOfADistributedParentAreColocatedWithIt() throws {
+        let db = try Self.database()
+        try db.load(Self.nested(1...200), as: "customers.jsonl", into: "customers", mode: .merge) {
+            $0.primaryKey = ["id"]
+            $0.nested = .tables
+            $0.distribution = Distribution(column: "id", shardCount: 4)
+        }
+        let tables = ["customers", "customers__orders", "customers__orders__lines"]
+        let groups = try tables.map { try Self.placement(db, $0) }
+        #expect(groups.allSatisfy { $0.count == 3 && $0[0] == "distributed" && $0[1] == "id" && $0[2] == "4" }, "\(groups)")
+        let colocation = try db.column(
+            "SELECT count(DISTINCT colocation_id) FROM citus_tables WHERE table_name::text LIKE '\(db.schema).customers%'")
+        #expect(colocation == ["1"])
+        // Each child row carries its customer's id, and the join on it runs shard by shard.
+        #expect(try db.column(
+            "SELECT count(*) FROM \(db.table("customers__orders__lines").quoted) l JOIN \(db.table("customers").quoted) c "
+                + "ON c.id = l.id AND c._pgsink_id = l._pgsink_root_id") == [String(Self.lines(1...200))])
+        let plan = try db.column(
+            "EXPLAIN SELECT count(*) FROM \(db.table("customers__orders").quoted) o JOIN \(db.table("customers").quoted) c "
+                + "ON c.id = o.id AND c._pgsink_id = o._pgsink_root_id"
+        ).compactMap { $0 }.joined(separator: "\n")
+        #expect(plan.contains("Task Count: 4") && !plan.contains("Repartition"), "\(plan)")
+        // A merge replaces a customer's lists; customers it does not bring keep theirs.
+        try db.load(#"{"id":5,"name":"again","orders":[{"no":9,"lines":[{"sku":"z","qty":1}]}]}"# + "\n", as: "again.jsonl",
+            into: "customers", mode: .merge) {
+            $0.primaryKey = ["id"]
+            $0.nested = .tables
+        }
+        #expect(try db.column("SELECT no FROM \(db.table("customers__orders").quoted) WHERE id = 5") == ["9"])
+        #expect(try db.column("SELECT sku FROM \(db.table("customers__orders__lines").quoted) WHERE id = 5") == ["z"])
+        #expect(try db.count("customers__orders__lines") == Self.lines(1...200) - Self.lines(5...5) + 1)
     }
 }

@@ -120,7 +120,18 @@ extension Loader {
                         + "fix the option and load again")
             }
             citus.target = CitusPlacement(column: column, reference: wanted.reference)
+        } else if let column = citus.target?.column {
+            // A child table (--nested tables) carries its parent's distribution column: colocated with it.
+            logger.info("\(table): distributed by \(column), colocated with \(root)", metadata: ["load.table": "\(request.table)"])
+            try connection.query(SQL.distributeLike, [table.quoted, column, root.quoted])
         }
+    }
+
+    /// The distribution column of the load's table: the one it has, or the one it is created with.
+    var distributionColumn: String? {
+        guard citus.isCoordinator else { return nil }
+        if let placement = citus.target { return placement.column }
+        return request.distribution.column.map { request.naming.normalize($0) }
     }
 
     /// The flags of a distribution, as the user gave them, for messages.

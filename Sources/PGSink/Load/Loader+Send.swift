@@ -98,7 +98,7 @@ extension Loader {
         }
         let stage = TableName(schema: table.schema, name: "\(Self.stage)_\(session.loadId)")
         try connection.execute(SQL.createDistributedStage(stage, like: table, columns: columns))
-        try connection.query(SQL.distributeStage, [stage.quoted, column, table.quoted])
+        try connection.query(SQL.distributeLike, [stage.quoted, column, table.quoted])
         session.distributedStage = stage
         logger.info("\(table) is distributed by \(column): merge batches stage in \(stage), colocated with it, and upsert on the shards")
         return stage

@@ -258,7 +258,7 @@ public struct Loader: Sendable {
         let children = session.existingChildren
         let request = self.request
         let childColumns = systemColumns(session: session, child: true)
-        return BatchProducer(
+        let producer = BatchProducer(
             request: request, planner: planner, sources: sources, layout: layout,
             childPlanner: { child, _ in
                 let name = NamingRules.fitting(
@@ -271,6 +271,8 @@ public struct Loader: Sendable {
                 return planner
             },
             progress: progress)
+        if request.nested == .tables { producer.carriedToChildren = distributionColumn }
+        return producer
     }
 
     /// The columns pgsink fills itself on the table (or on a child table).

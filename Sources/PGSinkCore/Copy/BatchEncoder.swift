@@ -129,6 +129,7 @@ public struct BatchEncoder {
         case epochMilliseconds(slot: Int, fallback: Int64?)
         case integer(slot: Int)
         case json(Int)
+        case rootValue(slot: Int)
     }
 
     /// Encodes every row that is not set aside. With `sequenceStart`, a trailing `bigint` column
@@ -171,6 +172,7 @@ public struct BatchEncoder {
             case .json(let prefix, let slot, let ifNull, let suffix)?:
                 templates.append((prefix, slot, ifNull, suffix))
                 return .json(templates.count - 1)
+            case .rootValue(let slot, _)?: return .rootValue(slot: slot)
             case nil: return column.source.map { .source($0) } ?? .null
             }
         }
@@ -202,7 +204,7 @@ public struct BatchEncoder {
                 } else {
                     writeGenerated(
                         origins[index], constants, templates, batch: batch, row: row, root: root, format: format,
-                        first: index == 0, to: out, nuls: &nuls)
+                        wire: wire[index], first: index == 0, to: out, nuls: &nuls)
                     continue
                 }
                 if cell.isNull {
@@ -257,7 +259,7 @@ public struct BatchEncoder {
     private mutating func writeGenerated(
         _ origin: ValueOrigin, _ constants: [ConstantValue],
         _ templates: [(prefix: [UInt8], slot: Int, ifNull: [UInt8], suffix: [UInt8])], batch: RecordBatch, row: Int,
-        root: RecordBatch, format: CopyFormat, first: Bool, to out: ByteStorage, nuls: inout Int
+        root: RecordBatch, format: CopyFormat, wire: WireType, first: Bool, to out: ByteStorage, nuls: inout Int
     ) {
         switch origin {
         case .constant(let k):
@@ -332,6 +334,16 @@ public struct BatchEncoder {
                     template.ifNull.withUnsafeBufferPointer { appendTextEscaped($0.baseAddress!, $0.count, to: out, nuls: &nuls) }
                 }
                 template.suffix.withUnsafeBufferPointer { appendTextEscaped($0.baseAddress!, $0.count, to: out, nuls: &nuls) }
+            }
+        case .rootValue(let slot):
+            // The root row's value was checked against the same type when the root was encoded.
+            let cell = root.cell(row: batch.rootRow(of: row), column: slot)
+            guard !cell.isNull else { return Self.writeNull(format: format, first: first, to: out) }
+            if format == .binary {
+                _ = writeBinary(root.pointer(cell), Int(cell.length), cell.kind, as: wire, to: out, nuls: &nuls)
+            } else {
+                if !first { out.append(9) }
+                writeText(root.pointer(cell), Int(cell.length), cell.kind, as: wire, to: out, nuls: &nuls)
             }
         case .source, .null:
             break

@@ -42,6 +42,10 @@ public enum Generated: Sendable, Equatable, Hashable {
     /// The source slot's whole number as a bigint, NULL when it is empty or not one (a change
     /// event's `source.lsn`).
     case integer(slot: Int)
+    /// A child row's top-level row's value of a root column (source `slot` of the root batch),
+    /// as `type`: a Citus distribution column carried into child tables so that they are colocated
+    /// with their parent.
+    case rootValue(slot: Int, type: ColumnType)
     /// jsonb text made of `prefix`, the slot's JSON text (or `ifNull`) and `suffix`
     /// (Airbyte's `_airbyte_meta` around a record's `meta.changes`).
     case json(prefix: [UInt8], slot: Int, ifNull: [UInt8], suffix: [UInt8])
@@ -55,6 +59,7 @@ public enum Generated: Sendable, Equatable, Hashable {
         case .sequence, .integer: .bigint
         case .epochMilliseconds: .timestamptz
         case .json: .jsonb
+        case .rootValue(_, let type): type
         }
     }
 }

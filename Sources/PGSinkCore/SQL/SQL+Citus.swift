@@ -92,6 +92,8 @@ extension SQL {
             + "\(quoteIdentifier(sequenceColumn)) FROM \(table.quoted) WITH NO DATA"
     }
 
-    /// Distributes a staging table like its target ($1 stage, $2 column, $3 target).
-    public static let distributeStage = "SELECT create_distributed_table($1::regclass, $2, colocate_with => $3)"
+    /// Distributes a table by a column, colocated with another table distributed by the same
+    /// values: a merge's staging table like its target, a child table like its parent
+    /// ($1 the table, $2 the column, $3 the table to colocate with).
+    public static let distributeLike = "SELECT create_distributed_table($1::regclass, $2, colocate_with => $3)"
 }

@@ -24,6 +24,9 @@ public struct StepSettings: Sendable {
 open class StepBuilder: @unchecked Sendable {
     public let settings: StepSettings
     public let root: TableStream
+    /// A top-level column every child table gets too, with its root row's value (`--nested
+    /// tables` under a table distributed by that column: the children are colocated with it).
+    public var carriedToChildren: String?
     /// Child tables, by their index in `layout`.
     public private(set) var children: [TableStream] = []
     public let layout: NestedLayout?
@@ -123,6 +126,11 @@ open class StepBuilder: @unchecked Sendable {
                 let child = layout.children[children.count]
                 let parentTable = child.parent < 0 ? root.table : children[child.parent].table
                 var planner = childPlanner(child, parentTable)
+                if let name = carriedToChildren, let column = root.planner.copyColumns.first(where: { $0.name == name }),
+                    let slot = column.source
+                {
+                    planner.systemColumns.append(SystemColumn(name: name, generated: .rootValue(slot: slot, type: column.type)))
+                }
                 if let declared = childDeclaredTypes[child.path] { planner.declaredTypes = declared }
                 children.append(TableStream(sources: child.columns, planner: planner))
             }
