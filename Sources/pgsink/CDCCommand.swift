@@ -93,6 +93,7 @@ struct CDCApplyCommand: ParsableCommand {
         let pg = try failing { try connector.connect() }
         var resolved = settings(pipeline: file?.pipeline, connectionSchema: connector.settings.schema)
         resolved.streams.embeddings = file?.pgvector
+        resolved.streams.distribution = file?.settings.distribution ?? Distribution()
         let summary = try failing {
             try ChangeApply.run(
                 settings: resolved, inputs: inputs, connection: pg, connector: connector, retries: connection.retries,
@@ -217,6 +218,7 @@ struct CDCStreamCommand: ParsableCommand {
         defer { connector.close() }
         var resolved = try CDCFailure.wrap { try settings(pipeline: pipeline, connectionSchema: connector.settings.schema) }
         resolved.streams.embeddings = file?.pgvector
+        resolved.streams.distribution = file?.settings.distribution ?? Distribution()
         let pg = try CDCFailure.wrap { try connector.connect() }
         let summary = try CDCFailure.wrap {
             try LogicalReplication.run(

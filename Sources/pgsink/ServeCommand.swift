@@ -169,6 +169,7 @@ struct ServeCommand: ParsableCommand {
         settings.load.append = resolved.effective(\.append)
         settings.load.streams.schema = settings.schema
         settings.load.streams.embeddings = file?.pgvector
+        settings.load.streams.distribution = file?.settings.distribution ?? Distribution()
         settings.load.warehouse.skipUsersTable = resolved.effective(\.skipUsersTable)
         settings.load.warehouse.skipTracksTable = resolved.effective(\.skipTracksTable)
         settings.load.warehouse.jsonPaths = resolved.effective(\.jsonPaths).names.filter { !$0.isEmpty }

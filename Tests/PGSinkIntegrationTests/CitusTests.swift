@@ -274,3 +274,43 @@ extension CitusTests {
         #expect(try db.count("customers__orders__lines") == Self.lines(1...200) - Self.lines(5...5) + 1)
     }
 }
+
+extension CitusTests {
+    /// A config file whose destination section distributes what the command creates.
+    static func config(_ keys: String) throws -> String {
+        try TestDatabase.file("pgsink.yaml", "destination:\n" + keys.split(separator: "\n").map { "  \($0)\n" }.joined())
+    }
+
+    @Test func aChangeFeedAppliesToADistributedTableAsToOneServer() throws {
+        let db = try Self.database()
+        let feed = CDCApplyTests.Feed.random(seed: 11, count: 400, keys: 25, replays: true)
+        let path = try TestDatabase.file("feed.jsonl", feed.text)
+        let run = try CDCApplyTests.apply(
+            db, [path, "--batch-size", "37", "--config", try Self.config("distribution_column: id")])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try Self.placement(db, "items").prefix(2) == ["distributed", "id"])
+        #expect(try CDCApplyTests.rows(db) == feed.expected)
+    }
+
+    @Test func aSingerStreamCreatesItsTableDistributedAndMergesOnTheShards() throws {
+        let db = try Self.database()
+        let config = try TestDatabase.file(
+            "config.json", #"{"default_target_schema": "\#(db.schema)", "distribution_column": "org", "shard_count": 4}"#)
+        func stream(_ ids: ClosedRange<Int>, name: String) -> String {
+            var lines = [
+                #"{"type":"SCHEMA","stream":"users","schema":{"properties":{"id":{"type":"integer"},"org":{"type":"integer"},"name":{"type":"string"}}},"key_properties":["org","id"]}"#
+            ]
+            for id in ids { lines.append(#"{"type":"RECORD","stream":"users","record":{"id":\#(id),"org":\#(id % 3),"name":"\#(name)"}}"#) }
+            lines.append(#"{"type":"STATE","value":{"last":\#(ids.upperBound)}}"#)
+            return lines.joined(separator: "\n") + "\n"
+        }
+        let first = try CommandLineTests.run(["singer", "--config", config, "--to", db.url], stdin: stream(1...300, name: "a"))
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(try Self.placement(db, "users") == ["distributed", "org", "4"])
+        let second = try CommandLineTests.run(["singer", "--config", config, "--to", db.url], stdin: stream(201...400, name: "b"))
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stdout.contains(#"{"last":400}"#))
+        #expect(try db.column("SELECT count(*) FILTER (WHERE name = 'b') || '/' || count(*) FROM \(db.table("users").quoted)") == ["200/400"])
+        #expect(try Self.rowsPerNode(db, "users").values.reduce(0, +) == 400)
+    }
+}

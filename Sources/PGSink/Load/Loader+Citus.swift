@@ -113,11 +113,12 @@ extension Loader {
             do {
                 try connection.query(SQL.distribute(wanted), parameters)
             } catch let error as PGError {
+                let missing = column.map { error.message.contains("column \"\($0)\"") } ?? false
                 throw LoadError(
                     "cannot make \(table) \(wanted.reference ? "a reference table" : "distributed by \(column ?? "")"): "
-                        + "\(Wording.clause(error.message))\(error.hint.map { " (\(Wording.clause($0)))" } ?? ""). Nothing was loaded; "
-                        + (column.map { "check that the input has a column \($0), " } ?? "")
-                        + "fix the option and load again")
+                        + "\(Wording.clause(error.message))\(error.hint.map { " (\(Wording.clause($0)))" } ?? ""). "
+                        + (missing ? "The input has no column \(column ?? ""); name one of its columns in --distribute-by"
+                            : "Fix \(Self.distributionFlags(wanted)) and load again"))
             }
             citus.target = CitusPlacement(column: column, reference: wanted.reference)
         } else if let column = citus.target?.column {

@@ -9,6 +9,10 @@ public struct StreamOptions: Settings, Equatable {
     public var schemaContract: SchemaContract?
     public var maxRejects: Int?
     public var nested: StreamNesting?
+    public var distributionColumn: String?
+    public var referenceTable: Bool?
+    public var colocateWith: String?
+    public var shardCount: Int?
 
     public init() {}
 
@@ -20,6 +24,11 @@ public struct StreamOptions: Settings, Equatable {
         ConfigOption(\.schemaContract, "schema_contract", default: .evolve),
         ConfigOption(\.maxRejects, "max_rejects", default: 0, check: .notNegative),
         ConfigOption(\.nested, "nested", default: StreamNesting(.jsonb)),
+        // Citus (docs/scale-out.md), as in a destination section.
+        ConfigOption(\.distributionColumn, "distribution_column", aliases: ["distribute_by"]),
+        ConfigOption(\.referenceTable, "reference_table", default: false),
+        ConfigOption(\.colocateWith, "colocate_with"),
+        ConfigOption(\.shardCount, "shard_count", check: .positive),
     ]
 
     public init(from decoder: any Decoder) throws { try decodeOptions(from: decoder) }
@@ -56,5 +65,8 @@ extension StreamSettings {
         contract = options.effective(\.schemaContract)
         maxRejects = options.effective(\.maxRejects)
         nested = options.effective(\.nested).mode
+        distribution = Distribution(
+            column: options.distributionColumn, reference: options.effective(\.referenceTable),
+            colocateWith: options.colocateWith, shardCount: options.shardCount)
     }
 }

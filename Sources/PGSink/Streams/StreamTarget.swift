@@ -26,6 +26,8 @@ public struct StreamSettings: Sendable, Equatable {
     public var discards: String?
     /// `pgvector_config`: the streams' tables it names get embeddings.
     public var embeddings: PgVectorConfig?
+    /// Citus: how the tables the streams create are spread over the cluster (docs/scale-out.md).
+    public var distribution = Distribution()
 
     public init() {}
 }
@@ -205,6 +207,7 @@ final class StreamTarget: @unchecked Sendable {
         request.discards = settings.discards.map { TableName(schema: definition.table.schema, name: $0) }
         request.changes = definition.changes
         request.embeddings = settings.embeddings
+        request.distribution = settings.distribution
         request.force = true
         request.switchesKey = true
         request.commitsInBatches = true
