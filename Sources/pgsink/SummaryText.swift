@@ -38,6 +38,13 @@ enum SummaryText {
                 "  replaced \(Wording.count(s.surrogatesReplaced, "lone UTF-16 surrogate")) (\\ud800…\\udfff without its pair) "
                     + "with U+FFFD, which is what PostgreSQL can store")
         }
+        if let distribution = s.distribution {
+            var line = "  Citus: \(distribution)"
+            if let shards = s.shardsWritten, let workers = s.workersWritten {
+                line += "; rows sent straight to its \(Wording.count(shards, "shard")) on \(Wording.count(workers, "worker"))"
+            }
+            lines.append(line)
+        }
         if s.connections > 1 {
             lines.append("  copied over \(s.connections) connections into a hidden table, then published it")
         } else if jobsRequested > 1 {

@@ -192,28 +192,65 @@ struct CitusTests {
         } throws: { error in "\(error)".contains("--shard-count apply to distributed tables") }
     }
 
-    @Test func killedMidLoadLeavesNothingAndARerunLoadsEverything() throws {
+    /// Tables in the test's schema on each worker (shards included), by name pattern.
+    static func workerTables(_ db: TestDatabase, like pattern: String) throws -> [String?] {
+        try db.column(
+            "SELECT result FROM run_command_on_workers($$SELECT count(*) FROM pg_tables WHERE schemaname = '\(db.schema)' "
+                + "AND tablename LIKE '\(pattern)'$$)")
+    }
+
+    /// A new distributed table: the rows go to a hidden table's shards, committed batch by
+    /// batch; kill -9 leaves that hidden table, never the target, and the re-run drops it.
+    @Test func killedWhileFillingANewTableLeavesNoTargetAndTheRerunCleansUp() throws {
         let db = try Self.database()
         let rows = Self.csv(1...20_000).split(separator: "\n").map(String.init)
-        let (process, input, errors) = try InterruptTests.start(
-            ["load", "-", "--format", "csv", "--to", db.url, "--table", "\(db.schema).orders", "--distribute-by", "id",
-             "--batch-rows", "1000"], input: Array(rows[..<5001]))
-        #expect(try InterruptTests.waitForCopy(db, into: "orders"), "\((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "")")
+        let arguments = ["load", "-", "--format", "csv", "--to", db.url, "--table", "\(db.schema).orders", "--distribute-by", "id"]
+        let (process, input, errors) = try InterruptTests.start(arguments + ["--batch-rows", "1000"], input: Array(rows[..<5001]))
+        let hidden = "SELECT count(*) FROM pg_tables WHERE schemaname = '\(db.schema)' AND tablename LIKE '\\_pgsink\\_parallel\\_%'"
+        #expect(try ExactlyOnceTests.eventually {
+            try db.column(hidden) == ["1"] && (try Self.workerTables(db, like: "\\_pgsink\\_parallel\\_%")) != ["0", "0"]
+        }, "\((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "")")
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         try? input.close()
         #expect(process.terminationReason == .uncaughtSignal)
-        // Nothing is left: no table, no shards on the workers.
-        #expect(try ExactlyOnceTests.eventually { try !db.exists("orders") })
-        let shards = try db.column(
-            "SELECT result FROM run_command_on_workers($$SELECT count(*) FROM pg_tables WHERE schemaname = '\(db.schema)'$$)")
-        #expect(shards == ["0", "0"])
-        let run = try CommandLineTests.run(
-            ["load", "-", "--format", "csv", "--to", db.url, "--table", "\(db.schema).orders", "--distribute-by", "id"],
-            stdin: rows.joined(separator: "\n") + "\n")
+        #expect(try !db.exists("orders"))
+        let run = try CommandLineTests.run(arguments, stdin: rows.joined(separator: "\n") + "\n")
         #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("rows sent straight to its 32 shards on 2 workers"), "\(run.stdout)")
         #expect(try db.count("orders") == 20_000)
+        #expect(try db.column(hidden) == ["0"])
+        #expect(try Self.workerTables(db, like: "\\_pgsink\\_parallel\\_%") == ["0", "0"])
         #expect(try Self.rowsPerNode(db, "orders").values.reduce(0, +) == 20_000)
+    }
+
+    /// A merge into a distributed table is one distributed transaction: kill -9 midway changes
+    /// nothing, leaves no staging table, and the re-run merges everything.
+    @Test func killedMidMergeChangesNothingAndTheRerunMerges() throws {
+        let db = try Self.database()
+        try db.load(Self.csv(1...1000), as: "orders.csv", into: "orders", mode: .merge) {
+            $0.primaryKey = ["id"]
+            $0.distribution = Distribution(column: "id")
+        }
+        let rows = Self.csv(501...20_000, item: "new").split(separator: "\n").map(String.init)
+        let arguments = ["load", "-", "--format", "csv", "--to", db.url, "--table", "\(db.schema).orders", "--mode", "merge",
+                         "--primary-key", "id"]
+        let (process, input, errors) = try InterruptTests.start(arguments + ["--batch-rows", "1000"], input: Array(rows[..<5001]))
+        #expect(try ExactlyOnceTests.eventually {
+            try db.column(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'INSERT INTO \"\(db.schema)\".\"orders\"%'") != ["0"]
+        }, "\((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "")")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        try? input.close()
+        #expect(try ExactlyOnceTests.eventually {
+            try db.column("SELECT count(*) FROM pg_tables WHERE schemaname = '\(db.schema)' AND tablename LIKE '\\_pgsink\\_stage%'") == ["0"]
+        })
+        #expect(try db.column("SELECT count(*) FILTER (WHERE item LIKE 'new%') || '/' || count(*) FROM \(db.table("orders").quoted)") == ["0/1000"])
+        #expect(try Self.workerTables(db, like: "\\_pgsink\\_stage%") == ["0", "0"])
+        let run = try CommandLineTests.run(arguments, stdin: rows.joined(separator: "\n") + "\n")
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try db.column("SELECT count(*) FILTER (WHERE item LIKE 'new%') || '/' || count(*) FROM \(db.table("orders").quoted)") == ["19500/20000"])
     }
 
     @Test func checkReportsTheCoordinatorItsWorkersAndTheTable() throws {
@@ -312,5 +349,69 @@ extension CitusTests {
         #expect(second.stdout.contains(#"{"last":400}"#))
         #expect(try db.column("SELECT count(*) FILTER (WHERE name = 'b') || '/' || count(*) FROM \(db.table("users").quoted)") == ["200/400"])
         #expect(try Self.rowsPerNode(db, "users").values.reduce(0, +) == 400)
+    }
+}
+
+extension CitusTests {
+    /// pgsink's hash of a distribution value equals Citus's own (`worker_hash`) for every type it
+    /// routes itself, over edge values and random ones.
+    @Test func theClientsHashOfEachTypeIsCitussOwn() throws {
+        let db = try Self.database()
+        var random = SystemRandomNumberGenerator()
+        func check(_ type: ColumnType, _ sqlType: String, _ texts: [String], _ binary: (String) -> [UInt8]) throws {
+            let server = try db.connection.query(
+                "SELECT worker_hash(v) FROM unnest($1::\(sqlType)[]) WITH ORDINALITY AS u(v, n) ORDER BY n",
+                [SQL.textArray(texts)]
+            ).rows.map { Int32($0[0] ?? "") }
+            let ours = texts.map { text in binary(text).withUnsafeBufferPointer { CitusHash.hash($0.baseAddress!, $0.count, as: type) } }
+            #expect(ours == server, "\(sqlType)")
+        }
+        func bigEndian<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.bigEndian) { Array($0) } }
+        let longs = [0, 1, -1, Int64.max, Int64.min, 4_294_967_296, -4_294_967_297] + (0..<300).map { _ in Int64.random(in: .min ... .max, using: &random) }
+        try check(.bigint, "bigint", longs.map(String.init)) { bigEndian(Int64($0)!) }
+        let ints = [0, 1, -1, Int32.max, Int32.min] + (0..<200).map { _ in Int32.random(in: .min ... .max, using: &random) }
+        try check(.integer, "integer", ints.map(String.init)) { bigEndian(Int32($0)!) }
+        let shorts = [0, 1, -1, Int16.max, Int16.min] + (0..<100).map { _ in Int16.random(in: .min ... .max, using: &random) }
+        try check(.smallint, "smallint", shorts.map(String.init)) { bigEndian(Int16($0)!) }
+        let alphabet = Array("abcXYZ 019-é漢🙂")
+        let texts = [""] + (1...60).map { length in String((0..<length).map { _ in alphabet.randomElement(using: &random)! }) }
+        try check(.text, "text", texts) { Array($0.utf8) }
+        let uuids = (0..<100).map { _ in UUID().uuidString.lowercased() }
+        try check(.uuid, "uuid", uuids) { text in
+            let hex = Array(text.replacing("-", with: "").utf8)
+            return stride(from: 0, to: 32, by: 2).map { UInt8(String(decoding: hex[$0..<$0 + 2], as: UTF8.self), radix: 16)! }
+        }
+        let days = [0, 1, -1, 8035, -730_000, 2_000_000] + (0..<100).map { _ in Int32.random(in: -700_000...2_000_000, using: &random) }
+        let dates = try db.connection.query(
+            "SELECT (DATE '2000-01-01' + d)::text FROM unnest($1::int[]) WITH ORDINALITY AS u(d, n) ORDER BY n",
+            [SQL.textArray(days.map(String.init))]
+        ).rows.map { $0[0]! }
+        var byDate: [String: Int32] = [:]
+        for (text, day) in zip(dates, days) { byDate[text] = day }
+        try check(.date, "date", dates) { bigEndian(byDate[$0]!) }
+    }
+
+    /// Rows sent straight to the shards land where Citus looks for them: per shard, the rows it
+    /// holds are exactly those whose value Citus maps to it.
+    @Test(arguments: ["id", "item"])
+    func rowsSentStraightToTheShardsAreWhereCitusLooks(_ column: String) throws {
+        let db = try Self.database()
+        let summary = try db.load(Self.csv(1...5000), as: "orders.csv", into: "orders") {
+            $0.distribution = Distribution(column: column, shardCount: 7)
+            $0.batchRows = 700
+        }
+        #expect(summary.rows == 5000)
+        #expect(summary.shardsWritten == 7, "\(summary)")
+        let name = db.table("orders").quoted
+        let expected = try db.rows(
+            "SELECT get_shard_id_for_distribution_column('\(name)', \(column))::text, count(*)::text FROM \(name) GROUP BY 1 ORDER BY 1")
+        let actual = try db.rows(
+            "SELECT shardid::text, result FROM run_command_on_shards('\(name)', $$SELECT count(*) FROM %s$$) ORDER BY 1")
+        #expect(expected == actual)
+        // Every row is found by a query Citus prunes to the shards of the values asked for.
+        let values = stride(from: 1, through: 5000, by: 97).map { column == "id" ? "\($0)" : "'item \($0)'" }
+        let found = try db.column("SELECT count(*) FROM \(name) WHERE \(column) IN (\(values.joined(separator: ", ")))")
+        #expect(found == [String(values.count)])
+        #expect(try db.count("orders") == 5000)
     }
 }

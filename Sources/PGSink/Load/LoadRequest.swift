@@ -180,6 +180,11 @@ public struct LoadSummary: Codable, Sendable {
     public var server: String
     /// What the load did to the table's embeddings (`pgvector_config`).
     public var embeddings: EmbeddingOutcome? = nil
+    /// On a Citus coordinator: how the table is placed (`distributed by id`, `reference table`).
+    public var distribution: String? = nil
+    /// Shards and workers the rows were sent to directly, past the coordinator (`ShardRouter`).
+    public var shardsWritten: Int? = nil
+    public var workersWritten: Int? = nil
 }
 
 /// Progress as the load reads: bytes of the inputs read so far and in all (when known), rows.

@@ -17,11 +17,18 @@ final class CitusState: @unchecked Sendable {
     private let lock = NSLock()
     private var coordinator = false
     private var placement: CitusPlacement?
+    private var routedTo: (shards: Int, workers: Int)?
 
     /// Whether the server is a Citus coordinator.
     var isCoordinator: Bool {
         get { lock.withLock { coordinator } }
         set { lock.withLock { coordinator = newValue } }
+    }
+
+    /// Shards and workers a `ShardRouter` of the load writes to.
+    var routed: (shards: Int, workers: Int)? {
+        get { lock.withLock { routedTo } }
+        set { lock.withLock { routedTo = newValue } }
     }
 
     /// Where the load's top-level table is (nil: a plain table, or not known yet).

@@ -37,6 +37,9 @@ extension Loader {
             finished.enter()
             let thread = Thread {
                 defer { finished.leave() }
+                // A distributed hidden table's rows go straight to its shards once it exists.
+                var router: ShardRouter?
+                var routerTried = false
                 do {
                     while let step = try dispatch.take() {
                         defer { dispatch.finished() }
@@ -50,6 +53,17 @@ extension Loader {
                         } else if !step.statements.isEmpty {
                             try applySchemaChanges(step, on: worker)
                             dispatch.schemaChanged()
+                        }
+                        if let column = citus.target?.column, step.children.isEmpty, step.rejects.isEmpty, step.settings.isEmpty {
+                            if !routerTried {
+                                routerTried = true
+                                router = try ShardRouter.open(for: hidden, on: worker, logger: logger)
+                                if let router { citus.routed = (router.shardCount, router.workerCount) }
+                            }
+                            if let router, let rows = try router.send(step.root, column: column) {
+                                outcome.add(rows: rows)
+                                continue
+                            }
                         }
                         outcome.add(rows: try send(step, on: worker, session: session))
                     }

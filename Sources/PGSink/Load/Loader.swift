@@ -31,8 +31,10 @@ public struct Loader: Sendable {
 
     /// Whether --jobs may split this load over several connections: a plain load into a new table,
     /// with nothing (rejects, child tables, stale rows) that must commit together with the data.
+    /// A new table distributed on a Citus coordinator goes this way with one job too: its rows
+    /// go straight to the shards (`ShardRouter`).
     var canRunInParallel: Bool {
-        request.jobs > 1 && request.mode != .merge && request.maxRejects == 0 && request.nested != .tables
+        (request.jobs > 1 || request.distribution.column != nil) && request.mode != .merge && request.maxRejects == 0 && request.nested != .tables
             && (request.contract == .evolve || request.contract == .freeze) && !request.deleteStale
     }
 
@@ -475,7 +477,7 @@ public struct Loader: Sendable {
             on: connection)
         let seconds = Date().timeIntervalSince(started)
         let plan = producer.planner
-        return LoadSummary(
+        var summary = LoadSummary(
             loadId: loadId, table: table.description, mode: request.mode,
             rows: rows, sources: producer.sourceNames, tableCreated: plan.created,
             columnsCreated: plan.created ? plan.columns.map(\.name) : [], columnsAdded: plan.addedColumns,
@@ -487,6 +489,12 @@ public struct Loader: Sendable {
             hints: producer.hints.isEmpty ? nil : producer.hints, copyFormat: producer.format.rawValue, connections: connections,
             seconds: seconds, rowsPerSecond: seconds > 0 ? Double(rows) / seconds : 0, server: connection.endpoint,
             embeddings: session.embeddings)
+        summary.distribution = citus.target.map { $0.reference ? "reference table" : "distributed by \($0.column ?? "?")" }
+        if let routed = citus.routed {
+            summary.shardsWritten = routed.shards
+            summary.workersWritten = routed.workers
+        }
+        return summary
     }
 
     /// The ledger row of one write into `table`, inside the caller's transaction; returns the load id.

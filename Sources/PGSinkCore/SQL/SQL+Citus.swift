@@ -92,6 +92,14 @@ extension SQL {
             + "\(quoteIdentifier(sequenceColumn)) FROM \(table.quoted) WITH NO DATA"
     }
 
+    /// The shards of a hash-distributed table ($1, quoted) with their hash ranges, qualified
+    /// names and placements: id, min, max, name, host, port.
+    public static let citusShardPlacements = """
+        SELECT s.shardid, s.shardminvalue, s.shardmaxvalue, shard_name(s.logicalrelid, s.shardid), n.nodename, n.nodeport \
+        FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid) \
+        WHERE s.logicalrelid = to_regclass($1) AND n.isactive ORDER BY s.shardid
+        """
+
     /// Distributes a table by a column, colocated with another table distributed by the same
     /// values: a merge's staging table like its target, a child table like its parent
     /// ($1 the table, $2 the column, $3 the table to colocate with).

@@ -1,0 +1,101 @@
+import Foundation
+import Logging
+import PGSinkCore
+
+/// Sends a parallel load's rows straight to the shards of its hidden distributed table on the
+/// workers, one connection per worker, instead of through the coordinator (which would decode
+/// every row, hash it and encode it again). Each row goes to the shard Citus itself would pick
+/// (`CitusHash`, `ShardSplit`); the hidden table is published by the load's final transaction
+/// as always, so readers never see a partial table. (docs/scale-out.md)
+final class ShardRouter: @unchecked Sendable {
+    private let split: ShardSplit
+    /// The qualified name of each shard (same order as `split.shards`) and the worker it is on.
+    private let names: [String]
+    private let nodes: [Int]
+    private let connections: [PGConnection]
+    private let logger: Logger
+
+    var shardCount: Int { names.count }
+    var workerCount: Int { connections.count }
+
+    private init(split: ShardSplit, names: [String], nodes: [Int], connections: [PGConnection], logger: Logger) {
+        self.split = split
+        self.names = names
+        self.nodes = nodes
+        self.connections = connections
+        self.logger = logger
+    }
+
+    /// The router of `table` (hash-distributed, its shards committed), or nil when its shards
+    /// cannot be written directly: more than one placement per shard, a worker this client cannot
+    /// reach with the coordinator's connection settings, a range layout Citus did not make.
+    static func open(for table: TableName, on coordinator: PGConnection, logger: Logger) throws -> ShardRouter? {
+        let rows = try coordinator.query(SQL.citusShardPlacements, [table.quoted]).rows
+        var shards: [ShardSplit.Shard] = []
+        var names: [Int64: String] = [:]
+        var placements: [Int64: (String, String)] = [:]
+        for row in rows {
+            guard let id = row[0].flatMap({ Int64($0) }), let min = row[1].flatMap({ Int32($0) }),
+                let max = row[2].flatMap({ Int32($0) }), let name = row[3], let host = row[4], let port = row[5],
+                placements[id] == nil
+            else { return nil }
+            shards.append(ShardSplit.Shard(id: id, min: min, max: max))
+            names[id] = name
+            placements[id] = (host, port)
+        }
+        guard let split = ShardSplit(shards: shards) else { return nil }
+        var endpoints: [String] = []
+        var nodes: [Int] = []
+        for shard in split.shards {
+            let endpoint = "\(placements[shard.id]!.0):\(placements[shard.id]!.1)"
+            if let known = endpoints.firstIndex(of: endpoint) {
+                nodes.append(known)
+            } else {
+                endpoints.append(endpoint)
+                nodes.append(endpoints.count - 1)
+            }
+        }
+        var connections: [PGConnection] = []
+        for endpoint in endpoints {
+            let (host, port) = (String(endpoint[..<endpoint.lastIndex(of: ":")!]), String(endpoint[endpoint.index(after: endpoint.lastIndex(of: ":")!)...]))
+            let parameters = coordinator.parameters.filter { !["host", "hostaddr", "port"].contains($0.keyword) }
+                + [.init("host", host), .init("port", port)]
+            do {
+                connections.append(try PGConnection.connect(parameters: parameters, logger: logger))
+            } catch {
+                logger.info("\(table): the worker \(endpoint) is not reachable from here (\(error)); rows go through the coordinator")
+                return nil
+            }
+        }
+        logger.info("\(table): rows go straight to its \(split.shards.count) shards on \(Wording.count(endpoints.count, "worker"))")
+        return ShardRouter(
+            split: split, names: split.shards.map { names[$0.id]! }, nodes: nodes, connections: connections, logger: logger)
+    }
+
+    /// COPYs a part's rows into their shards, each worker's on its own connection at once (each
+    /// COPY commits on its own: the table is hidden until the load publishes it). Returns the rows
+    /// copied, or nil when the part cannot be split here (a text payload, a NULL or unreadable
+    /// distribution value): the caller sends it through the coordinator.
+    func send(_ part: StepPart, column: String) throws -> Int? {
+        guard let field = part.columns.firstIndex(where: { $0.name == column }),
+            let pieces = split.split(part.encoded, field: field, type: part.columns[field].type)
+        else { return nil }
+        let columns = part.columns.map(\.name)
+        var grouped: [[Int]] = Array(repeating: [], count: connections.count)
+        for index in pieces.keys.sorted() { grouped[nodes[index]].append(index) }
+        let perNode = grouped
+        let results = ParallelOutcome()
+        DispatchQueue.concurrentPerform(iterations: connections.count) { node in
+            do {
+                for index in perNode[node] {
+                    let sql = "COPY \(names[index]) (\(columns.map(quoteIdentifier).joined(separator: ", "))) FROM STDIN (FORMAT binary)"
+                    results.add(rows: try connections[node].copyIn(sql, data: pieces[index]!))
+                }
+            } catch {
+                results.fail(error)
+            }
+        }
+        if let failure = results.failure { throw failure }
+        return results.rows
+    }
+}
