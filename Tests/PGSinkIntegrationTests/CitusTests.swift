@@ -415,3 +415,33 @@ extension CitusTests {
         #expect(try db.count("orders") == 5000)
     }
 }
+
+extension CitusTests {
+    /// Values the shards cannot take fail the load in words that say why, and leave neither the
+    /// table nor its hidden stand-in on any node.
+    @Test func aNullOrAWideningDistributionValueFailsCleanly() throws {
+        let db = try Self.database()
+        var withNull = Self.csv(1...3000)
+        withNull += ",1,no id,2.5\n"
+        #expect {
+            try db.load(withNull, as: "orders.csv", into: "orders") {
+                $0.distribution = Distribution(column: "id")
+                $0.batchRows = 1000
+            }
+        } throws: { error in "\(error)".lowercased().contains("null") }
+        var widened = Self.csv(1...3000)
+        widened += "abc,1,text id,2.5\n"
+        #expect {
+            try db.load(widened, as: "orders.csv", into: "orders") {
+                $0.distribution = Distribution(column: "id")
+                $0.batchRows = 1000
+            }
+        } throws: { error in
+            "\(error)".contains("cannot widen column id") && "\(error)".contains("distribution column")
+                && "\(error)".contains("line 3002 of") && "\(error)".contains("\(db.schema).orders from bigint")
+        }
+        #expect(try !db.exists("orders"))
+        #expect(try db.column("SELECT count(*) FROM pg_tables WHERE schemaname = '\(db.schema)' AND tablename LIKE '\\_pgsink\\_parallel\\_%'") == ["0"])
+        #expect(try Self.workerTables(db, like: "%orders%") == ["0", "0"])
+    }
+}

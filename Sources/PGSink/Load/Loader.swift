@@ -344,15 +344,15 @@ public struct Loader: Sendable {
                 continue
             }
             try Transaction.savepoint("pgsink_alter", on: connection, { _ = try connection.execute(change.sql) }) { error in
-                // Outside a transaction (a parallel load's hidden table) the server's own words stand.
-                guard connection.inTransaction else { throw error }
                 if citus.target?.column == column {
                     throw LoadError(
-                        "cannot widen column \(column) of \(table) from \(from.sqlName) to \(to.sqlName)"
+                        "cannot widen column \(column) of \(request.table) from \(from.sqlName) to \(to.sqlName)"
                             + (step.causes[column].map { " for the value on \($0)" } ?? "")
                             + ": it is the table's distribution column, and Citus cannot change its type. Fix the value, "
                             + "or create the table with the type the data needs and distribute it yourself")
                 }
+                // Outside a transaction (a parallel load's hidden table) the server's own words stand.
+                guard connection.inTransaction else { throw error }
                 let dependents = (try? connection.query(SQL.columnDependents, [table.quoted, column]).rows) ?? []
                 throw LoadError(
                     Self.refusedWidening(
