@@ -132,9 +132,11 @@ struct LoadCommand: ParsableCommand {
     var batchTimeout: Double?
 
     @Option(help: ArgumentHelp(
-        "Connections that COPY in parallel into a new table.",
-        discussion: "The data goes to a hidden table that one final transaction renames to the target. "
-            + "Loads into existing tables and merges use one connection."))
+        "Connections that COPY in parallel.",
+        discussion: "Into a new table the data goes to a hidden table that one final transaction renames to the target; "
+            + "into an existing table (append, replace, merge) each connection fills a staging table, and one final "
+            + "transaction moves the rows in. A merge into a new table, --max-rejects, --nested tables and "
+            + "--delete-stale use one connection."))
     var jobs: Int?
 
     @Option(name: .customLong("schema-contract"), help: ArgumentHelp(

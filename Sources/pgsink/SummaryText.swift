@@ -38,12 +38,14 @@ enum SummaryText {
                 "  replaced \(Wording.count(s.surrogatesReplaced, "lone UTF-16 surrogate")) (\\ud800…\\udfff without its pair) "
                     + "with U+FFFD, which is what PostgreSQL can store")
         }
-        if s.connections > 1 {
+        if s.connections > 1 && s.tableCreated {
             lines.append("  copied over \(s.connections) connections into a hidden table, then published it")
+        } else if s.connections > 1 {
+            lines.append("  copied over \(s.connections) connections into staging tables, then published them in one transaction")
         } else if jobsRequested > 1 {
             lines.append(
-                "  copied over one connection: --jobs applies to plain loads that create their table (no merge, "
-                    + "--max-rejects, --nested tables, --delete-stale or discarding contract)")
+                "  copied over one connection: these load in one transaction (a merge into a table it creates, "
+                    + "--max-rejects, --nested tables, --delete-stale or a discarding contract)")
         }
         if s.copyFormat == "text" { lines.append("  used text COPY: the table has columns pgsink does not encode in binary") }
         return lines.joined(separator: "\n")
