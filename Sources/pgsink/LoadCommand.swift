@@ -132,12 +132,13 @@ struct LoadCommand: ParsableCommand {
     var batchTimeout: Double?
 
     @Option(help: ArgumentHelp(
-        "Connections that COPY in parallel.",
+        "Connections that COPY in parallel, or auto.",
         discussion: "Into a new table the data goes to a hidden table that one final transaction renames to the target; "
             + "into an existing table (append, replace, merge) each connection fills a staging table, and one final "
             + "transaction moves the rows in. A merge into a new table, --max-rejects, --nested tables and "
-            + "--delete-stale use one connection."))
-    var jobs: Int?
+            + "--delete-stale use one connection. auto takes the server's parallel workers (on Citus, its worker "
+            + "nodes) and this machine's cores, whichever is fewer, and at most 8.", valueName: "N|auto"))
+    var jobs: Jobs?
 
     @Option(name: .customLong("schema-contract"), help: ArgumentHelp(
         "What may change in an existing table: evolve (add columns, widen types), freeze (nothing; a value of the "
@@ -270,7 +271,9 @@ struct LoadCommand: ParsableCommand {
         guard settings.effective(\.batchTimeout).seconds > 0 else {
             throw ValidationError("--batch-timeout takes a positive number of seconds")
         }
-        guard (1...32).contains(settings.effective(\.jobs)) else { throw ValidationError("--jobs takes 1 to 32 connections") }
+        if let count = settings.effective(\.jobs).count, !(1...32).contains(count) {
+            throw ValidationError("--jobs takes 1 to 32 connections, or auto")
+        }
         guard settings.effective(\.maxRejects) >= 0 else { throw ValidationError("--max-rejects takes 0 or more rows") }
         guard !nestedSeparator.isEmpty else { throw ValidationError("--nested-separator cannot be empty") }
         if !jsonColumns.isEmpty && settings.effective(\.nested) == .jsonb {
@@ -521,6 +524,9 @@ struct LoadCommand: ParsableCommand {
 
 extension InputFormat: ExpressibleByArgument {}
 extension LoadMode: ExpressibleByArgument {}
+extension Jobs: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
+}
 extension SchemaContract: ExpressibleByArgument {}
 
 /// `--skip-schema-creation` or `--create-schema` (the default).

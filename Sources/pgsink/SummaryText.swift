@@ -4,7 +4,7 @@ import PGSinkCore
 
 /// The human summary of a load.
 enum SummaryText {
-    static func render(_ s: LoadSummary, jobsRequested: Int = 1) -> String {
+    static func render(_ s: LoadSummary, jobsRequested: Jobs = 1) -> String {
         var lines = [
             "loaded \(Wording.count(s.rows, "row")) into \(s.table) (\(s.mode.rawValue)) in \(String(format: "%.2f", s.seconds)) s, "
                 + "\(Int(s.rowsPerSecond)) rows/s, load \(s.loadId)"
@@ -38,11 +38,12 @@ enum SummaryText {
                 "  replaced \(Wording.count(s.surrogatesReplaced, "lone UTF-16 surrogate")) (\\ud800…\\udfff without its pair) "
                     + "with U+FFFD, which is what PostgreSQL can store")
         }
+        if let chosen = s.autoJobs { lines.append("  --jobs auto chose \(Wording.count(chosen, "connection"))") }
         if s.connections > 1 && s.tableCreated {
             lines.append("  copied over \(s.connections) connections into a hidden table, then published it")
         } else if s.connections > 1 {
             lines.append("  copied over \(s.connections) connections into staging tables, then published them in one transaction")
-        } else if jobsRequested > 1 {
+        } else if (s.autoJobs ?? jobsRequested.count ?? 2) > 1 {
             lines.append(
                 "  copied over one connection: these load in one transaction (a merge into a table it creates, "
                     + "--max-rejects, --nested tables, --delete-stale or a discarding contract)")

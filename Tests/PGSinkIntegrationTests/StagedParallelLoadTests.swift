@@ -3,6 +3,8 @@ import PGSink
 import PGSinkCore
 import Testing
 
+@testable import PGSink
+
 /// `--jobs` into existing tables: each connection stages its batches, one transaction publishes.
 @Suite("Parallel loads into existing tables")
 struct StagedParallelLoadTests {
@@ -22,7 +24,7 @@ struct StagedParallelLoadTests {
             let db = try TestDatabase()
             try db.load(Self.rows(1, 400), as: "first.csv", into: "t") { $0.uniqueIndexes = mode == .merge ? [["id"]] : [] }
             let summary = try db.load(Self.rows(201, 900, tag: "new"), as: "second.csv", into: "t", mode: mode) {
-                $0.jobs = jobs
+                $0.jobs = .count(jobs)
                 $0.batchRows = 60
                 $0.primaryKey = mode == .merge ? ["id"] : []
             }
@@ -34,6 +36,25 @@ struct StagedParallelLoadTests {
         }
         #expect(results[0] == results[1])
         #expect(results[1].count == [.append: 1100, .replace: 700, .merge: 900][mode])
+    }
+
+    @Test func autoTakesTheFewerOfTheServersWorkersAndTheClientsCores() throws {
+        #expect(AutoJobs.choose(server: 8, client: 2) == 2)
+        #expect(AutoJobs.choose(server: 2, client: 16) == 2)
+        #expect(AutoJobs.choose(server: 64, client: 64) == 8)
+        #expect(AutoJobs.choose(server: 0, client: 4) == 1)
+        let db = try TestDatabase()
+        let settings = try db.rows("SELECT least(current_setting('max_worker_processes')::int, current_setting('max_parallel_workers')::int)::text")
+        let expected = AutoJobs.choose(server: Int(settings[0][0] ?? "") ?? 0, client: ProcessInfo.processInfo.activeProcessorCount)
+        #expect(try AutoJobs.serverHint(on: db.connection).count == Int(settings[0][0] ?? ""))
+        try db.load(Self.rows(1, 10), as: "first.csv", into: "t")
+        let summary = try db.load(Self.rows(11, 500), as: "second.csv", into: "t") {
+            $0.jobs = .auto
+            $0.batchRows = 50
+        }
+        #expect(summary.autoJobs == expected)
+        #expect(summary.connections == expected)
+        #expect(try db.count("t") == 500)
     }
 
     @Test func aMergeKeepsTheLastRecordOfAKeyRepeatedAcrossBatches() throws {

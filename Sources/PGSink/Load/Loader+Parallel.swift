@@ -20,7 +20,7 @@ extension Loader {
         try Catalog.dropAbandonedHiddenTables(of: target, on: connection, logger: logger)
         let hidden = hiddenTable(for: target)
         let owner = try Catalog.backend(of: connection)
-        let connections = try [connection] + (1..<request.jobs).map { _ in try connect() }
+        let connections = try [connection] + (1..<jobCount).map { _ in try connect() }
 
         let producer = makeProducer(existing: nil, session: session, table: hidden, progress: progress)
         producer.serverInput = ServerInputCheck(like: connection, logger: logger)
@@ -73,6 +73,9 @@ extension Loader {
             throw error
         }
     }
+
+    /// The connections --jobs asked for (`auto` is resolved before a load starts: `AutoJobs`).
+    var jobCount: Int { request.jobs.count ?? 1 }
 
     /// A new name for a hidden table of a parallel load into `target` (`Catalog.hiddenPrefix`).
     func hiddenTable(for target: TableName) -> TableName {

@@ -26,7 +26,7 @@ extension Loader {
             try Catalog.checkKey(keyNames(existing), of: target, mode: request.mode, on: connection, logger: logger)
         }
         session.addsRowId = try embeddingsNeedRowId(of: target, exists: true, on: connection)
-        let stages = (0..<request.jobs).map { _ in hiddenTable(for: target) }
+        let stages = (0..<jobCount).map { _ in hiddenTable(for: target) }
         let numbered = request.mode == .merge
         let owner = try Catalog.backend(of: connection)
         try Transaction.run(on: connection) {
@@ -39,7 +39,7 @@ extension Loader {
         let staged = StagedLoad()
         var connections = [connection]
         do {
-            for _ in 1..<request.jobs { connections.append(try connect()) }
+            for _ in 1..<jobCount { connections.append(try connect()) }
             let producer = makeProducer(existing: existing, session: session, progress: progress)
             producer.serverInput = ServerInputCheck(like: connection, logger: logger)
             let pipeline = Pipeline(producer: producer)

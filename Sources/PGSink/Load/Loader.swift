@@ -32,7 +32,7 @@ public struct Loader: Sendable {
     /// be written in the load's one transaction. A merge into a table that does not exist yet
     /// stays on one connection too (see `run(on:connect:progress:)`).
     var canRunInParallel: Bool {
-        request.jobs > 1 && request.maxRejects == 0 && request.nested != .tables
+        request.jobs != 1 && request.maxRejects == 0 && request.nested != .tables
             && (request.contract == .evolve || request.contract == .freeze) && !request.deleteStale
             && request.changes == nil && !request.switchesKey
     }
@@ -74,13 +74,20 @@ public struct Loader: Sendable {
     }
 
     /// Loads on the calling thread (which owns the connection) while a second thread reads and encodes.
-    /// With `request.jobs` > 1, `connect` opens the extra connections of a parallel load: into a
+    /// With `request.jobs` above 1 (or `auto`, resolved first), `connect` opens the extra connections of a parallel load: into a
     /// new table `runParallel`, into an existing one `runStaged`. A merge into a new table stays
     /// on one connection: its hidden table would take the batches' upserts in no fixed order.
     public func run(
         on connection: PGConnection, connect: (() throws -> PGConnection)? = nil,
         progress: (@Sendable (LoadProgress) -> Void)? = nil
     ) throws -> LoadSummary {
+        if request.jobs == .auto && canRunInParallel && connect != nil {
+            var resolved = request
+            resolved.jobs = .count(try AutoJobs.choose(on: connection, logger: logger))
+            var summary = try Loader(request: resolved, logger: logger).run(on: connection, connect: connect, progress: progress)
+            summary.autoJobs = resolved.jobs.count
+            return summary
+        }
         let started = Date()
         let table = request.table
         if canRunInParallel, let connect {

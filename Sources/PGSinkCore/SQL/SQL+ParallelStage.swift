@@ -35,3 +35,15 @@ extension SchemaChange {
         }
     }
 }
+
+/// What `--jobs auto` reads of the server.
+extension SQL {
+    /// Whether the server is a Citus coordinator (Citus keeps its nodes in `pg_catalog.pg_dist_node`).
+    public static let citusNodesExist = "SELECT to_regclass('pg_catalog.pg_dist_node') IS NOT NULL"
+
+    /// The primary worker nodes of a Citus cluster (group 0 is the coordinator).
+    public static let citusWorkers = "SELECT count(*) FROM pg_catalog.pg_dist_node WHERE noderole = 'primary' AND groupid <> 0"
+
+    public static let parallelWorkerSettings =
+        "SELECT current_setting('max_worker_processes'), current_setting('max_parallel_workers')"
+}
