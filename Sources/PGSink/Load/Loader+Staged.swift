@@ -62,7 +62,7 @@ extension Loader {
             // Committed, the staging tables are gone; if not, the next load drops them (their backend is gone).
             throw error
         } catch {
-            Transaction.rollback(on: connection)
+            if connection.inTransaction { Transaction.rollback(on: connection) }
             dropHidden(stages, trying: connections)
             throw error
         }
