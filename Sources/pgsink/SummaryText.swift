@@ -42,7 +42,8 @@ enum SummaryText {
         if s.connections > 1 && s.tableCreated {
             lines.append("  copied over \(s.connections) connections into a hidden table, then published it")
         } else if s.connections > 1 {
-            lines.append("  copied over \(s.connections) connections into staging tables, then published them in one transaction")
+            lines.append(
+                "  copied over \(s.connections) connections into staging tables, then published them in one transaction")
         } else if (s.autoJobs ?? jobsRequested.count ?? 2) > 1 {
             lines.append(
                 "  copied over one connection: these load in one transaction (a merge into a table it creates, "

@@ -27,7 +27,8 @@ public enum Jobs: Codable, Sendable, Equatable, ExpressibleByIntegerLiteral, Cus
         } else if let text = try? container.decode(String.self), let jobs = Jobs(parsing: text) {
             self = jobs
         } else {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: "takes a number of connections, or auto")
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "takes a number of connections, or auto")
         }
     }
 

@@ -18,7 +18,8 @@ enum AutoJobs {
         let server = try serverHint(on: connection)
         let client = ProcessInfo.processInfo.activeProcessorCount
         let jobs = choose(server: server.count, client: client)
-        logger.info("--jobs auto: \(jobs) connections (server: \(server.source); client: \(client) cores; at most \(limit))")
+        logger.info(
+            "--jobs auto: \(jobs) connections (server: \(server.source); client: \(client) cores; at most \(limit))")
         return jobs
     }
 
@@ -32,6 +33,9 @@ enum AutoJobs {
         let settings = try connection.query(SQL.parallelWorkerSettings, [])
         let workerProcesses = settings.value(0, 0).flatMap(Int.init) ?? 1
         let parallelWorkers = settings.value(0, 1).flatMap(Int.init) ?? 1
-        return (min(workerProcesses, parallelWorkers), "max_parallel_workers \(parallelWorkers), max_worker_processes \(workerProcesses)")
+        return (
+            min(workerProcesses, parallelWorkers),
+            "max_parallel_workers \(parallelWorkers), max_worker_processes \(workerProcesses)"
+        )
     }
 }

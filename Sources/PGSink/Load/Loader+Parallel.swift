@@ -130,7 +130,8 @@ extension Loader {
         for connection in connections where (try? connection.execute(statement)) != nil {
             return
         }
-        logger.error("could not drop \(hidden.map(\.description).joined(separator: ", ")), the hidden tables of a failed parallel load; drop them by hand")
+        let names = hidden.map(\.description).joined(separator: ", ")
+        logger.error("could not drop \(names), the hidden tables of a failed parallel load; drop them by hand")
     }
 }
 

@@ -73,8 +73,8 @@ extension Loader {
     /// views and grants stay; merge: the upsert a single connection's merge runs, the last record
     /// of a key winning by load order), then writes the ledger row and drops the staging tables.
     private func publish(
-        _ stages: [TableName], _ staged: StagedLoad, producer: BatchProducer, rows: Int, session: Session, started: Date,
-        connections: [PGConnection]
+        _ stages: [TableName], _ staged: StagedLoad, producer: BatchProducer, rows: Int, session: Session,
+        started: Date, connections: [PGConnection]
     ) throws -> LoadSummary {
         let target = request.table
         let connection = connections[0]

@@ -74,9 +74,10 @@ public struct Loader: Sendable {
     }
 
     /// Loads on the calling thread (which owns the connection) while a second thread reads and encodes.
-    /// With `request.jobs` above 1 (or `auto`, resolved first), `connect` opens the extra connections of a parallel load: into a
-    /// new table `runParallel`, into an existing one `runStaged`. A merge into a new table stays
-    /// on one connection: its hidden table would take the batches' upserts in no fixed order.
+    /// With `request.jobs` above 1 (or `auto`, resolved first), `connect` opens the extra
+    /// connections of a parallel load: into a new table `runParallel`, into an existing one
+    /// `runStaged`. A merge into a new table stays on one connection: its hidden table would take
+    /// the batches' upserts in no fixed order.
     public func run(
         on connection: PGConnection, connect: (() throws -> PGConnection)? = nil,
         progress: (@Sendable (LoadProgress) -> Void)? = nil
@@ -84,7 +85,8 @@ public struct Loader: Sendable {
         if request.jobs == .auto && canRunInParallel && connect != nil {
             var resolved = request
             resolved.jobs = .count(try AutoJobs.choose(on: connection, logger: logger))
-            var summary = try Loader(request: resolved, logger: logger).run(on: connection, connect: connect, progress: progress)
+            var summary = try Loader(request: resolved, logger: logger).run(
+                on: connection, connect: connect, progress: progress)
             summary.autoJobs = resolved.jobs.count
             return summary
         }
@@ -93,7 +95,8 @@ public struct Loader: Sendable {
         if canRunInParallel, let connect {
             try checkMode()
             if let existing = try Catalog.columns(of: table, on: connection) {
-                return try runStaged(into: existing, on: connection, connect: connect, started: started, progress: progress)
+                return try runStaged(
+                    into: existing, on: connection, connect: connect, started: started, progress: progress)
             }
             if request.mode != .merge {
                 return try runParallel(on: connection, connect: connect, started: started, progress: progress)
