@@ -57,6 +57,25 @@ struct StagedParallelLoadTests {
         #expect(try db.count("t") == 500)
     }
 
+    @Test func theSummarySaysHowTheRowsWentIn() throws {
+        let db = try TestDatabase()
+        let path = try TestDatabase.file("t.csv", Self.rows(1, 300))
+        let load = ["load", path, "--to", db.url, "--schema", db.schema, "--table", "t", "--batch-rows", "50"]
+        #expect(try CommandLineTests.run(load).status == 0)
+        let auto = try CommandLineTests.run(load + ["--force", "--jobs", "auto"])
+        #expect(auto.status == 0, "\(auto.stderr)")
+        let chosen = AutoJobs.choose(
+            server: try AutoJobs.serverHint(on: db.connection).count, client: ProcessInfo.processInfo.activeProcessorCount)
+        #expect(auto.stdout.contains("--jobs auto chose \(Wording.count(chosen, "connection"))"), "\(auto.stdout)")
+        if chosen > 1 {
+            #expect(auto.stdout.contains("into staging tables, then published them in one transaction"), "\(auto.stdout)")
+        }
+        let merge = try CommandLineTests.run(
+            ["load", path, "--to", db.url, "--schema", db.schema, "--table", "m", "--mode", "merge", "--primary-key", "id",
+             "--jobs", "2"])
+        #expect(merge.stdout.contains("copied over one connection: these load in one transaction (a merge into a table it creates"), "\(merge.stdout)")
+    }
+
     @Test func aMergeKeepsTheLastRecordOfAKeyRepeatedAcrossBatches() throws {
         let db = try TestDatabase()
         try db.load(Self.rows(1, 50), as: "first.csv", into: "t", mode: .merge) { $0.primaryKey = ["id"] }
