@@ -132,10 +132,13 @@ struct LoadCommand: ParsableCommand {
     var batchTimeout: Double?
 
     @Option(help: ArgumentHelp(
-        "Connections that COPY in parallel into a new table.",
-        discussion: "The data goes to a hidden table that one final transaction renames to the target. "
-            + "Loads into existing tables and merges use one connection."))
-    var jobs: Int?
+        "Connections that COPY in parallel, or auto.",
+        discussion: "Into a new table the data goes to a hidden table that one final transaction renames to the target; "
+            + "into an existing table (append, replace, merge) each connection fills a staging table, and one final "
+            + "transaction moves the rows in. A merge into a new table, --max-rejects, --nested tables and "
+            + "--delete-stale use one connection. auto takes the server's parallel workers (on Citus, its worker "
+            + "nodes) and this machine's cores, whichever is fewer, and at most 8.", valueName: "N|auto"))
+    var jobs: Jobs?
 
     @Option(name: .customLong("distribute-by"), help: ArgumentHelp(
         "Citus: distribute a table pgsink creates by this column (create_distributed_table).", valueName: "column"))
@@ -287,7 +290,9 @@ struct LoadCommand: ParsableCommand {
         guard settings.effective(\.batchTimeout).seconds > 0 else {
             throw ValidationError("--batch-timeout takes a positive number of seconds")
         }
-        guard (1...32).contains(settings.effective(\.jobs)) else { throw ValidationError("--jobs takes 1 to 32 connections") }
+        if let count = settings.effective(\.jobs).count, !(1...32).contains(count) {
+            throw ValidationError("--jobs takes 1 to 32 connections, or auto")
+        }
         if let problem = settings.distribution.problem {
             throw ValidationError(problem)
         }
@@ -541,6 +546,9 @@ struct LoadCommand: ParsableCommand {
 
 extension InputFormat: ExpressibleByArgument {}
 extension LoadMode: ExpressibleByArgument {}
+extension Jobs: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
+}
 extension SchemaContract: ExpressibleByArgument {}
 
 /// `--skip-schema-creation` or `--create-schema` (the default).

@@ -4,7 +4,7 @@ import PGSinkCore
 
 /// The human summary of a load.
 enum SummaryText {
-    static func render(_ s: LoadSummary, jobsRequested: Int = 1) -> String {
+    static func render(_ s: LoadSummary, jobsRequested: Jobs = 1) -> String {
         var lines = [
             "loaded \(Wording.count(s.rows, "row")) into \(s.table) (\(s.mode.rawValue)) in \(String(format: "%.2f", s.seconds)) s, "
                 + "\(Int(s.rowsPerSecond)) rows/s, load \(s.loadId)"
@@ -45,12 +45,16 @@ enum SummaryText {
             }
             lines.append(line)
         }
-        if s.connections > 1 {
+        if let chosen = s.autoJobs { lines.append("  --jobs auto chose \(Wording.count(chosen, "connection"))") }
+        if s.connections > 1 && s.tableCreated {
             lines.append("  copied over \(s.connections) connections into a hidden table, then published it")
-        } else if jobsRequested > 1 {
+        } else if s.connections > 1 {
             lines.append(
-                "  copied over one connection: --jobs applies to plain loads that create their table (no merge, "
-                    + "--max-rejects, --nested tables, --delete-stale or discarding contract)")
+                "  copied over \(s.connections) connections into staging tables, then published them in one transaction")
+        } else if (s.autoJobs ?? jobsRequested.count ?? 2) > 1 {
+            lines.append(
+                "  copied over one connection: these load in one transaction (a merge into a table it creates, "
+                    + "--max-rejects, --nested tables, --delete-stale or a discarding contract)")
         }
         if s.copyFormat == "text" { lines.append("  used text COPY: the table has columns pgsink does not encode in binary") }
         return lines.joined(separator: "\n")

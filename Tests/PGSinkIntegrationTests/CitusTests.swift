@@ -1,7 +1,8 @@
 import Foundation
-import PGSink
 import PGSinkCore
 import Testing
+
+@testable import PGSink
 
 /// Loads into a Citus 14 coordinator with two workers on loopback (PGSINK_TEST_CITUS_URL: the
 /// cluster `scripts/citus-test-server` starts for `make test`). (docs/scale-out.md)
@@ -443,5 +444,21 @@ extension CitusTests {
         #expect(try !db.exists("orders"))
         #expect(try db.column("SELECT count(*) FROM pg_tables WHERE schemaname = '\(db.schema)' AND tablename LIKE '\\_pgsink\\_parallel\\_%'") == ["0"])
         #expect(try Self.workerTables(db, like: "%orders%") == ["0", "0"])
+    }
+}
+
+extension CitusTests {
+    /// `--jobs auto` on a coordinator takes its worker count as the server's hint.
+    @Test func jobsAutoCountsTheWorkers() throws {
+        let db = try Self.database()
+        #expect(try AutoJobs.serverHint(on: db.connection).count == 2)
+        let summary = try db.load(Self.csv(1...3000), as: "orders.csv", into: "orders") {
+            $0.distribution = Distribution(column: "id")
+            $0.jobs = .auto
+            $0.batchRows = 500
+        }
+        #expect(summary.autoJobs == min(2, ProcessInfo.processInfo.activeProcessorCount))
+        #expect(summary.shardsWritten == 32 && summary.workersWritten == 2)
+        #expect(try Self.rowsPerNode(db, "orders").values.reduce(0, +) == 3000)
     }
 }

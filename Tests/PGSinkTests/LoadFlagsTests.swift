@@ -91,6 +91,19 @@ struct LoadFlagsTests {
         }
     }
 
+    @Test func jobsTakeANumberOrAuto() throws {
+        #expect(try LoadCommand.parse(["x.csv", "--jobs", "auto"]).flagSettings.jobs == .auto)
+        #expect(try LoadCommand.parse(["x.csv", "--jobs", "3"]).flagSettings.jobs == 3)
+        #expect(throws: (any Error).self) { try LoadCommand.parse(["x.csv", "--jobs", "many"]) }
+        let path = try LoadSettingsTests.file("pgsink.yaml", "destination:\n  jobs: auto\n")
+        let file = try #require(try DestinationConfig.load(config: path, secrets: [])).settings
+        #expect(file.jobs == .auto)
+        let environment = try LoadSettings.resolve(
+            flags: LoadSettings(), file: LoadSettings(), environment: ["PGSINK_JOBS": "auto"])
+        #expect(environment.effective(\.jobs) == .auto)
+        #expect(try LoadSettings.resolve(flags: LoadSettings(), file: file, environment: [:]).effective(\.jobs) == .auto)
+    }
+
     @Test func flagsOverTheFileOverTheEnvironment() throws {
         let path = try LoadSettingsTests.file("pgsink.yaml", """
             destination:
@@ -157,7 +170,7 @@ struct LoadFlagsTests {
         #expect(try failure(["x.csv", "--delete-stale"], file: "  write_mode: replace\n").hasPrefix("--delete-stale applies to"))
         #expect(try failure(["x.csv"], environment: ["PGSINK_WRITE_MODE": "merge"]).hasPrefix("--mode merge needs --primary-key"))
         #expect(try failure(["x.csv", "--index", "a"], file: "  create_indexes: false\n").hasPrefix("--no-indexes and --index a"))
-        #expect(try failure(["x.csv"], environment: ["PGSINK_JOBS": "40"]) == "--jobs takes 1 to 32 connections")
+        #expect(try failure(["x.csv"], environment: ["PGSINK_JOBS": "40"]) == "--jobs takes 1 to 32 connections, or auto")
         #expect(try failure(["x.csv"], file: "  max_rejects: -1\n") == "--max-rejects takes 0 or more rows")
         #expect(try failure(["x.csv", "--json-column", "a.b"], file: "  nested: jsonb\n").hasPrefix("--json-column applies"))
         #expect(try failure(["-", "--format", "csv"]) == "reading standard input needs --table")

@@ -109,7 +109,7 @@ struct LoadSettingsTests {
         do {
             _ = try LoadSettings(environment: ["PGSINK_JOBS": "four"])
         } catch {
-            #expect(error.description == "environment: PGSINK_JOBS must be a whole number")
+            #expect(error.description == "environment: PGSINK_JOBS takes a number of connections, or auto")
         }
     }
 
@@ -190,7 +190,7 @@ struct LoadSettingsTests {
     @Test(arguments: [
         ("batch_size: many", "destination.batch_size must be a whole number"),
         ("batch_size: 0", "destination.batch_size must be positive"),
-        ("jobs: -2", "destination.jobs must be positive"),
+        ("jobs: -2", "destination.jobs must be positive, or auto"),
         ("batch_size: 1.5", "destination.batch_size must be a whole number"),
         ("metadata: yes please", "destination.metadata must be true or false"),
         ("table: [a, b]", "destination.table must be text"),

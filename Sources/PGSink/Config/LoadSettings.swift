@@ -21,7 +21,7 @@ public struct LoadSettings: Settings, Equatable {
     public var maxRejects: Int?
     public var nested: NestedMode?
     public var metadata: Bool?
-    public var jobs: Int?
+    public var jobs: Jobs?
     public var connectRetries: Int?
     public var logLevel: LogLevel?
     public var nullValues: NullValues?

@@ -52,8 +52,8 @@ public struct LoadRequest: Sendable {
     public var batchBytes = 16 << 20
     /// Seconds rows read from a pipe or standard input wait for their batch to fill before it is sent.
     public var batchSeconds: Double = 1
-    /// Connections that COPY in parallel into a new table (1 = the load's own connection only).
-    public var jobs = 1
+    /// Connections that COPY in parallel (1 = the load's own connection only; `auto`: `AutoJobs`).
+    public var jobs: Jobs = 1
     /// How a table this load creates is spread over a Citus cluster (nothing requested: a plain table).
     public var distribution = Distribution()
     /// Written to the ledger row, so that a load retried after a lost connection can tell
@@ -173,8 +173,10 @@ public struct LoadSummary: Codable, Sendable {
     /// Options that would give columns a better type (null markers, date formats).
     public var hints: [String]? = nil
     public var copyFormat: String
-    /// Connections that copied data (more than one with --jobs into a new table).
+    /// Connections that copied data (more than one with --jobs).
     public var connections: Int
+    /// The connections `--jobs auto` chose (`AutoJobs`); nil when --jobs gave a number.
+    public var autoJobs: Int? = nil
     public var seconds: Double
     public var rowsPerSecond: Double
     public var server: String

@@ -5,7 +5,7 @@ extension Loader {
     /// A load into a new table over `request.jobs` connections at once.
     ///
     /// Separate connections cannot share a transaction, so the data goes into a hidden table
-    /// (`_pgsink_load_…`, committed batch by batch by whichever connection is free) and one final
+    /// (`_pgsink_parallel_…`, committed batch by batch by whichever connection is free) and one final
     /// transaction publishes it: it renames the hidden table to the target and writes the ledger
     /// row. Readers never see a partial table; a failure drops the hidden table. The schema and the
     /// ledger table are created first, outside that transaction, because the hidden table needs them.
@@ -19,67 +19,35 @@ extension Loader {
         try checkDistribution(of: target, existing: nil, on: connection)
         let session = Session(loadId: try reserveLoadId(on: connection), started: started)
         try Catalog.dropAbandonedHiddenTables(of: target, on: connection, logger: logger)
-        let hidden = TableName(
-            schema: target.schema,
-            name: NamingRules.fitting(Catalog.hiddenPrefix + target.name, limit: NamingRules.maxLength - 9) + "_"
-                + UUID().uuidString.prefix(8).lowercased())
+        let hidden = hiddenTable(for: target)
         let owner = try Catalog.backend(of: connection)
-        var connections = [connection]
-        for _ in 1..<request.jobs { connections.append(try connect()) }
+        let connections = try [connection] + (1..<jobCount).map { _ in try connect() }
 
         let producer = makeProducer(existing: nil, session: session, table: hidden, progress: progress)
         producer.serverInput = ServerInputCheck(like: connection, logger: logger)
         let pipeline = Pipeline(producer: producer)
-        let dispatch = StepDispatch(queue: pipeline.queue)
-        let outcome = ParallelOutcome()
-        let finished = DispatchGroup()
-        for worker in connections {
-            finished.enter()
-            let thread = Thread {
-                defer { finished.leave() }
-                // A distributed hidden table's rows go straight to its shards once it exists.
-                var router: ShardRouter?
-                var routerTried = false
-                do {
-                    while let step = try dispatch.take() {
-                        defer { dispatch.finished() }
-                        if step.statements.contains(where: { if case .createTable = $0 { true } else { false } }) {
-                            // The table and the note saying whose it is commit together.
-                            try Transaction.run(on: worker) {
-                                try applySchemaChanges(step, on: worker)
-                                try Catalog.markHidden(hidden, of: target, owner: owner, on: worker)
-                            }
-                            dispatch.schemaChanged()
-                        } else if !step.statements.isEmpty {
-                            try applySchemaChanges(step, on: worker)
-                            dispatch.schemaChanged()
-                        }
-                        if let column = citus.target?.column, step.children.isEmpty, step.rejects.isEmpty, step.settings.isEmpty {
-                            if !routerTried {
-                                routerTried = true
-                                router = try ShardRouter.open(for: hidden, on: worker, logger: logger)
-                                if let router { citus.routed = (router.shardCount, router.workerCount) }
-                            }
-                            if let router, let rows = try router.send(step.root, column: column) {
-                                outcome.add(rows: rows)
-                                continue
-                            }
-                        }
-                        outcome.add(rows: try send(step, on: worker, session: session))
+        let routers = ShardRouters(loader: self, jobs: connections.count)
+        let rows: Int
+        do {
+            rows = try send(pipeline, over: connections) { step, job in
+                let worker = connections[job]
+                if step.statements.contains(where: { if case .createTable = $0 { true } else { false } }) {
+                    // The table and the note saying whose it is commit together.
+                    try Transaction.run(on: worker) {
+                        try applySchemaChanges(step, on: worker)
+                        try Catalog.markHidden(hidden, of: target, owner: owner, on: worker)
                     }
-                } catch {
-                    outcome.fail(error)
-                    pipeline.queue.cancel()
-                    dispatch.fail()
+                } else {
+                    try applySchemaChanges(step, on: worker)
                 }
+            } copy: { step, job in
+                // A distributed hidden table's rows go straight to its shards.
+                if let rows = try routers.send(step, job: job, to: hidden, on: connections[job]) { return rows }
+                return try send(step, on: connections[job], session: session)
             }
-            thread.start()
-        }
-        finished.wait()
-        pipeline.waitForProducer()
-        if let failure = outcome.failure {
-            dropHidden(hidden, trying: connections)
-            throw failure
+        } catch {
+            dropHidden([hidden], trying: connections)
+            throw error
         }
         guard pipeline.producer.planner.created else {
             // No columns at all (an empty input): there is nothing to publish.
@@ -96,7 +64,7 @@ extension Loader {
             session.rowsFromOtherTransactions = true
             try createIndexes(producer: pipeline.producer, session: session, on: connection)
             let summary = try record(
-                pipeline.producer, rows: outcome.rows, into: target, started: started, on: connection,
+                pipeline.producer, rows: rows, into: target, started: started, on: connection,
                 session: session, connections: connections.count)
             try Transaction.commit(on: connection, reporting: summary)
             return summary
@@ -105,16 +73,69 @@ extension Loader {
             throw error
         } catch {
             Transaction.rollback(on: connection)
-            dropHidden(hidden, trying: connections)
+            dropHidden([hidden], trying: connections)
             throw error
         }
     }
 
-    private func dropHidden(_ hidden: TableName, trying connections: [PGConnection]) {
-        for connection in connections where (try? connection.execute("DROP TABLE IF EXISTS \(hidden.quoted)")) != nil {
+    /// The connections --jobs asked for (`auto` is resolved before a load starts: `AutoJobs`).
+    var jobCount: Int { request.jobs.count ?? 1 }
+
+    /// A new name for a hidden table of a parallel load into `target` (`Catalog.hiddenPrefix`).
+    func hiddenTable(for target: TableName) -> TableName {
+        TableName(
+            schema: target.schema,
+            name: NamingRules.fitting(Catalog.hiddenPrefix + target.name, limit: NamingRules.maxLength - 9) + "_"
+                + UUID().uuidString.prefix(8).lowercased())
+    }
+
+    /// Sends every step of `pipeline` over `connections`, one thread each, and returns the rows
+    /// copied. `changeSchema` runs a step's statements on the connection `job` (while no COPY is in
+    /// flight), `copy` sends its rows there. The first failure stops every connection and the
+    /// producer, and is rethrown once they all stopped.
+    func send(
+        _ pipeline: Pipeline, over connections: [PGConnection],
+        changeSchema: @escaping @Sendable (LoadStep, _ job: Int) throws -> Void,
+        copy: @escaping @Sendable (LoadStep, _ job: Int) throws -> Int
+    ) throws -> Int {
+        let dispatch = StepDispatch(queue: pipeline.queue)
+        let outcome = ParallelOutcome()
+        let finished = DispatchGroup()
+        for job in connections.indices {
+            finished.enter()
+            let thread = Thread {
+                defer { finished.leave() }
+                do {
+                    while let step = try dispatch.take() {
+                        defer { dispatch.finished() }
+                        if !step.statements.isEmpty {
+                            try changeSchema(step, job)
+                            dispatch.schemaChanged()
+                        }
+                        outcome.add(rows: try copy(step, job))
+                    }
+                } catch {
+                    outcome.fail(error)
+                    pipeline.queue.cancel()
+                    dispatch.fail()
+                }
+            }
+            thread.start()
+        }
+        finished.wait()
+        pipeline.waitForProducer()
+        if let failure = outcome.failure { throw failure }
+        return outcome.rows
+    }
+
+    /// Drops hidden tables after a failure, over the first connection that still works.
+    func dropHidden(_ hidden: [TableName], trying connections: [PGConnection]) {
+        let statement = "DROP TABLE IF EXISTS " + hidden.map(\.quoted).joined(separator: ", ")
+        for connection in connections where (try? connection.execute(statement)) != nil {
             return
         }
-        logger.error("could not drop the hidden table \(hidden) of a failed parallel load; drop it by hand")
+        let names = hidden.map(\.description).joined(separator: ", ")
+        logger.error("could not drop \(names), the hidden tables of a failed parallel load; drop them by hand")
     }
 }
 

@@ -179,7 +179,7 @@ extension Loader {
 
     /// COPYs one part. With --max-rejects, each COPY runs under a savepoint: a row the server
     /// refuses (bad data, a constraint, a limit) is set aside and the rest is sent again.
-    private func copy(
+    func copy(
         _ part: StepPart, into target: TableName, sequence: Bool, step: LoadStep, session: Session,
         on connection: PGConnection, rejected: (Int) -> Void
     ) throws -> Int {

@@ -29,13 +29,16 @@ public struct Loader: Sendable {
 
     static let stage = "_pgsink_stage"
 
-    /// Whether --jobs may split this load over several connections: a plain load into a new table,
-    /// with nothing (rejects, child tables, stale rows) that must commit together with the data.
-    /// A new table distributed on a Citus coordinator goes this way with one job too: its rows
-    /// go straight to the shards (`ShardRouter`).
+    /// Whether this load may be split over several connections: a load from files with nothing
+    /// (rejects, child tables, stale rows, a change feed's order, a key switch) that must be
+    /// written in the load's one transaction. It is, with --jobs; and with one job too when it
+    /// creates a table distributed on a Citus coordinator, whose rows then go straight to the
+    /// shards (`ShardRouter`). A merge into a table that does not exist yet stays on one
+    /// connection (see `run(on:connect:progress:)`).
     var canRunInParallel: Bool {
-        (request.jobs > 1 || request.distribution.column != nil) && request.mode != .merge && request.maxRejects == 0 && request.nested != .tables
+        request.maxRejects == 0 && request.nested != .tables
             && (request.contract == .evolve || request.contract == .freeze) && !request.deleteStale
+            && request.changes == nil && !request.switchesKey
     }
 
     /// Runs the load, again after a lost connection or a serialization failure (up to `retries`
@@ -75,16 +78,38 @@ public struct Loader: Sendable {
     }
 
     /// Loads on the calling thread (which owns the connection) while a second thread reads and encodes.
-    /// With `request.jobs` > 1 and a table that does not exist yet, `connect` opens the extra
-    /// connections of a parallel load (see `runParallel`).
+    /// With `request.jobs` above 1 (or `auto`, resolved first), `connect` opens the extra
+    /// connections of a parallel load: into a new table `runParallel`, into an existing one
+    /// `runStaged`. A merge into a new table stays on one connection: its hidden table would take
+    /// the batches' upserts in no fixed order.
     public func run(
         on connection: PGConnection, connect: (() throws -> PGConnection)? = nil,
         progress: (@Sendable (LoadProgress) -> Void)? = nil
     ) throws -> LoadSummary {
+        if request.jobs == .auto && canRunInParallel && connect != nil {
+            var resolved = request
+            let staged = try Catalog.kind(of: request.table, on: connection) != nil
+            resolved.jobs = .count(try AutoJobs.choose(on: connection, staged: staged, logger: logger))
+            var summary = try Loader(request: resolved, logger: logger).run(
+                on: connection, connect: connect, progress: progress)
+            summary.autoJobs = resolved.jobs.count
+            return summary
+        }
         let started = Date()
         let table = request.table
-        if canRunInParallel, let connect, try Catalog.columns(of: table, on: connection) == nil {
-            return try runParallel(on: connection, connect: connect, started: started, progress: progress)
+        if canRunInParallel, let connect {
+            let existing = try Catalog.columns(of: table, on: connection)
+            if request.jobs != 1 {
+                try checkMode()
+                if let existing {
+                    return try runStaged(
+                        into: existing, on: connection, connect: connect, started: started, progress: progress)
+                }
+            }
+            if existing == nil && request.mode != .merge && (request.jobs != 1 || request.distribution.column != nil) {
+                try checkMode()
+                return try runParallel(on: connection, connect: connect, started: started, progress: progress)
+            }
         }
         try Transaction.begin(on: connection)
         let summary: LoadSummary
@@ -187,12 +212,7 @@ public struct Loader: Sendable {
         on connection: PGConnection, started: Date, progress: (@Sendable (LoadProgress) -> Void)?
     ) throws -> LoadSummary {
         let table = request.table
-        if request.deleteStale && request.mode == .replace {
-            throw LoadError("--delete-stale applies to append and merge; replace already removes every old row")
-        }
-        if request.mode == .merge && request.primaryKey.isEmpty {
-            throw LoadError("--mode merge needs --primary-key COL[,COL...] to know which rows are the same")
-        }
+        try checkMode()
         let opened = try openTable(table, on: connection, started: started)
         let session = opened.session
         let existing = opened.columns
@@ -219,6 +239,16 @@ public struct Loader: Sendable {
         return try record(
             pipeline.producer, rows: rowsLoaded, into: table, started: started, on: connection, session: session,
             staleDeleted: stale)
+    }
+
+    /// Refuses a mode that lacks what it needs, before anything is written.
+    func checkMode() throws {
+        if request.deleteStale && request.mode == .replace {
+            throw LoadError("--delete-stale applies to append and merge; replace already removes every old row")
+        }
+        if request.mode == .merge && request.primaryKey.isEmpty {
+            throw LoadError("--mode merge needs --primary-key COL[,COL...] to know which rows are the same")
+        }
     }
 
     /// Creates the ledger, or gives an older one its run_id column (checked first: ALTER TABLE
@@ -313,9 +343,7 @@ public struct Loader: Sendable {
             .joined(separator: ", ")
     }
 
-    /// Runs a step's schema changes (CREATE TABLE, ADD COLUMN, ALTER … TYPE), logging each. A
-    /// change of type runs under a savepoint, so that when the server refuses it the catalog can
-    /// still be read to name what blocks it.
+    /// Runs a step's schema changes (CREATE TABLE, ADD COLUMN, ALTER … TYPE), each through `apply`.
     func applySchemaChanges(_ step: LoadStep, on connection: PGConnection, session: Session? = nil) throws {
         for var change in step.statements {
             // A change feed's merge into a table it creates remembers the keys it writes (see `copyNewKeys`).
@@ -334,31 +362,39 @@ public struct Loader: Sendable {
                 session.deferredKey = key
                 if request.commitsInBatches { keysWritten.start() }
             }
-            logger.info("\(change.sql)", metadata: ["load.table": "\(request.table)"])
-            guard case .alterType(let table, let column, let from, let to) = change else {
-                try connection.execute(change.sql)
-                if case .createTable(let created, _, _) = change {
-                    try distribute(created: created, root: step.root.table, on: connection)
-                }
-                try Catalog.recordColumnSources(change, on: connection)
-                continue
+            try apply(change, causes: step.causes, root: step.root.table, on: connection)
+        }
+    }
+
+    /// Runs one schema change, logging it, and records the source names of the columns it made.
+    /// A change of type runs under a savepoint, so that when the server refuses it the catalog can
+    /// still be read to name what blocks it (`causes`: the value that asked for it, by column).
+    /// On a Citus coordinator a table it creates is distributed as `root`'s (`distribute`).
+    func apply(_ change: SchemaChange, causes: [String: String], root: TableName, on connection: PGConnection) throws {
+        logger.info("\(change.sql)", metadata: ["load.table": "\(request.table)"])
+        guard case .alterType(let table, let column, let from, let to) = change else {
+            try connection.execute(change.sql)
+            if case .createTable(let created, _, _) = change {
+                try distribute(created: created, root: root, on: connection)
             }
-            try Transaction.savepoint("pgsink_alter", on: connection, { _ = try connection.execute(change.sql) }) { error in
-                if citus.target?.column == column {
-                    throw LoadError(
-                        "cannot widen column \(column) of \(request.table) from \(from.sqlName) to \(to.sqlName)"
-                            + (step.causes[column].map { " for the value on \($0)" } ?? "")
-                            + ": it is the table's distribution column, and Citus cannot change its type. Fix the value, "
-                            + "or create the table with the type the data needs and distribute it yourself")
-                }
-                // Outside a transaction (a parallel load's hidden table) the server's own words stand.
-                guard connection.inTransaction else { throw error }
-                let dependents = (try? connection.query(SQL.columnDependents, [table.quoted, column]).rows) ?? []
+            try Catalog.recordColumnSources(change, on: connection)
+            return
+        }
+        try Transaction.savepoint("pgsink_alter", on: connection, { _ = try connection.execute(change.sql) }) { error in
+            if citus.target?.column == column {
                 throw LoadError(
-                    Self.refusedWidening(
-                        table: table, column: column, from: from, to: to, cause: step.causes[column], error: error,
-                        dependents: dependents.map { ($0[0] ?? "", $0[1] ?? "", $0[2]) }))
+                    "cannot widen column \(column) of \(request.table) from \(from.sqlName) to \(to.sqlName)"
+                        + (causes[column].map { " for the value on \($0)" } ?? "")
+                        + ": it is the table's distribution column, and Citus cannot change its type. Fix the value, "
+                        + "or create the table with the type the data needs and distribute it yourself")
             }
+            // Outside a transaction (a parallel load's hidden table) the server's own words stand.
+            guard connection.inTransaction else { throw error }
+            let dependents = (try? connection.query(SQL.columnDependents, [table.quoted, column]).rows) ?? []
+            throw LoadError(
+                Self.refusedWidening(
+                    table: table, column: column, from: from, to: to, cause: causes[column], error: error,
+                    dependents: dependents.map { ($0[0] ?? "", $0[1] ?? "", $0[2]) }))
         }
     }
 
@@ -428,7 +464,7 @@ public struct Loader: Sendable {
         return text + ": \(what) uses it\(others), and PostgreSQL cannot change the type under it. \(fix.prefix(1).uppercased() + fix.dropFirst()), \(escape)"
     }
 
-    private func refuseDuplicate(of producer: BatchProducer, into table: TableName, on connection: PGConnection) throws {
+    func refuseDuplicate(of producer: BatchProducer, into table: TableName, on connection: PGConnection) throws {
         let files = producer.loadedFiles
         guard !files.isEmpty else { return }
         let earlier = try connection.query(

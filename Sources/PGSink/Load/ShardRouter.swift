@@ -99,3 +99,31 @@ final class ShardRouter: @unchecked Sendable {
         return results.rows
     }
 }
+
+/// The shard routers of a parallel load's jobs, each opened by its job at its first batch once
+/// the hidden table is distributed (nil: its rows go through the coordinator).
+final class ShardRouters: @unchecked Sendable {
+    private let loader: Loader
+    private var routers: [ShardRouter?]
+    private var opened: [Bool]
+
+    init(loader: Loader, jobs: Int) {
+        self.loader = loader
+        routers = Array(repeating: nil, count: jobs)
+        opened = Array(repeating: false, count: jobs)
+    }
+
+    /// Sends a step's rows to the shards on job `job`'s router (each job touches only its own
+    /// slot); nil when the step goes through the coordinator: not a distributed table, child rows,
+    /// rejects, defaults set per batch, or a part the router cannot split.
+    func send(_ step: LoadStep, job: Int, to hidden: TableName, on connection: PGConnection) throws -> Int? {
+        guard let column = loader.citus.target?.column, step.children.isEmpty, step.rejects.isEmpty, step.settings.isEmpty
+        else { return nil }
+        if !opened[job] {
+            opened[job] = true
+            routers[job] = try ShardRouter.open(for: hidden, on: connection, logger: loader.logger)
+            if let router = routers[job] { loader.citus.routed = (router.shardCount, router.workerCount) }
+        }
+        return try routers[job]?.send(step.root, column: column)
+    }
+}
