@@ -462,3 +462,30 @@ extension CitusTests {
         #expect(try Self.rowsPerNode(db, "orders").values.reduce(0, +) == 3000)
     }
 }
+
+extension CitusTests {
+    /// `--jobs 2` into an existing distributed table: the staging tables stay on the coordinator
+    /// and one transaction moves their rows in, in every mode.
+    @Test func jobsIntoAnExistingDistributedTableInEveryMode() throws {
+        let db = try Self.database()
+        try db.load(Self.csv(1...1000), as: "orders.csv", into: "orders", mode: .merge) {
+            $0.primaryKey = ["id"]
+            $0.distribution = Distribution(column: "id", shardCount: 4)
+        }
+        let merged = try db.load(Self.csv(501...2000, item: "new", extra: "note"), as: "more.csv", into: "orders", mode: .merge) {
+            $0.primaryKey = ["id"]
+            $0.jobs = 2
+            $0.batchRows = 200
+        }
+        #expect(merged.connections == 2)
+        #expect(try db.column("SELECT count(*) FILTER (WHERE item LIKE 'new%') || '/' || count(note) || '/' || count(*) FROM \(db.table("orders").quoted)") == ["1500/1500/2000"])
+        let replaced = try db.load(Self.csv(1...300), as: "orders.csv", into: "orders", mode: .replace) {
+            $0.jobs = 2
+            $0.batchRows = 100
+        }
+        #expect(replaced.connections == 2)
+        #expect(try db.count("orders") == 300)
+        #expect(try Self.placement(db, "orders") == ["distributed", "id", "4"])
+        #expect(try Self.rowsPerNode(db, "orders").values.reduce(0, +) == 300)
+    }
+}

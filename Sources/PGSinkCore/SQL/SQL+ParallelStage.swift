@@ -17,7 +17,9 @@ extension SQL {
             + stages.map { "SELECT \(list(columns)) FROM \($0.quoted)" }.joined(separator: " UNION ALL ")
     }
 
-    public static func dropStageView(_ name: String) -> String { "DROP VIEW pg_temp.\(quoteIdentifier(name))" }
+    /// Unqualified: temporary relations come first in the search path, and Citus cannot drop a
+    /// view named `pg_temp.…` ("schema pg_temp does not exist").
+    public static func dropStageView(_ name: String) -> String { "DROP VIEW \(quoteIdentifier(name))" }
 
     /// Appends the rows of a staging table (or view) to the table.
     public static func insertFromStage(_ stage: String, into table: TableName, columns: [String]) -> String {
