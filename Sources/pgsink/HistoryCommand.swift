@@ -44,10 +44,7 @@ struct HistoryCommand: ParsableCommand {
         records.sort { ($0.startedAt, $0.id) > ($1.startedAt, $1.id) }
         records = Array(records.prefix(limit))
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            print(Secrets.redact(String(decoding: try encoder.encode(records), as: UTF8.self)))
+            try HistoryCommand.printJSON(records)
             return
         }
         if records.isEmpty {
@@ -63,5 +60,13 @@ struct HistoryCommand: ParsableCommand {
             if let state = record.state { line += "  state \(state.count > 200 ? state.prefix(200) + "…" : Substring(state))" }
             print(Secrets.redact(line))
         }
+    }
+
+    /// Prints `value` as one line of JSON with snake_case keys, secrets redacted.
+    static func printJSON(_ value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        print(Secrets.redact(String(decoding: try encoder.encode(value), as: UTF8.self)))
     }
 }

@@ -53,10 +53,7 @@ struct StatusCommand: ParsableCommand {
             }
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            print(Secrets.redact(String(decoding: try encoder.encode(lines), as: UTF8.self)))
+            try HistoryCommand.printJSON(lines)
             return
         }
         for line in lines {

@@ -228,6 +228,44 @@ struct PipelineTests {
         #expect(try db.count("t") == 1)
     }
 
+    @Test func watchCancelsALoadThatOutlastsTheGracePeriodAndRollsItBack() throws {
+        let db = try TestDatabase()
+        let directory = try Self.project(
+            Self.destination(db) + """
+                pipelines:
+                  - name: slow
+                    source: {type: singer, command: ./slow-tap}
+                    schedule: {every: 1h}
+                """,
+            files: [
+                "slow-tap": Data(
+                    """
+                    #!/bin/sh
+                    echo '{"type": "SCHEMA", "stream": "slow", "schema": {"properties": {"id": {"type": "integer"}}}, "key_properties": ["id"]}'
+                    echo '{"type": "RECORD", "stream": "slow", "record": {"id": 1}}'
+                    exec sleep 60
+                    """.utf8)
+            ])
+        chmod(directory.appendingPathComponent("slow-tap").path, 0o755)
+        let process = Process()
+        process.executableURL = CommandLineTests.executable
+        process.arguments = ["run", "--watch", "--grace", "1"]
+        process.currentDirectoryURL = directory
+        let errors = try TestDatabase.file("watch.log", "")
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
+        process.standardOutput = FileHandle.nullDevice
+        let began = Date()
+        try process.run()
+        Thread.sleep(forTimeInterval: 2)
+        process.terminate()
+        process.waitUntilExit()
+        let log = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+        #expect(process.terminationStatus == 143, "\(log)")
+        #expect(Date().timeIntervalSince(began) < 15, "the tap's sleep did not hold the stop up")
+        #expect(try db.column("SELECT status FROM \(db.table("_pgsink_runs").quoted)") == ["cancelled"])
+        #expect(try !db.exists("slow") || db.count("slow") == 0)
+    }
+
     @Test func tapPostgresResumesFromTheStateThePipelineStored() throws {
         let db = try TestDatabase()
         let tap = try testTool("tap-postgres")
@@ -245,21 +283,11 @@ struct PipelineTests {
             "password": url.password ?? "unused", "database": String(url.path.dropFirst()), "filter_schemas": [schema],
         ])
         let configPath = try TestDatabase.file("tap.json", tapConfig)
-        var catalog = try #require(
-            try JSONSerialization.jsonObject(with: try SingerTapTests.run(tap, ["--config", configPath, "--discover"])) as? [String: Any])
-        var streams = try #require(catalog["streams"] as? [[String: Any]])
-        for (s, stream) in streams.enumerated() {
-            var metadata = try #require(stream["metadata"] as? [[String: Any]])
-            for (m, entry) in metadata.enumerated() where (entry["breadcrumb"] as? [Any])?.isEmpty == true {
-                var inner = entry["metadata"] as? [String: Any] ?? [:]
-                inner["selected"] = true
-                inner["replication-method"] = "INCREMENTAL"
-                inner["replication-key"] = "id"
-                metadata[m]["metadata"] = inner
-            }
-            streams[s]["metadata"] = metadata
-        }
-        catalog["streams"] = streams
+        let catalog = try SingerTapTests.selectingIncremental(
+            try #require(
+                try JSONSerialization.jsonObject(with: try SingerTapTests.run(tap, ["--config", configPath, "--discover"]))
+                    as? [String: Any]),
+            key: "id")
         let directory = try Self.project(
             Self.destination(db) + """
                 pipelines:
