@@ -139,6 +139,36 @@ struct PipelineTests {
         #expect(try db.count("orders") == 5)
     }
 
+    @Test func postgresSourceCopiesAQueryIntoOneTable() throws {
+        let db = try TestDatabase()
+        let source = try PGConnection.connect(try Self.sourceURL())
+        let schema = db.schema + "_q"
+        try source.execute("CREATE SCHEMA \(quoteIdentifier(schema))")
+        defer { _ = try? source.execute("DROP SCHEMA \(quoteIdentifier(schema)) CASCADE") }
+        let items = "\(quoteIdentifier(schema)).items"
+        try source.execute("CREATE TABLE \(items) (id integer, price numeric(8,2), at timestamptz NOT NULL)")
+        try source.execute("INSERT INTO \(items) SELECT i, i * 1.5, '2026-01-01'::timestamptz + i * interval '1 day' FROM generate_series(1, 6) i")
+        let directory = try Self.project(
+            Self.destination(db) + """
+                pipelines:
+                  - name: priced
+                    source:
+                      type: postgres
+                      url: "\(try Self.sourceURL())"
+                      query: SELECT id, price * 2 AS doubled, at FROM \(schema).items WHERE id % 2 = 0
+                      cursor: at
+                      primary_key: [id]
+                """)
+        let first = try Self.run(["run"], in: directory)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(try db.column("SELECT doubled::text FROM \(db.table("priced").quoted) ORDER BY id") == ["6.00", "12.00", "18.00"])
+        try source.execute("INSERT INTO \(items) VALUES (8, 1, '2026-02-01')")
+        let second = try Self.run(["run"], in: directory)
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(try db.count("priced") == 4)
+        #expect((try Self.history(db, in: directory).first?["rows"] as? [String: Int])?.values.first == 2, "the tie at the cursor and the new row")
+    }
+
     @Test func aPastedNilusPipelineAndACloudQuerySpecRunUnchanged() throws {
         let db = try TestDatabase()
         let source = try PGConnection.connect(try Self.sourceURL())

@@ -65,8 +65,10 @@ struct SourceTable {
     var binary = false
     /// A condition on the rows copied (a pipeline's cursor), in SQL over the table's columns.
     var filter: String?
+    /// What the rows are selected from instead of the table: a pipeline's query, `(query) q`.
+    var from: String?
 
-    var qualified: String { "\(quoteIdentifier(schema)).\(quoteIdentifier(name))" }
+    var qualified: String { from ?? "\(quoteIdentifier(schema)).\(quoteIdentifier(name))" }
 }
 
 /// The messages of `pgsink cdc stream`, one at a time, on the reader's thread: first the rows of

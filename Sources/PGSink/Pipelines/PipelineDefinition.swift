@@ -52,6 +52,8 @@ public struct FilesSource: Sendable {
 public struct PostgresSource: Sendable {
     public var url: String
     public var tables: [String]
+    /// A query instead of tables (its result is one destination table, `destinationTable`).
+    public var query: String?
     public var cursor: String?
     /// Key columns where the table has no primary key (needed with a cursor).
     public var primaryKey: [String]

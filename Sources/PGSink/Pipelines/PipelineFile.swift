@@ -78,7 +78,7 @@ public struct PipelineFile {
             }
             source = .postgres(
                 PostgresSource(
-                    url: address, tables: [table], cursor: nilus.incrementalKey,
+                    url: address, tables: [table], query: nil, cursor: nilus.incrementalKey,
                     primaryKey: nilus.primaryKey.map { ColumnList(parsing: $0).names } ?? [],
                     destinationTable: destination.settings.table))
         case .cdc:
@@ -111,7 +111,7 @@ struct PipelineReader {
             throw PipelineConfigError("\(at): source: must be a section with type: (\(PipelineFile.sourceTypes.joined(separator: ", ")))")
         }
         let destination = try self.destination(fields["destination"], at: at)
-        let source = try self.source(sourceFields, at: "\(at): source", destination: destination)
+        let source = try self.source(sourceFields, name: name, at: "\(at): source")
         let schedule = try fields["schedule"].map { try Self.schedule($0, at: "\(at): schedule") }
         return PipelineDefinition(name: name, source: source, destination: destination, schedule: schedule)
     }
@@ -143,7 +143,8 @@ struct PipelineReader {
         return config
     }
 
-    func source(_ fields: [String: Any], at: String, destination: DestinationConfig) throws -> PipelineSource {
+    /// A query's result goes to a table named after the pipeline unless `dest_table` says otherwise.
+    func source(_ fields: [String: Any], name: String, at: String) throws -> PipelineSource {
         guard let type = fields["type"] as? String, PipelineFile.sourceTypes.contains(type) else {
             throw PipelineConfigError(
                 "\(at): type is \(fields["type"].map { "\($0)" } ?? "missing"); it must be one of "
@@ -151,7 +152,7 @@ struct PipelineReader {
         }
         let keys: [String: [String]] = [
             "files": ["paths", "path", "table"],
-            "postgres": ["url", "tables", "table", "cursor", "primary_key", "dest_table"],
+            "postgres": ["url", "tables", "table", "query", "cursor", "primary_key", "dest_table"],
             "singer": ["tap", "command", "config", "catalog"],
             "airbyte": ["command", "config", "catalog"],
             "cdc": ["url", "tables", "schemas", "slot", "publication", "dest_table", "snapshot"],
@@ -169,14 +170,18 @@ struct PipelineReader {
                 throw PipelineConfigError("\(at): url: is the source's postgresql:// URL (write ${SOURCE_URL} to keep it out of the file)")
             }
             let tables = try list(fields["tables"] ?? fields["table"], "tables", at)
-            guard !tables.isEmpty else { throw PipelineConfigError("\(at): tables: lists the source tables (schema.table)") }
-            let destTable = try text(fields["dest_table"], "dest_table", at)
-            if destTable != nil && tables.count != 1 {
+            let query = try text(fields["query"], "query", at)
+            guard tables.isEmpty != (query == nil) else {
+                throw PipelineConfigError("\(at): give tables: (schema.table names) or a query:, one of the two")
+            }
+            var destTable = try text(fields["dest_table"], "dest_table", at)
+            if destTable != nil && tables.count > 1 {
                 throw PipelineConfigError("\(at): dest_table names the destination of one source table; list one table")
             }
+            if query != nil && destTable == nil { destTable = name }
             return .postgres(
                 PostgresSource(
-                    url: url, tables: tables, cursor: try text(fields["cursor"], "cursor", at),
+                    url: url, tables: tables, query: query, cursor: try text(fields["cursor"], "cursor", at),
                     primaryKey: try list(fields["primary_key"], "primary_key", at), destinationTable: destTable))
         case "singer", "airbyte":
             let command = try list(fields["command"] ?? fields["tap"], "command", at, splitOn: " ")

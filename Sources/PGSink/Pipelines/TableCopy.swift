@@ -29,16 +29,24 @@ enum TableCopy {
         settings.streams = streams
         settings.destinationTable = source.destinationTable
         settings.tables = source.tables.map(LogicalReplication.sourceName)
-        var tables: [SourceTable] = []
-        var cursors: [String: String] = [:]
-        for (index, name) in settings.tables.enumerated() {
+        var named: [(String, SourceTable)] = []
+        if let query = source.query {
+            // The destination is `dest_table`, which `LogicalSettings.destination` gives the one table.
+            settings.tables = ["query.result"]
+            named = [("query", try describe(query: query, key: source.primaryKey, on: catalog))]
+        }
+        for name in settings.tables where source.query == nil {
             let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
             guard try catalog.query("SELECT to_regclass($1)", [LogicalReplication.qualified(name)]).value(0, 0) != nil else {
                 throw LoadError("the source has no table \(name); check tables: in the pipeline's source")
             }
-            var table = try LogicalReplication.describe(
-                schema: parts[0], name: parts[1], on: catalog, fallbackKey: source.primaryKey)
-            settings.schemaMap[parts[0]] = streams.schema
+            named.append((name, try LogicalReplication.describe(schema: parts[0], name: parts[1], on: catalog, fallbackKey: source.primaryKey)))
+        }
+        var tables: [SourceTable] = []
+        var cursors: [String: String] = [:]
+        for (index, (name, described)) in named.enumerated() {
+            var table = described
+            settings.schemaMap[table.schema] = streams.schema
             if let cursor = source.cursor {
                 guard let column = table.columns.first(where: { $0.name == cursor }) else {
                     throw LoadError(
@@ -76,6 +84,31 @@ enum TableCopy {
         try reader.defineSnapshot(tables)
         try load.run(reader: reader, source: messages)
         return Result(rows: load.writer.rowsByTable, state: committed)
+    }
+
+    /// A query's result as a source table: its columns and their types from the result's shape
+    /// (`LIMIT 0`), keyed by `key` (every column when empty), selected from `(query) q`.
+    static func describe(query: String, key: [String], on catalog: PGConnection) throws -> SourceTable {
+        let from = "(\(query)) q"
+        let fields = try catalog.execute("SELECT * FROM \(from) LIMIT 0").fields
+        var columns: [(name: String, type: ColumnType)] = []
+        var builtin = true
+        for field in fields {
+            let name = try catalog.query(
+                "SELECT \(LogicalReplication.typeSQL("$1::oid", "$2::integer"))", [String(field.type), String(field.modifier)]
+            ).value(0, 0)
+            columns.append((field.name, LogicalReader.exactType(name ?? "text")))
+            builtin = builtin && field.type < 16384
+        }
+        let names = columns.map(\.name)
+        for column in key where !names.contains(column) {
+            throw LoadError("the query has no column \(column) (primary_key); its columns are \(names.joined(separator: ", "))")
+        }
+        var table = SourceTable(schema: "query", name: "result", columns: columns, key: key.isEmpty ? names : key)
+        table.uniqueKey = false
+        table.builtinTypes = builtin
+        table.from = from
+        return table
     }
 
     static func stateText(_ cursors: [String: String]) -> String {
