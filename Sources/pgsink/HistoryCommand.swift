@@ -36,8 +36,8 @@ struct HistoryCommand: ParsableCommand {
         try CommandFailure.wrapping(afterRollback: "") {
             // Each ledger once (pipelines may write to different schemas or servers).
             for runner in runners where pipeline == nil || runner.pipeline.name == pipeline {
-                let ledger = try runner.ledger()
-                guard seen.insert("\(runner.connection.summary) \(ledger.schema)").inserted else { continue }
+                let ledger = try runner.ledger(prepared: false)
+                guard seen.insert("\(runner.connection.summary) \(ledger.schema)").inserted, try ledger.exists() else { continue }
                 records += try ledger.history(pipeline: pipeline, limit: limit)
             }
         }

@@ -39,9 +39,11 @@ struct StatusCommand: ParsableCommand {
         let now = Date()
         let lines = try CommandFailure.wrapping(afterRollback: "") {
             try runners.map { runner -> Line in
-                let ledger = try runner.ledger()
-                let row = try ledger.pipelines().first { $0.name == runner.pipeline.name }
-                let lastGood = try ledger.history(pipeline: runner.pipeline.name, limit: 50).first { $0.status == "succeeded" }
+                let ledger = try runner.ledger(prepared: false)
+                let ran = try ledger.exists()
+                let row = ran ? try ledger.pipelines().first { $0.name == runner.pipeline.name } : nil
+                let lastGood = ran
+                    ? try ledger.history(pipeline: runner.pipeline.name, limit: 50).first { $0.status == "succeeded" } : nil
                 let schedule = runner.pipeline.schedule
                 return Line(
                     pipeline: runner.pipeline.name, source: runner.pipeline.source.kind, schedule: schedule.map(Self.describe),

@@ -36,6 +36,22 @@ struct PipelineTests {
         return try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [[String: Any]])
     }
 
+    /// `pgsink run --watch` in `directory` for `seconds`, then SIGTERM: its exit status and stderr.
+    static func watch(in directory: URL, grace: Int, for seconds: Double) throws -> (status: Int32, log: String) {
+        let process = Process()
+        process.executableURL = CommandLineTests.executable
+        process.arguments = ["run", "--watch", "--grace", String(grace)]
+        process.currentDirectoryURL = directory
+        let errors = try TestDatabase.file("watch.log", "")
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        Thread.sleep(forTimeInterval: seconds)
+        process.terminate()
+        process.waitUntilExit()
+        return (process.terminationStatus, (try? String(contentsOfFile: errors, encoding: .utf8)) ?? "")
+    }
+
     static func sourceURL() throws -> String {
         guard let url = ProcessInfo.processInfo.environment["PGSINK_TEST_SOURCE_URL"], !url.isEmpty else {
             throw TestDatabase.Missing(variable: "PGSINK_TEST_SOURCE_URL")
@@ -234,19 +250,8 @@ struct PipelineTests {
                     schedule: {every: 2s}
                 """,
             files: ["t.csv": Data("a\n1\n".utf8)])
-        let process = Process()
-        process.executableURL = CommandLineTests.executable
-        process.arguments = ["run", "--watch", "--grace", "10"]
-        process.currentDirectoryURL = directory
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: try TestDatabase.file("watch.log", "")))
-        try process.run()
-        Thread.sleep(forTimeInterval: 7)
-        process.terminate()
-        process.waitUntilExit()
-        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 0, "\(printed)")
+        let watched = try Self.watch(in: directory, grace: 10, for: 7)
+        #expect(watched.status == 0, "\(watched.log)")
         let runs = try db.rows(
             "SELECT extract(epoch FROM started_at)::float8::text, extract(epoch FROM finished_at)::float8::text, status "
                 + "FROM \(db.table("_pgsink_runs").quoted) ORDER BY id")
@@ -277,20 +282,9 @@ struct PipelineTests {
                     """.utf8)
             ])
         chmod(directory.appendingPathComponent("slow-tap").path, 0o755)
-        let process = Process()
-        process.executableURL = CommandLineTests.executable
-        process.arguments = ["run", "--watch", "--grace", "1"]
-        process.currentDirectoryURL = directory
-        let errors = try TestDatabase.file("watch.log", "")
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
-        process.standardOutput = FileHandle.nullDevice
         let began = Date()
-        try process.run()
-        Thread.sleep(forTimeInterval: 2)
-        process.terminate()
-        process.waitUntilExit()
-        let log = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
-        #expect(process.terminationStatus == 143, "\(log)")
+        let watched = try Self.watch(in: directory, grace: 1, for: 2)
+        #expect(watched.status == 143, "\(watched.log)")
         #expect(Date().timeIntervalSince(began) < 15, "the tap's sleep did not hold the stop up")
         #expect(try db.column("SELECT status FROM \(db.table("_pgsink_runs").quoted)") == ["cancelled"])
         #expect(try !db.exists("slow") || db.count("slow") == 0)

@@ -29,10 +29,11 @@ public struct PipelineRunner {
     var retries: Int { max(0, settings.effective(\.connectRetries)) }
 
     /// The ledger of the destination schema, on a connection of its own (so that a cancelled
-    /// load's connection is not the one that records the cancellation).
-    public func ledger() throws -> PipelineLedger {
+    /// load's connection is not the one that records the cancellation). `prepared`: its tables
+    /// are created when missing (a run); a reader (`history`, `status`) checks `exists()`.
+    public func ledger(prepared: Bool = true) throws -> PipelineLedger {
         let ledger = PipelineLedger(connection: try Connector(connection, logger: logger, retries: retries).connect(), schema: schema)
-        try ledger.prepare()
+        if prepared { try ledger.prepare() }
         return ledger
     }
 
