@@ -11,7 +11,10 @@ struct PGSinkCommand: AsyncParsableCommand {
         commandName: "pgsink",
         abstract: "Land CSV and JSON Lines in PostgreSQL: typed, deduplicated, evolving tables.",
         version: "0.1.0",
-        subcommands: [LoadCommand.self, CheckCommand.self, SingerCommand.self, AirbyteCommand.self, CDCCommand.self, ServeCommand.self, EmbedCommand.self, DatabaseCommand.self]
+        subcommands: [
+            LoadCommand.self, CheckCommand.self, SingerCommand.self, AirbyteCommand.self, CDCCommand.self, ServeCommand.self,
+            EmbedCommand.self, DatabaseCommand.self, InitCommand.self, RunCommand.self, HistoryCommand.self, StatusCommand.self,
+        ]
     )
 }
 
@@ -204,12 +207,14 @@ struct CommandService: Service {
 }
 
 /// SIGINT and SIGTERM: the first cancels what runs (`Interrupt.raise`); a second ends the process
-/// at once. Ends when the group shuts down (the command finished).
+/// at once. Under `pgsink run --watch` the scheduler takes the first (`WatchStop`: the running
+/// loads may finish) and the next one cancels. Ends when the group shuts down (the command finished).
 struct SignalService: Service {
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         for await signal in signals.cancelOnGracefulShutdown() {
             if Interrupt.signal != nil { _exit(128 + signal.rawValue) }
+            if WatchStop.request(signal.rawValue) { continue }
             Interrupt.raise(signal.rawValue)
         }
     }

@@ -44,6 +44,25 @@ struct SingerTapTests {
         return output
     }
 
+    /// A discovered catalog with every stream selected for INCREMENTAL replication on `key`.
+    static func selectingIncremental(_ discovered: [String: Any], key: String) throws -> [String: Any] {
+        var catalog = discovered
+        var streams = try #require(catalog["streams"] as? [[String: Any]])
+        for (s, stream) in streams.enumerated() {
+            var metadata = try #require(stream["metadata"] as? [[String: Any]])
+            for (m, entry) in metadata.enumerated() where (entry["breadcrumb"] as? [Any])?.isEmpty == true {
+                var inner = entry["metadata"] as? [String: Any] ?? [:]
+                inner["selected"] = true
+                inner["replication-method"] = "INCREMENTAL"
+                inner["replication-key"] = key
+                metadata[m]["metadata"] = inner
+            }
+            streams[s]["metadata"] = metadata
+        }
+        catalog["streams"] = streams
+        return catalog
+    }
+
     @Test func tapPostgresLoadsAndResumesWithoutDuplicates() throws {
         let db = try TestDatabase()
         guard let tools = ProcessInfo.processInfo.environment["PGSINK_TEST_TOOLS"],
@@ -74,20 +93,7 @@ struct SingerTapTests {
                 "filter_schemas": [source],
             ]))
         let discovered = try JSONSerialization.jsonObject(with: try Self.run(tap, ["--config", tapConfig, "--discover"]))
-        var catalog = try #require(discovered as? [String: Any])
-        var streams = try #require(catalog["streams"] as? [[String: Any]])
-        for (s, stream) in streams.enumerated() {
-            var metadata = try #require(stream["metadata"] as? [[String: Any]])
-            for (m, entry) in metadata.enumerated() where (entry["breadcrumb"] as? [Any])?.isEmpty == true {
-                var inner = entry["metadata"] as? [String: Any] ?? [:]
-                inner["selected"] = true
-                inner["replication-method"] = "INCREMENTAL"
-                inner["replication-key"] = "id"
-                metadata[m]["metadata"] = inner
-            }
-            streams[s]["metadata"] = metadata
-        }
-        catalog["streams"] = streams
+        let catalog = try Self.selectingIncremental(try #require(discovered as? [String: Any]), key: "id")
         let catalogFile = try TestDatabase.file("catalog.json", try JSONSerialization.data(withJSONObject: catalog))
         let targetConfig = try TestDatabase.file(
             "target.json", try JSONSerialization.data(withJSONObject: ["default_target_schema": db.schema]))

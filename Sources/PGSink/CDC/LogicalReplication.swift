@@ -158,37 +158,47 @@ public enum LogicalReplication {
             if !(wanted.isEmpty && schemas.isEmpty) && !wanted.contains("\(schema).\(name)") && !schemas.contains(schema) {
                 continue
             }
-            let relation = "\(quoteIdentifier(schema)).\(quoteIdentifier(name))"
-            let attributes = try catalog.query(
-                "SELECT attname, \(typeSQL("atttypid", "atttypmod")), (atttypid < 16384)::text FROM pg_attribute "
-                    + "WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
-                [relation]
-            ).rows
-            let columns = attributes.map { ($0[0] ?? "", LogicalReader.exactType($0[1] ?? "text")) }
-            var uniqueKey = true
-            var key = try catalog.query(
-                "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
-                    + "WHERE i.indrelid = $1::regclass AND (i.indisprimary OR i.indisreplident) "
-                    + "ORDER BY i.indisprimary DESC, array_position(i.indkey::int2[], a.attnum)", [relation]
-            ).rows.compactMap { $0[0] }
-            if key.isEmpty {
-                let identity = try catalog.query("SELECT relreplident::text FROM pg_class WHERE oid = $1::regclass", [relation])
-                    .rows.first?[0]
-                guard identity == "f" else {
-                    throw LoadError(
-                        "\(schema).\(name) has no primary key; replicating it needs one, or on the source: ALTER TABLE "
-                            + "\(relation) REPLICA IDENTITY FULL")
-                }
-                key = columns.map(\.0)
-                uniqueKey = false
-            }
-            var seen = Set<String>()
-            var table = SourceTable(schema: schema, name: name, columns: columns, key: key.filter { seen.insert($0).inserted })
-            table.builtinTypes = attributes.allSatisfy { $0[2] == "true" }
-            table.uniqueKey = uniqueKey
-            result.append(table)
+            result.append(try describe(schema: schema, name: name, on: catalog, fallbackKey: nil))
         }
         return result
+    }
+
+    /// One source table: its columns, their destination types, and its key (the primary key or
+    /// replica identity index; else `fallbackKey`, or every column when that is empty; without a
+    /// fallback, a table with neither must be REPLICA IDENTITY FULL).
+    static func describe(schema: String, name: String, on catalog: PGConnection, fallbackKey: [String]?) throws -> SourceTable {
+        let relation = "\(quoteIdentifier(schema)).\(quoteIdentifier(name))"
+        let attributes = try catalog.query(
+            "SELECT attname, \(typeSQL("atttypid", "atttypmod")), (atttypid < 16384)::text FROM pg_attribute "
+                + "WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
+            [relation]
+        ).rows
+        let columns = attributes.map { ($0[0] ?? "", LogicalReader.exactType($0[1] ?? "text")) }
+        var uniqueKey = true
+        var key = try catalog.query(
+            "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+                + "WHERE i.indrelid = $1::regclass AND (i.indisprimary OR i.indisreplident) "
+                + "ORDER BY i.indisprimary DESC, array_position(i.indkey::int2[], a.attnum)", [relation]
+        ).rows.compactMap { $0[0] }
+        if key.isEmpty, let fallbackKey {
+            key = fallbackKey.isEmpty ? columns.map(\.0) : fallbackKey
+            uniqueKey = false
+        } else if key.isEmpty {
+            let identity = try catalog.query("SELECT relreplident::text FROM pg_class WHERE oid = $1::regclass", [relation])
+                .rows.first?[0]
+            guard identity == "f" else {
+                throw LoadError(
+                    "\(schema).\(name) has no primary key; replicating it needs one, or on the source: ALTER TABLE "
+                        + "\(relation) REPLICA IDENTITY FULL")
+            }
+            key = columns.map(\.0)
+            uniqueKey = false
+        }
+        var seen = Set<String>()
+        var table = SourceTable(schema: schema, name: name, columns: columns, key: key.filter { seen.insert($0).inserted })
+        table.builtinTypes = attributes.allSatisfy { $0[2] == "true" }
+        table.uniqueKey = uniqueKey
+        return table
     }
 
     /// The destination type of a source column (`oid`, `typmod` are SQL expressions): its own when

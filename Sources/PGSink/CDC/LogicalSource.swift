@@ -63,8 +63,12 @@ struct SourceTable {
     /// The snapshot copies it in binary, handed to the destination's COPY untouched (see
     /// `LogicalReplication.passesThrough`).
     var binary = false
+    /// A condition on the rows copied (a pipeline's cursor), in SQL over the table's columns.
+    var filter: String?
+    /// What the rows are selected from instead of the table: a pipeline's query, `(query) q`.
+    var from: String?
 
-    var qualified: String { "\(quoteIdentifier(schema)).\(quoteIdentifier(name))" }
+    var qualified: String { from ?? "\(quoteIdentifier(schema)).\(quoteIdentifier(name))" }
 }
 
 /// The messages of `pgsink cdc stream`, one at a time, on the reader's thread: first the rows of
@@ -87,15 +91,16 @@ final class LogicalSource: MessageSource, @unchecked Sendable {
     /// The binary COPY being read has not yet shown its header.
     private var headerPending = false
     private var snapshotDone: Bool
-    /// What `START_REPLICATION` runs once the snapshot is in.
-    private let startCommand: String
+    /// What `START_REPLICATION` runs once the snapshot is in; nil: the input ends with the
+    /// snapshot (a pipeline's copy of tables, `TableCopy`).
+    private let startCommand: String?
     /// `START_REPLICATION` ran: status updates may go out.
     private(set) var streaming = false
     /// Set by the reader (`--once` reached its end): `next` ends the input.
     var finished = false
 
     init(
-        replication: PGConnection, catalog: PGConnection, snapshot: [SourceTable], startCommand: String, logger: Logger
+        replication: PGConnection, catalog: PGConnection, snapshot: [SourceTable], startCommand: String?, logger: Logger
     ) {
         self.replication = replication
         self.catalog = catalog
@@ -108,8 +113,9 @@ final class LogicalSource: MessageSource, @unchecked Sendable {
     func next(timeout: Double) throws -> MessageInput.Next {
         if finished { return .end }
         if !snapshotDone { return try nextSnapshotRow() }
+        guard let startCommand else { return .end }
         if !streaming {
-            try startStreaming()
+            try startStreaming(startCommand)
             streaming = true
         }
         switch try replication.readCopyData(timeout: timeout, into: buffer) {
@@ -121,7 +127,7 @@ final class LogicalSource: MessageSource, @unchecked Sendable {
 
     /// `START_REPLICATION`. A slot still held by a run that was killed a moment ago (its walsender
     /// has not noticed yet) is waited for, up to 30 s.
-    private func startStreaming() throws {
+    private func startStreaming(_ startCommand: String) throws {
         let deadline = Date().addingTimeInterval(30)
         while true {
             do {
@@ -180,7 +186,8 @@ final class LogicalSource: MessageSource, @unchecked Sendable {
         let table = snapshotTables[index]
         let columns = table.columns.map { quoteIdentifier($0.name) }.joined(separator: ", ")
         try catalog.startCopyOut(
-            "COPY (SELECT \(columns) FROM \(table.qualified)) TO STDOUT" + (table.binary ? " (FORMAT binary)" : ""))
+            "COPY (SELECT \(columns) FROM \(table.qualified)\(table.filter.map { " WHERE " + $0 } ?? "")) TO STDOUT"
+                + (table.binary ? " (FORMAT binary)" : ""))
         copying = index
         headerPending = table.binary
         logger.info("snapshot: copying \(table.qualified)\(table.binary ? " in binary" : "")")

@@ -14,6 +14,10 @@ public struct DestinationConfig {
     public var pgvector: PgVectorConfig?
     /// The `events` section, read only by `pgsink serve` (`eventSettings()`); other commands pass over it.
     var eventFields: [String: Any]?
+    /// The `destination` section as written, which a pipeline's own `destination` goes over.
+    public var destinationFields: [String: Any] = [:]
+    /// The `pipelines` section, read only by `pgsink run`, `history` and `status` (`PipelineFile`).
+    public var pipelineFields: Any?
     /// The file, for errors.
     var place = "config"
 
@@ -37,11 +41,12 @@ public struct DestinationConfig {
         let place = path ?? secretFiles.first ?? "config"
         if tree["kind"] != nil && tree["type"] == nil { tree = try cloudQuerySpec(tree, place: place) }
         if NilusPipeline.isResource(tree) { return try DestinationConfig(pipeline: tree, place: place) }
-        for key in tree.keys.sorted() where !["destination", "events"].contains(key) {
-            let near = ["destination", "events"].min { editDistance($0, key) < editDistance($1, key) } ?? ""
+        let sections = ["destination", "events", "pipelines"]
+        for key in tree.keys.sorted() where !sections.contains(key) {
+            let near = sections.min { editDistance($0, key) < editDistance($1, key) } ?? ""
             throw ConnectionError(
                 "\(place): unknown top-level key \"\(key)\" (did you mean \"\(near)\"?); pgsink reads destination:, events: "
-                    + "(pgsink serve) and secrets:")
+                    + "(pgsink serve), pipelines: (pgsink run) and secrets:")
         }
         var config = DestinationConfig()
         if let section = tree["destination"] {
@@ -53,7 +58,9 @@ public struct DestinationConfig {
                 if let inner = fields.removeValue(forKey: alias) as? [String: Any] { fields = ConfigFile.merge(fields, inner) }
             }
             config = try DestinationConfig(fields: fields, where: "\(place): destination")
+            config.destinationFields = fields
         }
+        config.pipelineFields = tree["pipelines"]
         if let section = tree["events"] {
             guard let fields = section as? [String: Any] else {
                 throw ConnectionError("\(place): events must be a section of keys")
@@ -118,6 +125,7 @@ public struct DestinationConfig {
         if pipeline.kind == .batch {
             let options = try NilusPipeline.batchSinkOptions(tree, place: place)
             self = try DestinationConfig(fields: options, where: "\(place): spec.sink.options")
+            destinationFields = options
         }
         self.pipeline = pipeline
         self.place = place

@@ -11,6 +11,8 @@ public struct NilusPipeline: Sendable, Equatable {
 
     /// The file, for errors.
     public var place: String
+    /// The resource's `name`, if it has one.
+    public var name: String?
     public var kind: Kind
     /// `spec.source.address`: for `cdc stream`, the source's connection string.
     public var sourceAddress: String?
@@ -29,6 +31,11 @@ public struct NilusPipeline: Sendable, Equatable {
     public var snapshot: Bool?
     /// `unavailable.value.placeholder` (for `cdc apply`).
     public var unavailableValue: String?
+    /// A batch pipeline's `spec.source.options`: `source_table` (schema.table), `incremental_key`
+    /// (the cursor column) and `primary_key`, which `pgsink run` reads from a postgres source.
+    public var sourceTable: String?
+    public var incrementalKey: String?
+    public var primaryKey: String?
 
     /// The top-level keys of a DataOS resource pgsink reads past (only `type` and `spec` matter).
     static let resourceKeys: Set<String> = ["name", "version", "type", "spec", "tags", "description", "owner", "layer", "workspace"]
@@ -53,6 +60,7 @@ public struct NilusPipeline: Sendable, Equatable {
                 "\(place): unknown top-level key \"\(key)\" in a Nilus pipeline; pgsink reads type: nilus and spec: (name, "
                     + "version, tags, description, owner, layer and workspace are passed over)")
         }
+        name = tree["name"] as? String
         guard let type = tree["type"] as? String, type == "nilus" else {
             throw ConnectionError(
                 "\(place): type is \(Self.shown(tree["type"])); pgsink reads Nilus pipelines (type: nilus) or a destination: section")
@@ -69,6 +77,13 @@ public struct NilusPipeline: Sendable, Equatable {
         let sink = try Self.section(spec["sink"] ?? [String: Any](), "spec.sink", place)
         try Self.known(sink, "spec.sink", ["address", "options"], place)
         sinkAddress = try Self.text(sink["address"], "spec.sink.address", place)
+        if kind == .batch {
+            let options = try Self.section(source["options"] ?? [String: Any](), "spec.source.options", place)
+            try Self.known(options, "spec.source.options", ["source_table", "incremental_key", "primary_key"], place)
+            sourceTable = try Self.text(options["source_table"], "spec.source.options.source_table", place)
+            incrementalKey = try Self.text(options["incremental_key"], "spec.source.options.incremental_key", place)
+            primaryKey = try Self.text(options["primary_key"], "spec.source.options.primary_key", place)
+        }
         if kind == .cdc {
             try readConnector(try Self.section(source["cdc"] ?? [String: Any](), "spec.source.cdc", place))
             try readCDCSinkOptions(try Self.section(sink["options"] ?? [String: Any](), "spec.sink.options", place))

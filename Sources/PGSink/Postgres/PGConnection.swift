@@ -224,6 +224,11 @@ public final class PGResult: @unchecked Sendable {
         return String(cString: PQgetvalue(raw, Int32(row), Int32(column)))
     }
 
+    /// Each column's name, type OID and type modifier (a query's shape, read from its result).
+    public var fields: [(name: String, type: UInt32, modifier: Int32)] {
+        (0..<Int32(columnCount)).map { (String(cString: PQfname(raw, $0)), UInt32(PQftype(raw, $0)), PQfmod(raw, $0)) }
+    }
+
     /// All rows as text (NULL as nil): for small catalog queries.
     public var rows: [[String?]] {
         (0..<rowCount).map { row in (0..<columnCount).map { value(row, $0) } }

@@ -6,6 +6,8 @@ import Foundation
 /// - With `startAt`, the day is a grid of slots: `startAt`, then every `frequency` both ways, within
 ///   00:00–24:00 (so a frequency that does not divide the day leaves a shorter gap at midnight). A
 ///   load is due when the last one was before the latest slot that has begun: at most one per slot.
+/// - With `cron`, a load is due when the expression has fired since the last one began: runs
+///   missed while nothing ran (a stop, a long load) come as one, not one per missed time.
 /// - `excludeWindow` holds every load while the current UTC minute is strictly inside it.
 ///
 /// A pure value: the caller passes the clock and the time the last load began.
@@ -14,6 +16,8 @@ public struct SyncSchedule: Sendable, Equatable {
     public let frequency: Double
     public let startAt: TimeOfDay?
     public let excludeWindow: ExcludeWindow?
+    /// Fire times instead of a frequency (`frequency` is then unused).
+    public let cron: CronSchedule?
 
     static let day: Double = 86_400
 
@@ -31,20 +35,38 @@ public struct SyncSchedule: Sendable, Equatable {
         self.frequency = frequency
         self.startAt = startAt
         self.excludeWindow = excludeWindow
+        self.cron = nil
+    }
+
+    /// Loads at the times of a cron expression, held while inside `excludeWindow`.
+    public init(cron: CronSchedule, excludeWindow: ExcludeWindow? = nil) {
+        self.frequency = 60
+        self.startAt = nil
+        self.excludeWindow = excludeWindow
+        self.cron = cron
     }
 
     /// Whether a load should begin at `now`; `lastLoad` is when the previous one began (nil: none yet).
     public func isDue(lastLoad: Date?, now: Date) -> Bool {
         if excludeWindow?.contains(now) == true { return false }
+        if let cron {
+            // Without a last load, the first one waits for the expression's next time.
+            guard let lastLoad, let fire = cron.next(after: lastLoad) else { return false }
+            return fire <= now
+        }
         guard let lastLoad else { return true }
         if startAt != nil { return lastLoad < slot(atOrBefore: now) }
         return now.timeIntervalSince(lastLoad) >= frequency
     }
 
     /// The earliest time, `now` or later, at which `isDue` holds.
+    /// With `cron` and no last load, the expression's next time after `now`.
     public func nextDue(lastLoad: Date?, now: Date) -> Date {
         var next = now
-        if let lastLoad {
+        if let cron {
+            let fire = cron.next(after: lastLoad ?? now) ?? .distantFuture
+            next = lastLoad == nil ? fire : max(now, fire)
+        } else if let lastLoad {
             if startAt != nil {
                 if lastLoad >= slot(atOrBefore: now) { next = slot(after: max(now, lastLoad)) }
             } else {

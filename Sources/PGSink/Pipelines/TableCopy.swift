@@ -1,0 +1,118 @@
+import Foundation
+import Logging
+import PGSinkCore
+
+/// A pipeline's `postgres` source: tables of a source PostgreSQL copied by the snapshot reader of
+/// `cdc stream` (`LogicalSource`, `LogicalReader`): one REPEATABLE READ transaction on the source,
+/// each table's `COPY … TO STDOUT (FORMAT binary)` handed to the destination's binary COPY without
+/// parsing when the types allow, merged by key into the destination by the shared writer.
+///
+/// With a cursor column, each table's state is the highest cursor value the copy saw (read in the
+/// same snapshot); the next run copies rows whose cursor is `>=` it, and the merge by key keeps a
+/// row that shares the last value from being lost or doubled. The state commits with the data.
+enum TableCopy {
+    struct Result {
+        var rows: [String: Int]
+        /// The state the writer committed (JSON text), if any.
+        var state: String?
+    }
+
+    static func run(
+        _ source: PostgresSource, streams: StreamSettings, savedState: String?, sourceConnector: Connector,
+        connection: PGConnection, connector: Connector, retries: Int, logger: Logger
+    ) throws -> Result {
+        let saved = savedState.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any]
+        let savedCursors = saved?["cursors"] as? [String: String] ?? [:]
+        let catalog = try sourceConnector.connect()
+        try catalog.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        var settings = LogicalSettings()
+        settings.streams = streams
+        settings.destinationTable = source.destinationTable
+        settings.tables = source.tables.map(LogicalReplication.sourceName)
+        var named: [(String, SourceTable)] = []
+        if let query = source.query {
+            // The destination is `dest_table`, which `LogicalSettings.destination` gives the one table.
+            settings.tables = ["query.result"]
+            named = [("query", try describe(query: query, key: source.primaryKey, on: catalog))]
+        }
+        for name in settings.tables where source.query == nil {
+            let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
+            guard try catalog.query("SELECT to_regclass($1)", [LogicalReplication.qualified(name)]).value(0, 0) != nil else {
+                throw LoadError("the source has no table \(name); check tables: in the pipeline's source")
+            }
+            named.append((name, try LogicalReplication.describe(schema: parts[0], name: parts[1], on: catalog, fallbackKey: source.primaryKey)))
+        }
+        var tables: [SourceTable] = []
+        var cursors: [String: String] = [:]
+        for (index, (name, described)) in named.enumerated() {
+            var table = described
+            settings.schemaMap[table.schema] = streams.schema
+            if let cursor = source.cursor {
+                guard let column = table.columns.first(where: { $0.name == cursor }) else {
+                    throw LoadError(
+                        "\(name) has no column \(cursor) (the pipeline's cursor); its columns are "
+                            + table.columns.map(\.name).joined(separator: ", "))
+                }
+                let type = column.type.sqlName
+                let highest = try catalog.execute("SELECT max(\(quoteIdentifier(cursor)))::text FROM \(table.qualified)").value(0, 0)
+                if let highest { cursors[name] = highest } else if let old = savedCursors[name] { cursors[name] = old }
+                if let old = savedCursors[name] {
+                    // The value travels as a setting of this transaction, never pasted into SQL.
+                    let setting = "pgsink.cursor_\(index)"
+                    try catalog.query("SELECT set_config($1, $2, true)", [setting, old])
+                    table.filter = "\(quoteIdentifier(cursor)) >= current_setting('\(setting)')::\(type)"
+                    logger.info("\(name): rows with \(cursor) >= \(old)")
+                }
+            }
+            tables.append(table)
+        }
+        for index in tables.indices {
+            tables[index].binary = try LogicalReplication.passesThrough(tables[index], settings, destination: connection)
+        }
+        let state = source.cursor == nil ? nil : Self.stateText(cursors)
+        let messages = LogicalSource(replication: catalog, catalog: catalog, snapshot: tables, startCommand: nil, logger: logger)
+        var committed: String?
+        let load = StreamLoad(
+            settings: streams, connection: connection, connector: connector, retries: retries, logger: logger,
+            keepEveryState: false
+        ) { committed = $0 }
+        let reader = LogicalReader(
+            settings: settings, engine: load.engine, logger: logger, source: messages, resumeAfter: 0, snapshotLSN: 0,
+            target: nil)
+        load.engine.inputName = "postgres source"
+        load.engine.checkpoint = { state }
+        try reader.defineSnapshot(tables)
+        try load.run(reader: reader, source: messages)
+        return Result(rows: load.writer.rowsByTable, state: committed)
+    }
+
+    /// A query's result as a source table: its columns and their types from the result's shape
+    /// (`LIMIT 0`), keyed by `key` (every column when empty), selected from `(query) q`.
+    static func describe(query: String, key: [String], on catalog: PGConnection) throws -> SourceTable {
+        let from = "(\(query)) q"
+        let fields = try catalog.execute("SELECT * FROM \(from) LIMIT 0").fields
+        var columns: [(name: String, type: ColumnType)] = []
+        var builtin = true
+        for field in fields {
+            let name = try catalog.query(
+                "SELECT \(LogicalReplication.typeSQL("$1::oid", "$2::integer"))", [String(field.type), String(field.modifier)]
+            ).value(0, 0)
+            columns.append((field.name, LogicalReader.exactType(name ?? "text")))
+            builtin = builtin && field.type < 16384
+        }
+        let names = columns.map(\.name)
+        for column in key where !names.contains(column) {
+            throw LoadError("the query has no column \(column) (primary_key); its columns are \(names.joined(separator: ", "))")
+        }
+        var table = SourceTable(schema: "query", name: "result", columns: columns, key: key.isEmpty ? names : key)
+        table.uniqueKey = false
+        table.builtinTypes = builtin
+        table.from = from
+        return table
+    }
+
+    static func stateText(_ cursors: [String: String]) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: ["cursors": cursors], options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
