@@ -18,11 +18,18 @@ final class CitusState: @unchecked Sendable {
     private var coordinator = false
     private var placement: CitusPlacement?
     private var routedTo: (shards: Int, workers: Int)?
+    private var server: (version: String?, coordinator: Bool)?
 
     /// Whether the server is a Citus coordinator.
     var isCoordinator: Bool {
         get { lock.withLock { coordinator } }
         set { lock.withLock { coordinator = newValue } }
+    }
+
+    /// The server's Citus version (nil: none) and whether it is the coordinator, once read.
+    var probed: (version: String?, coordinator: Bool)? {
+        get { lock.withLock { server } }
+        set { lock.withLock { server = newValue } }
     }
 
     /// Shards and workers a `ShardRouter` of the load writes to.
@@ -67,8 +74,14 @@ extension Loader {
     func checkDistribution(of table: TableName, existing: [TargetColumn]?, on connection: PGConnection) throws {
         let wanted = request.distribution
         if let problem = wanted.problem { throw LoadError(problem) }
-        let version = try Citus.version(on: connection)
-        guard version != nil, try Citus.isCoordinator(on: connection) else {
+        // Read once per loader: a stream's loader opens its table at every commit.
+        let probed = try citus.probed ?? {
+            let version = try Citus.version(on: connection)
+            return (version, try version != nil && Citus.isCoordinator(on: connection))
+        }()
+        citus.probed = probed
+        let version = probed.version
+        guard probed.coordinator else {
             guard wanted.isRequested else { return }
             let what = version == nil ? "has no citus extension" : "is a Citus worker, not the coordinator"
             throw LoadError(
