@@ -15,16 +15,12 @@ struct CitusPlacement: Sendable, Equatable {
 /// creating the tables decided, shared by the connections of the load.
 final class CitusState: @unchecked Sendable {
     private let lock = NSLock()
-    private var coordinator = false
     private var placement: CitusPlacement?
     private var routedTo: (shards: Int, workers: Int)?
     private var server: (version: String?, coordinator: Bool)?
 
-    /// Whether the server is a Citus coordinator.
-    var isCoordinator: Bool {
-        get { lock.withLock { coordinator } }
-        set { lock.withLock { coordinator = newValue } }
-    }
+    /// Whether the server is a Citus coordinator (false until `probed`).
+    var isCoordinator: Bool { probed?.coordinator ?? false }
 
     /// The server's Citus version (nil: none) and whether it is the coordinator, once read.
     var probed: (version: String?, coordinator: Bool)? {
@@ -88,9 +84,8 @@ extension Loader {
                 "\(Self.distributionFlags(wanted)) needs a Citus coordinator, and \(connection.endpoint) \(what); "
                     + "connect to the coordinator, or drop the option to load into one server")
         }
-        citus.isCoordinator = true
         guard existing != nil else {
-            if let column = wanted.column.map { request.naming.normalize($0) }, request.mode == .merge,
+            if let column = wantedColumn, request.mode == .merge,
                 let problem = wanted.keyProblem(
                     table: table, key: request.primaryKey.map { request.naming.normalize($0) }, column: column)
             {
@@ -101,7 +96,7 @@ extension Loader {
         }
         let placement = try Citus.placement(of: table, on: connection)
         citus.target = placement
-        if wanted.isRequested && placement != CitusPlacement(column: wanted.column.map { request.naming.normalize($0) }, reference: wanted.reference) {
+        if wanted.isRequested && placement != CitusPlacement(column: wantedColumn, reference: wanted.reference) {
             let now = placement.map { $0.reference ? "a reference table" : "distributed by \($0.column ?? "?")" } ?? "a local table"
             let flags = Self.distributionFlags(wanted)
             logger.warning(
@@ -114,15 +109,18 @@ extension Loader {
         }
     }
 
+    /// The distribution column the options ask for, named as the table names its columns.
+    var wantedColumn: String? { request.distribution.column.map { request.naming.normalize($0) } }
+
     /// Distributes a table this load has just created, inside the same transaction: the top-level
-    /// table as the options say; a child table (`--nested tables`) of a distributed parent by its
-    /// root id, colocated with its siblings.
+    /// table as the options say; a child table (`--nested tables`) of a distributed parent by the
+    /// parent's distribution column, which it carries, colocated with the parent.
     func distribute(created table: TableName, root: TableName, on connection: PGConnection) throws {
         guard citus.isCoordinator else { return }
         let wanted = request.distribution
         if table == root {
             guard wanted.isRequested else { return }
-            let column = wanted.column.map { request.naming.normalize($0) }
+            let column = wantedColumn
             let colocate = wanted.colocateWith.map { name in
                 name.contains(".") ? name : TableName(schema: table.schema, name: name).quoted
             }
@@ -134,9 +132,11 @@ extension Loader {
                 try connection.query(SQL.distribute(wanted), parameters)
             } catch let error as PGError {
                 let missing = column.map { error.message.contains("column \"\($0)\"") } ?? false
+                // The server names a parallel load's hidden table; the user knows the target.
+                let message = error.message.replacing("\"\(table.name)\"", with: "\"\(request.table.name)\"")
                 throw LoadError(
-                    "cannot make \(table) \(wanted.reference ? "a reference table" : "distributed by \(column ?? "")"): "
-                        + "\(Wording.clause(error.message))\(error.hint.map { " (\(Wording.clause($0)))" } ?? ""). "
+                    "cannot make \(request.table) \(wanted.reference ? "a reference table" : "distributed by \(column ?? "")"): "
+                        + "\(Wording.clause(message))\(error.hint.map { " (\(Wording.clause($0)))" } ?? ""). "
                         + (missing ? "The input has no column \(column ?? ""); name one of its columns in --distribute-by"
                             : "Fix \(Self.distributionFlags(wanted)) and load again"))
             }
@@ -152,7 +152,7 @@ extension Loader {
     var distributionColumn: String? {
         guard citus.isCoordinator else { return nil }
         if let placement = citus.target { return placement.column }
-        return request.distribution.column.map { request.naming.normalize($0) }
+        return wantedColumn
     }
 
     /// The flags of a distribution, as the user gave them, for messages.
