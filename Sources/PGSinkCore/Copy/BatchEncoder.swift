@@ -30,6 +30,13 @@ public struct BatchEncoder {
         /// travels as text (text, json, a type without a binary encoder): what the server refused,
         /// which its error does not quote in binary COPY. nil for NULL or another wire form.
         public func binaryText(row index: Int, field: Int) -> String? {
+            guard let bytes = binaryField(row: index, field: field) else { return nil }
+            return String(decoding: UnsafeBufferPointer(start: data.base + bytes.lowerBound, count: bytes.count), as: UTF8.self)
+        }
+
+        /// Where the value of field `field` of COPY row `index` lies in `data` (a binary payload);
+        /// nil for NULL, a text payload, or a row that does not hold the field whole.
+        public func binaryField(row index: Int, field: Int) -> Range<Int>? {
             guard format == .binary, index + 1 < offsets.count else { return nil }
             var at = offsets[index]
             let end = offsets[index + 1]
@@ -46,7 +53,7 @@ public struct BatchEncoder {
                 let length = raw >= 0x8000_0000 ? -1 : raw
                 if k == field {
                     guard length >= 0, at + length <= end else { return nil }
-                    return String(decoding: UnsafeBufferPointer(start: data.base + at, count: length), as: UTF8.self)
+                    return at..<(at + length)
                 }
                 if length > 0 { at += length }
             }

@@ -151,20 +151,9 @@ public struct ShardSplit: Sendable {
         let header = encoded.offsets.first ?? 0
         for row in 0..<(encoded.offsets.count - 1) {
             let start = encoded.offsets[row], end = encoded.offsets[row + 1]
-            var at = start + 2
-            var value: (Int, Int)? = nil
-            for k in 0...field {
-                guard at + 4 <= end else { return nil }
-                let length = Int(Int32(bitPattern: UInt32(base[at]) << 24 | UInt32(base[at + 1]) << 16 | UInt32(base[at + 2]) << 8 | UInt32(base[at + 3])))
-                at += 4
-                if k == field {
-                    guard length >= 0, at + length <= end else { return nil }
-                    value = (at, length)
-                } else if length > 0 {
-                    at += length
-                }
-            }
-            guard let (offset, length) = value, let hash = CitusHash.hash(base + offset, length, as: type) else { return nil }
+            guard let value = encoded.binaryField(row: row, field: field),
+                let hash = CitusHash.hash(base + value.lowerBound, value.count, as: type)
+            else { return nil }
             let index = shard(of: hash)
             let out: ByteStorage
             if let existing = parts[index] {
