@@ -32,44 +32,43 @@ final class ShardRouter: @unchecked Sendable {
     static func open(for table: TableName, on coordinator: PGConnection, logger: Logger) throws -> ShardRouter? {
         let rows = try coordinator.query(SQL.citusShardPlacements, [table.quoted]).rows
         var shards: [ShardSplit.Shard] = []
-        var names: [Int64: String] = [:]
-        var placements: [Int64: (String, String)] = [:]
+        /// Each shard's qualified name and the worker (host, port) its one placement is on.
+        var placements: [Int64: (name: String, host: String, port: String)] = [:]
         for row in rows {
             guard let id = row[0].flatMap({ Int64($0) }), let min = row[1].flatMap({ Int32($0) }),
                 let max = row[2].flatMap({ Int32($0) }), let name = row[3], let host = row[4], let port = row[5],
                 placements[id] == nil
             else { return nil }
             shards.append(ShardSplit.Shard(id: id, min: min, max: max))
-            names[id] = name
-            placements[id] = (host, port)
+            placements[id] = (name, host, port)
         }
         guard let split = ShardSplit(shards: shards) else { return nil }
-        var endpoints: [String] = []
+        var workers: [(host: String, port: String)] = []
         var nodes: [Int] = []
         for shard in split.shards {
-            let endpoint = "\(placements[shard.id]!.0):\(placements[shard.id]!.1)"
-            if let known = endpoints.firstIndex(of: endpoint) {
+            let placement = placements[shard.id]!
+            if let known = workers.firstIndex(where: { $0 == (placement.host, placement.port) }) {
                 nodes.append(known)
             } else {
-                endpoints.append(endpoint)
-                nodes.append(endpoints.count - 1)
+                workers.append((placement.host, placement.port))
+                nodes.append(workers.count - 1)
             }
         }
         var connections: [PGConnection] = []
-        for endpoint in endpoints {
-            let (host, port) = (String(endpoint[..<endpoint.lastIndex(of: ":")!]), String(endpoint[endpoint.index(after: endpoint.lastIndex(of: ":")!)...]))
+        for (host, port) in workers {
             let parameters = coordinator.parameters.filter { !["host", "hostaddr", "port"].contains($0.keyword) }
                 + [.init("host", host), .init("port", port)]
             do {
                 connections.append(try PGConnection.connect(parameters: parameters, logger: logger))
             } catch {
-                logger.info("\(table): the worker \(endpoint) is not reachable from here (\(error)); rows go through the coordinator")
+                logger.info("\(table): the worker \(host):\(port) is not reachable from here (\(error)); rows go through the coordinator")
                 return nil
             }
         }
-        logger.info("\(table): rows go straight to its \(split.shards.count) shards on \(Wording.count(endpoints.count, "worker"))")
+        logger.info("\(table): rows go straight to its \(split.shards.count) shards on \(Wording.count(workers.count, "worker"))")
         return ShardRouter(
-            split: split, names: split.shards.map { names[$0.id]! }, nodes: nodes, connections: connections, logger: logger)
+            split: split, names: split.shards.map { placements[$0.id]!.name }, nodes: nodes, connections: connections,
+            logger: logger)
     }
 
     /// COPYs a part's rows into their shards, each worker's on its own connection at once (each
