@@ -35,8 +35,7 @@ extension ConnectionCheck {
                 let name = TableName(schema: target.schema, name: table)
                 if try Catalog.kind(of: name, on: connection) != nil {
                     let placement = try Citus.placement(of: name, on: connection)
-                    let place = placement.map { $0.reference ? "a reference table" : "distributed by \($0.column ?? "?")" }
-                    detail += "; \(name) is \(place ?? "a local table on the coordinator")"
+                    detail += "; \(name) is \(placement?.phrase ?? "a local table on the coordinator")"
                 } else if asked {
                     detail += "; \(name) will be created with \(Loader.distributionFlags(target.distribution))"
                 }

@@ -8,7 +8,8 @@ struct CitusPlacement: Sendable, Equatable {
     var column: String?
     var reference = false
 
-    var isDistributed: Bool { column != nil }
+    /// How the table is placed, for messages: `distributed by id`, `a reference table`.
+    var phrase: String { reference ? "a reference table" : "distributed by \(column ?? "?")" }
 }
 
 /// The Citus coordinator a load writes to, if it is one: what `openTable` found and what
@@ -97,7 +98,7 @@ extension Loader {
         let placement = try Citus.placement(of: table, on: connection)
         citus.target = placement
         if wanted.isRequested && placement != CitusPlacement(column: wantedColumn, reference: wanted.reference) {
-            let now = placement.map { $0.reference ? "a reference table" : "distributed by \($0.column ?? "?")" } ?? "a local table"
+            let now = placement?.phrase ?? "a local table"
             let flags = Self.distributionFlags(wanted)
             logger.warning(
                 "\(table) exists as \(now); \(flags) applies only when pgsink creates the table, so it stays as it is (to change it, see Citus's alter_distributed_table and undistribute_table)")
@@ -121,12 +122,13 @@ extension Loader {
         if table == root {
             guard wanted.isRequested else { return }
             let column = wantedColumn
+            let asked = CitusPlacement(column: column, reference: wanted.reference).phrase
             let colocate = wanted.colocateWith.map { name in
                 name.contains(".") ? name : TableName(schema: table.schema, name: name).quoted
             }
             let parameters: [String?] = [table.quoted] + (wanted.reference ? [] : [column]) + (colocate.map { [$0] } ?? [])
             logger.info(
-                "\(table): \(wanted.reference ? "reference table" : "distributed by \(column ?? "")")",
+                "\(table): \(asked)",
                 metadata: ["load.table": "\(request.table)"])
             do {
                 try connection.query(SQL.distribute(wanted), parameters)
@@ -135,7 +137,7 @@ extension Loader {
                 // The server names a parallel load's hidden table; the user knows the target.
                 let message = error.message.replacing("\"\(table.name)\"", with: "\"\(request.table.name)\"")
                 throw LoadError(
-                    "cannot make \(request.table) \(wanted.reference ? "a reference table" : "distributed by \(column ?? "")"): "
+                    "cannot make \(request.table) \(asked): "
                         + "\(Wording.clause(message))\(error.hint.map { " (\(Wording.clause($0)))" } ?? ""). "
                         + (missing ? "The input has no column \(column ?? ""); name one of its columns in --distribute-by"
                             : "Fix \(Self.distributionFlags(wanted)) and load again"))
