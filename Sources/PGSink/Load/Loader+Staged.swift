@@ -19,13 +19,7 @@ extension Loader {
         progress: (@Sendable (LoadProgress) -> Void)?
     ) throws -> LoadSummary {
         let target = request.table
-        try Self.prepareLedger(schema: target.schema, on: connection)
-        let session = Session(loadId: try reserveLoadId(on: connection), started: started)
-        try Catalog.dropAbandonedHiddenTables(of: target, on: connection, logger: logger)
-        if !request.primaryKey.isEmpty {
-            try Catalog.checkKey(keyNames(existing), of: target, mode: request.mode, on: connection, logger: logger)
-        }
-        session.addsRowId = try embeddingsNeedRowId(of: target, exists: true, on: connection)
+        let session = try openTable(target, on: connection, started: started).session
         let stages = (0..<jobCount).map { _ in hiddenTable(for: target) }
         let numbered = request.mode == .merge
         let owner = try Catalog.backend(of: connection)

@@ -98,16 +98,13 @@ public struct Loader: Sendable {
         let started = Date()
         let table = request.table
         if canRunInParallel, let connect {
+            try checkMode()
             let existing = try Catalog.columns(of: table, on: connection)
-            if request.jobs != 1 {
-                try checkMode()
-                if let existing {
-                    return try runStaged(
-                        into: existing, on: connection, connect: connect, started: started, progress: progress)
-                }
+            if let existing, request.jobs != 1 {
+                return try runStaged(
+                    into: existing, on: connection, connect: connect, started: started, progress: progress)
             }
             if existing == nil && request.mode != .merge && (request.jobs != 1 || request.distribution.column != nil) {
-                try checkMode()
                 return try runParallel(on: connection, connect: connect, started: started, progress: progress)
             }
         }
