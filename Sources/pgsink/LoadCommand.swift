@@ -257,10 +257,10 @@ struct LoadCommand: ParsableCommand {
         flags.nested = nested.flatMap(NestedMode.init(parsing:))
         flags.metadata = metadata
         flags.jobs = jobs
-        flags.distributionColumn = distributeBy
-        flags.referenceTable = referenceTable ? true : nil
-        flags.colocateWith = colocateWith
-        flags.shardCount = shardCount
+        flags.citus.distributionColumn = distributeBy
+        flags.citus.referenceTable = referenceTable ? true : nil
+        flags.citus.colocateWith = colocateWith
+        flags.citus.shardCount = shardCount
         flags.nullValues = nullValues.map(NullValues.init(parsing:))
         flags.recordsPath = recordsPath
         flags.columns = columns.map(ColumnList.init(parsing:))

@@ -27,10 +27,7 @@ public struct LoadSettings: Settings, Equatable {
     public var nullValues: NullValues?
     public var recordsPath: String?
     public var columns: ColumnList?
-    public var distributionColumn: String?
-    public var referenceTable: Bool?
-    public var colocateWith: String?
-    public var shardCount: Int?
+    public var citus = DistributionOptions()
 
     public init() {}
 
@@ -72,10 +69,7 @@ public struct LoadSettings: Settings, Equatable {
                 !$0.names.isEmpty && !$0.names.contains("")
             }),
         // Citus (docs/scale-out.md): how a table pgsink creates is spread over the cluster.
-        ConfigOption(\.distributionColumn, "distribution_column", aliases: ["distribute_by"]),
-        ConfigOption(\.referenceTable, "reference_table", default: false),
-        ConfigOption(\.colocateWith, "colocate_with"),
-        ConfigOption(\.shardCount, "shard_count", check: .positive),
+        .group(\.citus),
     ]
 
     public init(from decoder: any Decoder) throws {
@@ -95,11 +89,7 @@ public struct LoadSettings: Settings, Equatable {
     }
 
     /// The Citus options, together.
-    public var distribution: Distribution {
-        Distribution(
-            column: distributionColumn, reference: effective(\.referenceTable), colocateWith: colocateWith,
-            shardCount: shardCount)
-    }
+    public var distribution: Distribution { citus.distribution }
 
     public var naming: NamingRules {
         NamingRules(keepCase: !effective(\.lowerCase), allowReservedWords: effective(\.allowReservedWords))

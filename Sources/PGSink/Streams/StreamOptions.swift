@@ -9,10 +9,7 @@ public struct StreamOptions: Settings, Equatable {
     public var schemaContract: SchemaContract?
     public var maxRejects: Int?
     public var nested: StreamNesting?
-    public var distributionColumn: String?
-    public var referenceTable: Bool?
-    public var colocateWith: String?
-    public var shardCount: Int?
+    public var citus = DistributionOptions()
 
     public init() {}
 
@@ -25,10 +22,7 @@ public struct StreamOptions: Settings, Equatable {
         ConfigOption(\.maxRejects, "max_rejects", default: 0, check: .notNegative),
         ConfigOption(\.nested, "nested", default: StreamNesting(.jsonb)),
         // Citus (docs/scale-out.md), as in a destination section.
-        ConfigOption(\.distributionColumn, "distribution_column", aliases: ["distribute_by"]),
-        ConfigOption(\.referenceTable, "reference_table", default: false),
-        ConfigOption(\.colocateWith, "colocate_with"),
-        ConfigOption(\.shardCount, "shard_count", check: .positive),
+        .group(\.citus),
     ]
 
     public init(from decoder: any Decoder) throws { try decodeOptions(from: decoder) }
@@ -65,8 +59,6 @@ extension StreamSettings {
         contract = options.effective(\.schemaContract)
         maxRejects = options.effective(\.maxRejects)
         nested = options.effective(\.nested).mode
-        distribution = Distribution(
-            column: options.distributionColumn, reference: options.effective(\.referenceTable),
-            colocateWith: options.colocateWith, shardCount: options.shardCount)
+        distribution = options.citus.distribution
     }
 }
