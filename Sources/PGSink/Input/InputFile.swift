@@ -21,6 +21,8 @@ public final class InputFile {
     /// The size on disk, for progress; nil for standard input and pipes.
     public let size: Int?
     private var digest = ContentFingerprint()
+    /// A part of a plain file (`init(path:range:)`): the bytes left to read; nil: the whole input.
+    private var remaining: Int?
     /// Reads may wait for a writer (a pipe, a terminal, a socket), so a batch may be worth sending
     /// before it is full.
     public var waitsForWriter: Bool { size == nil }
@@ -75,6 +77,20 @@ public final class InputFile {
         raw = .allocate(capacity: Self.rawCapacity)
     }
 
+    /// The bytes `range` of a plain (uncompressed UTF-8) file, for one reader of a file split at row
+    /// boundaries (`InputSegments`). It keeps no fingerprint: the whole file's comes from the pass
+    /// that found the boundaries.
+    public convenience init(path: String, range: Range<Int>) throws(InputError) {
+        try self.init(path: path)
+        guard lseek(fd, off_t(range.lowerBound), SEEK_SET) == off_t(range.lowerBound) else { throw failure(errno) }
+        remaining = range.count
+        encoding = .plain
+        headChecked = true
+        hashes = false
+    }
+
+    private var hashes = true
+
     deinit {
         if let inflater {
             inflateEnd(inflater)
@@ -116,7 +132,7 @@ public final class InputFile {
             }
         guard let n = produced else { return nil }
         if n > 0 {
-            digest.update(UnsafeRawBufferPointer(start: start, count: n))
+            if hashes { digest.update(UnsafeRawBufferPointer(start: start, count: n)) }
             storage.count += n
             bytesRead += n
         }
@@ -215,11 +231,12 @@ public final class InputFile {
                     continue
                 }
             }
-            let n = systemRead(fd, buffer, count)
+            let n = systemRead(fd, buffer, remaining.map { min(count, $0) } ?? count)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw failure(errno)
             }
+            if let left = remaining { remaining = left - n }
             position += n
             return n
         }

@@ -4,7 +4,7 @@ import PGSinkCore
 /// The file reader: reads the inputs through zlib into batches, scans them in place and hands
 /// each finished batch's step (built by `StepBuilder`) to the connection. Runs on its own thread;
 /// everything it owns is touched by that thread alone until it finishes.
-final class BatchProducer: StepBuilder, @unchecked Sendable {
+class BatchProducer: StepBuilder, @unchecked Sendable {
     let request: LoadRequest
     var fingerprints: [String] = []
     /// The fingerprint of each input that held at least one record, with its name: what the
@@ -17,7 +17,7 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
     var fingerprint: String { fingerprints.joined(separator: "+") }
     /// The input names, for the ledger and messages.
     var sourceText: String { sourceNames.joined(separator: ", ") }
-    private let progress: (@Sendable (LoadProgress) -> Void)?
+    let progress: (@Sendable (LoadProgress) -> Void)?
     private let readSize = 1 << 20
 
     func reportProgress(_ value: LoadProgress) { progress?(value) }
@@ -47,7 +47,7 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
                 continue
             }
             let rowsBefore = rows
-            var batch = newBatch(file)
+            let batch = newBatch(file)
             var scanner: any RecordScanner
             var rewrite = ValueRewrite(markers: request.values.nullValues.filter { !$0.isEmpty }.map { Array($0.utf8) })
             switch try request.format(of: path) {
@@ -62,44 +62,65 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
             case .parquet:
                 continue
             }
-            currentRewrite = rewrite.isEmpty ? nil : rewrite
-            currentFile = file
-            var eof = false
-            /// When the batch being filled from a pipe got its first row.
-            var firstRowAt: ContinuousClock.Instant? = nil
-            scanning: while true {
-                if queue.isCancelled { throw WorkQueue<LoadStep>.Cancelled() }
-                try Interrupt.check()
-                let status = try scanner.scan(into: batch, columns: root.sources, isEOF: eof, maxRows: rowLimit(batch))
-                switch status {
-                case .needMore:
-                    if file.waitsForWriter && batch.rowCount > 0 && firstRowAt == nil { firstRowAt = .now }
-                    if batch.rowCount > 0 && (batch.bytes.count >= request.batchBytes || isDue(firstRowAt)) {
-                        batch = try emit(batch, continuing: file, scanner: scanner, into: queue)
-                        firstRowAt = nil
-                    } else if try readMore(file, into: batch, rowsSince: firstRowAt) == 0 {
-                        eof = true
-                    }
-                    progress?(LoadProgress(bytesRead: doneBefore + file.position, bytesTotal: total, rows: rows + batch.rowCount))
-                case .batchFull:
-                    if batch.rowCount < request.batchRows && batch.scanned < request.batchBytes { continue }
-                    batch = try emit(batch, continuing: file, scanner: scanner, into: queue)
-                    firstRowAt = nil
-                case .endOfInput:
-                    if batch.rowCount > 0 || root.sources.count > root.planner.targetOf.count {
-                        _ = try emit(batch, continuing: nil, scanner: scanner, into: queue)
-                    }
-                    break scanning
-                }
+            try read(file, with: &scanner, rewrite: rewrite, first: batch, into: queue) {
+                LoadProgress(bytesRead: doneBefore + $0, bytesTotal: total, rows: rows + $1)
             }
             doneBefore += file.size ?? file.position
-            if let json = scanner as? JSONLinesScanner { surrogatesReplaced += json.surrogatesReplaced }
-            if let json = scanner as? JSONDocumentScanner { surrogatesReplaced += json.surrogatesReplaced }
             let fingerprint = file.fingerprint
             fingerprints.append(fingerprint)
             if rows > rowsBefore { try noteLoaded(file.name, fingerprint) }
         }
         progress?(LoadProgress(bytesRead: doneBefore, bytesTotal: total, rows: rows))
+    }
+
+    /// The columns scanners name their cells by: the load's (a reader of a parallel read keeps
+    /// its own, `SegmentReader`).
+    var scanColumns: SourceColumns { root.sources }
+
+    /// Whether the scanners found columns no batch has brought to the planner yet (an input
+    /// with a header and no rows still adds its columns).
+    var hasUnplannedColumns: Bool { root.sources.count > root.planner.targetOf.count }
+
+    /// Scans one input (or one part of it) with `scanner`, from `batch` on, handing each full batch
+    /// on (`deliver`). `progress` turns (bytes taken from the input, rows of the open batch) into
+    /// the load's progress.
+    func read(
+        _ file: InputFile, with scanner: inout any RecordScanner, rewrite: ValueRewrite, first batch: RecordBatch,
+        into queue: WorkQueue<LoadStep>, progress report: (Int, Int) -> LoadProgress
+    ) throws {
+        var batch = batch
+        currentRewrite = rewrite.isEmpty ? nil : rewrite
+        currentFile = file
+        var eof = false
+        /// When the batch being filled from a pipe got its first row.
+        var firstRowAt: ContinuousClock.Instant? = nil
+        scanning: while true {
+            if queue.isCancelled { throw WorkQueue<LoadStep>.Cancelled() }
+            try Interrupt.check()
+            let status = try scanner.scan(into: batch, columns: scanColumns, isEOF: eof, maxRows: rowLimit(batch))
+            switch status {
+            case .needMore:
+                if file.waitsForWriter && batch.rowCount > 0 && firstRowAt == nil { firstRowAt = .now }
+                if batch.rowCount > 0 && (batch.bytes.count >= request.batchBytes || isDue(firstRowAt)) {
+                    batch = try emit(batch, continuing: file, scanner: scanner, into: queue)
+                    firstRowAt = nil
+                } else if try readMore(file, into: batch, rowsSince: firstRowAt) == 0 {
+                    eof = true
+                }
+                progress?(report(file.position, batch.rowCount))
+            case .batchFull:
+                if batch.rowCount < request.batchRows && batch.scanned < request.batchBytes { continue }
+                batch = try emit(batch, continuing: file, scanner: scanner, into: queue)
+                firstRowAt = nil
+            case .endOfInput:
+                if batch.rowCount > 0 || hasUnplannedColumns {
+                    _ = try emit(batch, continuing: nil, scanner: scanner, into: queue)
+                }
+                break scanning
+            }
+        }
+        if let json = scanner as? JSONLinesScanner { surrogatesReplaced += json.surrogatesReplaced }
+        if let json = scanner as? JSONDocumentScanner { surrogatesReplaced += json.surrogatesReplaced }
     }
 
     /// How each CSV input was read, and what options would type its columns better.
@@ -167,7 +188,12 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
         return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
     }
 
-    private func newBatch(_ file: InputFile) -> RecordBatch {
+    /// Plans and encodes a batch and hands its step to the connection.
+    func deliver(_ batch: RecordBatch, into queue: WorkQueue<LoadStep>) throws {
+        try queue.push(try makeStep(batch))
+    }
+
+    func newBatch(_ file: InputFile) -> RecordBatch {
         RecordBatch(source: file.name, bytes: ByteStorage(capacity: request.batchBytes + readSize + 1024))
     }
 
@@ -181,7 +207,7 @@ final class BatchProducer: StepBuilder, @unchecked Sendable {
             observer(current.name, current.bytesRead)
         }
         currentFile = nil
-        try queue.push(try makeStep(batch))
+        try deliver(batch, into: queue)
         guard let file else { return batch }
         let next = newBatch(file)
         next.reserve(rows: batch.rowCount, cells: batch.cells.count)

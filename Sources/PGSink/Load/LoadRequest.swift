@@ -54,6 +54,10 @@ public struct LoadRequest: Sendable {
     public var batchSeconds: Double = 1
     /// Connections that COPY in parallel (1 = the load's own connection only; `auto`: `AutoJobs`).
     public var jobs: Jobs = 1
+    /// With --jobs above 1, a plain input at least twice this big is cut at row boundaries into
+    /// parts of about this size (or of the inputs' total over twice the jobs, when larger), read
+    /// side by side (`ParallelRead`).
+    public var readPartBytes = 8 << 20
     /// How a table this load creates is spread over a Citus cluster (nothing requested: a plain table).
     public var distribution = Distribution()
     /// Written to the ledger row, so that a load retried after a lost connection can tell

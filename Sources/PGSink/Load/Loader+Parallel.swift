@@ -25,7 +25,7 @@ extension Loader {
 
         let producer = makeProducer(existing: nil, session: session, table: hidden, progress: progress)
         producer.serverInput = ServerInputCheck(like: connection, logger: logger)
-        let pipeline = Pipeline(producer: producer)
+        let pipeline = Pipeline(producer: producer, readers: jobCount)
         let routers = ShardRouters(loader: self, jobs: connections.count)
         let rows: Int
         do {

@@ -8,13 +8,19 @@ final class Pipeline: @unchecked Sendable {
     let queue = WorkQueue<LoadStep>(capacity: 1)
     private let done = DispatchSemaphore(value: 0)
 
-    init(producer: BatchProducer) {
+    /// `readers` above 1: the inputs are read on that many threads when they can be
+    /// (`ParallelRead`: several files, or a large file cut at row boundaries).
+    init(producer: BatchProducer, readers: Int = 1) {
         self.producer = producer
         let queue = self.queue
         let done = self.done
         let thread = Thread {
             do {
-                try producer.run(into: queue)
+                if let parallel = try ParallelRead.planned(for: producer, readers: readers) {
+                    try parallel.run(into: queue)
+                } else {
+                    try producer.run(into: queue)
+                }
                 queue.finish()
             } catch {
                 queue.finish(error: error)

@@ -23,7 +23,12 @@ final class ServerInputCheck: ServerInput, @unchecked Sendable {
         self.init(connect: { try PGConnection.connect(parameters: parameters, logger: logger) }, logger: logger)
     }
 
+    /// The readers of a parallel read ask through one check, one at a time.
+    private let lock = NSLock()
+
     func canonical(_ values: [String], as type: ColumnType) -> [String]? {
+        lock.lock()
+        defer { lock.unlock() }
         // libpq passes parameters as C strings; a NUL would cut a value short.
         guard !values.contains(where: { $0.contains("\0") }), let connection = open() else { return nil }
         let sql = """

@@ -316,6 +316,7 @@ public struct RowId: Sendable, Hashable {
     }
 }
 
+
 extension RecordBatch {
     /// Moves the bytes this batch has not scanned into `next`, which continues the same input.
     public func handOverUnscanned(to next: RecordBatch) {
@@ -340,4 +341,30 @@ public struct SplitMix: RandomNumberGenerator, Sendable {
 
     /// A value in 0..<n.
     public mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+}
+
+extension RecordBatch {
+    /// Moves each row's column `k` to column `map[k]`: a batch one reader scanned with columns of
+    /// its own, put in the numbering its load shares (`SourceColumns.numbering(from:)`).
+    public func renumber(_ map: [Int]) {
+        var moved: [Cell] = []
+        moved.reserveCapacity(cells.count)
+        var starts: [Int32] = [0]
+        starts.reserveCapacity(rowStarts.count)
+        for row in 0..<rowCount {
+            let start = Int(rowStarts[row])
+            let width = Int(rowStarts[row + 1]) - start
+            let first = moved.count
+            for k in 0..<width {
+                let target = map[k]
+                if first + target >= moved.count {
+                    moved.append(contentsOf: repeatElement(Cell.null, count: first + target - moved.count + 1))
+                }
+                moved[first + target] = cells[start + k]
+            }
+            starts.append(Int32(moved.count))
+        }
+        cells = moved
+        rowStarts = starts
+    }
 }

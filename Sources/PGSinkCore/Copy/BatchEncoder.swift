@@ -107,7 +107,7 @@ public struct BatchEncoder {
     public static let binarySignature: [UInt8] = [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00]
 
     /// NUL characters removed from text (PostgreSQL cannot store them).
-    public private(set) var nulsRemoved = 0
+    public internal(set) var nulsRemoved = 0
     private var scratch: UnsafeMutablePointer<UInt8>
     private var scratchCapacity = 256
 

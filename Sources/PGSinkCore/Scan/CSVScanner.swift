@@ -44,8 +44,28 @@ public struct CSVScanner: RecordScanner {
         self.linesToSkip = dialect.skipLines
     }
 
+    /// A scanner for the part of a file that starts at line `line`, a record boundary after the
+    /// header: the file's field names (`header`, its first record's as `fieldNames` gave them)
+    /// stand in for a header.
+    public init(source: String, dialect: CSVDialect, continuingAt line: Int, header: [[UInt8]]) {
+        self.init(source: source, dialect: dialect)
+        guard line > 1 else { return }
+        self.line = line
+        linesToSkip = 0
+        atStart = false
+        pendingHeader = header
+    }
+
+    /// The field names of a continuing part, mapped to the caller's columns at its first scan.
+    private var pendingHeader: [[UInt8]]?
+
     /// Field position → the batch's column, once the first record is read.
     public var fieldSlots: [Int]? { mapping }
+
+    /// The name of each field, once the first record is read (`column_N` without a header).
+    public func fieldNames(in columns: SourceColumns) -> [[UInt8]]? {
+        mapping.map { $0.map { columns.snapshot[$0] } }
+    }
 
     private enum Record {
         case complete(end: Int, newlines: Int)
@@ -60,6 +80,10 @@ public struct CSVScanner: RecordScanner {
         let end = batch.bytes.count
         var pos = batch.scanned
         defer { batch.scanned = pos }
+        if let header = pendingHeader {
+            pendingHeader = nil
+            mapNames(header, columns: columns)
+        }
         if atStart {
             if end - pos < 3 && !isEOF { return .needMore }
             if end - pos >= 3 && base[pos] == 0xEF && base[pos + 1] == 0xBB && base[pos + 2] == 0xBF { pos += 3 }
@@ -118,8 +142,7 @@ public struct CSVScanner: RecordScanner {
         throws(InputError)
     {
         let fieldCount = batch.cells.count - first
-        var seen: [[UInt8]: Int] = [:]
-        var slots: [Int] = []
+        var names: [[UInt8]] = []
         for k in 0..<fieldCount {
             var name: [UInt8]
             if hasHeader {
@@ -129,11 +152,21 @@ public struct CSVScanner: RecordScanner {
             } else {
                 name = Array("column_\(k + 1)".utf8)
             }
+            names.append(name)
+        }
+        if hasHeader { batch.cells.removeSubrange(first...) }
+        mapNames(names, columns: columns)
+    }
+
+    /// The mapping of fields named `names` (in order; a repeated name is its next occurrence).
+    private mutating func mapNames(_ names: [[UInt8]], columns: SourceColumns) {
+        var seen: [[UInt8]: Int] = [:]
+        var slots: [Int] = []
+        for name in names {
             let occurrence = seen[name, default: 0]
             seen[name] = occurrence + 1
             slots.append(columns.slot(for: name, occurrence: occurrence))
         }
-        if hasHeader { batch.cells.removeSubrange(first...) }
         mapping = slots
         isIdentity = slots.enumerated().allSatisfy { $0.offset == $0.element }
     }

@@ -36,6 +36,13 @@ public struct JSONLinesScanner: RecordScanner {
         self.nests = nesting.flattenDepth > 0 || nesting.layout != nil
     }
 
+    /// A scanner for the part of a file that starts at line `line` (a row boundary).
+    public init(source: String, nesting: Nesting = .none, continuingAt line: Int) {
+        self.init(source: source, nesting: nesting)
+        self.line = line
+        atStart = line == 1
+    }
+
     public mutating func scan(into batch: RecordBatch, columns: SourceColumns, isEOF: Bool, maxRows: Int)
         throws(InputError) -> ScanStatus
     {

@@ -36,6 +36,22 @@ public final class SourceColumns: @unchecked Sendable {
     /// The names so far, as bytes: a snapshot another thread can keep (`catchUp(to:)`).
     public var snapshot: [[UInt8]] { nameBytes }
 
+    /// For each of `other`'s columns, its slot here (added when new, a repeated name as its next
+    /// occurrence); nil when every column has the same slot in both.
+    public func numbering(from other: SourceColumns) -> [Int]? {
+        var seen: [[UInt8]: Int] = [:]
+        var map: [Int] = []
+        var identity = true
+        for name in other.nameBytes {
+            let occurrence = seen[name, default: 0]
+            seen[name] = occurrence + 1
+            let slot = slot(for: name, occurrence: occurrence)
+            if slot != map.count { identity = false }
+            map.append(slot)
+        }
+        return identity ? nil : map
+    }
+
     /// Adds the slots of a snapshot this copy does not have yet, in the same order and with the
     /// same numbers: a second thread's copy of a reader's columns, kept in step batch by batch.
     public func catchUp(to names: [[UInt8]]) {

@@ -41,6 +41,33 @@ open class StepBuilder: @unchecked Sendable {
     public private(set) var rejected = 0
     public private(set) var discarded = 0
     private var sequence: Int64 = 0
+
+    /// What `makeStep` counts as it goes: kept before a step is made and put back when the step is
+    /// thrown away and made again (a reader of a parallel read whose plan went stale).
+    public struct Tally: Sendable {
+        public var sequence: Int64
+        public var rows: Int
+        public var nulsRemoved: Int
+
+        public init(sequence: Int64, rows: Int, nulsRemoved: Int) {
+            self.sequence = sequence
+            self.rows = rows
+            self.nulsRemoved = nulsRemoved
+        }
+    }
+
+    public var tally: Tally {
+        get { Tally(sequence: sequence, rows: root.rows, nulsRemoved: root.encoder.nulsRemoved) }
+        set {
+            sequence = newValue.sequence
+            root.rows = newValue.rows
+            root.encoder.nulsRemoved = newValue.nulsRemoved
+        }
+    }
+
+    /// Numbers a merge's rows from `first` on (a part of a parallel read numbers its rows after
+    /// every earlier part's, so the last record of a key still wins).
+    public func numberRows(from first: Int64) { sequence = first }
     /// Asked before a column of the table widens: values the server takes as they are keep the type.
     public var serverInput: ServerInput?
     private var random = SplitMix(seed: UInt64.random(in: 0...UInt64.max))
