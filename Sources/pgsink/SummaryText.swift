@@ -46,6 +46,9 @@ enum SummaryText {
             lines.append(line)
         }
         if let chosen = s.autoJobs { lines.append("  --jobs auto chose \(Wording.count(chosen, "connection"))") }
+        if let parts = s.partsRead, let readers = s.readers {
+            lines.append("  read in \(parts) parts by \(readers) readers")
+        }
         if s.connections > 1 && s.tableCreated {
             lines.append("  copied over \(s.connections) connections into a hidden table, then published it")
         } else if s.connections > 1 {

@@ -236,7 +236,15 @@ public final class InputFile {
                 if errno == EINTR { continue }
                 throw failure(errno)
             }
-            if let left = remaining { remaining = left - n }
+            if let left = remaining {
+                if n == 0 && left > 0 {
+                    throw InputError(
+                        source: name, line: 0,
+                        message: "the file is shorter than when the load started (it changed while it was read); nothing "
+                            + "was loaded; load it again once it is complete")
+                }
+                remaining = left - n
+            }
             position += n
             return n
         }

@@ -11,6 +11,8 @@ class BatchProducer: StepBuilder, @unchecked Sendable {
     /// duplicate guard compares (a file with a header and no rows is never "already loaded").
     var loadedFiles: [(name: String, fingerprint: String)] = []
     var sourceNames: [String] = []
+    /// The parts and readers of a parallel read (`ParallelRead`), when the inputs had one.
+    var parallelRead: (parts: Int, readers: Int)?
     /// Lone UTF-16 surrogates in JSON strings, replaced by U+FFFD.
     var surrogatesReplaced = 0
     /// The content fingerprint of all inputs, for the ledger (known once every input is read).

@@ -181,6 +181,10 @@ public struct LoadSummary: Codable, Sendable {
     public var connections: Int
     /// The connections `--jobs auto` chose (`AutoJobs`); nil when --jobs gave a number.
     public var autoJobs: Int? = nil
+    /// The parts the inputs were read in side by side, and by how many readers (`ParallelRead`);
+    /// nil when one reader read them in order.
+    public var partsRead: Int? = nil
+    public var readers: Int? = nil
     public var seconds: Double
     public var rowsPerSecond: Double
     public var server: String

@@ -522,6 +522,8 @@ public struct Loader: Sendable {
             hints: producer.hints.isEmpty ? nil : producer.hints, copyFormat: producer.format.rawValue, connections: connections,
             seconds: seconds, rowsPerSecond: seconds > 0 ? Double(rows) / seconds : 0, server: connection.endpoint,
             embeddings: session.embeddings)
+        summary.partsRead = producer.parallelRead?.parts
+        summary.readers = producer.parallelRead?.readers
         summary.distribution = citus.target.map { $0.reference ? "reference table" : "distributed by \($0.column ?? "?")" }
         if let routed = citus.routed {
             summary.shardsWritten = routed.shards

@@ -27,6 +27,8 @@ public struct RowBoundaries: Sendable {
     private var lineEnds = 0
     private var crPending = false
     private var linesToSkip: Int
+    /// A CSV header is still to come: no part may start before its end.
+    private var headerPending: Bool
 
     /// `wanted`: the offsets (ascending) at or after which a part should start.
     public init(wanted: [Int], csv: CSVDialect?) {
@@ -34,6 +36,7 @@ public struct RowBoundaries: Sendable {
         self.csv = csv
         self.escape = csv.flatMap { $0.escape == $0.quote ? nil : $0.escape }
         self.linesToSkip = csv?.skipLines ?? 0
+        self.headerPending = csv?.hasHeader ?? false
         if linesToSkip > 0 { state = .skippedLine }
     }
 
@@ -144,22 +147,26 @@ public struct RowBoundaries: Sendable {
         offset += count
     }
 
-    /// A record ended with the line feed at `position`.
+    /// A record (or a blank line) ended with the line feed at `position`.
     private mutating func endRecord(at position: Int) {
+        if state != .recordStart { headerPending = false }
         lineEnds += 1
         state = .recordStart
         mayCut(after: position)
     }
 
-    /// A record ended with a CR: a line end once the next byte shows whether it is CRLF.
+    /// A record (or a blank line) ended with a CR: a line end once the next byte shows whether it
+    /// is CRLF.
     private mutating func endRecordAtCR() {
+        if state != .recordStart { headerPending = false }
         crPending = true
         state = .recordStart
     }
 
-    /// After a line feed at `position` that ends a record: the next part may start here.
+    /// After a line feed at `position` that ends a record: the next part may start here, unless
+    /// the header has yet to come.
     private mutating func mayCut(after position: Int) {
-        if cuts.count < wanted.count && position + 1 >= wanted[cuts.count] {
+        if !headerPending && cuts.count < wanted.count && position + 1 >= wanted[cuts.count] {
             cuts.append(Cut(offset: position + 1, line: lineEnds + 1))
         }
     }
