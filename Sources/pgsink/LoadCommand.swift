@@ -140,6 +140,13 @@ struct LoadCommand: ParsableCommand {
             + "nodes) and this machine's cores, whichever is fewer, and at most 8.", valueName: "N|auto"))
     var jobs: Jobs?
 
+    @Option(help: ArgumentHelp(
+        "With --jobs, threads that read the input, or auto (the default).",
+        discussion: "Several files are read side by side, and a large plain CSV or JSON Lines file is cut at row "
+            + "boundaries into parts read side by side. auto: one per connection within this machine's cores; when "
+            + "the server runs on this machine, only the cores its COPYs leave free.", valueName: "N|auto"))
+    var readers: Jobs?
+
     @Option(name: .customLong("distribute-by"), help: ArgumentHelp(
         "Citus: distribute a table pgsink creates by this column (create_distributed_table).", valueName: "column"))
     var distributeBy: String?
@@ -257,6 +264,7 @@ struct LoadCommand: ParsableCommand {
         flags.nested = nested.flatMap(NestedMode.init(parsing:))
         flags.metadata = metadata
         flags.jobs = jobs
+        flags.readers = readers
         flags.citus.distributionColumn = distributeBy
         flags.citus.referenceTable = referenceTable ? true : nil
         flags.citus.colocateWith = colocateWith
@@ -292,6 +300,9 @@ struct LoadCommand: ParsableCommand {
         }
         if let count = settings.effective(\.jobs).count, !(1...32).contains(count) {
             throw ValidationError("--jobs takes 1 to 32 connections, or auto")
+        }
+        if let count = settings.effective(\.readers).count, !(1...32).contains(count) {
+            throw ValidationError("--readers takes 1 to 32 threads, or auto")
         }
         if let problem = settings.distribution.problem {
             throw ValidationError(problem)

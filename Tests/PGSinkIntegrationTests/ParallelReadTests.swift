@@ -45,6 +45,7 @@ struct ParallelReadTests {
                 let summary = try db.load(paths: [path], into: "t", mode: mode) {
                     Self.small(&$0)
                     $0.jobs = .count(jobs)
+                    $0.readers = .count(jobs)
                     $0.primaryKey = mode == .merge ? ["id"] : []
                     $0.force = existing
                 }
@@ -84,6 +85,7 @@ struct ParallelReadTests {
             let summary = try db.load(paths: [path], into: "e") {
                 Self.small(&$0)
                 $0.jobs = .count(jobs)
+                $0.readers = .count(jobs)
             }
             #expect(summary.rows == 3000)
             types.append(try db.columnTypes("e"))
@@ -105,6 +107,7 @@ struct ParallelReadTests {
             let db = try TestDatabase()
             let summary = try db.load(paths: [a, b, gz], into: "t") {
                 $0.jobs = .count(jobs)
+                $0.readers = .count(jobs)
                 $0.batchRows = 100
             }
             #expect(summary.rows == 900)
@@ -134,6 +137,7 @@ struct ParallelReadTests {
                 try db.load(paths: [path], into: "t") {
                     Self.small(&$0)
                     $0.jobs = .count(2)
+                    $0.readers = .count(2)
                 }
             }
             #expect(error.line == lineOf2500, "\(error)")
@@ -148,7 +152,7 @@ struct ParallelReadTests {
         // Twice the default part size: cut in two.
         let db = try TestDatabase()
         let path = try TestDatabase.file("t.csv", Self.csv(1...400_000))
-        let run = try CommandLineTests.run(["load", path, "--to", db.url, "--schema", db.schema, "--table", "t", "--jobs", "2"])
+        let run = try CommandLineTests.run(["load", path, "--to", db.url, "--schema", db.schema, "--table", "t", "--jobs", "2", "--readers", "2"])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("read in 2 parts by 2 readers"), "\(run.stdout)")
         #expect(try db.count("t") == 400_000)
@@ -165,5 +169,24 @@ struct ParallelReadTests {
         let whole = try InputFile(path: path, range: 3..<7)
         #expect(try whole.read(into: storage, count: 64) == 4)
         #expect(try whole.read(into: storage, count: 64) == 0)
+    }
+
+    @Test func autoReadsWithTheCoresTheConnectionsLeave() throws {
+        #expect(AutoJobs.readers(jobs: 4, client: 16, serverIsLocal: false) == 4)
+        #expect(AutoJobs.readers(jobs: 4, client: 2, serverIsLocal: false) == 2)
+        #expect(AutoJobs.readers(jobs: 4, client: 16, serverIsLocal: true) == 4)
+        #expect(AutoJobs.readers(jobs: 2, client: 2, serverIsLocal: true) == 1)
+        #expect(AutoJobs.readers(jobs: 2, client: 3, serverIsLocal: true) == 1)
+        #expect(AutoJobs.readers(jobs: 2, client: 4, serverIsLocal: true) == 2)
+        // The test server is on this machine: auto reads with what the connections leave.
+        let db = try TestDatabase()
+        #expect(db.connection.serverLooksLocal)
+        let path = try TestDatabase.file("t.csv", Self.csv(1...3000))
+        let summary = try db.load(paths: [path], into: "t") {
+            Self.small(&$0)
+            $0.jobs = .count(2)
+        }
+        let expected = AutoJobs.readers(jobs: 2, client: ProcessInfo.processInfo.activeProcessorCount, serverIsLocal: true)
+        #expect(summary.readers == (expected > 1 ? expected : nil))
     }
 }

@@ -22,6 +22,7 @@ public struct LoadSettings: Settings, Equatable {
     public var nested: NestedMode?
     public var metadata: Bool?
     public var jobs: Jobs?
+    public var readers: Jobs?
     public var connectRetries: Int?
     public var logLevel: LogLevel?
     public var nullValues: NullValues?
@@ -53,6 +54,7 @@ public struct LoadSettings: Settings, Equatable {
         ConfigOption(\.nested, "nested", default: .jsonb),
         ConfigOption(\.metadata, "metadata", default: false),
         ConfigOption(\.jobs, "jobs", default: 1, check: .positive),
+        ConfigOption(\.readers, "readers", default: .auto, check: .positive),
         ConfigOption(\.connectRetries, "connect_retries", default: 5),
         // No default: without one, --verbose decides.
         ConfigOption(\.logLevel, "log_level", aliases: ["pgx_log_level"]),

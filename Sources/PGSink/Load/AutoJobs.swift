@@ -51,4 +51,11 @@ enum AutoJobs {
             "max_parallel_workers \(parallelWorkers), max_worker_processes \(workerProcesses)"
         )
     }
+
+    /// Readers for a parallel read of `jobs` connections (`--readers auto`): one per connection,
+    /// within the client's cores; when the server shares this machine its COPYs need cores too,
+    /// so only the cores the connections leave (at least one: one reader, as without --jobs).
+    static func readers(jobs: Int, client: Int, serverIsLocal: Bool) -> Int {
+        max(1, min(jobs, serverIsLocal ? client - jobs : client))
+    }
 }

@@ -20,6 +20,7 @@ extension LoadRequest {
         nested = settings.effective(\.nested)
         metadata = settings.effective(\.metadata)
         jobs = settings.effective(\.jobs)
+        readers = settings.effective(\.readers)
         distribution = settings.distribution
         recordsPath = settings.recordsPath.flatMap(JSONDocumentScanner.parsePath) ?? []
         columns = settings.columns?.names

@@ -54,6 +54,9 @@ public struct LoadRequest: Sendable {
     public var batchSeconds: Double = 1
     /// Connections that COPY in parallel (1 = the load's own connection only; `auto`: `AutoJobs`).
     public var jobs: Jobs = 1
+    /// Threads that read the inputs of a load over several connections (`ParallelRead`); `auto`:
+    /// `AutoJobs.readers`.
+    public var readers: Jobs = .auto
     /// With --jobs above 1, a plain input at least twice this big is cut at row boundaries into
     /// parts of about this size (or of the inputs' total over twice the jobs, when larger), read
     /// side by side (`ParallelRead`).

@@ -25,7 +25,7 @@ extension Loader {
 
         let producer = makeProducer(existing: nil, session: session, table: hidden, progress: progress)
         producer.serverInput = ServerInputCheck(like: connection, logger: logger)
-        let pipeline = Pipeline(producer: producer, readers: jobCount)
+        let pipeline = Pipeline(producer: producer, readers: readerCount(on: connection))
         let routers = ShardRouters(loader: self, jobs: connections.count)
         let rows: Int
         do {
@@ -80,6 +80,14 @@ extension Loader {
 
     /// The connections --jobs asked for (`auto` is resolved before a load starts: `AutoJobs`).
     var jobCount: Int { request.jobs.count ?? 1 }
+
+    /// The threads that read a load over `jobCount` connections (`--readers`; auto: `AutoJobs.readers`).
+    func readerCount(on connection: PGConnection) -> Int {
+        request.readers.count
+            ?? AutoJobs.readers(
+                jobs: jobCount, client: ProcessInfo.processInfo.activeProcessorCount,
+                serverIsLocal: connection.serverLooksLocal)
+    }
 
     /// A new name for a hidden table of a parallel load into `target` (`Catalog.hiddenPrefix`).
     func hiddenTable(for target: TableName) -> TableName {

@@ -36,7 +36,7 @@ extension Loader {
             for _ in 1..<jobCount { connections.append(try connect()) }
             let producer = makeProducer(existing: existing, session: session, progress: progress)
             producer.serverInput = ServerInputCheck(like: connection, logger: logger)
-            let pipeline = Pipeline(producer: producer, readers: jobCount)
+            let pipeline = Pipeline(producer: producer, readers: readerCount(on: connection))
             let workers = connections
             let rows = try send(pipeline, over: workers) { step, job in
                 staged.noteStatements(of: step)

@@ -101,6 +101,14 @@ public final class PGConnection: @unchecked Sendable {
         return "\(user)@\(host):\(port)/\(database)"
     }
 
+    /// Whether the server is on this machine as far as the connection shows: a Unix socket or a
+    /// loopback address (an SSH tunnel's local end counts as here, though its server is not).
+    public var serverLooksLocal: Bool {
+        let host = PQhost(handle).map { String(cString: $0) } ?? ""
+        return host.isEmpty || host.hasPrefix("/") || host.hasPrefix("@") || host == "localhost" || host == "::1"
+            || host.hasPrefix("127.")
+    }
+
     public var serverVersion: Int { Int(PQserverVersion(handle)) }
     public var user: String { PQuser(handle).map { String(cString: $0) } ?? "" }
     /// Whether a transaction is open (BEGIN without COMMIT or ROLLBACK yet).
