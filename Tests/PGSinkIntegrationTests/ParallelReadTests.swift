@@ -189,4 +189,27 @@ struct ParallelReadTests {
         let expected = AutoJobs.readers(jobs: 2, client: ProcessInfo.processInfo.activeProcessorCount, serverIsLocal: true)
         #expect(summary.readers == (expected > 1 ? expected : nil))
     }
+
+    @Test func emptyFilesHeaderOnlyFilesAndNamesThatDifferByCaseEndAsWithOneReader() throws {
+        let paths = try [
+            TestDatabase.file("empty.csv", ""), TestDatabase.file("header.csv", "id,name\n"),
+            TestDatabase.file("rows.csv", "id,name\n1,a\n2,b\n"), TestDatabase.file("case.csv", "ID,Name,extra\n3,c,x\n"),
+            TestDatabase.file("j.jsonl", "{\"id\": 5, \"NAME\": \"e\"}\n"),
+        ]
+        var tables: [[[String?]]] = []
+        for jobs in [1, 2] {
+            let db = try TestDatabase()
+            let summary = try db.load(paths: paths, into: "t") {
+                $0.jobs = .count(jobs)
+                $0.readers = .count(jobs)
+            }
+            #expect(summary.rows == 4)
+            #expect(summary.partsRead == (jobs == 1 ? nil : 5))
+            let columns = try db.rows(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = '\(db.schema)' "
+                    + "AND table_name = 't' ORDER BY ordinal_position")
+            tables.append(columns + (try db.rows("SELECT t::text FROM \(db.table("t").quoted) t ORDER BY 1")))
+        }
+        #expect(tables[0] == tables[1])
+    }
 }
