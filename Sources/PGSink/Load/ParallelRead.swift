@@ -197,9 +197,12 @@ final class ParallelRead: @unchecked Sendable {
             for (input, fingerprint) in reader.wholeInputFingerprints { fingerprintOf[input] = fingerprint }
             primary.surrogatesReplaced += reader.surrogatesReplaced
         }
-        primary.tally = StepBuilder.Tally(
-            sequence: 0, rows: readers.reduce(0) { $0 + $1.tally.rows },
-            nulsRemoved: readers.reduce(0) { $0 + $1.tally.nulsRemoved })
+        var tally = primary.tally
+        for reader in readers {
+            tally.rows += reader.tally.rows
+            tally.nulsRemoved += reader.tally.nulsRemoved
+        }
+        primary.tally = tally
         for (index, input) in inputs.enumerated() {
             let name = input.path
             primary.sourceNames.append(name)

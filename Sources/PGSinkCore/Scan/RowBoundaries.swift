@@ -71,12 +71,8 @@ public struct RowBoundaries: Sendable {
             case .recordStart, .fieldStart:
                 if c == quote {
                     state = .quoted
-                } else if c == delimiter {
-                    state = .fieldStart
-                } else if c == 10 {
-                    endRecord(at: offset + i)
-                } else if c == 13 {
-                    endRecordAtCR()
+                } else if endsField(c, at: offset + i, delimiter: delimiter) {
+                    // An empty field or a blank line: the state moved on.
                 } else if state == .recordStart && comment == c {
                     state = .skippedLine
                 } else if hasEscape && c == escape {
@@ -92,16 +88,7 @@ public struct RowBoundaries: Sendable {
                     i += 1
                 }
                 guard i < count else { continue }
-                let b = p[i]
-                if b == delimiter {
-                    state = .fieldStart
-                } else if b == 10 {
-                    endRecord(at: offset + i)
-                } else if b == 13 {
-                    endRecordAtCR()
-                } else {
-                    state = .escapedUnquoted
-                }
+                if !endsField(p[i], at: offset + i, delimiter: delimiter) { state = .escapedUnquoted }
             case .escapedUnquoted:
                 if c == 10 { lineEnds += 1 }
                 state = .unquoted
@@ -120,13 +107,7 @@ public struct RowBoundaries: Sendable {
             case .afterQuote:
                 if c == quote {
                     state = .quoted
-                } else if c == delimiter {
-                    state = .fieldStart
-                } else if c == 10 {
-                    endRecord(at: offset + i)
-                } else if c == 13 {
-                    endRecordAtCR()
-                } else {
+                } else if !endsField(c, at: offset + i, delimiter: delimiter) {
                     // The scanner refuses this; the part holding it fails the load.
                     state = .unquoted
                 }
@@ -145,6 +126,19 @@ public struct RowBoundaries: Sendable {
             i += 1
         }
         offset += count
+    }
+
+    /// Whether `byte`, at `position` outside a quoted field, ends the field (a delimiter) or the
+    /// record (a line end); the state moves on when it does.
+    @inline(__always)
+    private mutating func endsField(_ byte: UInt8, at position: Int, delimiter: UInt8) -> Bool {
+        switch byte {
+        case delimiter: state = .fieldStart
+        case 10: endRecord(at: position)
+        case 13: endRecordAtCR()
+        default: return false
+        }
+        return true
     }
 
     /// A record (or a blank line) ended with the line feed at `position`.

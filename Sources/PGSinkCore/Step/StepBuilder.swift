@@ -48,12 +48,6 @@ open class StepBuilder: @unchecked Sendable {
         public var sequence: Int64
         public var rows: Int
         public var nulsRemoved: Int
-
-        public init(sequence: Int64, rows: Int, nulsRemoved: Int) {
-            self.sequence = sequence
-            self.rows = rows
-            self.nulsRemoved = nulsRemoved
-        }
     }
 
     public var tally: Tally {
