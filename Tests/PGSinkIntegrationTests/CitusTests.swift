@@ -478,12 +478,22 @@ extension CitusTests {
             $0.batchRows = 200
         }
         #expect(merged.connections == 2)
+        // One staging table distributed like the target: the rows went straight to its shards.
+        #expect(merged.shardsWritten == 4 && merged.workersWritten == 2, "\(merged)")
         #expect(try db.column("SELECT count(*) FILTER (WHERE item LIKE 'new%') || '/' || count(note) || '/' || count(*) FROM \(db.table("orders").quoted)") == ["1500/1500/2000"])
+        #expect(try db.tables(startingWith: "_pgsink_parallel_").isEmpty)
+        let appended = try db.load(Self.csv(2001...2400), as: "later.csv", into: "orders") {
+            $0.jobs = 2
+            $0.batchRows = 100
+        }
+        #expect(appended.shardsWritten == 4, "\(appended)")
+        #expect(try db.count("orders") == 2400)
         let replaced = try db.load(Self.csv(1...300), as: "orders.csv", into: "orders", mode: .replace) {
             $0.jobs = 2
             $0.batchRows = 100
         }
         #expect(replaced.connections == 2)
+        #expect(replaced.shardsWritten == 4)
         #expect(try db.count("orders") == 300)
         #expect(try Self.placement(db, "orders") == ["distributed", "id", "4"])
         #expect(try Self.rowsPerNode(db, "orders").values.reduce(0, +) == 300)

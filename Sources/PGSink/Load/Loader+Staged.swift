@@ -20,16 +20,22 @@ extension Loader {
     ) throws -> LoadSummary {
         let target = request.table
         let session = try openTable(target, on: connection, started: started).session
-        let stages = (0..<jobCount).map { _ in hiddenTable(for: target) }
+        // Into a distributed table, one staging table distributed like it, which every job's rows
+        // reach straight on the workers (`ShardRouter`) and which the final statement reads shard
+        // by shard; otherwise one per job.
+        let shardColumn = citus.target?.column
+        let stages = (0..<(shardColumn == nil ? jobCount : 1)).map { _ in hiddenTable(for: target) }
         let numbered = request.mode == .merge
         let owner = try Catalog.backend(of: connection)
         try Transaction.run(on: connection) {
             for stage in stages {
                 try connection.execute(
                     SQL.createParallelStage(stage, like: target, columns: existing.map(\.name), numbered: numbered))
+                if let shardColumn { try connection.query(SQL.distributeLike, [stage.quoted, shardColumn, target.quoted]) }
                 try Catalog.markHidden(stage, of: target, owner: owner, on: connection)
             }
         }
+        let routers = ShardRouters(loader: self, jobs: jobCount)
         let staged = StagedLoad()
         var connections = [connection]
         do {
@@ -45,9 +51,11 @@ extension Loader {
                 }
             } copy: { step, job in
                 staged.noteRows(of: step)
-                return try copy(
-                    step.root, into: stages[job], sequence: numbered, step: step, session: session, on: workers[job]
-                ) { _ in }
+                let stage = stages[job % stages.count]
+                if let rows = try routers.send(step, job: job, to: stage, on: workers[job], sequence: numbered) {
+                    return rows
+                }
+                return try copy(step.root, into: stage, sequence: numbered, step: step, session: session, on: workers[job]) { _ in }
             }
             return try publish(
                 stages, staged, producer: pipeline.producer, rows: rows, session: session, started: started,
@@ -86,20 +94,25 @@ extension Loader {
         if !columns.isEmpty {
             let names = columns.map(\.name)
             let merge = request.mode == .merge
-            try connection.execute(
-                SQL.createStageView(Self.stage, over: stages, columns: names + (merge ? [SQL.sequenceColumn] : [])))
+            // One staging table is read as it is (a distributed one, shard by shard); several as one view.
+            let view = TableName(schema: "pg_temp", name: Self.stage)
+            let source = stages.count == 1 ? stages[0] : view
+            if stages.count > 1 {
+                try connection.execute(
+                    SQL.createStageView(Self.stage, over: stages, columns: names + (merge ? [SQL.sequenceColumn] : [])))
+            }
             if merge {
                 try connection.execute(SQL.mergeSessionSettings)
                 try connection.execute(
                     SQL.mergeFromStage(
-                        TableName(schema: "pg_temp", name: Self.stage), into: target, columns: columns,
+                        source, into: target, columns: columns,
                         key: columns.filter(\.required).map(\.name),
                         deduplicate: staged.keysRepeat, ignoredForChange: [SQL.loadIdColumn, SQL.loadedAtColumn],
                         newestBy: request.newestBy, keepsNonNull: request.keepsNonNull))
             } else {
-                try connection.execute(SQL.insertFromStage(Self.stage, into: target, columns: names))
+                try connection.execute(SQL.insertFromStage(source, into: target, columns: names))
             }
-            try connection.execute(SQL.dropStageView(Self.stage))
+            if stages.count > 1 { try connection.execute(SQL.dropStageView(Self.stage)) }
         }
         try createIndexes(producer: producer, session: session, on: connection)
         try connection.execute("DROP TABLE " + stages.map(\.quoted).joined(separator: ", "))

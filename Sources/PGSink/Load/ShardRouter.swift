@@ -75,11 +75,12 @@ final class ShardRouter: @unchecked Sendable {
     /// COPY commits on its own: the table is hidden until the load publishes it). Returns the rows
     /// copied, or nil when the part cannot be split here (a text payload, a NULL or unreadable
     /// distribution value): the caller sends it through the coordinator.
-    func send(_ part: StepPart, column: String) throws -> Int? {
+    /// `sequence`: the payload ends with a merge's load order (`SQL.sequenceColumn`).
+    func send(_ part: StepPart, column: String, sequence: Bool = false) throws -> Int? {
         guard let field = part.columns.firstIndex(where: { $0.name == column }),
             let pieces = split.split(part.encoded, field: field, type: part.columns[field].type)
         else { return nil }
-        let columns = part.columns.map(\.name)
+        let columns = part.columns.map(\.name) + (sequence ? [SQL.sequenceColumn] : [])
         var grouped: [[Int]] = Array(repeating: [], count: connections.count)
         for index in pieces.keys.sorted() { grouped[nodes[index]].append(index) }
         let perNode = grouped
@@ -115,7 +116,9 @@ final class ShardRouters: @unchecked Sendable {
     /// Sends a step's rows to the shards on job `job`'s router (each job touches only its own
     /// slot); nil when the step goes through the coordinator: not a distributed table, child rows,
     /// rejects, defaults set per batch, or a part the router cannot split.
-    func send(_ step: LoadStep, job: Int, to hidden: TableName, on connection: PGConnection) throws -> Int? {
+    func send(_ step: LoadStep, job: Int, to hidden: TableName, on connection: PGConnection, sequence: Bool = false)
+        throws -> Int?
+    {
         guard let column = loader.citus.target?.column, step.children.isEmpty, step.rejects.isEmpty, step.settings.isEmpty
         else { return nil }
         if !opened[job] {
@@ -123,6 +126,6 @@ final class ShardRouters: @unchecked Sendable {
             routers[job] = try ShardRouter.open(for: hidden, on: connection, logger: loader.logger)
             if let router = routers[job] { loader.citus.routed = (router.shardCount, router.workerCount) }
         }
-        return try routers[job]?.send(step.root, column: column)
+        return try routers[job]?.send(step.root, column: column, sequence: sequence)
     }
 }

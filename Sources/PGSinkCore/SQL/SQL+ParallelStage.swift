@@ -22,8 +22,8 @@ extension SQL {
     public static func dropStageView(_ name: String) -> String { "DROP VIEW \(quoteIdentifier(name))" }
 
     /// Appends the rows of a staging table (or view) to the table.
-    public static func insertFromStage(_ stage: String, into table: TableName, columns: [String]) -> String {
-        "INSERT INTO \(table.quoted) (\(list(columns))) SELECT \(list(columns)) FROM \(quoteIdentifier(stage))"
+    public static func insertFromStage(_ stage: TableName, into table: TableName, columns: [String]) -> String {
+        "INSERT INTO \(table.quoted) (\(list(columns))) SELECT \(list(columns)) FROM \(stage.quoted)"
     }
 }
 
