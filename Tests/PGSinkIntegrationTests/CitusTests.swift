@@ -225,8 +225,9 @@ struct CitusTests {
         #expect(try Self.rowsPerNode(db, "orders").values.reduce(0, +) == 20_000)
     }
 
-    /// A merge into a distributed table is one distributed transaction: kill -9 midway changes
-    /// nothing, leaves no staging table, and the re-run merges everything.
+    /// A merge into a distributed table stages its rows on shards of a hidden table and moves them
+    /// in with one distributed transaction: kill -9 midway changes nothing, and the re-run drops
+    /// the staging table (on every node) and merges everything.
     @Test func killedMidMergeChangesNothingAndTheRerunMerges() throws {
         let db = try Self.database()
         try db.load(Self.csv(1...1000), as: "orders.csv", into: "orders", mode: .merge) {
@@ -237,20 +238,24 @@ struct CitusTests {
         let arguments = ["load", "-", "--format", "csv", "--to", db.url, "--table", "\(db.schema).orders", "--mode", "merge",
                          "--primary-key", "id"]
         let (process, input, errors) = try InterruptTests.start(arguments + ["--batch-rows", "1000"], input: Array(rows[..<5001]))
+        // Rows of the first batches are in the staging table's shards.
         #expect(try ExactlyOnceTests.eventually {
-            try db.column(
-                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'INSERT INTO \"\(db.schema)\".\"orders\"%'") != ["0"]
+            guard let stage = try db.column(
+                "SELECT tablename FROM pg_tables WHERE schemaname = '\(db.schema)' AND tablename LIKE '\\_pgsink\\_parallel\\_%'"
+            ).first ?? nil else { return false }
+            return try db.column("SELECT count(*) > 0 FROM \(db.table(stage).quoted)") == ["t"]
         }, "\((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "")")
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         try? input.close()
-        #expect(try ExactlyOnceTests.eventually {
-            try db.column("SELECT count(*) FROM pg_tables WHERE schemaname = '\(db.schema)' AND tablename LIKE '\\_pgsink\\_stage%'") == ["0"]
-        })
         #expect(try db.column("SELECT count(*) FILTER (WHERE item LIKE 'new%') || '/' || count(*) FROM \(db.table("orders").quoted)") == ["0/1000"])
-        #expect(try Self.workerTables(db, like: "\\_pgsink\\_stage%") == ["0", "0"])
         let run = try CommandLineTests.run(arguments, stdin: rows.joined(separator: "\n") + "\n")
         #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("rows sent straight to its 32 shards on 2 workers"), "\(run.stdout)")
+        for pattern in ["\\_pgsink\\_stage%", "\\_pgsink\\_parallel\\_%"] {
+            #expect(try db.column("SELECT count(*) FROM pg_tables WHERE schemaname = '\(db.schema)' AND tablename LIKE '\(pattern)'") == ["0"])
+            #expect(try Self.workerTables(db, like: pattern) == ["0", "0"])
+        }
         #expect(try db.column("SELECT count(*) FILTER (WHERE item LIKE 'new%') || '/' || count(*) FROM \(db.table("orders").quoted)") == ["19500/20000"])
     }
 
@@ -497,5 +502,32 @@ extension CitusTests {
         #expect(try db.count("orders") == 300)
         #expect(try Self.placement(db, "orders") == ["distributed", "id", "4"])
         #expect(try Self.rowsPerNode(db, "orders").values.reduce(0, +) == 300)
+    }
+
+    @Test func oneJobIntoAnExistingDistributedTableSendsItsRowsStraightToTheShards() throws {
+        let db = try Self.database()
+        try db.load(Self.csv(1...1000), as: "orders.csv", into: "orders", mode: .merge) {
+            $0.primaryKey = ["id"]
+            $0.distribution = Distribution(column: "id", shardCount: 4)
+        }
+        let appended = try db.load(Self.csv(1001...1500), as: "more.csv", into: "orders") { $0.batchRows = 100 }
+        #expect(appended.connections == 1)
+        #expect(appended.shardsWritten == 4 && appended.workersWritten == 2, "\(appended)")
+        let merged = try db.load(Self.csv(1401...2000, item: "new"), as: "merge.csv", into: "orders", mode: .merge) {
+            $0.primaryKey = ["id"]
+            $0.batchRows = 100
+        }
+        #expect(merged.shardsWritten == 4, "\(merged)")
+        #expect(try db.column("SELECT count(*) FILTER (WHERE item LIKE 'new%') || '/' || count(*) FROM \(db.table("orders").quoted)") == ["600/2000"])
+        #expect(try db.tables(startingWith: "_pgsink_parallel_").isEmpty)
+        #expect(try Self.rowsPerNode(db, "orders").values.reduce(0, +) == 2000)
+        // A failed load leaves the table as it was and no staging table on any node.
+        #expect(throws: (any Error).self) {
+            try db.load("id,tenant,item,amount\n2001,1,x,1.5\n2002,1,y,notanumber\n", as: "bad.csv", into: "orders") {
+                $0.contract = .freeze
+            }
+        }
+        #expect(try db.count("orders") == 2000)
+        #expect(try db.tables(startingWith: "_pgsink_parallel_").isEmpty)
     }
 }

@@ -110,6 +110,14 @@ extension Loader {
         }
     }
 
+    /// Whether `table` is hash-distributed on a Citus coordinator: a load from files into it stages
+    /// on shards of its own even with one job (`runStaged`), so that its rows reach the workers
+    /// straight and move in shard by shard, instead of each passing through the coordinator.
+    static func isDistributed(_ table: TableName, on connection: PGConnection) throws -> Bool {
+        guard try Citus.version(on: connection) != nil, try Citus.isCoordinator(on: connection) else { return false }
+        return try Citus.placement(of: table, on: connection)?.column != nil
+    }
+
     /// The distribution column the options ask for, named as the table names its columns.
     var wantedColumn: String? { request.distribution.column.map { request.naming.normalize($0) } }
 

@@ -47,6 +47,7 @@ extension Loader {
             let rows = try send(pipeline, over: workers) { step, job in
                 staged.noteStatements(of: step)
                 for change in step.statements {
+                    try refuseWideningTheDistributionColumn(change, causes: step.causes)
                     for stage in stages { try workers[job].execute(change.moved(to: stage).sql) }
                 }
             } copy: { step, job in

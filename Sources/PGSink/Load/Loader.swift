@@ -100,7 +100,7 @@ public struct Loader: Sendable {
         if canRunInParallel, let connect {
             try checkMode()
             let existing = try Catalog.columns(of: table, on: connection)
-            if let existing, request.jobs != 1 {
+            if let existing, try request.jobs != 1 || Self.isDistributed(table, on: connection) {
                 return try runStaged(
                     into: existing, on: connection, connect: connect, started: started, progress: progress)
             }
@@ -377,14 +377,8 @@ public struct Loader: Sendable {
             try Catalog.recordColumnSources(change, on: connection)
             return
         }
+        try refuseWideningTheDistributionColumn(change, causes: causes)
         try Transaction.savepoint("pgsink_alter", on: connection, { _ = try connection.execute(change.sql) }) { error in
-            if citus.target?.column == column {
-                throw LoadError(
-                    "cannot widen column \(column) of \(request.table) from \(from.sqlName) to \(to.sqlName)"
-                        + (causes[column].map { " for the value on \($0)" } ?? "")
-                        + ": it is the table's distribution column, and Citus cannot change its type. Fix the value, "
-                        + "or create the table with the type the data needs and distribute it yourself")
-            }
             // Outside a transaction (a parallel load's hidden table) the server's own words stand.
             guard connection.inTransaction else { throw error }
             let dependents = (try? connection.query(SQL.columnDependents, [table.quoted, column]).rows) ?? []
@@ -393,6 +387,17 @@ public struct Loader: Sendable {
                     table: table, column: column, from: from, to: to, cause: causes[column], error: error,
                     dependents: dependents.map { ($0[0] ?? "", $0[1] ?? "", $0[2]) }))
         }
+    }
+
+    /// Citus cannot change the type of a table's distribution column: a widening of it fails the
+    /// load before it is tried, naming the value that asked for it.
+    func refuseWideningTheDistributionColumn(_ change: SchemaChange, causes: [String: String]) throws {
+        guard case .alterType(_, let column, let from, let to) = change, citus.target?.column == column else { return }
+        throw LoadError(
+            "cannot widen column \(column) of \(request.table) from \(from.sqlName) to \(to.sqlName)"
+                + (causes[column].map { " for the value on \($0)" } ?? "")
+                + ": it is the table's distribution column, and Citus cannot change its type. Fix the value, "
+                + "or create the table with the type the data needs and distribute it yourself")
     }
 
     /// Whether a merge into a table being created may copy straight in and key the table at the
