@@ -155,6 +155,39 @@ struct PipelineTests {
         #expect(try db.count("orders") == 5)
     }
 
+    @Test func postgresFullRefreshLeavesTheDestinationEqualToTheSourceAndKeepsItsViews() throws {
+        let db = try TestDatabase()
+        let source = try PGConnection.connect(try Self.sourceURL())
+        let schema = db.schema + "_full"
+        try source.execute("CREATE SCHEMA \(quoteIdentifier(schema))")
+        defer { _ = try? source.execute("DROP SCHEMA \(quoteIdentifier(schema)) CASCADE") }
+        let items = "\(quoteIdentifier(schema)).items"
+        try source.execute("CREATE TABLE \(items) (id integer PRIMARY KEY, name text)")
+        try source.execute("INSERT INTO \(items) VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+        let directory = try Self.project(
+            Self.destination(db) + """
+                pipelines:
+                  - name: items
+                    source: {type: postgres, url: "\(try Self.sourceURL())", tables: [\(schema).items]}
+                """)
+        let first = try Self.run(["run"], in: directory)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(try db.count("items") == 3)
+        let view = "\(quoteIdentifier(db.schema)).item_names"
+        try db.connection.execute("CREATE VIEW \(view) AS SELECT id, name FROM \(db.table("items").quoted)")
+        try source.execute("DELETE FROM \(items) WHERE id = 2")
+        try source.execute("UPDATE \(items) SET name = 'changed' WHERE id = 3")
+        try source.execute("INSERT INTO \(items) VALUES (4, 'd')")
+        let second = try Self.run(["run"], in: directory)
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(try db.column("SELECT id || ':' || name FROM \(view) ORDER BY id") == ["1:a", "3:changed", "4:d"])
+        // A source table emptied empties the destination's.
+        try source.execute("DELETE FROM \(items)")
+        let third = try Self.run(["run"], in: directory)
+        #expect(third.status == 0, "\(third.stderr)")
+        #expect(try db.count("items") == 0)
+    }
+
     @Test func postgresSourceCopiesAQueryIntoOneTable() throws {
         let db = try TestDatabase()
         let source = try PGConnection.connect(try Self.sourceURL())

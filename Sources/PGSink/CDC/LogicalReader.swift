@@ -99,10 +99,12 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// Tables the snapshot copies, defined before its rows arrive.
-    func defineSnapshot(_ tables: [SourceTable]) throws {
+    /// Tables the snapshot copies, defined before its rows arrive. `replacing`: each table's rows
+    /// are replaced by the snapshot's (a pipeline's full refresh), in the writer's overwrite
+    /// transaction, so rows gone at the source go and readers see the old rows until it commits.
+    func defineSnapshot(_ tables: [SourceTable], replacing: Bool = false) throws {
         for table in tables {
-            let relation = try define(table.schema, table.name, columns: table.columns, key: table.key)
+            let relation = try define(table.schema, table.name, columns: table.columns, key: table.key, replaces: replacing)
             relation.uniqueKey = table.uniqueKey
             snapshotRelations.append(relation)
         }
@@ -269,16 +271,16 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
         return parsed.sqlName == name ? parsed : .other(name)
     }
 
-    private func define(_ schema: String, _ name: String, columns: [(name: String, type: ColumnType)], key: [String]) throws
-        -> Relation
-    {
+    private func define(
+        _ schema: String, _ name: String, columns: [(name: String, type: ColumnType)], key: [String], replaces: Bool = false
+    ) throws -> Relation {
         let table = settings.destination(schema: schema, name: name)
         var definition = StreamDefinition.changeFeed(
             table, keys: key, ChangeApplication(deletes: settings.deletes, unavailable: nil))
         definition.properties = columns.map(\.name)
         for column in columns { definition.declared[column.name] = column.type }
         definition.fingerprint = columns.map { "\($0.name) \($0.type.sqlName)" }.joined(separator: ",") + " key " + key.joined(separator: ",")
-        try engine.define(definition)
+        try engine.define(definition, replaces: replaces)
         guard let stream = engine.stream(definition.name) else { throw fail("internal: the stream of \(table) is missing") }
         return Relation(name: "\(schema).\(name)", table: table, stream: stream, columns: columns, key: key)
     }
