@@ -464,5 +464,19 @@ struct PipelineTests {
             ["run"], environment: ["PGSINK_PASSWORD": URLComponents(string: db.url)?.password ?? ""], in: directory)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(try db.count("sample") == 3)
+
+        // The events scaffold runs too: with nothing staged yet, its one load finds nothing.
+        let events = FileManager.default.temporaryDirectory.appendingPathComponent("pgsink-init-" + UUID().uuidString)
+        #expect(try CommandLineTests.run(["init", "events", events.path, "--to", db.url]).status == 0)
+        let eventsYAML = events.appendingPathComponent("pgsink.yaml")
+        let eventsText = try String(contentsOf: eventsYAML, encoding: .utf8)
+        #expect(eventsText.contains("type: events") && eventsText.contains("${WEB_WRITE_KEY}"), "\(eventsText)")
+        try Data(eventsText.replacingOccurrences(of: "schema: public", with: "schema: \(db.schema)").utf8).write(to: eventsYAML)
+        let eventsRun = try CommandLineTests.run(
+            ["run", "--json"],
+            environment: ["PGSINK_PASSWORD": URLComponents(string: db.url)?.password ?? "", "WEB_WRITE_KEY": "wk_scaffold"],
+            in: events)
+        #expect(eventsRun.status == 0, "\(eventsRun.stderr)")
+        #expect(eventsRun.stdout.contains(#""pipeline":"web""#) && eventsRun.stdout.contains(#""status":"succeeded""#), "\(eventsRun.stdout)")
     }
 }

@@ -105,6 +105,8 @@ public struct PipelineRunner {
                 logger: logger)
             outcome.rows = summary.rows
             outcome.state = #"{"slot": "\#(settings.slot)", "lsn": "\#(summary.lastLSN)"}"#
+        case .events(let source):
+            try loadEvents(source, connector: connector, outcome: &outcome)
         }
     }
 
