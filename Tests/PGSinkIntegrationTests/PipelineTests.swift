@@ -188,6 +188,63 @@ struct PipelineTests {
         #expect(try db.count("items") == 0)
     }
 
+    @Test func statusReadsTheLagFromEachSourcesOwnPosition() throws {
+        let db = try TestDatabase()
+        let source = try CDCStreamTests.Source()
+        try source.sql(
+            "CREATE TABLE \(source.schema).orders (id integer PRIMARY KEY, version integer NOT NULL)",
+            "INSERT INTO \(source.schema).orders VALUES (1, 1), (2, 2)",
+            "CREATE TABLE \(source.schema).items (id integer PRIMARY KEY, name text)",
+            "INSERT INTO \(source.schema).items VALUES (1, 'a')")
+        let directory = try Self.project(
+            Self.destination(db) + """
+                pipelines:
+                  - name: orders
+                    source: {type: postgres, url: "\(source.url)", tables: [\(source.schema).orders], cursor: version}
+                  - name: changes
+                    source:
+                      type: cdc
+                      url: "\(source.url)"
+                      tables: [\(source.schema).items]
+                      slot: \(source.slot)
+                      publication: \(source.publication)
+                  - name: people
+                    source: {type: files, paths: ["in/*.csv"], table: people}
+                  - name: copy
+                    source: {type: postgres, url: "\(source.url)", tables: [\(source.schema).items]}
+                """,
+            files: ["in/a.csv": Data("id\n1\n".utf8)])
+        let first = try Self.run(["run"], in: directory)
+        #expect(first.status == 0, "\(first.stdout) \(first.stderr)")
+        try source.sql(
+            "INSERT INTO \(source.schema).orders VALUES (3, 3), (4, 4), (5, 2)",
+            "INSERT INTO \(source.schema).items SELECT i, repeat('x', 100) FROM generate_series(2, 200) i")
+        try Data("id\n2\n".utf8).write(to: directory.appendingPathComponent("in/b.csv"))
+        try Data("id\n3\n".utf8).write(to: directory.appendingPathComponent("in/c.csv"))
+        let status = try Self.run(["status", "--json"], in: directory)
+        #expect(status.status == 0, "\(status.stderr)")
+        let lines = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [[String: Any]])
+        func lag(_ name: String) -> [String: Any]? {
+            lines.first { $0["pipeline"] as? String == name }?["source_lag"] as? [String: Any]
+        }
+        // Rows after the stored cursor (2): the two newer ones, not the one that ties it.
+        let cursors = lag("orders")?["cursors"] as? [[String: Any]]
+        #expect(cursors?.first?["rows_after"] as? Int == 2, "\(status.stdout)")
+        #expect(cursors?.first?["stored"] as? String == "2" && cursors?.first?["source"] as? String == "4", "\(status.stdout)")
+        #expect((lag("changes")?["bytes"] as? Int ?? 0) > 0, "\(status.stdout)")
+        #expect(lag("people")?["files"] as? Int == 2, "\(status.stdout)")
+        // A full refresh has no position of its own: its lag stays the age of its last run.
+        #expect(lag("copy") == nil)
+        #expect(lines.first { $0["pipeline"] as? String == "copy" }?["lag_seconds"] as? Double != nil, "\(status.stdout)")
+        let text = try Self.run(["status"], in: directory)
+        #expect(text.stdout.contains("orders (postgres)") && text.stdout.contains("2 rows after the stored cursor"), "\(text.stdout)")
+        #expect(text.stdout.contains("2 files not loaded"), "\(text.stdout)")
+        // Once the runs catch up, nothing is behind.
+        #expect(try Self.run(["run"], in: directory).status == 0)
+        let caughtUp = try Self.run(["status", "--json"], in: directory)
+        #expect(caughtUp.stdout.contains(#""rows_after":0"#) && caughtUp.stdout.contains(#""files":0"#), "\(caughtUp.stdout)")
+    }
+
     @Test func postgresSourceCopiesAQueryIntoOneTable() throws {
         let db = try TestDatabase()
         let source = try PGConnection.connect(try Self.sourceURL())

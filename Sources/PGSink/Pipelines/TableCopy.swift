@@ -132,3 +132,35 @@ enum TableCopy {
         return String(decoding: data, as: UTF8.self)
     }
 }
+
+/// A `postgres` source table's position: the source's highest cursor value, the one the last run
+/// stored, and the rows after it (what the next run brings).
+public struct CursorLag: Codable, Sendable, Equatable {
+    public var table: String
+    public var source: String?
+    public var stored: String?
+    public var rowsAfter: Int
+}
+
+extension TableCopy {
+    /// Each table's `CursorLag` (the source is read in one snapshot, as a run reads it).
+    static func lag(_ source: PostgresSource, savedState: String?, sourceConnector: Connector) throws -> [CursorLag] {
+        guard let cursor = source.cursor else { return [] }
+        let saved = savedState.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any]
+        let savedCursors = saved?["cursors"] as? [String: String] ?? [:]
+        let catalog = try sourceConnector.connect()
+        try catalog.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        defer { _ = try? catalog.execute("ROLLBACK") }
+        return try describe(source, on: catalog).map { name, table in
+            let type = try cursorType(cursor, of: table, named: name)
+            let column = quoteIdentifier(cursor)
+            let stored = savedCursors[name]
+            // The stored value is a bound parameter; NULL (nothing stored) counts every row.
+            let row = try catalog.query(
+                "SELECT max(\(column))::text, (count(*) FILTER (WHERE $1::\(type) IS NULL OR \(column) > $1::\(type)))::text "
+                    + "FROM \(table.qualified)", [stored]
+            ).rows.first
+            return CursorLag(table: name, source: row?[0] ?? nil, stored: stored, rowsAfter: Int(row?[1] ?? "0") ?? 0)
+        }
+    }
+}
