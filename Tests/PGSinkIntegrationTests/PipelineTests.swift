@@ -136,6 +136,8 @@ struct PipelineTests {
         #expect(
             try db.column("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '\(db.table("orders").quoted)'::regclass AND attname = 'amount'")
                 == ["numeric(10,2)"])
+        // A copy, not a change feed: no position columns.
+        #expect(Set(try db.columnTypes("orders").keys) == ["id", "version", "amount", "note"])
         // A row sharing the last cursor value (2) arrives after the run, one with a newer value,
         // and a change to a row already copied.
         try source.execute("INSERT INTO \(orders) VALUES (4, 2, 4.50, 'tie'), (5, 3, 5.50, 'new')")
@@ -157,32 +159,28 @@ struct PipelineTests {
 
     @Test func postgresFullRefreshLeavesTheDestinationEqualToTheSourceAndKeepsItsViews() throws {
         let db = try TestDatabase()
-        let source = try PGConnection.connect(try Self.sourceURL())
-        let schema = db.schema + "_full"
-        try source.execute("CREATE SCHEMA \(quoteIdentifier(schema))")
-        defer { _ = try? source.execute("DROP SCHEMA \(quoteIdentifier(schema)) CASCADE") }
-        let items = "\(quoteIdentifier(schema)).items"
-        try source.execute("CREATE TABLE \(items) (id integer PRIMARY KEY, name text)")
-        try source.execute("INSERT INTO \(items) VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+        let source = try CDCStreamTests.Source()
+        let items = "\(source.schema).items"
+        try source.sql("CREATE TABLE \(items) (id integer PRIMARY KEY, name text)", "INSERT INTO \(items) VALUES (1, 'a'), (2, 'b'), (3, 'c')")
         let directory = try Self.project(
             Self.destination(db) + """
                 pipelines:
                   - name: items
-                    source: {type: postgres, url: "\(try Self.sourceURL())", tables: [\(schema).items]}
+                    source: {type: postgres, url: "\(source.url)", tables: [\(items)]}
                 """)
         let first = try Self.run(["run"], in: directory)
         #expect(first.status == 0, "\(first.stderr)")
         #expect(try db.count("items") == 3)
+        #expect(Set(try db.columnTypes("items").keys) == ["id", "name"])
         let view = "\(quoteIdentifier(db.schema)).item_names"
         try db.connection.execute("CREATE VIEW \(view) AS SELECT id, name FROM \(db.table("items").quoted)")
-        try source.execute("DELETE FROM \(items) WHERE id = 2")
-        try source.execute("UPDATE \(items) SET name = 'changed' WHERE id = 3")
-        try source.execute("INSERT INTO \(items) VALUES (4, 'd')")
+        try source.sql(
+            "DELETE FROM \(items) WHERE id = 2", "UPDATE \(items) SET name = 'changed' WHERE id = 3", "INSERT INTO \(items) VALUES (4, 'd')")
         let second = try Self.run(["run"], in: directory)
         #expect(second.status == 0, "\(second.stderr)")
         #expect(try db.column("SELECT id || ':' || name FROM \(view) ORDER BY id") == ["1:a", "3:changed", "4:d"])
         // A source table emptied empties the destination's.
-        try source.execute("DELETE FROM \(items)")
+        try source.sql("DELETE FROM \(items)")
         let third = try Self.run(["run"], in: directory)
         #expect(third.status == 0, "\(third.stderr)")
         #expect(try db.count("items") == 0)

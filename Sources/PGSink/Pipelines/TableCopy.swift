@@ -75,7 +75,7 @@ enum TableCopy {
         if refresh {
             try load.writer.prepare(schemas: tables.map { settings.destination(schema: $0.schema, name: $0.name).schema })
         }
-        try reader.defineSnapshot(tables, replacing: refresh)
+        try reader.defineSnapshot(tables, as: refresh ? .replace : .merge)
         try load.run(reader: reader, source: messages)
         return Result(rows: load.writer.rowsByTable, state: committed)
     }
