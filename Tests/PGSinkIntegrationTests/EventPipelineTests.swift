@@ -73,6 +73,8 @@ struct EventPipelineTests {
         kill(server.process.processIdentifier, SIGKILL)
         server.process.waitUntilExit()
         #expect(try Self.tracks(db, server) == [])
+        // pgsink status counts what is staged and not loaded.
+        #expect(try Self.stagedLag(directory) == 3)
         let run = try PipelineTests.run(["run", "--json"], in: directory)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains(#""\#(server.namespace).tracks":3"#), "\(run.stdout)")
@@ -82,6 +84,15 @@ struct EventPipelineTests {
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stdout.contains(#""rows":{}"#), "\(again.stdout)")
         #expect(try Self.tracks(db, server).count == 3)
+        #expect(try Self.stagedLag(directory) == 0)
+    }
+
+    /// `pgsink status --json`'s count of the events staged and not loaded.
+    static func stagedLag(_ directory: URL) throws -> Int? {
+        let status = try PipelineTests.run(["status", "--json"], in: directory)
+        #expect(status.status == 0, "\(status.stderr)")
+        let lines = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [[String: Any]]
+        return (lines?.first?["source_lag"] as? [String: Any])?["events"] as? Int
     }
 
     @Test func anEventsSourceRefusesSyncKeysAndNeedsWriteKeysToServe() throws {

@@ -130,6 +130,8 @@ public final class PipelineScheduler: @unchecked Sendable {
             do {
                 let report = self.report
                 try entry.runner.serve(stopping: { WatchStop.signal != nil }) { outcome in report(name, outcome) }
+            } catch is Interrupted {
+                // Its last load was cancelled after the grace period; that run is already reported.
             } catch {
                 logger.error("pipeline \(name) stopped: \(Secrets.redact("\(error)"))")
                 var outcome = PipelineOutcome()
