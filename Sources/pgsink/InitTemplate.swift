@@ -133,21 +133,23 @@ struct InitTemplate {
         readme: "Applies a source PostgreSQL's changes (`pgsink cdc stream --once` on each run). The first run copies the tables, later runs apply what changed.")
 
     static let events = InitTemplate(
-        name: "events", summary: "the event API (pgsink serve) and a files pipeline for exports",
+        name: "events", summary: "tracking events from RudderStack / Segment SDKs (the event API), loaded on a schedule",
         pipeline: """
-              - name: exports
+              - name: web
                 source:
-                  type: files
-                  paths: [exports/*.jsonl]
+                  type: events
+                  listen: "127.0.0.1:8080"           # the SDKs' data plane URL / host
+                  write_keys:                        # the keys the SDKs send; the source names the schema
+                    - {key: "${WEB_WRITE_KEY}", source: web_app}
+                  # append: false                    # merge event tables by messageId (other keys: docs/events.md)
                 schedule:
-                  every: 1h
-
-            events:
-              listen: "127.0.0.1:8080"           # pgsink serve takes tracking events here
-              # write_keys: ${PGSINK_WRITE_KEYS}   # the keys senders use (see .env.example)
+                  every: 1m                          # the warehouse sync: staged events load every minute
+                  # start_at: "00:00"                # or cron: "*/5 * * * *"
+                  # exclude_window: {start: "09:00", end: "17:00"}   # UTC: no loads in office hours
 
             """,
-        secrets: [("PGSINK_WRITE_KEYS", "the write keys senders use")],
-        extras: ["exports/events.jsonl": "{\"event\": \"signup\", \"user_id\": 1}\n"],
-        readme: "`pgsink serve` receives tracking events (Segment/RudderStack style); `pgsink run` loads exported files.")
+        secrets: [("WEB_WRITE_KEY", "the write key the web SDK sends (any hard-to-guess text)")],
+        readme: "`pgsink run --watch` serves the event API on 127.0.0.1:8080 (point the SDKs there) and loads what it "
+            + "received every minute into the tables RudderStack writes (tracks, identifies, users, one per event). "
+            + "Each request is committed before its 200. `pgsink run` alone loads what is staged and exits.")
 }

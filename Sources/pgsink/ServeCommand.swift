@@ -151,35 +151,21 @@ struct ServeCommand: ParsableCommand {
                     + "in the config's events: section"))
         }
         let resolved = flagSettings.overlaid(on: fileSettings)
-        var settings = EventServerSettings()
-        settings.schedule = try schedule(file: fileSettings)
+        let syncSchedule = try schedule(file: fileSettings)
         let configured = try ConfigOptions.connection(of: file, replaced: connection.to != nil)
         let logger = LogSetup.bootstrap(logging.logLevel, fallback: .notice)
         let connector = try CDCFailure.wrap { try connection.connector(configured: configured, logger: logger) }
         defer { connector.close() }
-        (settings.host, settings.port) = EventSettings.address(resolved.effective(\.listen))!
+        var settings = EventServerSettings(
+            events: resolved, keys: keys, schedule: syncSchedule, connectionSchema: connector.settings.schema,
+            destination: file)
         settings.once = once
-        settings.backlogLimit = resolved.effective(\.maxBacklog)
-        settings.schema = resolved.schema ?? connector.settings.schema ?? "public"
-        // Later entries win: a --write-key over the file's same key.
-        for entry in keys {
-            settings.writeKeys[entry.key] = WarehouseNames.namespace(
-                entry.namespace ?? resolved.namespace ?? entry.source ?? settings.schema)
-        }
-        settings.load.append = resolved.effective(\.append)
-        settings.load.streams.schema = settings.schema
-        settings.load.streams.embeddings = file?.pgvector
-        settings.load.streams.distribution = file?.settings.distribution ?? Distribution()
-        settings.load.warehouse.skipUsersTable = resolved.effective(\.skipUsersTable)
-        settings.load.warehouse.skipTracksTable = resolved.effective(\.skipTracksTable)
-        settings.load.warehouse.jsonPaths = resolved.effective(\.jsonPaths).names.filter { !$0.isEmpty }
-        settings.load.warehouse.storeFullEvent = resolved.effective(\.storeFullEvent)
         settings.version = PGSinkCommand.configuration.version
         let host = settings.host
         let summary = try CDCFailure.wrap {
-            try EventServer.run(settings, connector: connector, retries: connection.retries, logger: logger) { port in
-                FileHandle.standardError.write(Data("pgsink serve: listening on http://\(host):\(port)\n".utf8))
-            }
+            try EventServer.run(
+                settings, connector: connector, retries: connection.retries, logger: logger,
+                ready: { port in FileHandle.standardError.write(Data("pgsink serve: listening on http://\(host):\(port)\n".utf8)) })
         }
         let tables = summary.rows.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
         var text = "pgsink serve: \(Wording.count(summary.events, "event")) loaded in \(Wording.count(summary.loads, "load"))"

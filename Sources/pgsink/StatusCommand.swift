@@ -7,7 +7,7 @@ import PGSinkCore
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Each pipeline: its last run, its next run (by its schedule), and how far behind it is where known.")
+        abstract: "Each pipeline: its last run, its next run (by its schedule), and how far behind its source it is where known.")
 
     @Option(help: ArgumentHelp("The pipeline file (default: ./pgsink.yaml).", valueName: "file"))
     var file: String?
@@ -30,6 +30,10 @@ struct StatusCommand: ParsableCommand {
         var nextRun: String?
         /// Seconds since the data was last brought up to date (the last succeeded run's start).
         var lagSeconds: Double?
+        /// The source's own position against the destination's, where the source tells it.
+        var sourceLag: SourceLag?
+        /// Why the source's position could not be read (it is then unknown).
+        var sourceLagError: String?
         var state: String?
     }
 
@@ -45,13 +49,20 @@ struct StatusCommand: ParsableCommand {
                 let lastGood = ran
                     ? try ledger.history(pipeline: runner.pipeline.name, limit: 50).first { $0.status == "succeeded" } : nil
                 let schedule = runner.pipeline.schedule
+                var sourceLag: SourceLag?
+                var sourceLagError: String?
+                do {
+                    sourceLag = try runner.sourceLag(ledger: ledger)
+                } catch {
+                    sourceLagError = Secrets.redact("\(error)")
+                }
                 return Line(
                     pipeline: runner.pipeline.name, source: runner.pipeline.source.kind, schedule: schedule.map(Self.describe),
                     lastStatus: row?.lastStatus, lastStarted: row?.lastStarted.map(Self.text),
                     lastFinished: row?.lastFinished.map(Self.text),
                     nextRun: schedule.map { Self.text($0.nextDue(lastLoad: row?.lastStarted, now: now)) },
                     lagSeconds: lastGood.flatMap { Self.date($0.startedAt) }.map { (now.timeIntervalSince($0) * 10).rounded() / 10 },
-                    state: row?.state)
+                    sourceLag: sourceLag, sourceLagError: sourceLagError, state: row?.state)
             }
         }
         if json {
@@ -62,7 +73,12 @@ struct StatusCommand: ParsableCommand {
             var text = "\(line.pipeline) (\(line.source)): "
             text += line.lastStatus.map { "last run \($0) at \(line.lastStarted ?? "?")" } ?? "never run"
             text += line.nextRun.map { ", next run \($0)" } ?? ", not scheduled"
-            if let lag = line.lagSeconds { text += ", \(String(format: "%.0f", lag))s behind" }
+            if let lag = line.sourceLag?.text, !lag.isEmpty {
+                text += ", behind the source: \(lag)"
+            } else if let lag = line.lagSeconds {
+                text += ", \(String(format: "%.0f", lag))s since the last succeeded run"
+            }
+            if let error = line.sourceLagError { text += " (the source's position is unknown: \(error))" }
             print(text)
         }
     }

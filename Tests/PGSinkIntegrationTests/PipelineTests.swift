@@ -136,6 +136,8 @@ struct PipelineTests {
         #expect(
             try db.column("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '\(db.table("orders").quoted)'::regclass AND attname = 'amount'")
                 == ["numeric(10,2)"])
+        // A copy, not a change feed: no position columns.
+        #expect(Set(try db.columnTypes("orders").keys) == ["id", "version", "amount", "note"])
         // A row sharing the last cursor value (2) arrives after the run, one with a newer value,
         // and a change to a row already copied.
         try source.execute("INSERT INTO \(orders) VALUES (4, 2, 4.50, 'tie'), (5, 3, 5.50, 'new')")
@@ -153,6 +155,92 @@ struct PipelineTests {
         // Nothing new: only the rows at the cursor come again, and change nothing.
         #expect(try Self.run(["run"], in: directory).status == 0)
         #expect(try db.count("orders") == 5)
+    }
+
+    @Test func postgresFullRefreshLeavesTheDestinationEqualToTheSourceAndKeepsItsViews() throws {
+        let db = try TestDatabase()
+        let source = try CDCStreamTests.Source()
+        let items = "\(source.schema).items"
+        try source.sql("CREATE TABLE \(items) (id integer PRIMARY KEY, name text)", "INSERT INTO \(items) VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+        let directory = try Self.project(
+            Self.destination(db) + """
+                pipelines:
+                  - name: items
+                    source: {type: postgres, url: "\(source.url)", tables: [\(items)]}
+                """)
+        let first = try Self.run(["run"], in: directory)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(try db.count("items") == 3)
+        #expect(Set(try db.columnTypes("items").keys) == ["id", "name"])
+        let view = "\(quoteIdentifier(db.schema)).item_names"
+        try db.connection.execute("CREATE VIEW \(view) AS SELECT id, name FROM \(db.table("items").quoted)")
+        try source.sql(
+            "DELETE FROM \(items) WHERE id = 2", "UPDATE \(items) SET name = 'changed' WHERE id = 3", "INSERT INTO \(items) VALUES (4, 'd')")
+        let second = try Self.run(["run"], in: directory)
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(try db.column("SELECT id || ':' || name FROM \(view) ORDER BY id") == ["1:a", "3:changed", "4:d"])
+        // A source table emptied empties the destination's.
+        try source.sql("DELETE FROM \(items)")
+        let third = try Self.run(["run"], in: directory)
+        #expect(third.status == 0, "\(third.stderr)")
+        #expect(try db.count("items") == 0)
+    }
+
+    @Test func statusReadsTheLagFromEachSourcesOwnPosition() throws {
+        let db = try TestDatabase()
+        let source = try CDCStreamTests.Source()
+        try source.sql(
+            "CREATE TABLE \(source.schema).orders (id integer PRIMARY KEY, version integer NOT NULL)",
+            "INSERT INTO \(source.schema).orders VALUES (1, 1), (2, 2)",
+            "CREATE TABLE \(source.schema).items (id integer PRIMARY KEY, name text)",
+            "INSERT INTO \(source.schema).items VALUES (1, 'a')")
+        let directory = try Self.project(
+            Self.destination(db) + """
+                pipelines:
+                  - name: orders
+                    source: {type: postgres, url: "\(source.url)", tables: [\(source.schema).orders], cursor: version}
+                  - name: changes
+                    source:
+                      type: cdc
+                      url: "\(source.url)"
+                      tables: [\(source.schema).items]
+                      slot: \(source.slot)
+                      publication: \(source.publication)
+                  - name: people
+                    source: {type: files, paths: ["in/*.csv"], table: people}
+                  - name: copy
+                    source: {type: postgres, url: "\(source.url)", tables: [\(source.schema).items]}
+                """,
+            files: ["in/a.csv": Data("id\n1\n".utf8)])
+        let first = try Self.run(["run"], in: directory)
+        #expect(first.status == 0, "\(first.stdout) \(first.stderr)")
+        try source.sql(
+            "INSERT INTO \(source.schema).orders VALUES (3, 3), (4, 4), (5, 2)",
+            "INSERT INTO \(source.schema).items SELECT i, repeat('x', 100) FROM generate_series(2, 200) i")
+        try Data("id\n2\n".utf8).write(to: directory.appendingPathComponent("in/b.csv"))
+        try Data("id\n3\n".utf8).write(to: directory.appendingPathComponent("in/c.csv"))
+        let status = try Self.run(["status", "--json"], in: directory)
+        #expect(status.status == 0, "\(status.stderr)")
+        let lines = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [[String: Any]])
+        func lag(_ name: String) -> [String: Any]? {
+            lines.first { $0["pipeline"] as? String == name }?["source_lag"] as? [String: Any]
+        }
+        // Rows after the stored cursor (2): the two newer ones, not the one that ties it.
+        let cursors = lag("orders")?["cursors"] as? [[String: Any]]
+        #expect(cursors?.first?["rows_after"] as? Int == 2, "\(status.stdout)")
+        #expect(cursors?.first?["stored"] as? String == "2" && cursors?.first?["source"] as? String == "4", "\(status.stdout)")
+        #expect((lag("changes")?["bytes"] as? Int ?? 0) > 0, "\(status.stdout)")
+        #expect(lag("people")?["files"] as? Int == 2, "\(status.stdout)")
+        // A full refresh has no position of its own: its lag stays the age of its last run.
+        #expect(lag("copy") == nil)
+        #expect(lines.first { $0["pipeline"] as? String == "copy" }?["lag_seconds"] as? Double != nil, "\(status.stdout)")
+        let text = try Self.run(["status"], in: directory)
+        #expect(text.stdout.contains("orders (postgres)") && text.stdout.contains("2 rows after the stored cursor"), "\(text.stdout)")
+        #expect(text.stdout.contains("2 files not loaded"), "\(text.stdout)")
+        // Once the runs catch up, nothing is behind.
+        #expect(try Self.run(["run"], in: directory).status == 0)
+        let caughtUp = try Self.run(["status", "--json"], in: directory)
+        #expect(caughtUp.stdout.contains(#""rows_after":0"#) && caughtUp.stdout.contains(#""files":0"#), "\(caughtUp.stdout)")
     }
 
     @Test func postgresSourceCopiesAQueryIntoOneTable() throws {
@@ -431,5 +519,19 @@ struct PipelineTests {
             ["run"], environment: ["PGSINK_PASSWORD": URLComponents(string: db.url)?.password ?? ""], in: directory)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(try db.count("sample") == 3)
+
+        // The events scaffold runs too: with nothing staged yet, its one load finds nothing.
+        let events = FileManager.default.temporaryDirectory.appendingPathComponent("pgsink-init-" + UUID().uuidString)
+        #expect(try CommandLineTests.run(["init", "events", events.path, "--to", db.url]).status == 0)
+        let eventsYAML = events.appendingPathComponent("pgsink.yaml")
+        let eventsText = try String(contentsOf: eventsYAML, encoding: .utf8)
+        #expect(eventsText.contains("type: events") && eventsText.contains("${WEB_WRITE_KEY}"), "\(eventsText)")
+        try Data(eventsText.replacingOccurrences(of: "schema: public", with: "schema: \(db.schema)").utf8).write(to: eventsYAML)
+        let eventsRun = try CommandLineTests.run(
+            ["run", "--json"],
+            environment: ["PGSINK_PASSWORD": URLComponents(string: db.url)?.password ?? "", "WEB_WRITE_KEY": "wk_scaffold"],
+            in: events)
+        #expect(eventsRun.status == 0, "\(eventsRun.stderr)")
+        #expect(eventsRun.stdout.contains(#""pipeline":"web""#) && eventsRun.stdout.contains(#""status":"succeeded""#), "\(eventsRun.stdout)")
     }
 }

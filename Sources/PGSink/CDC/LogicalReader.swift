@@ -79,7 +79,9 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
         lastCommitEnd = resumeAfter
         committed.withLock { $0 = resumeAfter }
         engine.inputName = "slot \(settings.slot)"
-        engine.batchColumns = { stream, _, _ in ChangeApplication.systemColumns(envelope: stream.envelope) }
+        engine.batchColumns = { stream, _, _ in
+            stream.envelope.isEmpty ? [] : ChangeApplication.systemColumns(envelope: stream.envelope)
+        }
         engine.checkpoint = { [unowned self] in self.checkpoint() }
     }
 
@@ -99,10 +101,24 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// How the snapshot's rows are written.
+    enum SnapshotWrite {
+        /// As the start of a change feed (`cdc stream`): with the position columns
+        /// (`_pgsink_lsn`, `_pgsink_source_ts`, `_pgsink_deleted_at`) the changes after it compare.
+        case changeFeed
+        /// A pipeline's incremental copy: merged by key, no position columns (nothing follows
+        /// that would compare them).
+        case merge
+        /// A pipeline's full refresh: the table's rows are replaced by the snapshot's, in the
+        /// writer's overwrite transaction, so rows gone at the source go and readers see the old
+        /// rows until it commits.
+        case replace
+    }
+
     /// Tables the snapshot copies, defined before its rows arrive.
-    func defineSnapshot(_ tables: [SourceTable]) throws {
+    func defineSnapshot(_ tables: [SourceTable], as write: SnapshotWrite = .changeFeed) throws {
         for table in tables {
-            let relation = try define(table.schema, table.name, columns: table.columns, key: table.key)
+            let relation = try define(table.schema, table.name, columns: table.columns, key: table.key, as: write)
             relation.uniqueKey = table.uniqueKey
             snapshotRelations.append(relation)
         }
@@ -269,16 +285,23 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
         return parsed.sqlName == name ? parsed : .other(name)
     }
 
-    private func define(_ schema: String, _ name: String, columns: [(name: String, type: ColumnType)], key: [String]) throws
-        -> Relation
-    {
+    private func define(
+        _ schema: String, _ name: String, columns: [(name: String, type: ColumnType)], key: [String],
+        as write: SnapshotWrite = .changeFeed
+    ) throws -> Relation {
         let table = settings.destination(schema: schema, name: name)
-        var definition = StreamDefinition.changeFeed(
-            table, keys: key, ChangeApplication(deletes: settings.deletes, unavailable: nil))
+        var definition: StreamDefinition
+        if write == .changeFeed {
+            definition = .changeFeed(table, keys: key, ChangeApplication(deletes: settings.deletes, unavailable: nil))
+        } else {
+            definition = StreamDefinition(name: table.description, table: table)
+            definition.keys = key
+            definition.mode = .merge
+        }
         definition.properties = columns.map(\.name)
         for column in columns { definition.declared[column.name] = column.type }
         definition.fingerprint = columns.map { "\($0.name) \($0.type.sqlName)" }.joined(separator: ",") + " key " + key.joined(separator: ",")
-        try engine.define(definition)
+        try engine.define(definition, replaces: write == .replace)
         guard let stream = engine.stream(definition.name) else { throw fail("internal: the stream of \(table) is missing") }
         return Relation(name: "\(schema).\(name)", table: table, stream: stream, columns: columns, key: key)
     }
@@ -327,9 +350,12 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
 
     private func endRecord(_ stream: StreamTarget.Stream, lsn: UInt64, time: Int64, delete: Bool, bytes: Int) throws {
         let batch = stream.pending
-        batch.setCell(batch.numberCell(Int64(bitPattern: lsn)), column: stream.envelope[0])
-        batch.setCell(batch.numberCell(time), column: stream.envelope[1])
-        if delete { batch.setCell(batch.numberCell(time), column: stream.envelope[2]) }
+        // A pipeline's copy has no position columns (`SnapshotWrite`).
+        if !stream.envelope.isEmpty {
+            batch.setCell(batch.numberCell(Int64(bitPattern: lsn)), column: stream.envelope[0])
+            batch.setCell(batch.numberCell(time), column: stream.envelope[1])
+            if delete { batch.setCell(batch.numberCell(time), column: stream.envelope[2]) }
+        }
         batch.endRecord()
         changes += 1
         try engine.recorded(stream, bytes: bytes)

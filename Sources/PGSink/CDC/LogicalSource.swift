@@ -87,10 +87,10 @@ final class LogicalSource: MessageSource, @unchecked Sendable {
 
     /// The snapshot still to copy (empty when there is none), and the table being copied.
     let snapshotTables: [SourceTable]
-    private var copying: Int?
+    @exclusivity(unchecked) private var copying: Int?
     /// The binary COPY being read has not yet shown its header.
-    private var headerPending = false
-    private var snapshotDone: Bool
+    @exclusivity(unchecked) private var headerPending = false
+    @exclusivity(unchecked) private var snapshotDone: Bool
     /// What `START_REPLICATION` runs once the snapshot is in; nil: the input ends with the
     /// snapshot (a pipeline's copy of tables, `TableCopy`).
     private let startCommand: String?
@@ -148,22 +148,27 @@ final class LogicalSource: MessageSource, @unchecked Sendable {
                 index = 0
                 try startCopy(0)
             }
-            switch try catalog.readCopyData(timeout: 60, into: buffer) {
+            // The row is read straight in after its prefix (the kind and the table's index).
+            let binary = snapshotTables[index].binary
+            row.count = 0
+            row.append(UInt8(ascii: binary ? "B" : "S"))
+            row.appendInt32(Int32(index))
+            let prefix = row.count
+            switch try catalog.readCopyData(timeout: 60, into: row, keeping: prefix) {
             case .data(let bytes):
-                let table = snapshotTables[index]
                 var start = 0
-                if table.binary {
+                if binary {
                     if headerPending {
-                        start = try Self.binaryHeaderLength(bytes, table: table)
+                        start = try Self.binaryHeaderLength(bytes, table: snapshotTables[index])
                         headerPending = false
                     }
                     // The trailer (-1 as the field count), alone or after the header of an empty table.
                     if bytes.count - start < 2 || (bytes[start] == 0xFF && bytes[start + 1] == 0xFF) { continue }
                 }
-                row.count = 0
-                row.append(UInt8(ascii: table.binary ? "B" : "S"))
-                row.appendInt32(Int32(index))
-                row.append(bytes.baseAddress! + start, count: bytes.count - start)
+                if start > 0 {
+                    memmove(row.base + prefix, row.base + prefix + start, bytes.count - start)
+                    row.count -= start
+                }
                 return .line(row.base, row.count)
             case .timeout:
                 continue

@@ -86,6 +86,13 @@ public struct EventSettings: Settings, Equatable {
 
     public var excludeWindow: ExcludeWindow? { sync?.excludeWindow?.window ?? rudderExcludeWindow?.window }
 
+    /// The sync keys as a schedule; nil when none is given.
+    public func syncSchedule() throws(ScheduleError) -> SyncSchedule? {
+        guard frequency != nil || startAt != nil || excludeWindow != nil else { return nil }
+        return try SyncSchedule(
+            frequency: frequency?.seconds ?? SyncSchedule.default.frequency, startAt: startAt, excludeWindow: excludeWindow)
+    }
+
     /// `host:port` (an empty host is 127.0.0.1; port 0 picks a free one).
     public static func address(_ text: String) -> (host: String, port: Int)? {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port)

@@ -26,6 +26,31 @@ public struct EventServerSettings: Sendable {
 
     public init() {}
 
+    /// The settings of an `events` section (with `pgsink serve`'s flags laid over it), its write
+    /// keys, the schedule and the destination's: the schema of the connection, `pgvector_config`
+    /// and the Citus distribution.
+    public init(
+        events resolved: EventSettings, keys: [WriteKeys.Entry], schedule: SyncSchedule, connectionSchema: String?,
+        destination: DestinationConfig?
+    ) {
+        self.schedule = schedule
+        (host, port) = EventSettings.address(resolved.effective(\.listen)) ?? (host, port)
+        backlogLimit = resolved.effective(\.maxBacklog)
+        schema = resolved.schema ?? connectionSchema ?? "public"
+        // Later entries win: a --write-key over the file's same key.
+        for entry in keys {
+            writeKeys[entry.key] = WarehouseNames.namespace(entry.namespace ?? resolved.namespace ?? entry.source ?? schema)
+        }
+        load.append = resolved.effective(\.append)
+        load.streams.schema = schema
+        load.streams.embeddings = destination?.pgvector
+        load.streams.distribution = destination?.settings.distribution ?? Distribution()
+        load.warehouse.skipUsersTable = resolved.effective(\.skipUsersTable)
+        load.warehouse.skipTracksTable = resolved.effective(\.skipTracksTable)
+        load.warehouse.jsonPaths = resolved.effective(\.jsonPaths).names.filter { !$0.isEmpty }
+        load.warehouse.storeFullEvent = resolved.effective(\.storeFullEvent)
+    }
+
     /// Request bodies over this many bytes get 413 (RudderStack's `Gateway.maxReqSizeInKB`).
     public static let maxBody = 4_000 * 1024
 }
@@ -76,12 +101,28 @@ public enum EventServer {
         public var loads = 0
         public var events = 0
         public var rows: [String: Int] = [:]
+        /// The staged position the destination has committed after the last load.
+        public var position: Int64 = 0
+
+        mutating func add(_ load: Summary) {
+            loads += load.loads
+            events += load.events
+            for (table, rows) in load.rows { self.rows[table, default: 0] += rows }
+            position = load.position
+        }
     }
 
-    /// Serves until SIGINT or SIGTERM (`Interrupt`), loading on `settings.schedule`; then stops
-    /// accepting, finishes the requests in flight, runs one last load and returns.
+    /// Runs one load (`body`) and returns what it did; `pgsink run --watch` records each as a
+    /// pipeline run.
+    public typealias LoadWrapper = (_ body: () throws -> Summary) throws -> Summary
+
+    /// Serves until `stopping` says so, loading on `settings.schedule`; then stops accepting,
+    /// finishes the requests in flight, runs one last load and returns. `stopping` nil: until
+    /// SIGINT or SIGTERM (`Interrupt`, which then cancels nothing: `pgsink serve`); a pipeline
+    /// under `pgsink run --watch` stops with the scheduler (`WatchStop`).
     public static func run(
         _ settings: EventServerSettings, connector: Connector, retries: Int, logger: Logger,
+        stopping: (@Sendable () -> Bool)? = nil, eachLoad: LoadWrapper = { try $0() },
         ready: @escaping @Sendable (Int) -> Void = { _ in }
     ) throws -> Summary {
         let connection = try connector.connect()
@@ -92,21 +133,22 @@ public enum EventServer {
         try staging.start(loaded: loaded)
 
         func load() throws {
-            let started = Date()
-            let result = try EventLoad.run(
-                settings.load, staging: staging.table, connection: connection, connector: connector, retries: retries,
-                logger: logger
-            ) { id in staging.loaded(upTo: id) }
-            staging.loaded(upTo: result.loadedUpTo)
-            summary.loads += 1
-            summary.events += result.events
-            for (table, rows) in result.rows { summary.rows[table, default: 0] += rows }
-            metrics.add("pgsink_events_loaded_total", Double(result.events))
-            metrics.set("pgsink_events_backlog", Double(staging.backlog))
-            if result.events > 0 {
-                logger.info(
-                    "loaded \(Wording.count(result.events, "event")) in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
+            let one = try eachLoad {
+                let started = Date()
+                let result = try EventLoad.run(
+                    settings.load, staging: staging.table, connection: connection, connector: connector, retries: retries,
+                    logger: logger
+                ) { id in staging.loaded(upTo: id) }
+                staging.loaded(upTo: result.loadedUpTo)
+                metrics.add("pgsink_events_loaded_total", Double(result.events))
+                metrics.set("pgsink_events_backlog", Double(staging.backlog))
+                if result.events > 0 {
+                    logger.info(
+                        "loaded \(Wording.count(result.events, "event")) in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
+                }
+                return Summary(loads: 1, events: result.events, rows: result.rows, position: result.loadedUpTo)
             }
+            summary.add(one)
         }
 
         if settings.once {
@@ -114,8 +156,11 @@ public enum EventServer {
             try load()
             return summary
         }
-        // SIGTERM or SIGINT: recorded, nothing cancelled; the loop below stops the server gracefully.
-        Interrupt.stopsGracefully(true)
+        // `pgsink serve`: SIGTERM or SIGINT is recorded, nothing cancelled; the loop below stops
+        // the server gracefully.
+        let graceful = stopping == nil
+        let stopRequested = stopping ?? { Interrupt.signal != nil }
+        if graceful { Interrupt.stopsGracefully(true) }
 
         let router = Router(context: EventContext.self)
         router.add(middleware: CORSMiddleware(
@@ -151,7 +196,7 @@ public enum EventServer {
         var lastLoad = Date()
         var serverDone = false
         var inWindow = false
-        while Interrupt.signal == nil {
+        while !stopRequested() {
             if stopped.wait(timeout: .now() + 0.1) == .success {
                 serverDone = true
                 break
@@ -177,7 +222,7 @@ public enum EventServer {
         }
         staging.stop()
         // The last load: a second signal interrupts it (rolled back; the events stay staged).
-        Interrupt.reset()
+        if graceful { Interrupt.reset() }
         try load()
         if let error = failure.error { throw LoadError("the HTTP server stopped: \(error)") }
         return summary

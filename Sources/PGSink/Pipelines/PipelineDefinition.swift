@@ -23,8 +23,9 @@ public enum PipelineSource {
     case singer(ToolSource)
     case airbyte(ToolSource)
     case cdc(CDCSource)
+    case events(EventsSource)
 
-    /// `files`, `postgres`, `singer`, `airbyte` or `cdc`, as `type:` names it.
+    /// `files`, `postgres`, `singer`, `airbyte`, `cdc` or `events`, as `type:` names it.
     public var kind: String {
         switch self {
         case .files: "files"
@@ -32,7 +33,15 @@ public enum PipelineSource {
         case .singer: "singer"
         case .airbyte: "airbyte"
         case .cdc: "cdc"
+        case .events: "events"
         }
+    }
+
+    /// Under `pgsink run --watch` the source is a service that runs all along (the event API),
+    /// its schedule saying when it loads, rather than a run started when due.
+    public var isService: Bool {
+        if case .events = self { return true }
+        return false
     }
 }
 
@@ -75,6 +84,14 @@ public struct ToolSource: Sendable {
 public struct CDCSource: Sendable {
     public var url: String?
     public var settings: LogicalSettings
+}
+
+/// RudderStack and Segment tracking events (`pgsink serve` as a pipeline): `pgsink run` loads what
+/// the event API staged; under `pgsink run --watch` the pipeline serves the API and its schedule
+/// is the warehouse sync frequency.
+public struct EventsSource: Sendable {
+    /// The file's `events:` section with the source's own keys over it (`sync` is the schedule).
+    public var settings: EventSettings
 }
 
 /// A pipeline definition that cannot be used; names the file, the pipeline and the key.

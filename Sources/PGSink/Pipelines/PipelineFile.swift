@@ -10,7 +10,7 @@ public struct PipelineFile {
     public var destination: DestinationConfig
     public var pipelines: [PipelineDefinition]
 
-    public static let sourceTypes = ["files", "postgres", "singer", "airbyte", "cdc"]
+    public static let sourceTypes = ["files", "postgres", "singer", "airbyte", "cdc", "events"]
 
     /// Reads `path` (or ./pgsink.yaml) and the secrets files.
     public static func load(path: String?, secrets: [String] = []) throws -> PipelineFile {
@@ -112,7 +112,15 @@ struct PipelineReader {
         }
         let destination = try self.destination(fields["destination"], at: at)
         let source = try self.source(sourceFields, name: name, at: "\(at): source")
-        let schedule = try fields["schedule"].map { try Self.schedule($0, at: "\(at): schedule") }
+        var schedule = try fields["schedule"].map { try Self.schedule($0, at: "\(at): schedule") }
+        if schedule == nil, case .events(let events) = source {
+            // The events: section's sync keys are the schedule a pipeline without one keeps.
+            do throws(ScheduleError) {
+                schedule = try events.settings.syncSchedule()
+            } catch {
+                throw PipelineConfigError("\(place): events: sync \(error.description)")
+            }
+        }
         return PipelineDefinition(name: name, source: source, destination: destination, schedule: schedule)
     }
 
@@ -156,7 +164,12 @@ struct PipelineReader {
             "singer": ["tap", "command", "config", "catalog"],
             "airbyte": ["command", "config", "catalog"],
             "cdc": ["url", "tables", "schemas", "slot", "publication", "dest_table", "snapshot"],
+            "events": EventSettings.names.filter { !Self.eventSyncKeys.contains($0) },
         ]
+        if type == "events", let key = fields.keys.sorted().first(where: Self.eventSyncKeys.contains) {
+            throw PipelineConfigError(
+                "\(at): \(key) is the pipeline's schedule: here (every:, cron:, start_at, exclude_window); move it there")
+        }
         for key in fields.keys.sorted() where key != "type" && !keys[type]!.contains(key) {
             throw PipelineConfigError("\(at): a \(type) source has no key \"\(key)\"; it takes \(keys[type]!.joined(separator: ", "))")
         }
@@ -195,6 +208,8 @@ struct PipelineReader {
                 throw PipelineConfigError("\(at): an airbyte source needs config: and catalog: (the configured catalog)")
             }
             return type == "singer" ? .singer(tool) : .airbyte(tool)
+        case "events":
+            return .events(try events(fields.filter { $0.key != "type" }, at: at))
         default:
             var settings = LogicalSettings()
             settings.tables = try list(fields["tables"], "tables", at)
@@ -207,6 +222,22 @@ struct PipelineReader {
                 settings.snapshot = value
             }
             return .cdc(CDCSource(url: try text(fields["url"], "url", at), settings: settings))
+        }
+    }
+
+    /// The keys of `events:` a pipeline's `schedule:` stands for.
+    static let eventSyncKeys: Set<String> = ["sync", "syncFrequency", "syncStartAt", "excludeWindow"]
+
+    /// The file's `events:` section with the source's keys over it (its `write_keys` replace the
+    /// section's).
+    func events(_ fields: [String: Any], at: String) throws -> EventsSource {
+        do {
+            let own = try EventSettings(fields: fields, where: at)
+            return EventsSource(settings: own.overlaid(on: try fileDestination.eventSettings(for: "pgsink run")))
+        } catch let error as PipelineConfigError {
+            throw error
+        } catch {
+            throw PipelineConfigError("\(error)")
         }
     }
 

@@ -105,6 +105,8 @@ public struct PipelineRunner {
                 logger: logger)
             outcome.rows = summary.rows
             outcome.state = #"{"slot": "\#(settings.slot)", "lsn": "\#(summary.lastLSN)"}"#
+        case .events(let source):
+            try loadEvents(source, connector: connector, outcome: &outcome)
         }
     }
 
@@ -131,6 +133,20 @@ public struct PipelineRunner {
         throws
     {
         let settings = self.settings
+        for (table, fresh) in try newFiles(source, on: pg) {
+            var request = LoadRequest(inputs: fresh, table: table, settings: settings)
+            request.runId = UUID().uuidString
+            request.embeddings = pipeline.destination.pgvector
+            let summary = try Loader(request: request, logger: logger).run(on: &pg, connector: connector, retries: retries)
+            outcome.rows[summary.table, default: 0] += summary.rows
+            outcome.rejected += summary.rejected
+        }
+    }
+
+    /// The files the globs match whose fingerprint the ledger does not hold for their table, by
+    /// table, in order.
+    func newFiles(_ source: FilesSource, on pg: PGConnection) throws -> [(table: TableName, paths: [String])] {
+        let settings = self.settings
         var order: [TableName] = []
         var grouped: [TableName: [String]] = [:]
         for path in try Self.expand(source.paths, in: source.directory) {
@@ -142,19 +158,15 @@ public struct PipelineRunner {
             if grouped[table] == nil { order.append(table) }
             grouped[table, default: []].append(path)
         }
+        var result: [(table: TableName, paths: [String])] = []
         for table in order {
             let loaded = try Self.loadedFingerprints(of: table, on: pg)
             let fresh = try grouped[table]!.filter { !loaded.contains(try Self.fingerprint(of: $0)) }
             let skipped = grouped[table]!.count - fresh.count
             if skipped > 0 { logger.info("\(table): \(skipped) file(s) already loaded, by their fingerprint") }
-            guard !fresh.isEmpty else { continue }
-            var request = LoadRequest(inputs: fresh, table: table, settings: settings)
-            request.runId = UUID().uuidString
-            request.embeddings = pipeline.destination.pgvector
-            let summary = try Loader(request: request, logger: logger).run(on: &pg, connector: connector, retries: retries)
-            outcome.rows[summary.table, default: 0] += summary.rows
-            outcome.rejected += summary.rejected
+            if !fresh.isEmpty { result.append((table, fresh)) }
         }
+        return result
     }
 
     /// The files the globs match, sorted, each once (a glob may match nothing yet).

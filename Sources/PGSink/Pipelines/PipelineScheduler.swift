@@ -26,7 +26,7 @@ public enum WatchStop {
 }
 
 /// `pgsink run --watch`: each scheduled pipeline runs when its `SyncSchedule` says it is due, on
-/// a thread of its own. A pipeline never overlaps itself; runs missed while it ran or while
+/// a thread of its own (an `events` pipeline serves all along and loads on its schedule). A pipeline never overlaps itself; runs missed while it ran or while
 /// nothing ran come as one; when the last run began is read from the ledger, so a restart keeps
 /// the schedule.
 public final class PipelineScheduler: @unchecked Sendable {
@@ -65,11 +65,12 @@ public final class PipelineScheduler: @unchecked Sendable {
             let row = try entry.runner.ledger().pipelines().first { $0.name == name }
             lastStarted[name] = row?.lastStarted
             let next = entry.schedule.nextDue(lastLoad: anchor(entry, began), now: Date())
-            logger.notice("pipeline \(name): next run \(Self.text(next))")
+            logger.notice("pipeline \(name): next \(entry.runner.pipeline.source.isService ? "load" : "run") \(Self.text(next))")
         }
+        for entry in entries where entry.runner.pipeline.source.isService { serve(entry) }
         while WatchStop.signal == nil {
             let now = Date()
-            for entry in entries {
+            for entry in entries where !entry.runner.pipeline.source.isService {
                 let name = entry.runner.pipeline.name
                 let due = lock.withLock { !running.contains(name) }
                     && entry.schedule.isDue(lastLoad: anchor(entry, began), now: now)
@@ -114,6 +115,30 @@ public final class PipelineScheduler: @unchecked Sendable {
             }
             let next = entry.schedule.nextDue(lastLoad: now, now: Date())
             logger.info("pipeline \(name): next run \(Self.text(next))")
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    /// A service pipeline (the event API) runs on a thread of its own until the first signal,
+    /// loading on its schedule; it stops as the scheduled runs do (within the grace period).
+    private func serve(_ entry: Entry) {
+        let name = entry.runner.pipeline.name
+        finished.enter()
+        let thread = Thread { [self] in
+            defer { finished.leave() }
+            do {
+                let report = self.report
+                try entry.runner.serve(stopping: { WatchStop.signal != nil }) { outcome in report(name, outcome) }
+            } catch is Interrupted {
+                // Its last load was cancelled after the grace period; that run is already reported.
+            } catch {
+                logger.error("pipeline \(name) stopped: \(Secrets.redact("\(error)"))")
+                var outcome = PipelineOutcome()
+                outcome.status = .failed
+                outcome.error = Secrets.redact("\(error)")
+                report(name, outcome)
+            }
         }
         thread.stackSize = 8 << 20
         thread.start()

@@ -7,6 +7,10 @@ import PGSinkCore
 /// each table's `COPY … TO STDOUT (FORMAT binary)` handed to the destination's binary COPY without
 /// parsing when the types allow, merged by key into the destination by the shared writer.
 ///
+/// Without a cursor (a full refresh) each destination table's rows are replaced by the snapshot's
+/// in one transaction: rows deleted at the source go, readers see the old rows until it commits,
+/// and views and grants on the table stay (the overwrite of `StreamWriter`, as Airbyte's uses).
+///
 /// With a cursor column, each table's state is the highest cursor value the copy saw (read in the
 /// same snapshot); the next run copies rows whose cursor is `>=` it, and the merge by key keeps a
 /// row that shares the last value from being lost or doubled. The state commits with the data.
@@ -29,31 +33,15 @@ enum TableCopy {
         settings.streams = streams
         settings.destinationTable = source.destinationTable
         settings.tables = source.tables.map(LogicalReplication.sourceName)
-        var named: [(String, SourceTable)] = []
-        if let query = source.query {
-            // The destination is `dest_table`, which `LogicalSettings.destination` gives the one table.
-            settings.tables = ["query.result"]
-            named = [("query", try describe(query: query, key: source.primaryKey, on: catalog))]
-        }
-        for name in settings.tables where source.query == nil {
-            let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
-            guard try catalog.query("SELECT to_regclass($1)", [LogicalReplication.qualified(name)]).value(0, 0) != nil else {
-                throw LoadError("the source has no table \(name); check tables: in the pipeline's source")
-            }
-            named.append((name, try LogicalReplication.describe(schema: parts[0], name: parts[1], on: catalog, fallbackKey: source.primaryKey)))
-        }
+        // A query's destination is `dest_table`, which `LogicalSettings.destination` gives the one table.
+        if source.query != nil { settings.tables = ["query.result"] }
         var tables: [SourceTable] = []
         var cursors: [String: String] = [:]
-        for (index, (name, described)) in named.enumerated() {
+        for (index, (name, described)) in try describe(source, on: catalog).enumerated() {
             var table = described
             settings.schemaMap[table.schema] = streams.schema
             if let cursor = source.cursor {
-                guard let column = table.columns.first(where: { $0.name == cursor }) else {
-                    throw LoadError(
-                        "\(name) has no column \(cursor) (the pipeline's cursor); its columns are "
-                            + table.columns.map(\.name).joined(separator: ", "))
-                }
-                let type = column.type.sqlName
+                let type = try cursorType(cursor, of: table, named: name)
                 let highest = try catalog.execute("SELECT max(\(quoteIdentifier(cursor)))::text FROM \(table.qualified)").value(0, 0)
                 if let highest { cursors[name] = highest } else if let old = savedCursors[name] { cursors[name] = old }
                 if let old = savedCursors[name] {
@@ -81,9 +69,37 @@ enum TableCopy {
             target: nil)
         load.engine.inputName = "postgres source"
         load.engine.checkpoint = { state }
-        try reader.defineSnapshot(tables)
+        // A full refresh replaces each table's rows in the writer's overwrite transaction; what it
+        // would create while the main connection waits on it is created first.
+        let refresh = source.cursor == nil
+        if refresh {
+            try load.writer.prepare(schemas: tables.map { settings.destination(schema: $0.schema, name: $0.name).schema })
+        }
+        try reader.defineSnapshot(tables, as: refresh ? .replace : .merge)
         try load.run(reader: reader, source: messages)
         return Result(rows: load.writer.rowsByTable, state: committed)
+    }
+
+    /// The source's tables (or its query's result), each with the name its cursor is stored under.
+    static func describe(_ source: PostgresSource, on catalog: PGConnection) throws -> [(String, SourceTable)] {
+        if let query = source.query { return [("query", try describe(query: query, key: source.primaryKey, on: catalog))] }
+        return try source.tables.map(LogicalReplication.sourceName).map { name in
+            let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
+            guard try catalog.query("SELECT to_regclass($1)", [LogicalReplication.qualified(name)]).value(0, 0) != nil else {
+                throw LoadError("the source has no table \(name); check tables: in the pipeline's source")
+            }
+            return (name, try LogicalReplication.describe(schema: parts[0], name: parts[1], on: catalog, fallbackKey: source.primaryKey))
+        }
+    }
+
+    /// The SQL type of the cursor column.
+    static func cursorType(_ cursor: String, of table: SourceTable, named name: String) throws -> String {
+        guard let column = table.columns.first(where: { $0.name == cursor }) else {
+            throw LoadError(
+                "\(name) has no column \(cursor) (the pipeline's cursor); its columns are "
+                    + table.columns.map(\.name).joined(separator: ", "))
+        }
+        return column.type.sqlName
     }
 
     /// A query's result as a source table: its columns and their types from the result's shape
@@ -114,5 +130,37 @@ enum TableCopy {
     static func stateText(_ cursors: [String: String]) -> String {
         let data = (try? JSONSerialization.data(withJSONObject: ["cursors": cursors], options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// A `postgres` source table's position: the source's highest cursor value, the one the last run
+/// stored, and the rows after it (what the next run brings).
+public struct CursorLag: Codable, Sendable, Equatable {
+    public var table: String
+    public var source: String?
+    public var stored: String?
+    public var rowsAfter: Int
+}
+
+extension TableCopy {
+    /// Each table's `CursorLag` (the source is read in one snapshot, as a run reads it).
+    static func lag(_ source: PostgresSource, savedState: String?, sourceConnector: Connector) throws -> [CursorLag] {
+        guard let cursor = source.cursor else { return [] }
+        let saved = savedState.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any]
+        let savedCursors = saved?["cursors"] as? [String: String] ?? [:]
+        let catalog = try sourceConnector.connect()
+        try catalog.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        defer { _ = try? catalog.execute("ROLLBACK") }
+        return try describe(source, on: catalog).map { name, table in
+            let type = try cursorType(cursor, of: table, named: name)
+            let column = quoteIdentifier(cursor)
+            let stored = savedCursors[name]
+            // The stored value is a bound parameter; NULL (nothing stored) counts every row.
+            let row = try catalog.query(
+                "SELECT max(\(column))::text, (count(*) FILTER (WHERE $1::\(type) IS NULL OR \(column) > $1::\(type)))::text "
+                    + "FROM \(table.qualified)", [stored]
+            ).rows.first
+            return CursorLag(table: name, source: row?[0] ?? nil, stored: stored, rowsAfter: Int(row?[1] ?? "0") ?? 0)
+        }
     }
 }

@@ -326,8 +326,9 @@ extension PGConnection {
     }
 
     /// The next CopyData message of a CopyBoth stream, waiting at most `timeout` seconds. The bytes
-    /// are copied into `into` (reused), so they stay valid until the next call.
-    public func readCopyData(timeout: Double, into buffer: ByteStorage) throws -> CopyData {
+    /// are copied into `into` (reused) after its first `prefix` bytes, which stay, so they stay
+    /// valid until the next call.
+    public func readCopyData(timeout: Double, into buffer: ByteStorage, keeping prefix: Int = 0) throws -> CopyData {
         let deadline = timeout
         var waited = false
         while true {
@@ -335,9 +336,9 @@ extension PGConnection {
             let n = PQgetCopyData(handle, &raw, 1)
             if n > 0, let raw {
                 defer { PQfreemem(raw) }
-                buffer.count = 0
+                buffer.count = prefix
                 raw.withMemoryRebound(to: UInt8.self, capacity: Int(n)) { buffer.append($0, count: Int(n)) }
-                return .data(UnsafeBufferPointer(start: buffer.base, count: Int(n)))
+                return .data(UnsafeBufferPointer(start: buffer.base + prefix, count: Int(n)))
             }
             if n == -1 {
                 var failure: PGError?
