@@ -212,4 +212,15 @@ struct ParallelReadTests {
         }
         #expect(tables[0] == tables[1])
     }
+
+    @Test func oneSmallFileIsReadByOneReaderAndReportedOnce() throws {
+        let db = try TestDatabase()
+        let summary = try db.load(Self.csv(1...50), as: "small.csv", into: "t") {
+            $0.jobs = .count(2)
+            $0.readers = .count(2)
+        }
+        #expect(summary.partsRead == nil)
+        #expect(summary.csvDialects?.count == 1)
+        #expect(summary.rows == 50)
+    }
 }

@@ -19,7 +19,7 @@ class BatchProducer: StepBuilder, @unchecked Sendable {
     var fingerprint: String { fingerprints.joined(separator: "+") }
     /// The input names, for the ledger and messages.
     var sourceText: String { sourceNames.joined(separator: ", ") }
-    let progress: (@Sendable (LoadProgress) -> Void)?
+    private let progress: (@Sendable (LoadProgress) -> Void)?
     private let readSize = 1 << 20
 
     func reportProgress(_ value: LoadProgress) { progress?(value) }
@@ -76,7 +76,7 @@ class BatchProducer: StepBuilder, @unchecked Sendable {
     }
 
     /// The columns scanners name their cells by: the load's (a reader of a parallel read keeps
-    /// its own, `SegmentReader`).
+    /// its own, `PartReader`).
     var scanColumns: SourceColumns { root.sources }
 
     /// Whether the scanners found columns no batch has brought to the planner yet (an input

@@ -70,8 +70,15 @@ final class ParallelRead: @unchecked Sendable {
             guard [.csv, .jsonl].contains(try request.format(of: path)) else { return nil }
         }
         let read = ParallelRead(primary: producer, readers: readers)
+        let reports = (producer.dialects.count, producer.hints.count)
         try read.plan()
-        return read.parts.count > 1 ? read : nil
+        guard read.parts.count > 1 else {
+            // The producer reads the one input itself, and sniffs it again: one report of it.
+            producer.dialects.removeSubrange(reports.0...)
+            producer.hints.removeSubrange(reports.1...)
+            return nil
+        }
+        return read
     }
 
     /// Sniffs each CSV input once and cuts large plain files into parts.
