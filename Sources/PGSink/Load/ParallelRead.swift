@@ -105,7 +105,8 @@ final class ParallelRead: @unchecked Sendable {
                 try isPlainUTF8(path)
             {
                 let wanted = stride(from: partSize, to: size - partSize / 2, by: partSize).map { $0 }
-                (input.cuts, input.fingerprint) = try Self.cut(path, at: wanted, csv: input.dialect)
+                // The parts end where the pass that hashed the file ended (it may have grown since `stat`).
+                (input.cuts, input.fingerprint, input.size) = try Self.cut(path, at: wanted, csv: input.dialect)
             }
             inputs.append(input)
             let starts = [(0, 1)] + input.cuts.map { ($0.offset, $0.line) }
@@ -114,7 +115,7 @@ final class ParallelRead: @unchecked Sendable {
                 continue
             }
             for (k, start) in starts.enumerated() {
-                let end = k + 1 < starts.count ? starts[k + 1].0 : sizes[index]!
+                let end = k + 1 < starts.count ? starts[k + 1].0 : input.size!
                 parts.append(Part(input: index, range: start.0..<end, line: start.1))
             }
         }
@@ -144,8 +145,10 @@ final class ParallelRead: @unchecked Sendable {
         return head != [0x1F, 0x8B] && head != [0xFF, 0xFE] && head != [0xFE, 0xFF]
     }
 
-    /// One pass over a file: the cuts at or after `wanted`, and the SHA-256 of all of it.
-    private static func cut(_ path: String, at wanted: [Int], csv: CSVDialect?) throws -> ([RowBoundaries.Cut], String) {
+    /// One pass over a file: the cuts at or after `wanted`, and the SHA-256 and size of all of it.
+    private static func cut(_ path: String, at wanted: [Int], csv: CSVDialect?) throws
+        -> ([RowBoundaries.Cut], String, Int)
+    {
         let file = try InputFile(path: path)
         let storage = ByteStorage(capacity: 1 << 20)
         var boundaries = RowBoundaries(wanted: wanted, csv: csv)
@@ -156,7 +159,7 @@ final class ParallelRead: @unchecked Sendable {
             if n == 0 { break }
             boundaries.feed(UnsafePointer(storage.base), count: n)
         }
-        return (boundaries.cuts, file.fingerprint)
+        return (boundaries.cuts, file.fingerprint, file.bytesRead)
     }
 
     /// Reads every part on `readers` threads, handing the steps to `queue`; then gives the
