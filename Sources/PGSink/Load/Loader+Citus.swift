@@ -71,12 +71,7 @@ extension Loader {
     func checkDistribution(of table: TableName, existing: [TargetColumn]?, on connection: PGConnection) throws {
         let wanted = request.distribution
         if let problem = wanted.problem { throw LoadError(problem) }
-        // Read once per loader: a stream's loader opens its table at every commit.
-        let probed = try citus.probed ?? {
-            let version = try Citus.version(on: connection)
-            return (version, try version != nil && Citus.isCoordinator(on: connection))
-        }()
-        citus.probed = probed
+        let probed = try probeCitus(on: connection)
         let version = probed.version
         guard probed.coordinator else {
             guard wanted.isRequested else { return }
@@ -113,9 +108,19 @@ extension Loader {
     /// Whether `table` is hash-distributed on a Citus coordinator: a load from files into it stages
     /// on shards of its own even with one job (`runStaged`), so that its rows reach the workers
     /// straight and move in shard by shard, instead of each passing through the coordinator.
-    static func isDistributed(_ table: TableName, on connection: PGConnection) throws -> Bool {
-        guard try Citus.version(on: connection) != nil, try Citus.isCoordinator(on: connection) else { return false }
+    func isDistributed(_ table: TableName, on connection: PGConnection) throws -> Bool {
+        guard try probeCitus(on: connection).coordinator else { return false }
         return try Citus.placement(of: table, on: connection)?.column != nil
+    }
+
+    /// The server's Citus version (nil: none) and whether it is the coordinator, read once per
+    /// loader (a stream's loader opens its table at every commit).
+    func probeCitus(on connection: PGConnection) throws -> (version: String?, coordinator: Bool) {
+        if let probed = citus.probed { return probed }
+        let version = try Citus.version(on: connection)
+        let probed = (version, try version != nil && Citus.isCoordinator(on: connection))
+        citus.probed = probed
+        return probed
     }
 
     /// The distribution column the options ask for, named as the table names its columns.

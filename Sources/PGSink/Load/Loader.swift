@@ -100,7 +100,7 @@ public struct Loader: Sendable {
         if canRunInParallel, let connect {
             try checkMode()
             let existing = try Catalog.columns(of: table, on: connection)
-            if let existing, try request.jobs != 1 || Self.isDistributed(table, on: connection) {
+            if let existing, try request.jobs != 1 || isDistributed(table, on: connection) {
                 return try runStaged(
                     into: existing, on: connection, connect: connect, started: started, progress: progress)
             }
