@@ -17,6 +17,10 @@ import Glibc
 ///   plan did not change meanwhile (its CREATE TABLE, ADD COLUMN or widening become the plan, in
 ///   the order the connections apply them); otherwise it makes the step again from the new plan.
 ///   Plans change on the first batches and when a column widens, so steps are rarely made twice.
+/// - a part's first step waits until every earlier part's first step went (or the part ended):
+///   columns get their place and first type in input order, as with one reader. Widening is a
+///   join, the same in any order; only a JSON key first met after a part's first batch may be
+///   placed (and, if that batch holds only NULLs for it, first typed) in the order readers meet it.
 ///
 /// A merge numbers each part's rows after every earlier part's (`numberRows`), so the last record
 /// of a key in input order wins as with one reader. The inputs' fingerprints are those one reader
@@ -47,7 +51,11 @@ final class ParallelRead: @unchecked Sendable {
     let readers: Int
     private(set) var inputs: [Input] = []
     private(set) var parts: [Part] = []
-    private let lock = NSLock()
+    private let lock = NSCondition()
+    /// Parts whose first step reached the connections, or that ended without one; every part
+    /// before `frontier` is.
+    private var settled: [Bool] = []
+    private var frontier = 0
     /// Bumped each time a step changing the plan goes to the connections.
     private var version = 0
     private var nextPart = 0
@@ -166,6 +174,7 @@ final class ParallelRead: @unchecked Sendable {
     /// primary producer the whole read's names, fingerprints, rows and counts, as one reader
     /// would have left them.
     func run(into queue: WorkQueue<LoadStep>) throws {
+        settled = Array(repeating: false, count: parts.count)
         let group = DispatchGroup()
         var made: [PartReader] = []
         for _ in 0..<min(readers, parts.count) {
@@ -179,7 +188,10 @@ final class ParallelRead: @unchecked Sendable {
                 } catch {
                     // The other readers stop at their next batch; the connections get the error
                     // once they took every step before it (`Pipeline`).
-                    lock.withLock { if failure == nil || failure is WorkQueue<LoadStep>.Cancelled { failure = error } }
+                    lock.withLock {
+                        if failure == nil || failure is WorkQueue<LoadStep>.Cancelled { failure = error }
+                        lock.broadcast()
+                    }
                 }
             }
             thread.stackSize = 8 << 20
@@ -228,6 +240,9 @@ final class ParallelRead: @unchecked Sendable {
     /// the load's plan and hands it on (see the type's comment).
     fileprivate func deliver(_ batch: RecordBatch, from reader: PartReader, into queue: WorkQueue<LoadStep>) throws {
         try lock.withLock {
+            // A part's first step waits for every earlier part's: the load meets new columns, and
+            // gives them their place and first type, in input order, as one reader does.
+            while !reader.partSettled && frontier < reader.part && failure == nil { lock.wait() }
             if failure != nil { throw WorkQueue<LoadStep>.Cancelled() }
             if let map = primary.root.sources.numbering(from: reader.scanColumns) { batch.renumber(map) }
             reader.plannedColumns = reader.scanColumns.count
@@ -247,12 +262,26 @@ final class ParallelRead: @unchecked Sendable {
                 if !step.statements.isEmpty { version += 1 }
                 try queue.push(step)
                 rowsDone += step.root.encoded.rows.count
+                if !reader.partSettled {
+                    reader.partSettled = true
+                    settle(reader.part)
+                }
                 return true
             }
             if handed { return }
             reader.tally = before
         }
     }
+
+    /// Notes (under the lock) that part `index` no longer holds later parts back.
+    private func settle(_ index: Int) {
+        settled[index] = true
+        while frontier < settled.count && settled[frontier] { frontier += 1 }
+        lock.broadcast()
+    }
+
+    /// Part `index` ended (maybe without a step): it holds no part back.
+    fileprivate func ended(part index: Int) { lock.withLock { settle(index) } }
 
     /// Progress over all readers: `bytes` more of the inputs read.
     fileprivate func read(bytes: Int) {
@@ -271,6 +300,9 @@ final class PartReader: BatchProducer, @unchecked Sendable {
     private let own = SourceColumns()
     /// How many of its own columns the load's plan has seen.
     fileprivate var plannedColumns = 0
+    /// The part being read, and whether its first step reached the connections.
+    fileprivate var part = 0
+    fileprivate var partSettled = false
     /// Rows this reader read of each input, and the fingerprints of whole inputs it read.
     fileprivate var rowsOfInput: [Int: Int] = [:]
     fileprivate var wholeInputFingerprints: [Int: String] = [:]
@@ -296,6 +328,9 @@ final class PartReader: BatchProducer, @unchecked Sendable {
     }
 
     fileprivate func read(part index: Int, into queue: WorkQueue<LoadStep>) throws {
+        self.part = index
+        partSettled = false
+        defer { parallel.ended(part: index) }
         let part = parallel.parts[index]
         let input = parallel.inputs[part.input]
         let file = try part.range.map { try InputFile(path: input.path, range: $0) }
