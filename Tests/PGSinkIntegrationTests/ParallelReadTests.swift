@@ -197,7 +197,8 @@ struct ParallelReadTests {
             TestDatabase.file("j.jsonl", "{\"id\": 5, \"NAME\": \"e\"}\n"),
         ]
         var tables: [[[String?]]] = []
-        for jobs in [1, 2] {
+        // Several times with two readers: which reader gets ahead differs from run to run.
+        for jobs in [1, 2, 2, 2, 2, 2] {
             let db = try TestDatabase()
             let summary = try db.load(paths: paths, into: "t") {
                 $0.jobs = .count(jobs)
@@ -210,7 +211,7 @@ struct ParallelReadTests {
                     + "AND table_name = 't' ORDER BY ordinal_position")
             tables.append(columns + (try db.rows("SELECT t::text FROM \(db.table("t").quoted) t ORDER BY 1")))
         }
-        #expect(tables[0] == tables[1])
+        for table in tables.dropFirst() { #expect(table == tables[0]) }
     }
 
     @Test func oneSmallFileIsReadByOneReaderAndReportedOnce() throws {
@@ -222,5 +223,20 @@ struct ParallelReadTests {
         #expect(summary.partsRead == nil)
         #expect(summary.csvDialects?.count == 1)
         #expect(summary.rows == 50)
+    }
+
+    @Test func aLaterSmallFileDoesNotTypeAColumnBeforeTheFirstFileDoes() throws {
+        // The first file's first batch is slow to make and has no value for `a` (text, as one
+        // reader types it); the second is quick and has a number there.
+        let first = try TestDatabase.file("first.csv", "a,b\n" + String(repeating: ",some text to scan\n", count: 20_000))
+        let second = try TestDatabase.file("second.csv", "a,b\n1,x\n")
+        for _ in 0..<3 {
+            let db = try TestDatabase()
+            try db.load(paths: [first, second], into: "t") {
+                $0.jobs = .count(2)
+                $0.readers = .count(2)
+            }
+            #expect(try db.columnTypes("t") == ["a": "text", "b": "text"])
+        }
     }
 }
