@@ -184,7 +184,7 @@ extension Loader {
         on connection: PGConnection, rejected: (Int) -> Void
     ) throws -> Int {
         var encoded = part.encoded
-        let names = part.columns.map(\.name) + (sequence ? [SQL.sequenceColumn] : [])
+        let names = part.copyColumnNames(sequence: sequence)
         let sql = SQL.copy(target, columns: names, format: encoded.format)
         guard request.maxRejects > 0 else {
             do {

@@ -214,13 +214,11 @@ final class ParallelRead: @unchecked Sendable {
     private func finish(_ readers: [PartReader]) throws {
         var rowsOfInput = [Int](repeating: 0, count: inputs.count)
         var fingerprintOf = inputs.map(\.fingerprint)
+        var tally = primary.tally
         for reader in readers {
             for (input, rows) in reader.rowsOfInput { rowsOfInput[input] += rows }
             for (input, fingerprint) in reader.wholeInputFingerprints { fingerprintOf[input] = fingerprint }
             primary.surrogatesReplaced += reader.surrogatesReplaced
-        }
-        var tally = primary.tally
-        for reader in readers {
             tally.rows += reader.tally.rows
             tally.nulsRemoved += reader.tally.nulsRemoved
         }

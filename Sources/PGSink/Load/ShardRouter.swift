@@ -80,7 +80,7 @@ final class ShardRouter: @unchecked Sendable {
         guard let field = part.columns.firstIndex(where: { $0.name == column }),
             let pieces = split.split(part.encoded, field: field, type: part.columns[field].type)
         else { return nil }
-        let columns = part.columns.map(\.name) + (sequence ? [SQL.sequenceColumn] : [])
+        let columns = part.copyColumnNames(sequence: sequence)
         var grouped: [[Int]] = Array(repeating: [], count: connections.count)
         for index in pieces.keys.sorted() { grouped[nodes[index]].append(index) }
         let perNode = grouped

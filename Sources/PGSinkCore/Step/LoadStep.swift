@@ -76,6 +76,12 @@ public struct StepPart: @unchecked Sendable {
     public var rootRows: [Int]?
 
     public var format: CopyFormat { encoded.format }
+
+    /// The columns a COPY of this part names, in payload order: a merge's staged payload ends with
+    /// its load order (`SQL.sequenceColumn`).
+    public func copyColumnNames(sequence: Bool) -> [String] {
+        columns.map(\.name) + (sequence ? [SQL.sequenceColumn] : [])
+    }
 }
 
 /// One unit of work for the connection: DDL to run, then the COPY payloads of one batch.
