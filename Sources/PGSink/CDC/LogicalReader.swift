@@ -24,7 +24,9 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
         var stream: StreamTarget.Stream
         var columns: [(name: String, type: ColumnType)]
         var key: [String]
-        var slots: [Int]
+        var slots: [Int] { didSet { slotsInOrder = slots.indices.elementsEqual(slots) } }
+        /// The columns' slots are 0, 1, 2, …: a binary snapshot tuple is the row as it is.
+        private(set) var slotsInOrder = false
         /// No two snapshot rows share the key (`SourceTable.uniqueKey`).
         var uniqueKey = false
 
@@ -35,6 +37,7 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
             self.columns = columns
             self.key = key
             self.slots = columns.map { stream.sources.slot(for: $0.name) }
+            slotsInOrder = slots.indices.elementsEqual(slots)
         }
     }
 
@@ -42,7 +45,7 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
     private var decoder = PgOutputDecoder()
     /// The decoder's tuple values, reused for every message.
     private var values: [PgOutput.TupleValue] = []
-    private var snapshotRelations: [Relation] = []
+    @exclusivity(unchecked) private var snapshotRelations: [Relation] = []
     private var typeNames: [String: ColumnType] = [:]
     @exclusivity(unchecked) private var messages = 0
 
@@ -63,7 +66,7 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
     private let snapshotLSN: UInt64
     /// When the snapshot's rows were read (milliseconds since 1970): their `_pgsink_source_ts`.
     private let snapshotTime = Int64(Date().timeIntervalSince1970 * 1000)
-    private(set) var changes = 0
+    @exclusivity(unchecked) private(set) var changes = 0
 
     init(
         settings: LogicalSettings, engine: StreamTarget, logger: Logger, source: LogicalSource, resumeAfter: UInt64,
@@ -409,6 +412,7 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
     private func snapshotTuples(_ relation: Relation, _ p: UnsafeMutablePointer<UInt8>, count: Int) throws {
         let stream = relation.stream
         let slots = relation.slots
+        let inOrder = relation.slotsInOrder
         var at = 0
         func int32(_ k: Int) -> Int {
             Int(Int32(bitPattern: UInt32(p[k]) << 24 | UInt32(p[k + 1]) << 16 | UInt32(p[k + 2]) << 8 | UInt32(p[k + 3])))
@@ -423,16 +427,25 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
             var end = at + 2
             for _ in 0..<fields {
                 guard end + 4 <= count else { throw fail("a snapshot row of \(relation.name) cut short") }
-                end += 4 + max(int32(end), 0)
+                let length = int32(end)
+                guard length >= -1 else { throw fail("a snapshot row of \(relation.name) with a field of length \(length)") }
+                end += 4 + max(length, 0)
             }
             guard end <= count else { throw fail("a snapshot row of \(relation.name) cut short") }
-            // The tuple goes into the batch's bytes at once; its cells point into them.
             let batch = stream.pending
+            batch.keysAreNew = relation.uniqueKey
+            if inOrder {
+                // Fields in the batch's column order: the tuple is kept whole, and copied as it is.
+                batch.beginWireRecord(p + at, count: end - at, fields: fields, line: messages)
+                try endRecord(stream, lsn: snapshotLSN, time: snapshotTime, delete: false, bytes: end - at)
+                at = end
+                continue
+            }
+            // The tuple goes into the batch's bytes at once; its cells point into them.
             let base = batch.bytes.count - at
             batch.bytes.append(p + at, count: end - at)
             batch.beginRecord(line: messages)
             batch.carriesWire = true
-            batch.keysAreNew = relation.uniqueKey
             var field = at + 2
             for column in 0..<fields {
                 let length = int32(field)

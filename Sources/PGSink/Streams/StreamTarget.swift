@@ -253,7 +253,11 @@ final class StreamTarget: @unchecked Sendable {
         pendingRows += 1
         pendingBytes += bytes
         if oldestPending == nil { oldestPending = Date() }
-        if stream.pending.rowCount >= stepRows || stream.pending.bytes.count >= stepBytes { try send(stream) }
+        // A stream's first rows in the source's binary form (whose types the source fixed) go in a
+        // smaller step, so that the table is made and the first COPY runs while more is read.
+        let batch = stream.pending
+        let ramp = batch.carriesWire && stream.records == Int64(batch.rowCount) ? 8 : 1
+        if batch.rowCount * ramp >= stepRows || batch.bytes.count * ramp >= stepBytes { try send(stream) }
     }
 
     /// A state to hand out once everything before it is committed.

@@ -102,6 +102,7 @@ public final class RecordBatch: @unchecked Sendable {
     /// Starts a row of `width` NULL cells that `set` fills.
     @inline(__always)
     func beginRow(line: Int, width: Int) {
+        if !rowImages.isEmpty { rowImages.removeAll() }
         rowLines.append(line)
         cells.append(contentsOf: repeatElement(Cell.null, count: width))
     }
@@ -109,6 +110,8 @@ public final class RecordBatch: @unchecked Sendable {
     /// Sets column `column` of the row being built, widening the row if the column is new.
     @inline(__always)
     func set(_ cell: Cell, column: Int) {
+        // A column of a tuple kept whole changes: the tuple no longer stands for the row.
+        if column < imageFields { forgetImages() }
         let start = Int(rowStarts[rowStarts.count - 1])
         let index = start + column
         if index == cells.count {
@@ -152,6 +155,61 @@ public final class RecordBatch: @unchecked Sendable {
     @inline(__always)
     public func endRecord() { endRow() }
 
+    /// Starts a record from one tuple of a source's binary COPY OUT (`PGCOPY` format: a 16-bit
+    /// field count, then each field's 32-bit length, -1 for NULL, and bytes), whose `fields`
+    /// fields are the batch's columns 0..<fields in order: the tuple's bytes are copied into the
+    /// batch once, each field becomes a `.wire` cell, and the tuple is kept whole as the row's
+    /// image, which the encoder copies as it is when it sends exactly those columns
+    /// (`rowImage`). The caller has checked that the tuple is `count` bytes long; it ends the
+    /// record with `endRecord` after setting any further columns.
+    public func beginWireRecord(_ tuple: UnsafePointer<UInt8>, count: Int, fields: Int, line: Int) {
+        let base = bytes.count
+        bytes.append(tuple, count: count)
+        rowLines.append(line)
+        if rowImages.count == rowLines.count - 1 && (imageFields == fields || rowImages.isEmpty) {
+            rowImages.append(RowImage(start: UInt32(base), end: UInt32(base + count)))
+            imageFields = fields
+        } else {
+            rowImages.removeAll()
+        }
+        let p = UnsafePointer(bytes.base + base)
+        let first = cells.count
+        cells.append(contentsOf: repeatElement(Cell.null, count: fields))
+        cells.withUnsafeMutableBufferPointer { row in
+            var at = 2
+            for k in first..<(first + fields) {
+                let length = Int32(bitPattern: UInt32(p[at]) << 24 | UInt32(p[at + 1]) << 16 | UInt32(p[at + 2]) << 8 | UInt32(p[at + 3]))
+                at += 4
+                if length >= 0 {
+                    row[k] = Cell(offset: UInt32(base + at), length: UInt32(length), kind: .wire)
+                    at += Int(length)
+                }
+            }
+        }
+        carriesWire = true
+    }
+
+    /// Where one row's whole binary COPY tuple lies in `bytes`.
+    public struct RowImage: Sendable {
+        public var start: UInt32
+        public var end: UInt32
+    }
+
+    /// Each row's tuple (`beginWireRecord`), when every row of the batch came as one with
+    /// `imageFields` fields and none was changed since; otherwise fewer than `rowCount` (empty).
+    @exclusivity(unchecked) public private(set) var rowImages: [RowImage] = []
+    @exclusivity(unchecked) public private(set) var imageFields = 0
+
+    /// Every row has its image: encoding the rows' columns 0..<`imageFields` in binary writes
+    /// exactly the images.
+    public var imagesCoverRows: Bool { !rowImages.isEmpty && rowImages.count == rowCount }
+
+    /// A row's cells changed: the images no longer stand for the rows.
+    @inline(__always)
+    func forgetImages() {
+        if !rowImages.isEmpty { rowImages.removeAll() }
+    }
+
     /// Drops the record being built, and the child rows it started (a record that failed to scan).
     public func abandonRecord() {
         let row = rowCount - 1
@@ -169,6 +227,7 @@ public final class RecordBatch: @unchecked Sendable {
     private func dropLastRow() {
         if rowLines.count < rowStarts.count { rowStarts.removeLast() }
         cells.removeSubrange(Int(rowStarts[rowStarts.count - 1])...)
+        if rowImages.count == rowLines.count { rowImages.removeLast() } else { forgetImages() }
         rowLines.removeLast()
         if parent != nil {
             parentRows.removeLast()
@@ -195,6 +254,7 @@ public final class RecordBatch: @unchecked Sendable {
         let offset = self.bytes.count
         self.bytes.append(contentsOf: bytes)
         cells[start + column] = Cell(offset: UInt32(offset), length: UInt32(bytes.count), kind: kind)
+        forgetImages()
     }
 
     /// A number cell holding `value`, its digits appended to the batch's bytes (a reader's
@@ -250,6 +310,7 @@ public final class RecordBatch: @unchecked Sendable {
     public func setNull(row: Int, column: Int) {
         let start = Int(rowStarts[row])
         if column < Int(rowStarts[row + 1]) - start { cells[start + column] = .null }
+        forgetImages()
     }
 
     // MARK: child tables
@@ -366,5 +427,6 @@ extension RecordBatch {
         }
         cells = moved
         rowStarts = starts
+        if map.indices.contains(where: { map[$0] != $0 }) { forgetImages() }
     }
 }

@@ -196,6 +196,24 @@ public struct BatchEncoder {
         sentRows.reserveCapacity(batch.rowCount)
         offsets.reserveCapacity(batch.rowCount + 1)
         var sequence = sequenceStart ?? 0
+        // Rows that came as a source's binary COPY tuples of exactly these columns go as they are.
+        if format == .binary && sequenceStart == nil && !checkSkips && batch.imagesCoverRows
+            && batch.imageFields == columnCount && sources.elementsEqual(0..<columnCount)
+        {
+            let keys = required.indices.filter { required[$0] }
+            for row in 0..<batch.rowCount {
+                for index in keys where batch.cell(row: row, column: index).isNull {
+                    throw Self.emptyKey(batch, row: row, column: columns[index].name)
+                }
+                sentRows.append(row)
+                offsets.append(out.count)
+                let image = batch.rowImages[row]
+                out.append(batch.bytes.base + Int(image.start), count: Int(image.end - image.start))
+            }
+            offsets.append(out.count)
+            out.appendInt16(-1)
+            return .encoded(EncodedBatch(data: out, rows: sentRows, offsets: offsets, format: format))
+        }
         for row in 0..<batch.rowCount {
             if checkSkips && batch.isSkippedWithAncestors(row) { continue }
             sentRows.append(row)
@@ -215,11 +233,7 @@ public struct BatchEncoder {
                     continue
                 }
                 if cell.isNull {
-                    if required[index] {
-                        throw InputError(
-                            source: batch.source, line: batch.rowLines[row], column: columns[index].name,
-                            message: "the key column is empty; every record needs a value for each --primary-key column")
-                    }
+                    if required[index] { throw Self.emptyKey(batch, row: row, column: columns[index].name) }
                     if format == .binary { out.appendInt32(-1) } else { appendTextNull(out, first: index == 0) }
                     continue
                 }
@@ -260,6 +274,12 @@ public struct BatchEncoder {
         guard misfits.isEmpty else { return .misfits(misfits) }
         nulsRemoved += nuls
         return .encoded(EncodedBatch(data: out, rows: sentRows, offsets: offsets, format: format))
+    }
+
+    private static func emptyKey(_ batch: RecordBatch, row: Int, column: String) -> InputError {
+        InputError(
+            source: batch.source, line: batch.rowLines[row], column: column,
+            message: "the key column is empty; every record needs a value for each --primary-key column")
     }
 
     /// A value pgsink makes: a constant, a row id, a parent or root id, a list position.
