@@ -418,6 +418,8 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
             Int(Int32(bitPattern: UInt32(p[k]) << 24 | UInt32(p[k + 1]) << 16 | UInt32(p[k + 2]) << 8 | UInt32(p[k + 3])))
         }
         while at + 2 <= count {
+            // A message may join several rows (`LogicalSource.joinedBytes`): each counts as one.
+            if at > 0 { messages += 1 }
             let fields = Int(Int16(bitPattern: UInt16(p[at]) << 8 | UInt16(p[at + 1])))
             if fields == -1 { return }
             guard fields == slots.count else {

@@ -91,6 +91,8 @@ final class LogicalSource: MessageSource, @unchecked Sendable {
     /// The binary COPY being read has not yet shown its header.
     @exclusivity(unchecked) private var headerPending = false
     @exclusivity(unchecked) private var snapshotDone: Bool
+    /// The COPY being read ended while rows were joined into one message: the next read is its end.
+    @exclusivity(unchecked) private var copyEnded = false
     /// What `START_REPLICATION` runs once the snapshot is in; nil: the input ends with the
     /// snapshot (a pipeline's copy of tables, `TableCopy`).
     private let startCommand: String?
@@ -139,6 +141,9 @@ final class LogicalSource: MessageSource, @unchecked Sendable {
         }
     }
 
+    /// How many bytes of binary rows one snapshot message joins at most.
+    static let joinedBytes = 256 << 10
+
     private func nextSnapshotRow() throws -> MessageInput.Next {
         while true {
             let index: Int
@@ -154,7 +159,14 @@ final class LogicalSource: MessageSource, @unchecked Sendable {
             row.append(UInt8(ascii: binary ? "B" : "S"))
             row.appendInt32(Int32(index))
             let prefix = row.count
-            switch try catalog.readCopyData(timeout: 60, into: row, keeping: prefix) {
+            let read: PGConnection.CopyData
+            if copyEnded {
+                copyEnded = false
+                read = .end
+            } else {
+                read = try catalog.readCopyData(timeout: 60, into: row, keeping: prefix)
+            }
+            switch read {
             case .data(let bytes):
                 var start = 0
                 if binary {
@@ -168,6 +180,16 @@ final class LogicalSource: MessageSource, @unchecked Sendable {
                 if start > 0 {
                     memmove(row.base + prefix, row.base + prefix + start, bytes.count - start)
                     row.count -= start
+                }
+                // Binary rows that have already arrived join this one: one message for many rows.
+                joining: while binary && row.count < Self.joinedBytes {
+                    switch try catalog.appendBufferedCopyData(to: row) {
+                    case .appended: continue
+                    case .none: break joining
+                    case .end:
+                        copyEnded = true
+                        break joining
+                    }
                 }
                 return .line(row.base, row.count)
             case .timeout:

@@ -341,13 +341,7 @@ extension PGConnection {
                 return .data(UnsafeBufferPointer(start: buffer.base + prefix, count: Int(n)))
             }
             if n == -1 {
-                var failure: PGError?
-                while let result = PQgetResult(handle).map(PGResult.init) {
-                    if result.status != PGRES_COMMAND_OK && result.status != PGRES_COPY_OUT && failure == nil {
-                        failure = result.error(fallback: Self.trimmed(PQerrorMessage(handle)))
-                    }
-                }
-                if let failure { throw failure }
+                try finishCopyOut()
                 return .end
             }
             if n == -2 {
@@ -365,6 +359,44 @@ extension PGConnection {
             }
             waited = ready == 0
         }
+    }
+
+    /// The COPY's end came: its results, the first failure thrown.
+    private func finishCopyOut() throws {
+        var failure: PGError?
+        while let result = PQgetResult(handle).map(PGResult.init) {
+            if result.status != PGRES_COMMAND_OK && result.status != PGRES_COPY_OUT && failure == nil {
+                failure = result.error(fallback: Self.trimmed(PQerrorMessage(handle)))
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// What `appendBufferedCopyData` found.
+    public enum BufferedCopyData {
+        case appended
+        /// No whole message has arrived yet.
+        case none
+        /// The server ended the COPY (its results read; a failure is thrown).
+        case end
+    }
+
+    /// Appends the next CopyData message to `buffer` if it has arrived whole, without waiting
+    /// or reading the socket: a reader joins the rows already here into one message.
+    public func appendBufferedCopyData(to buffer: ByteStorage) throws -> BufferedCopyData {
+        var raw: UnsafeMutablePointer<CChar>?
+        let n = PQgetCopyData(handle, &raw, 1)
+        if n > 0, let raw {
+            defer { PQfreemem(raw) }
+            raw.withMemoryRebound(to: UInt8.self, capacity: Int(n)) { buffer.append($0, count: Int(n)) }
+            return .appended
+        }
+        if n == 0 { return .none }
+        if n == -1 {
+            try finishCopyOut()
+            return .end
+        }
+        throw PGError(kind: .connection, message: Self.trimmed(PQerrorMessage(handle)))
     }
 
     /// Sends one CopyData message (a standby status update) and flushes it.
