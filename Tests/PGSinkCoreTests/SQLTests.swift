@@ -24,6 +24,19 @@ struct SQLTests {
         #expect(SQL.deleteAll(Self.table) == "DELETE FROM \"s\".\"t\"")
     }
 
+    /// A `postgres` source's cursor reads: the column quoted, the stored value only ever a
+    /// parameter or a setting of the transaction.
+    @Test func pipelineCursor() {
+        #expect(SQL.highestCursor("up\"dated", from: "\"s\".\"t\"") == "SELECT max(\"up\"\"dated\")::text FROM \"s\".\"t\"")
+        #expect(
+            SQL.cursorFilter("at", setting: "pgsink.cursor_0", type: "timestamp with time zone")
+                == "\"at\" >= current_setting('pgsink.cursor_0')::timestamp with time zone")
+        #expect(
+            SQL.cursorLag("id", type: "bigint", from: "(select 1 id) q")
+                == "SELECT max(\"id\")::text, (count(*) FILTER (WHERE $1::bigint IS NULL OR \"id\" > $1::bigint))::text FROM (select 1 id) q")
+        #expect(SQL.eventsAfter(Self.table).hasSuffix("FROM \"s\".\"t\" WHERE id > $1"))
+    }
+
     @Test func copy() {
         #expect(SQL.copy(Self.table, columns: ["a", "b"], format: .binary) == "COPY \"s\".\"t\" (\"a\", \"b\") FROM STDIN (FORMAT binary)")
         #expect(SQL.copy(Self.table, columns: ["a"], format: .text) == "COPY \"s\".\"t\" (\"a\") FROM STDIN (FORMAT text)")

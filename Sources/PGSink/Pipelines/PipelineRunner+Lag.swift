@@ -64,10 +64,7 @@ extension PipelineRunner {
                 return lag
             }
             let position = try EventLoad.savedPosition(settings.load, on: ledger.connection)
-            let row = try ledger.connection.query(
-                "SELECT count(*)::text, extract(epoch FROM clock_timestamp() - min(staged_at))::text FROM \(staging.quoted) "
-                    + "WHERE id > $1", [String(position)]
-            ).rows.first
+            let row = try ledger.connection.query(SQL.eventsAfter(staging), [String(position)]).rows.first
             lag.events = Int64(row?[0] ?? "0") ?? 0
             lag.oldestEventSeconds = row?[1].flatMap(Double.init).map { ($0 * 10).rounded() / 10 }
         }

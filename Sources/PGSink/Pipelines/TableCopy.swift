@@ -28,7 +28,7 @@ enum TableCopy {
         let saved = savedState.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any]
         let savedCursors = saved?["cursors"] as? [String: String] ?? [:]
         let catalog = try sourceConnector.connect()
-        try catalog.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try catalog.execute(SQL.beginSnapshotRead)
         var settings = LogicalSettings()
         settings.streams = streams
         settings.destinationTable = source.destinationTable
@@ -42,13 +42,13 @@ enum TableCopy {
             settings.schemaMap[table.schema] = streams.schema
             if let cursor = source.cursor {
                 let type = try cursorType(cursor, of: table, named: name)
-                let highest = try catalog.execute("SELECT max(\(quoteIdentifier(cursor)))::text FROM \(table.qualified)").value(0, 0)
+                let highest = try catalog.execute(SQL.highestCursor(cursor, from: table.qualified)).value(0, 0)
                 if let highest { cursors[name] = highest } else if let old = savedCursors[name] { cursors[name] = old }
                 if let old = savedCursors[name] {
                     // The value travels as a setting of this transaction, never pasted into SQL.
                     let setting = "pgsink.cursor_\(index)"
-                    try catalog.query("SELECT set_config($1, $2, true)", [setting, old])
-                    table.filter = "\(quoteIdentifier(cursor)) >= current_setting('\(setting)')::\(type)"
+                    try catalog.query(SQL.setLocal, [setting, old])
+                    table.filter = SQL.cursorFilter(cursor, setting: setting, type: type)
                     logger.info("\(name): rows with \(cursor) >= \(old)")
                 }
             }
@@ -85,7 +85,7 @@ enum TableCopy {
         if let query = source.query { return [("query", try describe(query: query, key: source.primaryKey, on: catalog))] }
         return try source.tables.map(LogicalReplication.sourceName).map { name in
             let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
-            guard try catalog.query("SELECT to_regclass($1)", [LogicalReplication.qualified(name)]).value(0, 0) != nil else {
+            guard try catalog.query(SQL.tableExists, [LogicalReplication.qualified(name)]).value(0, 0) != nil else {
                 throw LoadError("the source has no table \(name); check tables: in the pipeline's source")
             }
             return (name, try LogicalReplication.describe(schema: parts[0], name: parts[1], on: catalog, fallbackKey: source.primaryKey))
@@ -106,7 +106,7 @@ enum TableCopy {
     /// (`LIMIT 0`), keyed by `key` (every column when empty), selected from `(query) q`.
     static func describe(query: String, key: [String], on catalog: PGConnection) throws -> SourceTable {
         let from = "(\(query)) q"
-        let fields = try catalog.execute("SELECT * FROM \(from) LIMIT 0").fields
+        let fields = try catalog.execute(SQL.shape(of: from)).fields
         var columns: [(name: String, type: ColumnType)] = []
         var builtin = true
         for field in fields {
@@ -149,17 +149,12 @@ extension TableCopy {
         let saved = savedState.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any]
         let savedCursors = saved?["cursors"] as? [String: String] ?? [:]
         let catalog = try sourceConnector.connect()
-        try catalog.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try catalog.execute(SQL.beginSnapshotRead)
         defer { _ = try? catalog.execute("ROLLBACK") }
         return try describe(source, on: catalog).map { name, table in
             let type = try cursorType(cursor, of: table, named: name)
-            let column = quoteIdentifier(cursor)
             let stored = savedCursors[name]
-            // The stored value is a bound parameter; NULL (nothing stored) counts every row.
-            let row = try catalog.query(
-                "SELECT max(\(column))::text, (count(*) FILTER (WHERE $1::\(type) IS NULL OR \(column) > $1::\(type)))::text "
-                    + "FROM \(table.qualified)", [stored]
-            ).rows.first
+            let row = try catalog.query(SQL.cursorLag(cursor, type: type, from: table.qualified), [stored]).rows.first
             return CursorLag(table: name, source: row?[0] ?? nil, stored: stored, rowsAfter: Int(row?[1] ?? "0") ?? 0)
         }
     }

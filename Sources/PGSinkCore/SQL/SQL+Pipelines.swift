@@ -109,3 +109,42 @@ extension SQL {
         """
     }
 }
+
+/// What a `postgres` source reads besides its COPY: the cursor's highest value, the rows after a
+/// stored one, a query's shape; and the events an `events` source has staged but not loaded.
+extension SQL {
+    /// One snapshot of the source for everything a run (or `status`) reads from it.
+    public static let beginSnapshotRead = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
+    /// The highest value of `cursor` in `from` (a table's or a query's FROM item), as text.
+    public static func highestCursor(_ cursor: String, from: String) -> String {
+        "SELECT max(\(quoteIdentifier(cursor)))::text FROM \(from)"
+    }
+
+    /// A copy's filter: rows whose cursor is at or past the value this transaction holds in
+    /// `setting` (set with `setLocal`: the value is never pasted into SQL). `>=`, so that rows
+    /// sharing the last value are read again and merged by key rather than lost.
+    public static func cursorFilter(_ cursor: String, setting: String, type: String) -> String {
+        "\(quoteIdentifier(cursor)) >= current_setting('\(setting)')::\(type)"
+    }
+
+    /// The source's highest cursor value and how many rows lie after the stored one (`$1`, of
+    /// SQL type `type`; NULL when nothing is stored counts every row).
+    public static func cursorLag(_ cursor: String, type: String, from: String) -> String {
+        let column = quoteIdentifier(cursor)
+        return "SELECT max(\(column))::text, (count(*) FILTER (WHERE $1::\(type) IS NULL OR \(column) > $1::\(type)))::text "
+            + "FROM \(from)"
+    }
+
+    /// The table `$1` (a qualified, quoted name) as a regclass: NULL when there is none.
+    public static let tableExists = "SELECT to_regclass($1)"
+
+    /// No rows of a query, for its result's columns and types.
+    public static func shape(of from: String) -> String { "SELECT * FROM \(from) LIMIT 0" }
+
+    /// How many staged events lie after the loaded position `$1`, and the age in seconds of the
+    /// oldest of them.
+    public static func eventsAfter(_ staging: TableName) -> String {
+        "SELECT count(*)::text, extract(epoch FROM clock_timestamp() - min(staged_at))::text FROM \(staging.quoted) WHERE id > $1"
+    }
+}
