@@ -160,7 +160,7 @@ public final class RecordBatch: @unchecked Sendable {
     /// fields are the batch's columns 0..<fields in order: the tuple's bytes are copied into the
     /// batch once, each field becomes a `.wire` cell, and the tuple is kept whole as the row's
     /// image, which the encoder copies as it is when it sends exactly those columns
-    /// (`rowImage`). The caller has checked that the tuple is `count` bytes long; it ends the
+    /// (`rowImages`). The caller has checked that the tuple is `count` bytes long; it ends the
     /// record with `endRecord` after setting any further columns.
     public func beginWireRecord(_ tuple: UnsafePointer<UInt8>, count: Int, fields: Int, line: Int) {
         let base = bytes.count
