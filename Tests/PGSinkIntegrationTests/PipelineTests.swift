@@ -193,11 +193,9 @@ struct PipelineTests {
     /// source's, value for value.
     @Test func postgresSourceRowsOfEveryTypeArriveValueForValueWholeOrReordered() throws {
         let db = try TestDatabase()
-        let source = try PGConnection.connect(try Self.sourceURL())
-        let schema = db.schema + "_src"
-        try source.execute("CREATE SCHEMA \(quoteIdentifier(schema))")
-        defer { _ = try? source.execute("DROP SCHEMA \(quoteIdentifier(schema)) CASCADE") }
-        let wide = "\(quoteIdentifier(schema)).wide"
+        let origin = try CDCStreamTests.Source()
+        let source = origin.connection
+        let wide = "\(origin.schema).wide"
         let columns = "id, n, f, b, d, ts, iv, j, arr, bin, u, t"
         try source.execute(
             "CREATE TABLE \(wide) (id bigint PRIMARY KEY, n numeric(12,3), f double precision, b boolean, d date, "
@@ -220,7 +218,7 @@ struct PipelineTests {
             Self.destination(db) + """
                 pipelines:
                   - name: wide
-                    source: {type: postgres, url: "\(try Self.sourceURL())", tables: [\(schema).wide]}
+                    source: {type: postgres, url: "\(origin.url)", tables: [\(wide)]}
                 """)
         let first = try Self.run(["run"], in: directory)
         #expect(first.status == 0, "\(first.stderr)")
