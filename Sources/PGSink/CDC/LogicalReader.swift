@@ -414,13 +414,11 @@ final class LogicalReader: StreamReading, @unchecked Sendable {
         let slots = relation.slots
         let inOrder = relation.slotsInOrder
         var at = 0
-        func int32(_ k: Int) -> Int {
-            Int(Int32(bitPattern: UInt32(p[k]) << 24 | UInt32(p[k + 1]) << 16 | UInt32(p[k + 2]) << 8 | UInt32(p[k + 3])))
-        }
+        func int32(_ k: Int) -> Int { Int(BigEndian.int32(p + k)) }
         while at + 2 <= count {
             // A message may join several rows (`LogicalSource.joinedBytes`): each counts as one.
             if at > 0 { messages += 1 }
-            let fields = Int(Int16(bitPattern: UInt16(p[at]) << 8 | UInt16(p[at + 1])))
+            let fields = Int(BigEndian.int16(p + at))
             if fields == -1 { return }
             guard fields == slots.count else {
                 throw fail("a snapshot row of \(relation.name) with \(fields) fields; its table has \(slots.count) columns")

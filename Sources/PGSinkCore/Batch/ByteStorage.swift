@@ -110,3 +110,16 @@ public final class ByteStorage: @unchecked Sendable {
 
     public func copyBytes() -> [UInt8] { Array(bytes) }
 }
+
+/// Reads of PostgreSQL's wire integers (big-endian), for what a source sent in binary COPY form.
+public enum BigEndian {
+    @inline(__always)
+    public static func int16(_ p: UnsafePointer<UInt8>) -> Int16 {
+        Int16(bitPattern: UInt16(p[0]) << 8 | UInt16(p[1]))
+    }
+
+    @inline(__always)
+    public static func int32(_ p: UnsafePointer<UInt8>) -> Int32 {
+        Int32(bitPattern: UInt32(p[0]) << 24 | UInt32(p[1]) << 16 | UInt32(p[2]) << 8 | UInt32(p[3]))
+    }
+}

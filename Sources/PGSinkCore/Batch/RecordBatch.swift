@@ -178,7 +178,7 @@ public final class RecordBatch: @unchecked Sendable {
         cells.withUnsafeMutableBufferPointer { row in
             var at = 2
             for k in first..<(first + fields) {
-                let length = Int32(bitPattern: UInt32(p[at]) << 24 | UInt32(p[at + 1]) << 16 | UInt32(p[at + 2]) << 8 | UInt32(p[at + 3]))
+                let length = BigEndian.int32(p + at)
                 at += 4
                 if length >= 0 {
                     row[k] = Cell(offset: UInt32(base + at), length: UInt32(length), kind: .wire)

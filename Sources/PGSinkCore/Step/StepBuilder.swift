@@ -113,9 +113,8 @@ open class StepBuilder: @unchecked Sendable {
     /// An integer key's value in binary form.
     private static func wireInteger(_ p: UnsafePointer<UInt8>, _ n: Int, _ type: ColumnType) -> Int64? {
         switch (type, n) {
-        case (.smallint, 2): return Int64(Int16(bitPattern: UInt16(p[0]) << 8 | UInt16(p[1])))
-        case (.integer, 4):
-            return Int64(Int32(bitPattern: UInt32(p[0]) << 24 | UInt32(p[1]) << 16 | UInt32(p[2]) << 8 | UInt32(p[3])))
+        case (.smallint, 2): return Int64(BigEndian.int16(p))
+        case (.integer, 4): return Int64(BigEndian.int32(p))
         case (.bigint, 8):
             var value: UInt64 = 0
             for k in 0..<8 { value = value << 8 | UInt64(p[k]) }
